@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * lmtrace BPF <-> user-space ABI.
+ *
+ * Everything here is shared byte for byte between bpf/ and user/: fixed-width
+ * types only, no pointers, no long, no bool; every record's size is asserted.
+ */
+#ifndef LMTRACE_H
+#define LMTRACE_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* KVM ioctl numbers (low 32 bits of the cmd argument, see host-facts.md). */
+#define LM_KVM_GET_DIRTY_LOG		0x4010ae42u /* _IOW(KVMIO, 0x42, struct kvm_dirty_log) */
+#define LM_KVM_CLEAR_DIRTY_LOG		0xc018aec0u /* _IOWR(KVMIO, 0xc0, struct kvm_clear_dirty_log) */
+#define LM_KVM_SET_USER_MEMORY_REGION	0x4020ae46u /* _IOW(KVMIO, 0x46, struct kvm_userspace_memory_region) */
+#define LM_KVM_SET_USER_MEMORY_REGION2	0x40a0ae49u /* _IOW(KVMIO, 0x49, struct kvm_userspace_memory_region2) */
+#define LM_KVM_RESET_DIRTY_RINGS	0x0000aec7u /* _IO(KVMIO, 0xc7) */
+#define LM_KVM_MEM_LOG_DIRTY_PAGES	1u
+
+/* Memslot ids as the ioctls carry them: address space in bits 16..31. */
+#define LM_SLOT_ID(slot)	((slot) & 0xffffu)
+#define LM_SLOT_AS(slot)	((slot) >> 16)
+
+/* Most memslots per VM we track (QEMU uses ~10; KVM allows 32764). */
+#define LM_MAX_SLOTS_PER_VM	512
+/* Most VMs (processes) traced at once. */
+#define LM_MAX_VMS		64
+/* Most migration sockets tracked at once (multifd uses up to 255 channels). */
+#define LM_MAX_SOCKS		1024
+
+/*
+ * Bitmap counting budget: up to this many bitmap bytes per GET are counted
+ * exactly (2 MiB = a 64 GiB slot, ~0.7 ms here); bigger bitmaps are sampled
+ * (one chunk in N, scaled) so the time spent inside the VMM's ioctl, which in
+ * the final sync is downtime, stays bounded.
+ */
+#define LM_BITMAP_CHUNK		4096u
+#define LM_BITMAP_EXACT_MAX	(2u << 20)
+#define LM_BITMAP_MAX_CHUNKS	(LM_BITMAP_EXACT_MAX / LM_BITMAP_CHUNK)
+
+/* Event kinds sent through the ring buffer (rare events only). */
+enum lm_event_kind {
+	LM_EV_GET_DIRTY_LOG = 1,	/* one memslot harvested */
+	LM_EV_SET_MEMSLOT = 2,		/* memslot (re)configured */
+	LM_EV_RESET_RINGS = 3,		/* dirty-ring harvest (ring mode round) */
+	LM_EV_SOCK_STATE = 4,		/* TCP state change of a traced VMM socket */
+	LM_EV_PROC_EXIT = 5,		/* traced process exited */
+};
+
+/* Flags of LM_EV_GET_DIRTY_LOG. */
+#define LM_GET_CLEARED_SINCE_LAST	(1u << 0) /* a CLEAR touched the slot since its previous GET */
+#define LM_GET_SAMPLED			(1u << 1) /* bitmap too large: popcount scaled from a sample */
+#define LM_GET_NOT_COUNTED		(1u << 2) /* first harvest after logging was enabled: all pages */
+#define LM_GET_SIZE_FROM_KERNEL		(1u << 3) /* npages read from KVM's own memslot */
+#define LM_GET_SIZE_UNKNOWN		(1u << 4) /* slot size unknown: nothing counted */
+#define LM_GET_READ_FAILED		(1u << 5) /* reading the bitmap from the VMM failed */
+
+struct lm_event {
+	__u32 kind;		/* enum lm_event_kind */
+	__u32 pid;		/* tgid of the VMM */
+	__u32 tid;		/* thread that made the call */
+	__u32 flags;
+	__u64 ts_ns;		/* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	union {
+		struct {
+			__u32 slot;		/* as_id << 16 | id */
+			__u32 pad;
+			__u64 npages;		/* slot size in pages */
+			__u64 dirty_pages;	/* set bits in the returned bitmap */
+			__u64 count_ns;		/* time spent counting in BPF */
+		} get;
+		struct {
+			__u32 slot;
+			__u32 mem_flags;	/* KVM_MEM_* */
+			__u64 guest_phys_addr;
+			__u64 memory_size;
+		} set;
+		struct {
+			__u64 sk;		/* socket cookie (kernel address hashed by nothing: identity only) */
+			__u16 family;
+			__u16 sport;
+			__u16 dport;
+			__u16 pad;
+			__u32 oldstate;
+			__u32 newstate;
+			__u8 saddr[16];
+			__u8 daddr[16];
+		} sock;
+	};
+};
+_Static_assert(sizeof(struct lm_event) == 88, "lm_event layout");
+
+/* Hot per-VM counters, per CPU; user space sums them. */
+struct lm_vm_counters {
+	__u64 tx_bytes;		/* bytes sent on the VMM's TCP sockets (or --port) */
+	__u64 tx_calls;
+	__u64 acked_bytes;	/* delta of snd_una seen by tcp:tcp_probe */
+	__u64 dirty_events;	/* continuous source: pages marked dirty (not unique) */
+	__u64 ring_pushes;	/* dirty-ring entries pushed */
+	__u64 get_calls;	/* KVM_GET_DIRTY_LOG returned 0 */
+	__u64 clear_calls;
+	__u64 bitmap_bytes;	/* bitmap bytes counted in BPF */
+	__u64 count_ns;		/* time spent counting bitmaps */
+	__u64 last_srtt_us;	/* last srtt seen (not summed; max over CPUs by ts) */
+	__u64 last_cwnd;
+	__u64 last_probe_ns;
+};
+_Static_assert(sizeof(struct lm_vm_counters) == 96, "lm_vm_counters layout");
+
+/* Global drop counters (per CPU array, index 0). */
+struct lm_drops {
+	__u64 ringbuf_full;	/* events lost because the ring buffer was full */
+	__u64 pending_full;	/* ioctl entries not remembered (map full) */
+	__u64 slot_map_full;
+	__u64 sock_map_full;
+};
+_Static_assert(sizeof(struct lm_drops) == 32, "lm_drops layout");
+
+/* Key of the per-VM slot map. */
+struct lm_slot_key {
+	__u32 pid;
+	__u32 slot;
+};
+
+struct lm_slot_info {
+	__u64 npages;
+	__u32 mem_flags;
+	__u32 state;		/* LM_SLOT_* below */
+};
+#define LM_SLOT_CLEARED_SINCE_GET	(1u << 0)
+#define LM_SLOT_FRESH_LOG		(1u << 1) /* logging just enabled: next GET is all-ones */
+
+#endif /* LMTRACE_H */

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Minimal unit-test helpers in the style of the kernel's BPF selftests:
+ * ASSERT_*(actual, expected, "name") print what differed and count failures.
+ * A test program exits 0 when every check passed, 1 otherwise.
+ */
+#ifndef LM_UNIT_H
+#define LM_UNIT_H
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int unit_failures;
+static int unit_checks;
+
+#define UNIT_FAIL(name, fmt, ...) do {						\
+	unit_failures++;							\
+	fprintf(stderr, "%s:%d: FAIL %s: " fmt "\n", __FILE__, __LINE__,	\
+		(name), __VA_ARGS__);						\
+} while (0)
+
+#define ASSERT_EQ(actual, expected, name) ({					\
+	long long _a = (long long)(actual), _e = (long long)(expected);		\
+	unit_checks++;								\
+	if (_a != _e)								\
+		UNIT_FAIL(name, "got %lld, expected %lld", _a, _e);		\
+	_a == _e; })
+
+#define ASSERT_TRUE(cond, name) ({						\
+	int _c = !!(cond);							\
+	unit_checks++;								\
+	if (!_c)								\
+		UNIT_FAIL(name, "%s is false", #cond);				\
+	_c; })
+
+/* |actual - expected| <= rel * |expected| (+ abs_tol). */
+#define ASSERT_NEAR(actual, expected, rel, abs_tol, name) ({			\
+	double _a = (actual), _e = (expected);					\
+	int _ok = fabs(_a - _e) <= (rel) * fabs(_e) + (abs_tol);		\
+	unit_checks++;								\
+	if (!_ok)								\
+		UNIT_FAIL(name, "got %g, expected %g (rel %g, abs %g)",		\
+			  _a, _e, (double)(rel), (double)(abs_tol));		\
+	_ok; })
+
+#define ASSERT_STREQ(actual, expected, name) ({					\
+	const char *_a = (actual), *_e = (expected);				\
+	int _ok = _a && _e && strcmp(_a, _e) == 0;				\
+	unit_checks++;								\
+	if (!_ok)								\
+		UNIT_FAIL(name, "got \"%s\", expected \"%s\"",			\
+			  _a ? _a : "(null)", _e ? _e : "(null)");		\
+	_ok; })
+
+static inline int unit_done(const char *prog)
+{
+	fprintf(stderr, "%s: %d checks, %d failed\n", prog, unit_checks, unit_failures);
+	return unit_failures ? 1 : 0;
+}
+
+#endif /* LM_UNIT_H */

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Observations: everything the estimator consumes, as plain timestamped
+ * records. The live tracer produces them from BPF events; a recording stores
+ * exactly these; replay feeds them back. Fixed-width fields so a recording is
+ * portable (little-endian on disk, see record.c).
+ */
+#ifndef LM_OBS_H
+#define LM_OBS_H
+
+#include <stdint.h>
+
+enum lm_obs_kind {
+	LM_OBS_START = 1,	/* migration started (dirty logging enabled) or first seen */
+	LM_OBS_ROUND = 2,	/* one dirty-bitmap sync round completed */
+	LM_OBS_TICK = 3,	/* periodic sample (every -i interval) */
+	LM_OBS_END = 4,		/* migration ended: cancelled, completed or process gone */
+	LM_OBS_PARAMS = 5,	/* migration parameters (command line or QMP) */
+};
+
+enum lm_end_reason {
+	LM_END_UNKNOWN = 0,
+	LM_END_CANCELLED = 1,	/* dirty logging turned off */
+	LM_END_COMPLETED = 2,	/* syncs stopped and the migration socket closed */
+	LM_END_PROC_EXIT = 3,	/* the traced process exited */
+	LM_END_TRACE_STOP = 4,	/* lmtrace stopped (Ctrl-C, -d) */
+};
+
+/* Dirty-page source in use (the best one that attached). */
+enum lm_dirty_source {
+	LM_SRC_BITMAP = 0,	/* popcount of KVM_GET_DIRTY_LOG bitmaps, per round */
+	LM_SRC_RING = 1,	/* kvm:kvm_dirty_ring_push */
+	LM_SRC_FENTRY = 2,	/* bitmap rounds + fentry mark_page_dirty_in_slot inside rounds */
+	LM_SRC_KPROBE = 3,	/* bitmap rounds + kprobe mark_page_dirty_in_slot inside rounds */
+};
+
+struct lm_obs_start {
+	uint64_t ram_bytes;	/* sum of dirty-logged memslots, 0 if unknown */
+	uint32_t late;		/* 1 if lmtrace attached after the migration began */
+	uint32_t pad;
+};
+
+struct lm_obs_round {
+	uint32_t round;		/* 1-based; round 1 is the initial (all-RAM) sync */
+	uint32_t flags;		/* LM_ROUND_* */
+	uint64_t dirty_pages;	/* unique pages dirtied since the previous sync */
+	uint64_t duration_ns;	/* time since the previous sync (0 for round 1) */
+	uint64_t tx_bytes;	/* bytes sent on the migration connections during the round */
+	uint64_t tx_total;	/* cumulative migration bytes at the sync */
+	uint64_t ram_bytes;	/* guest RAM covered by dirty logging at the sync */
+	uint64_t sync_ns;	/* time the sync burst took inside the VMM */
+};
+#define LM_ROUND_SAMPLED	(1u << 0) /* some bitmap was sampled, dirty_pages is scaled */
+#define LM_ROUND_PARTIAL	(1u << 1) /* some slot size unknown: dirty_pages is a lower bound */
+#define LM_ROUND_FINAL		(1u << 2) /* completion sync (repeat, VM stopped) */
+
+struct lm_obs_tick {
+	uint64_t interval_ns;	/* since the previous tick */
+	uint64_t tx_total;	/* cumulative migration bytes */
+	uint64_t acked_total;	/* cumulative acked bytes (tcp_probe), 0 if unavailable */
+	uint64_t dirty_events_total; /* cumulative continuous-source dirty events, 0 if none */
+	uint32_t rounds;	/* rounds so far */
+	uint32_t source;	/* enum lm_dirty_source */
+	uint32_t srtt_us;
+	uint32_t cwnd;
+};
+
+struct lm_obs_end {
+	uint32_t reason;	/* enum lm_end_reason */
+	uint32_t pad;
+};
+
+struct lm_obs_params {
+	uint64_t downtime_limit_ms;	/* QEMU default 300 */
+	uint64_t max_bandwidth;		/* bytes/s, 0 = unknown/unlimited */
+	uint64_t ram_bytes;		/* 0 = unknown */
+	uint32_t throttle_pct;		/* current vCPU throttle (auto-converge), 0 = none */
+	uint32_t page_size;		/* 4096 */
+};
+
+struct lm_obs {
+	uint32_t kind;		/* enum lm_obs_kind */
+	uint32_t pid;		/* VMM process */
+	uint64_t ts_ns;		/* Unix time, ns (CLOCK_REALTIME at the event) */
+	union {
+		struct lm_obs_start start;
+		struct lm_obs_round round;
+		struct lm_obs_tick tick;
+		struct lm_obs_end end;
+		struct lm_obs_params params;
+	};
+};
+_Static_assert(sizeof(struct lm_obs) == 80, "lm_obs layout");
+
+#endif /* LM_OBS_H */

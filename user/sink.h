@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Output sinks. The pipeline (pipeline.c) runs every observation through the
+ * VM's estimator and then hands it to each enabled sink together with the
+ * VM's view (estimate, totals, history). A sink only formats and writes; it
+ * never changes the view. Live tracing and replay (-r) use the same sinks.
+ */
+#ifndef LM_SINK_H
+#define LM_SINK_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "estimator.h"
+#include "obs.h"
+
+#define LM_HISTORY 64	/* samples kept per VM for sparklines and charts */
+
+/* Everything known about one traced VM, updated before sinks are called. */
+struct lm_vm_view {
+	uint32_t pid;
+	char name[64];			/* QEMU -name or comm, for labels */
+	struct lm_estimator est;
+	/* totals while traced */
+	uint32_t rounds;
+	uint64_t dirty_pages;		/* sum over rounds >= 2 (round 1 is RAM size) */
+	uint64_t tx_bytes;		/* migration bytes while traced */
+	uint64_t ram_bytes;
+	uint32_t source;		/* enum lm_dirty_source */
+	int migrating;
+	uint32_t migrations;		/* START records seen */
+	uint32_t end_reason;		/* enum lm_end_reason of the last END */
+	double first_ts_s, last_ts_s;
+	/* last interval (from the last TICK) */
+	double dirty_pages_per_s;	/* unique pages/s of the last completed round */
+	double tx_bytes_per_s;		/* over the last tick interval */
+	uint32_t srtt_us, cwnd;
+	/* ring of recent samples, oldest first at hist_head when full */
+	struct {
+		double ts_s, dirty_Bps, tx_Bps;
+		uint64_t remaining;
+		uint32_t verdict;
+	} hist[LM_HISTORY];
+	uint32_t hist_len, hist_head;
+};
+
+struct lm_sink {
+	const char *name;
+	void *ctx;
+	/* every observation, after the estimator consumed it; verdict_changed = 1 if it moved */
+	void (*on_obs)(struct lm_sink *s, const struct lm_obs *o,
+		       const struct lm_vm_view *vm, int verdict_changed);
+	/* once at the end for each VM */
+	void (*on_summary)(struct lm_sink *s, const struct lm_vm_view *vm);
+	/* a warning worth showing the user (lost events, hook fallback), 0 = info */
+	void (*on_message)(struct lm_sink *s, int level, const char *msg);
+	/* flush and free; returns 0 or -errno (e.g. a write error) */
+	int (*close)(struct lm_sink *s);
+};
+
+#endif /* LM_SINK_H */
