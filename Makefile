@@ -36,7 +36,8 @@ LDLIBS  += $(LIBBPF_LIBS) $(EXTRA_LIBS)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
 	-Iinclude -I$(OUTPUT) $(LIBBPF_CFLAGS)
 
-BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+# maps.bpf.c first: the linker needs the shared maps defined before their externs.
+BPF_SRCS  := bpf/maps.bpf.c $(filter-out bpf/maps.bpf.c,$(wildcard bpf/*.bpf.c))
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))

@@ -28,6 +28,8 @@
 #define LM_MAX_SLOTS_PER_VM	512
 /* Most VMs (processes) traced at once. */
 #define LM_MAX_VMS		64
+/* CPUs summed in BPF when a harvest snapshots the per-CPU counters. */
+#define LM_MAX_CPUS		1024
 /* Most migration sockets tracked at once (multifd uses up to 255 channels). */
 #define LM_MAX_SOCKS		1024
 
@@ -46,8 +48,7 @@ enum lm_event_kind {
 	LM_EV_GET_DIRTY_LOG = 1,	/* one memslot harvested */
 	LM_EV_SET_MEMSLOT = 2,		/* memslot (re)configured */
 	LM_EV_RESET_RINGS = 3,		/* dirty-ring harvest (ring mode round) */
-	LM_EV_SOCK_STATE = 4,		/* TCP state change of a traced VMM socket */
-	LM_EV_PROC_EXIT = 5,		/* traced process exited */
+	LM_EV_SOCK_STATE = 4,		/* traced VMM socket: first send (newstate 0) or TCP state change */
 };
 
 /* Flags of LM_EV_GET_DIRTY_LOG. */
@@ -67,11 +68,14 @@ struct lm_event {
 	union {
 		struct {
 			__u32 slot;		/* as_id << 16 | id */
-			__u32 pad;
+			__u32 mem_flags;	/* KVM_MEM_* of the slot, if known */
 			__u64 npages;		/* slot size in pages */
 			__u64 dirty_pages;	/* set bits in the returned bitmap */
 			__u64 count_ns;		/* time spent counting in BPF */
-		} get;
+			__u64 call_ns;		/* time the ioctl itself took */
+			__u64 tx_total;		/* VM's tx_bytes counter (all CPUs) at the call */
+			__u64 ring_total;	/* VM's ring_pushes counter (all CPUs) at the call */
+		} get;			/* also LM_EV_RESET_RINGS (slot unused) */
 		struct {
 			__u32 slot;
 			__u32 mem_flags;	/* KVM_MEM_* */
@@ -79,7 +83,8 @@ struct lm_event {
 			__u64 memory_size;
 		} set;
 		struct {
-			__u64 sk;		/* socket cookie (kernel address hashed by nothing: identity only) */
+			__u64 sk;		/* socket identity (kernel address, compared only) */
+			__u64 bytes;		/* bytes the traced process sent on it */
 			__u16 family;
 			__u16 sport;
 			__u16 dport;

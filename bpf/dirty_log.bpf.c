@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Dirty logging, seen from the VMM's ioctls.
+ *
+ * A sync round is a burst of KVM_GET_DIRTY_LOG calls (one per memslot). At
+ * the ioctl's exit the bitmap KVM just copied to the VMM is counted (popcount
+ * read from the VMM's memory): that is the exact number of unique pages
+ * dirtied since the slot was last harvested. Memslot sizes come from
+ * KVM_SET_USER_MEMORY_REGION, or, for slots configured before lmtrace
+ * attached, from KVM's own memslot reached through the VM's file.
+ */
+#include "maps.bpf.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+/* One ioctl in flight per thread, remembered from enter to exit. */
+struct pending_ioctl {
+	__u64 arg;
+	__u64 enter_ns;
+	__u32 cmd;
+	__u32 fd;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);	/* tid */
+	__type(value, struct pending_ioctl);
+} pending SEC(".maps");
+
+/* Memslots of traced VMs, keyed by (tgid, as_id << 16 | id). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LM_MAX_VMS * LM_MAX_SLOTS_PER_VM);
+	__type(key, struct lm_slot_key);
+	__type(value, struct lm_slot_info);
+} slots SEC(".maps");
+
+/* Where bitmap chunks are copied to be counted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u8[LM_BITMAP_CHUNK]);
+} bitmap_buf SEC(".maps");
+
+/* The slice of KVM's types we read; CO-RE finds them in vmlinux or kvm.ko BTF. */
+struct kvm_memory_slot___lm {
+	struct hlist_node id_node[2];
+	unsigned long npages;
+	__u32 flags;
+	short id;
+} __attribute__((preserve_access_index));
+
+struct kvm_memslots___lm {
+	struct hlist_head id_hash[128];
+	int node_idx;
+} __attribute__((preserve_access_index));
+
+struct kvm___lm {
+	struct kvm_memslots___lm *memslots[2];
+} __attribute__((preserve_access_index));
+
+#define GOLDEN_RATIO_32 0x61C88647u
+#define ID_HASH_BITS 7
+#define ID_CHAIN_MAX 16
+
+/*
+ * Size and flags of a memslot, read from KVM itself: the VM's struct kvm is
+ * the private data of the file behind the ioctl's fd.
+ */
+static __always_inline int kernel_memslot(__u32 fd, __u32 slot, struct lm_slot_info *out)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct kvm_memslots___lm *ms;
+	struct kvm___lm *kvm;
+	struct hlist_node *node;
+	struct file **fdt, *file;
+	__u32 as_id = LM_SLOT_AS(slot), id = LM_SLOT_ID(slot), bucket;
+	__u32 id_node_off = bpf_core_field_offset(struct kvm_memory_slot___lm, id_node);
+	int node_idx, i;
+
+	if (as_id > 1)
+		return -1;
+	fdt = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt[fd & 0xffff]) || !file)
+		return -1;
+	kvm = BPF_CORE_READ(file, private_data);
+	if (!kvm)
+		return -1;
+	if (as_id == 0)
+		ms = BPF_CORE_READ(kvm, memslots[0]);
+	else if (bpf_core_field_size(kvm->memslots) >= 2 * sizeof(void *))
+		ms = BPF_CORE_READ(kvm, memslots[1]);
+	else
+		return -1;
+	if (!ms)
+		return -1;
+	node_idx = BPF_CORE_READ(ms, node_idx) & 1;
+	bucket = (id * GOLDEN_RATIO_32) >> (32 - ID_HASH_BITS);
+	node = BPF_CORE_READ(ms, id_hash[bucket & ((1 << ID_HASH_BITS) - 1)].first);
+	for (i = 0; i < ID_CHAIN_MAX && node; i++) {
+		/* id_node[node_idx] of the slot is this node */
+		struct kvm_memory_slot___lm *s = (void *)((char *)node - id_node_off -
+							   node_idx * sizeof(struct hlist_node));
+
+		if ((__u32)(__u16)BPF_CORE_READ(s, id) == id) {
+			out->npages = BPF_CORE_READ(s, npages);
+			out->mem_flags = BPF_CORE_READ(s, flags);
+			out->state = 0;
+			return 0;
+		}
+		node = BPF_CORE_READ(node, next);
+	}
+	return -1;
+}
+
+struct count_ctx {
+	__u64 src;		/* bitmap in the VMM's memory */
+	__u64 bytes;		/* bitmap size */
+	__u64 step;		/* count one chunk in `step` */
+	__u64 total;		/* set bits found */
+	__u64 counted;		/* chunks counted */
+	int failed;
+};
+
+static long count_chunk(__u32 i, void *data)
+{
+	struct count_ctx *c = data;
+	__u64 off = (__u64)i * c->step * LM_BITMAP_CHUNK, *words;
+	__u32 zero = 0, len, j;
+	__u8 *buf;
+
+	if (off >= c->bytes)
+		return 1;
+	len = c->bytes - off > LM_BITMAP_CHUNK ? LM_BITMAP_CHUNK : c->bytes - off;
+	buf = bpf_map_lookup_elem(&bitmap_buf, &zero);
+	if (!buf)
+		return 1;
+	if (len == LM_BITMAP_CHUNK) {
+		if (bpf_probe_read_user(buf, LM_BITMAP_CHUNK, (void *)(c->src + off)))
+			goto fail;
+	} else {
+		len &= LM_BITMAP_CHUNK - 1;
+		if (bpf_probe_read_user(buf, len, (void *)(c->src + off)))
+			goto fail;
+	}
+	words = (__u64 *)buf;
+	for (j = 0; j < LM_BITMAP_CHUNK / 8; j++) {
+		if (j * 8 >= len)
+			break;
+		if (words[j])
+			c->total += __builtin_popcountll(words[j]);
+	}
+	c->counted++;
+	return 0;
+fail:
+	c->failed = 1;
+	return 1;
+}
+
+/* Unique dirty pages in a harvested bitmap; sampled and scaled when huge. */
+static __always_inline __u64 count_bitmap(__u64 src, __u64 npages, __u32 *flags)
+{
+	struct count_ctx c = {};
+	__u64 chunks;
+
+	c.src = src;
+	c.bytes = ((npages + 63) / 64) * 8;	/* KVM rounds bitmaps to longs */
+	chunks = (c.bytes + LM_BITMAP_CHUNK - 1) / LM_BITMAP_CHUNK;
+	c.step = 1;
+	if (chunks > LM_BITMAP_MAX_CHUNKS) {
+		c.step = (chunks + LM_BITMAP_MAX_CHUNKS - 1) / LM_BITMAP_MAX_CHUNKS;
+		*flags |= LM_GET_SAMPLED;
+	}
+	bpf_loop((chunks + c.step - 1) / c.step, count_chunk, &c, 0);
+	if (c.failed)
+		*flags |= LM_GET_READ_FAILED;
+	if (c.step > 1 && c.counted)
+		return c.total * chunks / c.counted;
+	return c.total;
+}
+
+SEC("tracepoint/syscalls/sys_enter_ioctl")
+int handle_kvm_ioctl_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 cmd = (__u32)ctx->args[1];
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct pending_ioctl p;
+	struct lm_drops *d;
+
+	/* Cheapest test first: this runs for every ioctl on the host. */
+	if (cmd != LM_KVM_GET_DIRTY_LOG && cmd != LM_KVM_CLEAR_DIRTY_LOG &&
+	    cmd != LM_KVM_SET_USER_MEMORY_REGION && cmd != LM_KVM_SET_USER_MEMORY_REGION2 &&
+	    cmd != LM_KVM_RESET_DIRTY_RINGS)
+		return 0;
+	if (!lm_is_traced(id >> 32))
+		return 0;
+	p.arg = ctx->args[2];
+	p.cmd = cmd;
+	p.fd = (__u32)ctx->args[0];
+	p.enter_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY)) {
+		d = lm_drops();
+		if (d)
+			d->pending_full++;
+	}
+	return 0;
+}
+
+static __always_inline void on_get_dirty_log(struct pending_ioctl *p, __u32 tgid, __u32 tid)
+{
+	struct lm_slot_info *si, ksi = {};
+	struct lm_slot_key key = { .pid = tgid };
+	struct lm_vm_counters *vc;
+	struct lm_event *e;
+	__u64 bitmap = 0, t0;
+	__u32 flags = 0;
+
+	if (bpf_probe_read_user(&key.slot, sizeof(key.slot), (void *)p->arg) ||
+	    bpf_probe_read_user(&bitmap, sizeof(bitmap), (void *)(p->arg + 8)))
+		return;
+	e = lm_event_reserve(LM_EV_GET_DIRTY_LOG, tgid, tid);
+	if (!e)
+		return;
+	e->get.slot = key.slot;
+	e->get.call_ns = e->ts_ns - p->enter_ns;
+	lm_counters_sum(tgid, &e->get.tx_total, &e->get.ring_total);
+
+	si = bpf_map_lookup_elem(&slots, &key);
+	if (!si && kernel_memslot(p->fd, key.slot, &ksi) == 0) {
+		flags |= LM_GET_SIZE_FROM_KERNEL;
+		if (bpf_map_update_elem(&slots, &key, &ksi, BPF_NOEXIST) == 0)
+			si = bpf_map_lookup_elem(&slots, &key);
+		else
+			si = &ksi;
+	}
+	if (!si) {
+		e->flags = flags | LM_GET_SIZE_UNKNOWN;
+		bpf_ringbuf_submit(e, 0);
+		return;
+	}
+	e->get.npages = si->npages;
+	e->get.mem_flags = si->mem_flags;
+	if (si->state & LM_SLOT_CLEARED_SINCE_GET)
+		flags |= LM_GET_CLEARED_SINCE_LAST;
+	if (si->state & LM_SLOT_FRESH_LOG) {
+		/* First harvest after logging was enabled: QEMU's INITIALLY_SET
+		 * makes it all ones, and it is RAM size, not dirtying: skip. */
+		flags |= LM_GET_NOT_COUNTED;
+		e->get.dirty_pages = si->npages;
+	} else {
+		t0 = bpf_ktime_get_ns();
+		e->get.dirty_pages = count_bitmap(bitmap, si->npages, &flags);
+		e->get.count_ns = bpf_ktime_get_ns() - t0;
+	}
+	si->state &= ~(LM_SLOT_CLEARED_SINCE_GET | LM_SLOT_FRESH_LOG);
+	e->flags = flags;
+
+	vc = lm_counters(tgid);
+	if (vc) {
+		vc->get_calls++;
+		vc->bitmap_bytes += ((si->npages + 63) / 64) * 8;
+		vc->count_ns += e->get.count_ns;
+	}
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void on_clear_dirty_log(struct pending_ioctl *p, __u32 tgid)
+{
+	struct lm_slot_key key = { .pid = tgid };
+	struct lm_vm_counters *vc;
+	struct lm_slot_info *si;
+
+	if (bpf_probe_read_user(&key.slot, sizeof(key.slot), (void *)p->arg))
+		return;
+	si = bpf_map_lookup_elem(&slots, &key);
+	if (si)
+		si->state |= LM_SLOT_CLEARED_SINCE_GET;
+	vc = lm_counters(tgid);
+	if (vc)
+		vc->clear_calls++;
+}
+
+static __always_inline void on_set_memslot(struct pending_ioctl *p, __u32 tgid, __u32 tid)
+{
+	struct lm_slot_key key = { .pid = tgid };
+	struct lm_slot_info si = {}, *old;
+	struct lm_drops *d;
+	struct lm_event *e;
+	struct {
+		__u32 slot;
+		__u32 flags;
+		__u64 guest_phys_addr;
+		__u64 memory_size;
+	} r;
+
+	if (bpf_probe_read_user(&r, sizeof(r), (void *)p->arg))
+		return;
+	key.slot = r.slot;
+	old = bpf_map_lookup_elem(&slots, &key);
+	if (r.memory_size == 0) {
+		bpf_map_delete_elem(&slots, &key);
+	} else {
+		si.npages = r.memory_size / 4096;
+		si.mem_flags = r.flags;
+		if ((r.flags & LM_KVM_MEM_LOG_DIRTY_PAGES) &&
+		    (!old || !(old->mem_flags & LM_KVM_MEM_LOG_DIRTY_PAGES)))
+			si.state = LM_SLOT_FRESH_LOG;
+		if (bpf_map_update_elem(&slots, &key, &si, BPF_ANY)) {
+			d = lm_drops();
+			if (d)
+				d->slot_map_full++;
+		}
+	}
+	e = lm_event_reserve(LM_EV_SET_MEMSLOT, tgid, tid);
+	if (!e)
+		return;
+	e->set.slot = r.slot;
+	e->set.mem_flags = r.flags;
+	e->set.guest_phys_addr = r.guest_phys_addr;
+	e->set.memory_size = r.memory_size;
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_ioctl")
+int handle_kvm_ioctl_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, tgid = id >> 32;
+	struct pending_ioctl *p;
+	struct lm_event *e;
+
+	p = bpf_map_lookup_elem(&pending, &tid);
+	if (!p)
+		return 0;
+	if (ctx->ret >= 0) {
+		switch (p->cmd) {
+		case LM_KVM_GET_DIRTY_LOG:
+			on_get_dirty_log(p, tgid, tid);
+			break;
+		case LM_KVM_CLEAR_DIRTY_LOG:
+			on_clear_dirty_log(p, tgid);
+			break;
+		case LM_KVM_SET_USER_MEMORY_REGION:
+		case LM_KVM_SET_USER_MEMORY_REGION2:
+			on_set_memslot(p, tgid, tid);
+			break;
+		case LM_KVM_RESET_DIRTY_RINGS:
+			e = lm_event_reserve(LM_EV_RESET_RINGS, tgid, tid);
+			if (e) {
+				e->get.dirty_pages = ctx->ret; /* entries reset */
+				e->get.call_ns = e->ts_ns - p->enter_ns;
+				lm_counters_sum(tgid, &e->get.tx_total, &e->get.ring_total);
+				bpf_ringbuf_submit(e, 0);
+			}
+			break;
+		}
+	}
+	bpf_map_delete_elem(&pending, &tid);
+	return 0;
+}
+
+/* Dirty-ring mode: every page KVM pushes to a vCPU's ring. */
+SEC("tp_btf/kvm_dirty_ring_push")
+int BPF_PROG(handle_kvm_dirty_ring_push)
+{
+	struct lm_vm_counters *vc = lm_counters(bpf_get_current_pid_tgid() >> 32);
+
+	if (vc)
+		vc->ring_pushes++;
+	return 0;
+}
+
+SEC("tracepoint/kvm/kvm_dirty_ring_push")
+int handle_kvm_dirty_ring_push_tp(void *ctx)
+{
+	struct lm_vm_counters *vc = lm_counters(bpf_get_current_pid_tgid() >> 32);
+
+	if (vc)
+		vc->ring_pushes++;
+	return 0;
+}
+
+/*
+ * Continuous source inside a round, where the kernel allows it: every time
+ * KVM marks a page dirty (not unique: a page can be marked more than once
+ * per round only in ring mode, once in bitmap mode until harvested).
+ */
+SEC("fentry/mark_page_dirty_in_slot")
+int BPF_PROG(handle_kvm_mark_dirty_fentry)
+{
+	struct lm_vm_counters *vc = lm_counters(bpf_get_current_pid_tgid() >> 32);
+
+	if (vc)
+		vc->dirty_events++;
+	return 0;
+}
+
+SEC("kprobe/mark_page_dirty_in_slot")
+int BPF_KPROBE(handle_kvm_mark_dirty_kprobe)
+{
+	struct lm_vm_counters *vc = lm_counters(bpf_get_current_pid_tgid() >> 32);
+
+	if (vc)
+		vc->dirty_events++;
+	return 0;
+}

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * From one VMM's BPF events to observations. The rules (see
+ * ../shared/host-facts.md for what QEMU does, as seen from the kernel):
+ *  - A migration runs while at least half of the VMM's known guest memory is
+ *    dirty-logged: QEMU turns logging on for every RAM slot at start and off
+ *    on cancel, while the VGA slot alone is logged from VM creation.
+ *  - A round is a burst of KVM_GET_DIRTY_LOG calls; the next round starts when
+ *    a slot is read again or after a 50 ms gap (a gap rule alone would merge
+ *    the final syncs, which come 1 ms apart).
+ *  - In manual-protect mode GET does not clear: a slot harvested again with no
+ *    CLEAR in between (QEMU's completion sync) has only pop(now) - pop(before)
+ *    new pages.
+ *  - Round 1 (first harvest after logging was enabled) is RAM size.
+ */
+#include <string.h>
+#include "vmtrack.h"
+
+#define TCP_ESTABLISHED	1
+#define TCP_FIN_WAIT1	4
+#define TCP_CLOSE	7
+#define TCP_CLOSE_WAIT	8
+
+void lm_vmtrack_init(struct lm_vmtrack *t, uint32_t pid, uint32_t source,
+		     int64_t realtime_offset_ns)
+{
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	t->page_size = 4096;
+	t->source = source;
+	t->realtime_offset_ns = realtime_offset_ns;
+}
+
+static void obs_init(const struct lm_vmtrack *t, struct lm_obs *o, uint32_t kind, uint64_t mono_ns)
+{
+	memset(o, 0, sizeof(*o));
+	o->kind = kind;
+	o->pid = t->pid;
+	o->ts_ns = mono_ns + t->realtime_offset_ns;
+}
+
+static struct lm_track_slot *find_slot(struct lm_vmtrack *t, uint32_t slot, int create)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->nslots; i++)
+		if (t->slots[i].slot == slot)
+			return &t->slots[i];
+	if (!create || t->nslots >= LM_MAX_SLOTS_PER_VM)
+		return NULL;
+	memset(&t->slots[t->nslots], 0, sizeof(t->slots[0]));
+	t->slots[t->nslots].slot = slot;
+	return &t->slots[t->nslots++];
+}
+
+static void drop_slot(struct lm_vmtrack *t, struct lm_track_slot *s)
+{
+	*s = t->slots[--t->nslots];
+}
+
+uint64_t lm_vmtrack_logged_bytes(const struct lm_vmtrack *t)
+{
+	uint64_t bytes = 0;
+	uint32_t i;
+
+	for (i = 0; i < t->nslots; i++)
+		if (t->slots[i].mem_flags & LM_KVM_MEM_LOG_DIRTY_PAGES)
+			bytes += t->slots[i].npages * t->page_size;
+	return bytes;
+}
+
+static uint64_t known_bytes(const struct lm_vmtrack *t)
+{
+	uint64_t bytes = 0;
+	uint32_t i;
+
+	for (i = 0; i < t->nslots; i++)
+		bytes += t->slots[i].npages * t->page_size;
+	return bytes;
+}
+
+static int mostly_logged(const struct lm_vmtrack *t)
+{
+	uint64_t logged = lm_vmtrack_logged_bytes(t);
+
+	return logged > 0 && logged * 2 >= known_bytes(t);
+}
+
+static void reset_migration(struct lm_vmtrack *t)
+{
+	uint32_t i;
+
+	t->migrating = 0;
+	t->late = 0;
+	t->round = 0;
+	t->in_burst = 0;
+	t->have_prev_round = 0;
+	t->close_pending_ns = 0;
+	for (i = 0; i < t->nslots; i++) {
+		t->slots[i].have_last_pop = 0;
+		t->slots[i].in_burst = 0;
+	}
+}
+
+static void start_migration(struct lm_vmtrack *t, uint64_t ns, int late,
+			    lm_emit_fn emit, void *ctx)
+{
+	struct lm_obs o;
+
+	reset_migration(t);
+	t->migrating = 1;
+	t->late = late;
+	t->start_ns = ns;
+	/* Attached mid-migration: at least the initial sync happened unseen. */
+	t->round = late ? 1 : 0;
+	obs_init(t, &o, LM_OBS_START, ns);
+	o.start.ram_bytes = lm_vmtrack_logged_bytes(t);
+	o.start.late = late;
+	emit(ctx, &o);
+}
+
+static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
+{
+	struct lm_obs o;
+	uint32_t i;
+
+	if (!t->in_burst)
+		return;
+	t->in_burst = 0;
+	for (i = 0; i < t->nslots; i++)
+		t->slots[i].in_burst = 0;
+
+	t->round++;
+	obs_init(t, &o, LM_OBS_ROUND, t->burst_first_ns);
+	o.round.round = t->round;
+	o.round.flags = t->burst_flags;
+	/* A completion sync: every slot harvested again without a CLEAR. */
+	if (t->manual_protect && t->burst_any_repeat && !t->burst_any_cleared && t->round > 1)
+		o.round.flags |= LM_ROUND_FINAL;
+	o.round.dirty_pages = t->burst_pages;
+	o.round.duration_ns = t->have_prev_round ? t->burst_first_ns - t->prev_round_ns
+						 : t->burst_first_ns - t->start_ns;
+	o.round.tx_total = t->burst_tx_total;
+	o.round.tx_bytes = t->have_prev_round ? t->burst_tx_total - t->prev_tx_total : 0;
+	o.round.ram_bytes = lm_vmtrack_logged_bytes(t);
+	o.round.sync_ns = t->burst_last_ns - t->burst_enter_ns;
+	if (t->source == LM_SRC_RING && t->have_prev_round)
+		o.round.dirty_pages = t->burst_ring_total - t->prev_ring_total;
+	emit(ctx, &o);
+
+	t->prev_round_ns = t->burst_first_ns;
+	t->prev_tx_total = t->burst_tx_total;
+	t->prev_ring_total = t->burst_ring_total;
+	t->have_prev_round = 1;
+}
+
+static void open_burst(struct lm_vmtrack *t, const struct lm_event *e)
+{
+	t->in_burst = 1;
+	t->burst_first_ns = e->ts_ns;
+	t->burst_enter_ns = e->ts_ns - e->get.call_ns;
+	t->burst_last_ns = e->ts_ns;
+	t->burst_pages = 0;
+	t->burst_flags = 0;
+	t->burst_slots = 0;
+	t->burst_any_cleared = 0;
+	t->burst_any_repeat = 0;
+	t->burst_tx_total = e->get.tx_total;
+	t->burst_ring_total = e->get.ring_total;
+}
+
+/* Unique pages this harvest adds, given what the slot returned before. */
+static uint64_t new_pages(struct lm_vmtrack *t, struct lm_track_slot *s, const struct lm_event *e)
+{
+	uint64_t pop = e->get.dirty_pages, fresh = pop;
+
+	if (e->flags & LM_GET_CLEARED_SINCE_LAST) {
+		/* CLEARs happen only in manual-protect mode */
+		t->manual_protect = 1;
+		t->burst_any_cleared = 1;
+	} else if (t->manual_protect && s->have_last_pop) {
+		/* GET does not clear here: only what came on top is new. */
+		fresh = pop > s->last_pop ? pop - s->last_pop : 0;
+		if (s->last_pop)
+			t->burst_any_repeat = 1;
+	}
+	if (e->flags & LM_GET_NOT_COUNTED)
+		fresh = e->get.npages;
+	s->last_pop = pop;
+	s->have_last_pop = 1;
+	return fresh;
+}
+
+static void on_get(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn emit, void *ctx)
+{
+	struct lm_track_slot *s = find_slot(t, e->get.slot, 1);
+
+	if (!s)
+		return;
+	if (e->flags & LM_GET_SIZE_FROM_KERNEL) {
+		/* A slot configured before we attached: KVM told us its size. */
+		s->npages = e->get.npages;
+		s->mem_flags = e->get.mem_flags;
+	}
+	if (t->in_burst && (s->in_burst || e->ts_ns - t->burst_last_ns > LM_BURST_GAP_NS))
+		close_burst(t, emit, ctx);
+	if (!t->migrating) {
+		/* Logging was on before we attached: a migration under way. */
+		if (!(e->flags & LM_GET_SIZE_FROM_KERNEL) || !mostly_logged(t))
+			return;
+		start_migration(t, e->ts_ns - e->get.call_ns, 1, emit, ctx);
+	}
+	if (!t->in_burst)
+		open_burst(t, e);
+	s->in_burst = 1;
+	t->burst_slots++;
+	t->burst_last_ns = e->ts_ns;
+	if (e->flags & LM_GET_SAMPLED)
+		t->burst_flags |= LM_ROUND_SAMPLED;
+	if (e->flags & (LM_GET_SIZE_UNKNOWN | LM_GET_READ_FAILED))
+		t->burst_flags |= LM_ROUND_PARTIAL;
+	t->burst_pages += new_pages(t, s, e);
+}
+
+static void end_migration(struct lm_vmtrack *t, uint64_t ns, uint32_t reason,
+			  lm_emit_fn emit, void *ctx)
+{
+	struct lm_obs o;
+
+	close_burst(t, emit, ctx);
+	obs_init(t, &o, LM_OBS_END, ns);
+	o.end.reason = reason;
+	emit(ctx, &o);
+	reset_migration(t);
+}
+
+static void on_set(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn emit, void *ctx)
+{
+	struct lm_track_slot *s = find_slot(t, e->set.slot, e->set.memory_size != 0);
+
+	if (s && e->set.memory_size == 0)
+		drop_slot(t, s);
+	else if (s) {
+		s->npages = e->set.memory_size / t->page_size;
+		s->mem_flags = e->set.mem_flags;
+		s->have_last_pop = 0;
+	}
+	if (!t->migrating && mostly_logged(t))
+		start_migration(t, e->ts_ns, 0, emit, ctx);
+	else if (t->migrating && !mostly_logged(t))
+		end_migration(t, e->ts_ns, LM_END_CANCELLED, emit, ctx);
+}
+
+static void on_sock(struct lm_vmtrack *t, const struct lm_event *e)
+{
+	int closing = e->sock.newstate == TCP_FIN_WAIT1 || e->sock.newstate == TCP_CLOSE ||
+		      e->sock.newstate == TCP_CLOSE_WAIT;
+
+	/* The migration connection closing after it carried data. */
+	if (t->migrating && closing && e->sock.oldstate == TCP_ESTABLISHED &&
+	    e->sock.bytes > 0 && t->round > 1 && !t->close_pending_ns)
+		t->close_pending_ns = e->ts_ns;
+}
+
+void lm_vmtrack_event(struct lm_vmtrack *t, const struct lm_event *e,
+		      lm_emit_fn emit, void *ctx)
+{
+	switch (e->kind) {
+	case LM_EV_GET_DIRTY_LOG:
+		on_get(t, e, emit, ctx);
+		break;
+	case LM_EV_SET_MEMSLOT:
+		on_set(t, e, emit, ctx);
+		break;
+	case LM_EV_RESET_RINGS:
+		if (!t->migrating)
+			break;
+		close_burst(t, emit, ctx);
+		open_burst(t, e);
+		t->burst_pages = 0;
+		close_burst(t, emit, ctx);
+		break;
+	case LM_EV_SOCK_STATE:
+		on_sock(t, e);
+		break;
+	}
+}
+
+void lm_vmtrack_poll(struct lm_vmtrack *t, uint64_t now_ns, lm_emit_fn emit, void *ctx)
+{
+	if (t->in_burst && now_ns - t->burst_last_ns > LM_BURST_GAP_NS)
+		close_burst(t, emit, ctx);
+	if (t->close_pending_ns && now_ns - t->close_pending_ns > LM_END_SETTLE_NS)
+		end_migration(t, t->close_pending_ns, LM_END_COMPLETED, emit, ctx);
+}
+
+void lm_vmtrack_tick(struct lm_vmtrack *t, uint64_t now_ns, const struct lm_vm_counters *sum,
+		     lm_emit_fn emit, void *ctx)
+{
+	struct lm_obs o;
+
+	if (sum->clear_calls)
+		t->manual_protect = 1;
+	obs_init(t, &o, LM_OBS_TICK, now_ns);
+	o.tick.interval_ns = t->last_tick_ns ? now_ns - t->last_tick_ns : 0;
+	o.tick.tx_total = sum->tx_bytes;
+	o.tick.acked_total = sum->acked_bytes;
+	o.tick.dirty_events_total = t->source == LM_SRC_RING ? sum->ring_pushes : sum->dirty_events;
+	o.tick.rounds = t->round;
+	o.tick.source = t->source;
+	o.tick.srtt_us = (uint32_t)sum->last_srtt_us;
+	o.tick.cwnd = (uint32_t)sum->last_cwnd;
+	t->last_tick_ns = now_ns;
+	emit(ctx, &o);
+}
+
+void lm_vmtrack_finish(struct lm_vmtrack *t, uint64_t now_ns, uint32_t reason,
+		       lm_emit_fn emit, void *ctx)
+{
+	if (t->close_pending_ns)
+		end_migration(t, t->close_pending_ns, LM_END_COMPLETED, emit, ctx);
+	else if (t->migrating)
+		end_migration(t, now_ns, reason, emit, ctx);
+}

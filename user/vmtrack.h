@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Per-VM tracking: turns the BPF events of one VMM (memslot changes, dirty-log
+ * harvests, socket events) and its counter snapshots into observations —
+ * migration start/end, one record per sync round, periodic ticks.
+ *
+ * Pure: no BPF, no clocks (times come with the events and ticks), so the
+ * round logic is unit-tested with made-up events.
+ */
+#ifndef LM_VMTRACK_H
+#define LM_VMTRACK_H
+
+#include <stdint.h>
+#include "lmtrace.h"
+#include "obs.h"
+
+typedef void (*lm_emit_fn)(void *ctx, const struct lm_obs *o);
+
+/* A harvest burst ends when a slot is read again, or after this gap. */
+#define LM_BURST_GAP_NS		(50ull * 1000 * 1000)
+/*
+ * A socket closing ends a migration as completed unless dirty logging is
+ * switched off (a cancel) within this delay.
+ */
+#define LM_END_SETTLE_NS	(500ull * 1000 * 1000)
+
+struct lm_track_slot {
+	uint32_t slot;		/* as_id << 16 | id */
+	uint32_t mem_flags;
+	uint64_t npages;
+	uint64_t last_pop;	/* set bits at its previous harvest */
+	int have_last_pop;
+	int in_burst;
+};
+
+struct lm_vmtrack {
+	uint32_t pid;
+	uint32_t page_size;
+	int64_t realtime_offset_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	uint32_t source;		/* enum lm_dirty_source */
+	struct lm_track_slot slots[LM_MAX_SLOTS_PER_VM];
+	uint32_t nslots;
+	int manual_protect;		/* a CLEAR was seen: GET does not clear */
+
+	int migrating;
+	int late;			/* started before lmtrace attached */
+	uint64_t start_ns;
+	uint32_t round;			/* rounds of this migration */
+
+	/* the burst being collected */
+	int in_burst;
+	uint64_t burst_first_ns, burst_last_ns, burst_enter_ns;
+	uint64_t burst_pages, burst_tx_total, burst_ring_total;
+	uint32_t burst_flags, burst_slots;
+	int burst_any_cleared, burst_any_repeat;
+
+	/* the previous round */
+	uint64_t prev_round_ns, prev_tx_total, prev_ring_total;
+	int have_prev_round;
+
+	/* end of a completed migration, pending confirmation */
+	uint64_t close_pending_ns;
+
+	/* ticks */
+	uint64_t last_tick_ns;
+};
+
+void lm_vmtrack_init(struct lm_vmtrack *t, uint32_t pid, uint32_t source,
+		     int64_t realtime_offset_ns);
+void lm_vmtrack_event(struct lm_vmtrack *t, const struct lm_event *e,
+		      lm_emit_fn emit, void *ctx);
+/* Time passes: close an idle burst, confirm a completed migration. */
+void lm_vmtrack_poll(struct lm_vmtrack *t, uint64_t now_ns, lm_emit_fn emit, void *ctx);
+/* Periodic sample from the summed counters. */
+void lm_vmtrack_tick(struct lm_vmtrack *t, uint64_t now_ns, const struct lm_vm_counters *sum,
+		     lm_emit_fn emit, void *ctx);
+/* The process is gone or tracing stops: flush and end an open migration. */
+void lm_vmtrack_finish(struct lm_vmtrack *t, uint64_t now_ns, uint32_t reason,
+		       lm_emit_fn emit, void *ctx);
+/* Bytes of guest memory under dirty logging. */
+uint64_t lm_vmtrack_logged_bytes(const struct lm_vmtrack *t);
+
+#endif /* LM_VMTRACK_H */
