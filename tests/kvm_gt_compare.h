@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * kvm_gt --compare: checks lmtrace's JSON lines against kvm_gt's ground truth
+ * and prints every difference. Returns 0 when everything matched, 1 on a
+ * mismatch, 2 when a file cannot be read.
+ */
+#ifndef KVM_GT_COMPARE_H
+#define KVM_GT_COMPARE_H
+
+#include <stdbool.h>
+
+struct gt_compare_opts {
+	const char *truth_path;
+	const char *lmtrace_path;
+	/* Huge slots: rounds >= 2 are sampled estimates, so their dirty pages
+	 * are reported but not asserted; lmtrace must say they were sampled. */
+	bool sampled;
+};
+
+int gt_compare(const struct gt_compare_opts *opts);
+
+#endif
