@@ -1,0 +1,44 @@
+# Outputs (issue 5): recording fuzzing.
+#   make fuzz [FUZZ_TIME=60]   fuzz the recording reader (libFuzzer + ASan/UBSan), twice:
+#                              as shipped, then with checksums accepted
+#                              (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION) to reach
+#                              the framing and entry parsers behind them
+#   make fuzz-seeds            regenerate tests/fuzz/corpus/ (committed)
+# New inputs libFuzzer finds go to $(OUTPUT)/fuzz/corpus, not into the repo.
+
+FUZZ_CC   ?= clang
+FUZZ_TIME ?= 60
+FUZZ_SRCS := user/record.c user/record_read.c user/record_write.c
+FUZZ_HDRS := user/record.h user/record_codec.h user/obs.h user/estimator.h
+
+.PHONY: fuzz fuzz-seeds
+
+$(OUTPUT)/fuzz:
+	$(Q)mkdir -p $@ $@/corpus
+
+FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+
+$(OUTPUT)/fuzz/fuzz_record: tests/fuzz/fuzz_record.c $(FUZZ_SRCS) $(FUZZ_HDRS) | $(OUTPUT)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_SRCS) -lz -lm -o $@
+
+$(OUTPUT)/fuzz/fuzz_record_nocrc: tests/fuzz/fuzz_record.c $(FUZZ_SRCS) $(FUZZ_HDRS) | $(OUTPUT)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
+		$< $(FUZZ_SRCS) -lz -lm -o $@
+
+FUZZ_RUN = -max_total_time=$(FUZZ_TIME) -max_len=4096 -print_final_stats=1 \
+	-artifact_prefix=$(OUTPUT)/fuzz/
+
+fuzz: $(OUTPUT)/fuzz/fuzz_record $(OUTPUT)/fuzz/fuzz_record_nocrc
+	$(Q)$(OUTPUT)/fuzz/fuzz_record $(FUZZ_RUN) $(OUTPUT)/fuzz/corpus tests/fuzz/corpus
+	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus-nocrc
+	$(Q)$(OUTPUT)/fuzz/fuzz_record_nocrc $(FUZZ_RUN) $(OUTPUT)/fuzz/corpus-nocrc tests/fuzz/corpus
+
+$(OUTPUT)/fuzz/make_seeds: tests/fuzz/make_seeds.c $(FUZZ_SRCS) $(FUZZ_HDRS) | $(OUTPUT)/fuzz
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(FUZZ_SRCS) -lz -lm -o $@
+
+fuzz-seeds: $(OUTPUT)/fuzz/make_seeds
+	$(Q)$< tests/fuzz/corpus

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The on-disk encoding shared by the recording writer and reader (layout in
+ * record.h): little-endian integers whatever the host, and lm_obs encoded
+ * field by field so a recording made on one host replays on any other.
+ */
+#include <stddef.h>
+#include <string.h>
+#include "record_codec.h"
+
+void lm_put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+}
+
+void lm_put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = v >> (8 * i);
+}
+
+void lm_put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = v >> (8 * i);
+}
+
+uint16_t lm_get_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+uint32_t lm_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+uint64_t lm_get_le64(const uint8_t *p)
+{
+	return (uint64_t)lm_get_le32(p) | (uint64_t)lm_get_le32(p + 4) << 32;
+}
+
+void lm_put_f64(uint8_t *p, double d)
+{
+	uint64_t v;
+
+	memcpy(&v, &d, sizeof(v));
+	lm_put_le64(p, v);
+}
+
+double lm_get_f64(const uint8_t *p)
+{
+	uint64_t v = lm_get_le64(p);
+	double d;
+
+	memcpy(&d, &v, sizeof(d));
+	return d;
+}
+
+/* Fields of each observation kind's union member: offset and width. */
+struct obs_field {
+	uint8_t off, size;
+};
+#define F(type, member) { offsetof(type, member), sizeof(((type *)0)->member) }
+
+static const struct obs_field start_fields[] = {
+	F(struct lm_obs_start, ram_bytes), F(struct lm_obs_start, late),
+	F(struct lm_obs_start, pad),
+};
+static const struct obs_field round_fields[] = {
+	F(struct lm_obs_round, round), F(struct lm_obs_round, flags),
+	F(struct lm_obs_round, dirty_pages), F(struct lm_obs_round, duration_ns),
+	F(struct lm_obs_round, tx_bytes), F(struct lm_obs_round, tx_total),
+	F(struct lm_obs_round, ram_bytes), F(struct lm_obs_round, sync_ns),
+};
+static const struct obs_field tick_fields[] = {
+	F(struct lm_obs_tick, interval_ns), F(struct lm_obs_tick, tx_total),
+	F(struct lm_obs_tick, acked_total), F(struct lm_obs_tick, dirty_events_total),
+	F(struct lm_obs_tick, rounds), F(struct lm_obs_tick, source),
+	F(struct lm_obs_tick, srtt_us), F(struct lm_obs_tick, cwnd),
+};
+static const struct obs_field end_fields[] = {
+	F(struct lm_obs_end, reason), F(struct lm_obs_end, pad),
+};
+static const struct obs_field params_fields[] = {
+	F(struct lm_obs_params, downtime_limit_ms), F(struct lm_obs_params, max_bandwidth),
+	F(struct lm_obs_params, ram_bytes), F(struct lm_obs_params, throttle_pct),
+	F(struct lm_obs_params, page_size),
+};
+#undef F
+
+static const struct obs_field *kind_fields(uint32_t kind, size_t *n)
+{
+#define K(k, arr) case k: *n = sizeof(arr) / sizeof(arr[0]); return arr
+	switch (kind) {
+	K(LM_OBS_START, start_fields);
+	K(LM_OBS_ROUND, round_fields);
+	K(LM_OBS_TICK, tick_fields);
+	K(LM_OBS_END, end_fields);
+	K(LM_OBS_PARAMS, params_fields);
+	default:
+		*n = 0;
+		return NULL;
+	}
+#undef K
+}
+
+#define OBS_UNION_OFF offsetof(struct lm_obs, start)
+_Static_assert(OBS_UNION_OFF == 16, "lm_obs union offset");
+/* On disk an observation is 16 bytes of header and a 64-byte union area,
+ * whatever sizeof(struct lm_obs) is in this build. */
+_Static_assert(sizeof(struct lm_obs) <= LM_REC_OBS_LEN, "lm_obs fits its on-disk form");
+
+int lm_obs_encode(uint8_t out[LM_REC_OBS_LEN], const struct lm_obs *o)
+{
+	const uint8_t *u = (const uint8_t *)o + OBS_UNION_OFF;
+	const struct obs_field *f;
+	size_t n;
+
+	f = kind_fields(o->kind, &n);
+	if (!f)
+		return -EINVAL;
+	memset(out, 0, LM_REC_OBS_LEN);
+	lm_put_le32(out, o->kind);
+	lm_put_le32(out + 4, o->pid);
+	lm_put_le64(out + 8, o->ts_ns);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *dst = out + OBS_UNION_OFF + f[i].off;
+		uint32_t v32;
+		uint64_t v64;
+
+		if (f[i].size == 8) {
+			memcpy(&v64, u + f[i].off, 8);
+			lm_put_le64(dst, v64);
+		} else {
+			memcpy(&v32, u + f[i].off, 4);
+			lm_put_le32(dst, v32);
+		}
+	}
+	return 0;
+}
+
+int lm_obs_decode(struct lm_obs *o, const uint8_t in[LM_REC_OBS_LEN])
+{
+	uint8_t *u = (uint8_t *)o + OBS_UNION_OFF;
+	const struct obs_field *f;
+	size_t n;
+
+	memset(o, 0, sizeof(*o));
+	o->kind = lm_get_le32(in);
+	f = kind_fields(o->kind, &n);
+	if (!f)
+		return -ENOENT;
+	o->pid = lm_get_le32(in + 4);
+	o->ts_ns = lm_get_le64(in + 8);
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *src = in + OBS_UNION_OFF + f[i].off;
+
+		if (f[i].size == 8) {
+			uint64_t v64 = lm_get_le64(src);
+
+			memcpy(u + f[i].off, &v64, 8);
+		} else {
+			uint32_t v32 = lm_get_le32(src);
+
+			memcpy(u + f[i].off, &v32, 4);
+		}
+	}
+	return 0;
+}
+
+void lm_rec_header_encode(uint8_t out[LM_REC_HEADER_LEN], const struct lm_est_config *cfg)
+{
+	memset(out, 0, LM_REC_HEADER_LEN);
+	memcpy(out, LM_REC_MAGIC, 8);
+	lm_put_le16(out + 8, LM_REC_VERSION);
+	lm_put_le16(out + 10, LM_REC_HEADER_LEN);
+	lm_put_le32(out + 12, LM_REC_FLAG_ZLIB);
+	lm_put_f64(out + 16, cfg->downtime_limit_s);
+	lm_put_f64(out + 24, cfg->max_bandwidth_Bps);
+	lm_put_le64(out + 32, cfg->page_size);
+	lm_put_le32(out + 40, LM_REC_OBS_LEN);
+	lm_put_le32(out + 44, lm_crc32(out, 44));
+}

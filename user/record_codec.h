@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Byte-level encoding shared by the recording writer and reader (record.c). */
+#ifndef LM_RECORD_CODEC_H
+#define LM_RECORD_CODEC_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <zlib.h>
+#include "record.h"
+
+void lm_put_le16(uint8_t *p, uint16_t v);
+void lm_put_le32(uint8_t *p, uint32_t v);
+void lm_put_le64(uint8_t *p, uint64_t v);
+void lm_put_f64(uint8_t *p, double d);
+uint16_t lm_get_le16(const uint8_t *p);
+uint32_t lm_get_le32(const uint8_t *p);
+uint64_t lm_get_le64(const uint8_t *p);
+double lm_get_f64(const uint8_t *p);
+
+static inline uint32_t lm_crc32(const void *buf, size_t len)
+{
+	return (uint32_t)crc32(0L, (const Bytef *)buf, (uInt)len);
+}
+
+/* -EINVAL for a kind this version cannot encode. */
+int lm_obs_encode(uint8_t out[LM_REC_OBS_LEN], const struct lm_obs *o);
+/* -ENOENT for an unknown kind (skipped by the reader). */
+int lm_obs_decode(struct lm_obs *o, const uint8_t in[LM_REC_OBS_LEN]);
+void lm_rec_header_encode(uint8_t out[LM_REC_HEADER_LEN], const struct lm_est_config *cfg);
+
+#endif /* LM_RECORD_CODEC_H */
