@@ -21,6 +21,7 @@
 struct gt_round_rec {
 	uint64_t round, dirty_pages, tx_bytes;
 	bool sampled;
+	double sync_ms;	/* lmtrace: time of the sync burst inside the VMM */
 };
 
 struct gt_truth {
@@ -133,6 +134,7 @@ static void read_lmtrace_line(json_t *obj, void *ctx)
 		get_u64(obj, "dirty_pages", &r->dirty_pages);
 		get_u64(obj, "tx_bytes", &r->tx_bytes);
 		r->sampled = json_is_true(json_object_get(obj, "sampled"));
+		r->sync_ms = json_number_value(json_object_get(obj, "sync_ms"));
 	} else if (!strcmp(type, "migration")) {
 		const char *ev = json_string_value(json_object_get(obj, "event"));
 
@@ -198,15 +200,19 @@ static void compare_rounds(const struct gt_truth *t, const struct gt_traced *l,
 			      (int64_t)(lr->dirty_pages - tr->dirty_pages));
 		}
 		printf("info     round %u: tx_bytes lmtrace %" PRIu64 ", truth %" PRIu64
-		       " sent after this round's sync (not asserted)\n",
-		       i + 1, lr->tx_bytes, tr->tx_bytes);
+		       " sent after this round's sync; sync_ms %.3f (not asserted)\n",
+		       i + 1, lr->tx_bytes, tr->tx_bytes, lr->sync_ms);
 	}
-	for (unsigned i = n; i < l->nrounds; i++)
+	for (unsigned i = n; i < l->nrounds; i++) {
+		failures++;
 		printf("MISMATCH extra lmtrace round %" PRIu64 ": dirty_pages %" PRIu64 "\n",
 		       l->rounds[i].round, l->rounds[i].dirty_pages);
-	for (unsigned i = n; i < t->nrounds; i++)
+	}
+	for (unsigned i = n; i < t->nrounds; i++) {
+		failures++;
 		printf("MISMATCH round %" PRIu64 " missing in lmtrace (truth dirty_pages %" PRIu64 ")\n",
 		       t->rounds[i].round, t->rounds[i].dirty_pages);
+	}
 }
 
 static void compare_totals(const struct gt_truth *t, const struct gt_traced *l,
