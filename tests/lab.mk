@@ -1,0 +1,21 @@
+# The live-migration lab (issue 3): the bare-metal guest, the QMP-driven
+# driver and its helpers, and `make demo`. Included by the top Makefile.
+
+GUEST_CC     ?= gcc
+GUEST_CFLAGS := -m32 -ffreestanding -nostdlib -fno-pic -fno-pie -fno-stack-protector \
+	-mgeneral-regs-only -fno-asynchronous-unwind-tables -O2 -Wall -Wextra -std=gnu11
+GUEST_ELF    := $(OUTPUT)/guest/guest.elf
+
+$(OUTPUT)/guest:
+	$(Q)mkdir -p $@
+
+# -lgcc: 64-bit division on i386 is a libgcc call (gcc-multilib provides it).
+$(GUEST_ELF): tests/guest/boot.S tests/guest/guest.c tests/guest/guest.ld | $(OUTPUT)/guest
+	$(call msg,GUEST,$@)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -no-pie -Wl,-T,tests/guest/guest.ld -Wl,--build-id=none \
+		-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments tests/guest/boot.S tests/guest/guest.c -lgcc -o $@
+
+guest: $(GUEST_ELF)
+
+TEST_PROGS += $(GUEST_ELF)
+.PHONY: guest
