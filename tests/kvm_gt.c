@@ -34,6 +34,8 @@
 #define GT_HUGE_SLOT_GPA	0x10000000ull	/* 256 MiB, above the fixed slots */
 /* Bytes sent per round are capped so a huge slot's round 1 stays quick. */
 #define GT_MAX_PAGES_SENT	32768ull
+/* --rounds entry "same": rewrite exactly the previous round's pages. */
+#define GT_ROUND_SAME		UINT64_MAX
 
 /* The fixed slots: different sizes, not contiguous in guest-physical space. */
 static const struct { uint64_t gpa, size; } fixed_slots[] = {
@@ -41,6 +43,8 @@ static const struct { uint64_t gpa, size; } fixed_slots[] = {
 	{ 0x1000000, 16ull << 20 },
 	{ 0x4000000, 64ull << 20 },
 };
+
+#define GT_DEFAULT_ROUNDS "10,200,same,240,1000,0,3000,17"
 
 static const char usage[] =
 "Usage: kvm_gt [OPTIONS]\n"
@@ -54,8 +58,11 @@ static const char usage[] =
 "                        INITIALLY_SET, GET then CLEAR like QEMU (default plain)\n"
 "  --repeat              end with a second GET burst without CLEAR and without new\n"
 "                        writes (QEMU's completion sync): 0 new pages\n"
+"  --repeat-writes N     before that completion sync, the guest writes N pages that\n"
+"                        were not dirty in the previous one (default 0)\n"
 "  --rounds N,N,...      unique pages the guest writes before each sync from round 2\n"
-"                        on (default 10,200,240,1000,0,3000,17)\n"
+"                        on; \"same\" rewrites the previous round's pages\n"
+"                        (default " GT_DEFAULT_ROUNDS ")\n"
 "  --dup-pct P           also write P %% of them a second time (default 10)\n"
 "  --seed S              page choice seed (default 1)\n"
 "  --round-gap-ms MS     pause before each round (default 100)\n"
@@ -75,7 +82,7 @@ struct gt_opts {
 	uint64_t rounds[GT_MAX_ROUNDS_OPT];
 	unsigned nrounds;
 	unsigned dup_pct, round_gap_ms, linger_ms;
-	uint64_t seed, bytes_per_page, huge_slot_gib;
+	uint64_t seed, bytes_per_page, huge_slot_gib, repeat_writes;
 	uint16_t port;
 };
 
@@ -86,6 +93,7 @@ struct gt_state {
 	struct gt_plan plan;
 	uint64_t *prev[GT_MAX_SLOTS];	/* bitmaps of the previous GET (repeat check) */
 	uint64_t ram_pages, dirty_sum;
+	uint64_t sync_ns;		/* the last GET burst, as this VMM saw it */
 	unsigned round;
 };
 
@@ -113,7 +121,15 @@ static int parse_rounds(const char *s, struct gt_opts *o)
 
 	o->nrounds = 0;
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (o->nrounds >= GT_MAX_ROUNDS_OPT || parse_u64(tok, &o->rounds[o->nrounds++])) {
+		if (o->nrounds >= GT_MAX_ROUNDS_OPT) {
+			err = -EINVAL;
+			break;
+		}
+		if (!strcmp(tok, "same")) {
+			o->rounds[o->nrounds++] = GT_ROUND_SAME;
+			continue;
+		}
+		if (parse_u64(tok, &o->rounds[o->nrounds++])) {
 			err = -EINVAL;
 			break;
 		}
@@ -134,16 +150,26 @@ static void expected_bitmap(struct gt_state *st, unsigned i, bool first, bool re
 		memset(out, 0, bytes);
 		for (uint64_t p = 0; p < s->npages; p++)
 			out[p / 64] |= 1ull << (p % 64);
-	} else if (first || (repeat && !st->vm.manual_protect)) {
-		memset(out, 0, bytes);		/* nothing written since logging/GET */
-	} else if (repeat) {
-		memcpy(out, st->prev[i], bytes); /* manual: GET does not clear */
+	} else if (first) {
+		memset(out, 0, bytes);		/* nothing written since logging on */
+	} else if (repeat && st->vm.manual_protect) {
+		/* No CLEAR since the previous GET: its bits stay, new ones add. */
+		for (uint64_t w = 0; w < s->bitmap_words; w++)
+			out[w] = st->prev[i][w] | st->plan.expected[i][w];
 	} else {
 		memcpy(out, st->plan.expected[i], bytes);
 	}
 }
 
 /* Compares KVM's bitmap with the expected one; prints the first difference. */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static int verify_slot(struct gt_state *st, unsigned i, const uint64_t *want)
 {
 	const struct gt_slot *s = &st->vm.slots[i];
@@ -168,12 +194,14 @@ static int verify_slot(struct gt_state *st, unsigned i, const uint64_t *want)
 /* One sync: a GET burst over all slots, checked, then CLEARs (manual mode). */
 static int harvest(struct gt_state *st, bool first, bool repeat, bool clear)
 {
-	uint64_t *want = NULL;
+	uint64_t *want = NULL, t0;
 	int err = 0;
 
 	st->round++;
+	t0 = now_ns();
 	for (unsigned i = 0; i < st->vm.nslots && !err; i++)
 		err = gt_vm_get_dirty_log(&st->vm, i);
+	st->sync_ns = now_ns() - t0;
 	for (unsigned i = 0; i < st->vm.nslots && !err; i++) {
 		const struct gt_slot *s = &st->vm.slots[i];
 
@@ -204,8 +232,8 @@ static int send_and_report(struct gt_state *st, uint64_t dirty_pages, uint64_t p
 	if (err)
 		return err;
 	printf("{\"round\":%u,\"dirty_pages\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
-	       ",\"slots\":%u%s}\n", st->round, dirty_pages, bytes, st->vm.nslots,
-	       repeat ? ",\"repeat\":true" : "");
+	       ",\"slots\":%u,\"sync_ms\":%.3f%s}\n", st->round, dirty_pages, bytes,
+	       st->vm.nslots, st->sync_ns / 1e6, repeat ? ",\"repeat\":true" : "");
 	return 0;
 }
 
@@ -247,7 +275,7 @@ static int setup_vm(struct gt_state *st)
 	}
 	/* The guest runs before the migration too: none of this may show up. */
 	if (!err)
-		err = gt_plan_round(&st->plan, &st->vm, &rng, 100, 10);
+		err = gt_plan_round(&st->plan, &st->vm, &rng, 100, 10, NULL);
 	if (!err)
 		err = gt_vm_write_pages(&st->vm, st->plan.gpas, st->plan.nwrites);
 	return err;
@@ -272,7 +300,9 @@ static int migrate(struct gt_state *st)
 		bool last_before_repeat = o->repeat && r + 1 == o->nrounds;
 
 		sleep_ms(o->round_gap_ms);
-		err = gt_plan_round(&st->plan, &st->vm, &rng, o->rounds[r], o->dup_pct);
+		if (o->rounds[r] != GT_ROUND_SAME)	/* else the same list again */
+			err = gt_plan_round(&st->plan, &st->vm, &rng, o->rounds[r],
+					    o->dup_pct, NULL);
 		if (err == -E2BIG)
 			fprintf(stderr, "kvm_gt: %" PRIu64 " pages (+%u %%) do not fit one round\n",
 				o->rounds[r], o->dup_pct);
@@ -286,9 +316,17 @@ static int migrate(struct gt_state *st)
 	}
 	if (!err && o->repeat) {
 		sleep_ms(o->round_gap_ms);
-		err = harvest(st, false, true, false);
+		/* Only pages not dirty at the previous GET, so the count is exact
+		 * whether one reads it as "new bits" or "pages written". */
+		err = gt_plan_round(&st->plan, &st->vm, &rng, o->repeat_writes, o->dup_pct,
+				    st->prev);
 		if (!err)
-			err = send_and_report(st, 0, 0, true);
+			err = gt_vm_write_pages(&st->vm, st->plan.gpas, st->plan.nwrites);
+		if (!err)
+			err = harvest(st, false, true, false);
+		if (!err)
+			err = send_and_report(st, st->plan.unique, st->plan.unique, true);
+		st->dirty_sum += st->plan.unique;
 	}
 	if (!err) {
 		sleep_ms(o->round_gap_ms);
@@ -348,10 +386,12 @@ cleanup:
 int main(int argc, char **argv)
 {
 	enum { OPT_MODE = 256, OPT_REPEAT, OPT_ROUNDS, OPT_DUP, OPT_SEED, OPT_GAP, OPT_PORT,
-	       OPT_BPP, OPT_HUGE, OPT_WAIT, OPT_LINGER, OPT_COMPARE, OPT_SAMPLED };
+	       OPT_BPP, OPT_HUGE, OPT_WAIT, OPT_LINGER, OPT_COMPARE, OPT_SAMPLED,
+	       OPT_REPEAT_WRITES };
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "repeat", no_argument, NULL, OPT_REPEAT },
+		{ "repeat-writes", required_argument, NULL, OPT_REPEAT_WRITES },
 		{ "rounds", required_argument, NULL, OPT_ROUNDS },
 		{ "dup-pct", required_argument, NULL, OPT_DUP },
 		{ "seed", required_argument, NULL, OPT_SEED },
@@ -374,7 +414,7 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int c;
 
-	parse_rounds("10,200,240,1000,0,3000,17", &o);
+	parse_rounds(GT_DEFAULT_ROUNDS, &o);
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		int bad = 0;
 
@@ -384,6 +424,7 @@ int main(int argc, char **argv)
 			bad = !o.manual && strcmp(optarg, "plain");
 			break;
 		case OPT_REPEAT: o.repeat = true; break;
+		case OPT_REPEAT_WRITES: bad = parse_u64(optarg, &o.repeat_writes); break;
 		case OPT_ROUNDS: bad = parse_rounds(optarg, &o); break;
 		case OPT_DUP: bad = parse_u64(optarg, &v) || v > 100; o.dup_pct = (unsigned)v; break;
 		case OPT_SEED: bad = parse_u64(optarg, &o.seed); break;

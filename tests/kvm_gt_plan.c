@@ -35,7 +35,7 @@ int gt_plan_init(struct gt_plan *p, const struct gt_vm *vm)
 }
 
 int gt_plan_round(struct gt_plan *p, const struct gt_vm *vm, uint64_t *rng,
-		  uint64_t unique, unsigned dup_pct)
+		  uint64_t unique, unsigned dup_pct, uint64_t *const *exclude)
 {
 	uint64_t writable = 0, dups = unique * dup_pct / 100;
 	uint32_t n = 0;
@@ -61,7 +61,7 @@ int gt_plan_round(struct gt_plan *p, const struct gt_vm *vm, uint64_t *rng,
 		page = s->writable_first + rng_below(rng, span);
 		word = &p->expected[si][page / 64];
 		bit = 1ull << (page % 64);
-		if (*word & bit)
+		if ((*word & bit) || (exclude && (exclude[si][page / 64] & bit)))
 			continue;
 		*word |= bit;
 		/* Write into the middle of the page: any byte dirties it. */

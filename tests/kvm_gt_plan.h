@@ -21,9 +21,10 @@ struct gt_plan {
 int gt_plan_init(struct gt_plan *p, const struct gt_vm *vm);
 /* Chooses `unique` distinct writable pages spread over all slots (slot first,
  * then page, so small slots get hit too), lists dup_pct % of them a second
- * time and shuffles. rng is the xorshift state; -E2BIG if it cannot fit. */
+ * time and shuffles. Pages set in exclude[slot] (may be NULL) are never
+ * chosen. rng is the xorshift state; -E2BIG if it cannot fit. */
 int gt_plan_round(struct gt_plan *p, const struct gt_vm *vm, uint64_t *rng,
-		  uint64_t unique, unsigned dup_pct);
+		  uint64_t unique, unsigned dup_pct, uint64_t *const *exclude);
 void gt_plan_free(struct gt_plan *p, const struct gt_vm *vm);
 
 #endif

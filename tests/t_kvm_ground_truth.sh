@@ -5,8 +5,10 @@
 # the way QEMU's migration does. lmtrace -j -p <its pid> must report exactly
 # its rounds and dirty pages, its RAM size at the start, an end, and the
 # bytes within 0.1 %. Cases: plain GET, manual protect (GET + CLEAR), manual
-# protect ending in a repeated completion sync (0 new pages), and a 128 GiB
-# sparse slot (sampled counting: flagged, not exact).
+# protect ending in a repeated completion sync without CLEAR (0 new pages;
+# then again with 50 new pages written before it), and a 128 GiB sparse
+# slot (sampled counting: flagged, not exact). The default round schedule
+# includes an empty round and one that rewrites the previous round's pages.
 # Ports 47100-47199 belong to this test.
 set -u
 cd "${LM_TOP:-$(dirname "$0")/..}" || exit 1
@@ -104,6 +106,8 @@ run_case plain  47101 "--port 47101" "" -- --mode plain   || failed=$((failed + 
 run_case manual 47102 "--port 47102" "" -- --mode manual  || failed=$((failed + 1))
 # No --port: lmtrace must find the connection by itself.
 run_case repeat 47103 "" "" -- --mode manual --repeat     || failed=$((failed + 1))
+run_case repeat-writes 47105 "--port 47105" "" -- --mode manual --repeat \
+	--repeat-writes 50 || failed=$((failed + 1))
 run_case huge   47104 "--port 47104" "--sampled" -- --mode manual --repeat \
 	--huge-slot-gib 128 --rounds 10,1000,5000 || failed=$((failed + 1))
 [ "$failed" -eq 0 ] || { echo "$failed case(s) failed"; exit 1; }
