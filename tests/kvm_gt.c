@@ -119,6 +119,8 @@ static int parse_rounds(const char *s, struct gt_opts *o)
 	char *copy = strdup(s), *save = NULL, *tok;
 	int err = 0;
 
+	if (!copy)
+		return -ENOMEM;
 	o->nrounds = 0;
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (o->nrounds >= GT_MAX_ROUNDS_OPT) {
@@ -161,7 +163,6 @@ static void expected_bitmap(struct gt_state *st, unsigned i, bool first, bool re
 	}
 }
 
-/* Compares KVM's bitmap with the expected one; prints the first difference. */
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -170,6 +171,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Compares KVM's bitmap with the expected one; prints the first difference. */
 static int verify_slot(struct gt_state *st, unsigned i, const uint64_t *want)
 {
 	const struct gt_slot *s = &st->vm.slots[i];
