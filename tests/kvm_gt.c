@@ -31,6 +31,7 @@
 
 #define GT_MAX_ROUNDS_OPT	1024
 #define GT_SIGNAL_TIMEOUT_S	120
+#define GT_PRELOGGED_SLOT_GPA	0x8000000ull	/* 128 MiB, right after them */
 #define GT_HUGE_SLOT_GPA	0x10000000ull	/* 256 MiB, above the fixed slots */
 /* Bytes sent per round are capped so a huge slot's round 1 stays quick. */
 #define GT_MAX_PAGES_SENT	32768ull
@@ -68,6 +69,9 @@ static const char usage[] =
 "  --round-gap-ms MS     pause before each round (default 100)\n"
 "  --port PORT           the receiver's loopback port (default: any free one)\n"
 "  --bytes-per-page B    bytes sent per dirty page of a round (default 4096)\n"
+"  --prelogged-slot-mib N  add an N MiB (<= 128) slot with logging on from creation,\n"
+"                        never toggled, like QEMU's VGA VRAM: a tracer learns its\n"
+"                        size only from the kernel\n"
 "  --huge-slot-gib N     add an N GiB sparse slot (MAP_NORESERVE) at 256 MiB\n"
 "  --wait-signal         print 'ready pid=N port=P' and wait for SIGUSR1 before\n"
 "                        the migration starts (to let a tracer attach)\n"
@@ -82,7 +86,7 @@ struct gt_opts {
 	uint64_t rounds[GT_MAX_ROUNDS_OPT];
 	unsigned nrounds;
 	unsigned dup_pct, round_gap_ms, linger_ms;
-	uint64_t seed, bytes_per_page, huge_slot_gib, repeat_writes;
+	uint64_t seed, bytes_per_page, huge_slot_gib, repeat_writes, prelogged_slot_mib;
 	uint16_t port;
 };
 
@@ -152,6 +156,9 @@ static void expected_bitmap(struct gt_state *st, unsigned i, bool first, bool re
 		memset(out, 0, bytes);
 		for (uint64_t p = 0; p < s->npages; p++)
 			out[p / 64] |= 1ull << (p % 64);
+	} else if (first && s->always_log) {
+		/* Logged since creation: the pre-migration writes are there. */
+		memcpy(out, st->plan.expected[i], bytes);
 	} else if (first) {
 		memset(out, 0, bytes);		/* nothing written since logging on */
 	} else if (repeat && st->vm.manual_protect) {
@@ -262,9 +269,13 @@ static int setup_vm(struct gt_state *st)
 
 	err = gt_vm_create(&st->vm, st->o->manual);
 	for (unsigned i = 0; i < sizeof(fixed_slots) / sizeof(fixed_slots[0]) && !err; i++)
-		err = gt_vm_add_slot(&st->vm, fixed_slots[i].gpa, fixed_slots[i].size);
+		err = gt_vm_add_slot(&st->vm, fixed_slots[i].gpa, fixed_slots[i].size, false);
+	if (!err && st->o->prelogged_slot_mib)
+		err = gt_vm_add_slot(&st->vm, GT_PRELOGGED_SLOT_GPA,
+				     st->o->prelogged_slot_mib << 20, true);
 	if (!err && st->o->huge_slot_gib)
-		err = gt_vm_add_slot(&st->vm, GT_HUGE_SLOT_GPA, st->o->huge_slot_gib << 30);
+		err = gt_vm_add_slot(&st->vm, GT_HUGE_SLOT_GPA, st->o->huge_slot_gib << 30,
+				     false);
 	if (!err)
 		err = gt_vm_setup_vcpu(&st->vm);
 	if (!err)
@@ -389,7 +400,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_MODE = 256, OPT_REPEAT, OPT_ROUNDS, OPT_DUP, OPT_SEED, OPT_GAP, OPT_PORT,
 	       OPT_BPP, OPT_HUGE, OPT_WAIT, OPT_LINGER, OPT_COMPARE, OPT_SAMPLED,
-	       OPT_REPEAT_WRITES };
+	       OPT_REPEAT_WRITES, OPT_PRELOGGED };
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "repeat", no_argument, NULL, OPT_REPEAT },
@@ -401,6 +412,7 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, OPT_PORT },
 		{ "bytes-per-page", required_argument, NULL, OPT_BPP },
 		{ "huge-slot-gib", required_argument, NULL, OPT_HUGE },
+		{ "prelogged-slot-mib", required_argument, NULL, OPT_PRELOGGED },
 		{ "wait-signal", no_argument, NULL, OPT_WAIT },
 		{ "linger-ms", required_argument, NULL, OPT_LINGER },
 		{ "compare", no_argument, NULL, OPT_COMPARE },
@@ -434,6 +446,8 @@ int main(int argc, char **argv)
 		case OPT_PORT: bad = parse_u64(optarg, &v) || v > 65535; o.port = (uint16_t)v; break;
 		case OPT_BPP: bad = parse_u64(optarg, &o.bytes_per_page) || o.bytes_per_page > (1 << 20); break;
 		case OPT_HUGE: bad = parse_u64(optarg, &o.huge_slot_gib) || o.huge_slot_gib > 4096; break;
+		case OPT_PRELOGGED: bad = parse_u64(optarg, &o.prelogged_slot_mib) ||
+					  o.prelogged_slot_mib > 128; break;
 		case OPT_WAIT: o.wait_signal = true; break;
 		case OPT_LINGER: bad = parse_u64(optarg, &v) || v > 60000; o.linger_ms = (unsigned)v; break;
 		case OPT_COMPARE: compare = true; break;

@@ -94,7 +94,7 @@ int gt_vm_create(struct gt_vm *vm, bool manual_protect)
 	return 0;
 }
 
-int gt_vm_add_slot(struct gt_vm *vm, uint64_t gpa, uint64_t size)
+int gt_vm_add_slot(struct gt_vm *vm, uint64_t gpa, uint64_t size, bool always_log)
 {
 	struct gt_slot *s;
 	int err;
@@ -106,6 +106,7 @@ int gt_vm_add_slot(struct gt_vm *vm, uint64_t gpa, uint64_t size)
 	s->gpa = gpa;
 	s->size = size;
 	s->npages = size / GT_PAGE_SIZE;
+	s->always_log = always_log;
 	s->writable_first = gpa == 0 ? GT_RESERVED_PAGES : 0;
 	s->writable_limit = s->npages;
 	/* The guest writes through 32-bit pointers, and stays out of the MMIO
@@ -148,8 +149,11 @@ static int set_slot(struct gt_vm *vm, const struct gt_slot *s, uint32_t flags)
 int gt_vm_set_logging(struct gt_vm *vm, bool on)
 {
 	for (unsigned i = 0; i < vm->nslots; i++) {
-		int err = set_slot(vm, &vm->slots[i], on ? KVM_MEM_LOG_DIRTY_PAGES : 0);
+		int err;
 
+		if (vm->slots[i].always_log)
+			continue;
+		err = set_slot(vm, &vm->slots[i], on ? KVM_MEM_LOG_DIRTY_PAGES : 0);
 		if (err)
 			return err;
 	}
@@ -179,7 +183,8 @@ int gt_vm_setup_vcpu(struct gt_vm *vm)
 		return -EINVAL;
 	/* The slots exist now (logging off), as QEMU creates them at boot. */
 	for (unsigned i = 0; i < vm->nslots; i++) {
-		err = set_slot(vm, &vm->slots[i], 0);
+		err = set_slot(vm, &vm->slots[i],
+			       vm->slots[i].always_log ? KVM_MEM_LOG_DIRTY_PAGES : 0);
 		if (err)
 			return err;
 	}

@@ -31,6 +31,7 @@ struct gt_slot {
 	uint64_t bitmap_words;
 	uint64_t writable_first; /* first page the guest may be told to write */
 	uint64_t writable_limit; /* pages from 0 the guest may write (< npages for huge slots) */
+	bool always_log;	/* logging on from creation, never toggled (QEMU's VGA VRAM) */
 };
 
 struct gt_vm {
@@ -45,12 +46,14 @@ struct gt_vm {
 /* Opens /dev/kvm and creates the VM; manual_protect enables
  * KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 with INITIALLY_SET as QEMU does. */
 int gt_vm_create(struct gt_vm *vm, bool manual_protect);
-/* Adds a slot at gpa of size bytes (anonymous, MAP_NORESERVE), logging off. */
-int gt_vm_add_slot(struct gt_vm *vm, uint64_t gpa, uint64_t size);
+/* Adds a slot at gpa of size bytes (anonymous, MAP_NORESERVE), logging off
+ * until gt_vm_set_logging(), or on from creation with always_log. */
+int gt_vm_add_slot(struct gt_vm *vm, uint64_t gpa, uint64_t size, bool always_log);
 /* Creates the vCPU and loads the guest code into slot 0 (must cover gpa 0). */
 int gt_vm_setup_vcpu(struct gt_vm *vm);
-/* Re-issues KVM_SET_USER_MEMORY_REGION for every slot with or without
- * KVM_MEM_LOG_DIRTY_PAGES (QEMU's migration start / cancel). */
+/* Re-issues KVM_SET_USER_MEMORY_REGION for every slot but the always_log
+ * ones with or without KVM_MEM_LOG_DIRTY_PAGES (QEMU's migration start /
+ * cancel). */
 int gt_vm_set_logging(struct gt_vm *vm, bool on);
 /* Runs the guest until it halts, writing one byte at each of gpas[0..n). */
 int gt_vm_write_pages(struct gt_vm *vm, const uint32_t *gpas, uint32_t n);

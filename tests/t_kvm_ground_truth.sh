@@ -7,7 +7,9 @@
 # bytes within 0.1 %. Cases: plain GET, manual protect (GET + CLEAR), manual
 # protect ending in a repeated completion sync without CLEAR (0 new pages;
 # then again with 50 new pages written before it), and a 128 GiB sparse
-# slot (sampled counting: flagged, not exact). The default round schedule
+# slot (sampled counting: flagged, not exact), and a 16 MiB slot logged
+# from creation and never toggled, like QEMU's VGA VRAM (its size is only
+# in the kernel: lmtrace never sees its SET). The default round schedule
 # includes an empty round and one that rewrites the previous round's pages.
 # Ports 47100-47199 belong to this test.
 set -u
@@ -108,6 +110,8 @@ run_case manual 47102 "--port 47102" "" -- --mode manual  || failed=$((failed + 
 run_case repeat 47103 "" "" -- --mode manual --repeat     || failed=$((failed + 1))
 run_case repeat-writes 47105 "--port 47105" "" -- --mode manual --repeat \
 	--repeat-writes 50 || failed=$((failed + 1))
+run_case prelogged 47106 "--port 47106" "" -- --mode manual --repeat \
+	--prelogged-slot-mib 16 || failed=$((failed + 1))
 run_case huge   47104 "--port 47104" "--sampled" -- --mode manual --repeat \
 	--huge-slot-gib 128 --rounds 10,1000,5000 || failed=$((failed + 1))
 [ "$failed" -eq 0 ] || { echo "$failed case(s) failed"; exit 1; }
