@@ -15,8 +15,9 @@
 set -u
 cd "${LM_TOP:-$(dirname "$0")/..}" || exit 1
 OUTPUT=${OUTPUT:-.output}
-LMTRACE=${LMTRACE:-$PWD/$OUTPUT/lmtrace}
-GT=$PWD/$OUTPUT/tests/kvm_gt
+case $OUTPUT in /*) ;; *) OUTPUT=$PWD/$OUTPUT ;; esac
+LMTRACE=${LMTRACE:-$OUTPUT/lmtrace}
+GT=$OUTPUT/tests/kvm_gt
 
 [ "$(id -u)" -eq 0 ] || { echo "skip: needs root (BPF and /dev/kvm)"; exit 77; }
 [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "skip: no usable /dev/kvm"; exit 77; }
@@ -44,10 +45,17 @@ wait_for() {
 	done
 }
 
-alive() { kill -0 "$1" 2>/dev/null; }
 dead() { ! kill -0 "$1" 2>/dev/null; }
 
 show() { echo "--- $1:"; sed 's/^/    /' "$1"; }
+
+# Stops this case's processes: timeout(1) passes TERM on to its command.
+stop_case() {
+	local p
+	for p in "$@"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+}
 
 # run_case NAME PORT LMTRACE_PORT_ARG COMPARE_ARGS -- KVM_GT_ARGS...
 run_case() {
@@ -57,22 +65,29 @@ run_case() {
 	local gt_err=$tmp/$name.kvm_gt.err gt_timeout lm_timeout vm_pid rc lm_rc
 
 	echo "=== $name: kvm_gt --wait-signal --port $port $*"
+	: >"$truth"
+	: >"$lmerr"
 	timeout 120 "$GT" --wait-signal --port "$port" "$@" >"$truth" 2>"$gt_err" &
 	gt_timeout=$!
 	started+=("$gt_timeout")
-	if ! wait_for 30 grep -q '^ready pid=' "$truth"; then
-		echo "FAIL $name: kvm_gt did not become ready"; show "$gt_err"; return 1
+	if ! wait_for 30 grep -q '^ready pid=' "$truth" || dead "$gt_timeout"; then
+		echo "FAIL $name: kvm_gt did not become ready"; show "$gt_err"
+		stop_case "$gt_timeout"; return 1
 	fi
 	vm_pid=$(sed -n 's/^ready pid=\([0-9]*\).*/\1/p' "$truth")
-	started+=("$vm_pid")
 
 	# shellcheck disable=SC2086 # lm_port is empty or "--port N"
 	timeout 150 "$LMTRACE" -j -p "$vm_pid" $lm_port >"$lmout" 2>"$lmerr" &
 	lm_timeout=$!
 	started+=("$lm_timeout")
-	if ! wait_for 15 grep -q 'Tracing' "$lmerr"; then
-		echo "FAIL $name: lmtrace did not print 'Tracing' within 15 s"
-		show "$lmerr"; return 1
+	wait_for 15 eval "grep -q Tracing '$lmerr' || dead $lm_timeout"
+	if ! grep -q Tracing "$lmerr"; then
+		if dead "$lm_timeout"; then
+			echo "FAIL $name: lmtrace exited before it was tracing"
+		else
+			echo "FAIL $name: lmtrace did not print 'Tracing' within 15 s"
+		fi
+		show "$lmerr"; stop_case "$gt_timeout" "$lm_timeout"; return 1
 	fi
 
 	kill -USR1 "$vm_pid"
@@ -80,14 +95,14 @@ run_case() {
 	rc=$?
 	if [ "$rc" -ne 0 ]; then
 		echo "FAIL $name: kvm_gt exited with $rc$([ "$rc" -eq 124 ] && echo ' (timeout)')"
-		show "$gt_err"; return 1
+		show "$gt_err"; stop_case "$lm_timeout"; return 1
 	fi
 
 	# lmtrace stops by itself when the traced process exits.
 	if ! wait_for 15 dead "$lm_timeout"; then
 		echo "FAIL $name: lmtrace still runs 15 s after the traced process exited; sending SIGINT"
 		kill -INT "$lm_timeout" # timeout(1) passes it on to lmtrace
-		wait_for 5 dead "$lm_timeout" || kill -KILL "$lm_timeout"
+		wait_for 5 dead "$lm_timeout" || stop_case "$lm_timeout"
 		show "$lmerr"; show "$lmout"; return 1
 	fi
 	wait "$lm_timeout"
