@@ -35,6 +35,7 @@
 #define GT_HUGE_SLOT_GPA	0x10000000ull	/* 256 MiB, above the fixed slots */
 /* Bytes sent per round are capped so a huge slot's round 1 stays quick. */
 #define GT_MAX_PAGES_SENT	32768ull
+#define GT_HEADER_BYTES		4113ull
 /* --rounds entry "same": rewrite exactly the previous round's pages. */
 #define GT_ROUND_SAME		UINT64_MAX
 
@@ -98,6 +99,7 @@ struct gt_state {
 	uint64_t *prev[GT_MAX_SLOTS];	/* bitmaps of the previous GET (repeat check) */
 	uint64_t ram_pages, dirty_sum;
 	uint64_t sync_ns;		/* the last GET burst, as this VMM saw it */
+	uint64_t sent_at_sync;		/* net.sent at the last GET burst */
 	unsigned round;
 };
 
@@ -230,20 +232,28 @@ static int harvest(struct gt_state *st, bool first, bool repeat, bool clear)
 	return err;
 }
 
-static int send_and_report(struct gt_state *st, uint64_t dirty_pages, uint64_t pages_sent,
-			   bool repeat)
+/*
+ * One round's line. Its tx_bytes are those sent since the previous sync (the
+ * interval that ends with this one, as lmtrace's duration_s and tx_bytes
+ * are); sending is synchronous and done long before the next burst, so the
+ * split is exact.
+ */
+static void report_round(struct gt_state *st, uint64_t dirty_pages, bool repeat)
 {
-	/* A page's worth per page plus a header-like odd amount per round. */
-	uint64_t bytes = (pages_sent < GT_MAX_PAGES_SENT ? pages_sent : GT_MAX_PAGES_SENT) *
-			 st->o->bytes_per_page + 1000 + st->round;
-	int err = gt_net_send(&st->net, bytes);
-
-	if (err)
-		return err;
 	printf("{\"round\":%u,\"dirty_pages\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
-	       ",\"slots\":%u,\"sync_ms\":%.3f%s}\n", st->round, dirty_pages, bytes,
-	       st->vm.nslots, st->sync_ns / 1e6, repeat ? ",\"repeat\":true" : "");
-	return 0;
+	       ",\"slots\":%u,\"sync_ms\":%.3f%s}\n", st->round, dirty_pages,
+	       st->net.sent - st->sent_at_sync, st->vm.nslots, st->sync_ns / 1e6,
+	       repeat ? ",\"repeat\":true" : "");
+	st->sent_at_sync = st->net.sent;
+}
+
+/* What QEMU sends after a sync: the pages it found, plus some odd amount. */
+static int send_round_data(struct gt_state *st, uint64_t pages)
+{
+	uint64_t bytes = (pages < GT_MAX_PAGES_SENT ? pages : GT_MAX_PAGES_SENT) *
+			 st->o->bytes_per_page + 1000 + st->round;
+
+	return gt_net_send(&st->net, bytes);
 }
 
 static int wait_for_go(const struct gt_state *st)
@@ -303,10 +313,15 @@ static int migrate(struct gt_state *st)
 	err = gt_net_connect(&st->net);
 	if (!err)
 		err = gt_vm_set_logging(&st->vm, true);	/* migration start */
+	/* QEMU's stream header and setup section go out before the first sync. */
+	if (!err)
+		err = gt_net_send(&st->net, GT_HEADER_BYTES);
 	if (!err)
 		err = harvest(st, true, false, o->manual);
-	if (!err)
-		err = send_and_report(st, st->ram_pages, st->ram_pages, false);
+	if (!err) {
+		report_round(st, st->ram_pages, false);
+		err = send_round_data(st, st->ram_pages);	/* the bulk pass */
+	}
 
 	for (unsigned r = 0; r < o->nrounds && !err; r++) {
 		/* Before the completion sync QEMU does not clear: nor do we. */
@@ -323,8 +338,10 @@ static int migrate(struct gt_state *st)
 			err = gt_vm_write_pages(&st->vm, st->plan.gpas, st->plan.nwrites);
 		if (!err)
 			err = harvest(st, false, false, o->manual && !last_before_repeat);
-		if (!err)
-			err = send_and_report(st, st->plan.unique, st->plan.unique, false);
+		if (!err) {
+			report_round(st, st->plan.unique, false);
+			err = send_round_data(st, st->plan.unique);
+		}
 		st->dirty_sum += st->plan.unique;
 	}
 	if (!err && o->repeat) {
@@ -337,8 +354,10 @@ static int migrate(struct gt_state *st)
 			err = gt_vm_write_pages(&st->vm, st->plan.gpas, st->plan.nwrites);
 		if (!err)
 			err = harvest(st, false, true, false);
-		if (!err)
-			err = send_and_report(st, st->plan.unique, st->plan.unique, true);
+		if (!err) {
+			report_round(st, st->plan.unique, true);
+			err = send_round_data(st, st->plan.unique);
+		}
 		st->dirty_sum += st->plan.unique;
 	}
 	if (!err) {

@@ -21,7 +21,7 @@
 struct gt_round_rec {
 	uint64_t round, dirty_pages, tx_bytes;
 	bool sampled;
-	double sync_ms;	/* lmtrace: time of the sync burst inside the VMM */
+	double sync_ms;	/* time of the GET burst (lmtrace: inside the VMM) */
 };
 
 struct gt_truth {
@@ -117,6 +117,7 @@ static void read_truth_line(json_t *obj, void *ctx)
 		get_u64(obj, "round", &r->round);
 		get_u64(obj, "dirty_pages", &r->dirty_pages);
 		get_u64(obj, "tx_bytes", &r->tx_bytes);
+		r->sync_ms = json_number_value(json_object_get(obj, "sync_ms"));
 	}
 }
 
@@ -200,8 +201,9 @@ static void compare_rounds(const struct gt_truth *t, const struct gt_traced *l,
 			      (int64_t)(lr->dirty_pages - tr->dirty_pages));
 		}
 		printf("info     round %u: tx_bytes lmtrace %" PRIu64 ", truth %" PRIu64
-		       " sent after this round's sync; sync_ms %.3f (not asserted)\n",
-		       i + 1, lr->tx_bytes, tr->tx_bytes, lr->sync_ms);
+		       " (since the previous sync); sync_ms lmtrace %.3f, kvm_gt %.3f"
+		       " (not asserted)\n", i + 1, lr->tx_bytes, tr->tx_bytes, lr->sync_ms,
+		       tr->sync_ms);
 	}
 	for (unsigned i = n; i < l->nrounds; i++) {
 		failures++;
