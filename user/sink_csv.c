@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * --csv: one header line, then one line per sample (tick), round, migration
+ * start and end. The columns never change order or meaning (add new ones
+ * at the end); units are part of each column name; unknown values are
+ * empty. Estimates come from the VM's estimator, as is.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "outputs.h"
+
+static const char header[] =
+	"ts_s,pid,vm,record,round,dirty_pages,round_duration_s,round_tx_bytes,"
+	"dirty_bytes_per_s,tx_bytes_per_s,remaining_bytes,ram_bytes,verdict,"
+	"confidence_ratio,eta_s,downtime_s,throttle_pct,dirty_limit_bytes_per_s,"
+	"wws_bytes,dirty_tx_ratio,rounds,source,end_reason,migrating\n";
+
+struct csv_sink {
+	FILE *f;
+};
+
+/* RFC 4180: quote a field holding a comma, quote or line break. */
+static void put_text(FILE *f, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* Negative means unknown: an empty field. */
+static void put_num(FILE *f, double v, int decimals)
+{
+	fputc(',', f);
+	if (v >= 0)
+		fprintf(f, "%.*f", decimals, v);
+}
+
+static void put_u64(FILE *f, uint64_t v, int known)
+{
+	fputc(',', f);
+	if (known)
+		fprintf(f, "%llu", (unsigned long long)v);
+}
+
+static void csv_on_obs(struct lm_sink *s, const struct lm_obs *o,
+		       const struct lm_vm_view *vm, int verdict_changed)
+{
+	const struct lm_estimate *e = lm_est_current(&vm->est);
+	struct csv_sink *cs = s->ctx;
+	int is_round = o->kind == LM_OBS_ROUND;
+	const char *record;
+	FILE *f = cs->f;
+
+	switch (o->kind) {
+	case LM_OBS_TICK: record = "sample"; break;
+	case LM_OBS_ROUND: record = "round"; break;
+	case LM_OBS_START: record = "start"; break;
+	case LM_OBS_END: record = "end"; break;
+	default: return;
+	}
+	fprintf(f, "%.3f,%u,", o->ts_ns / 1e9, o->pid);
+	put_text(f, vm->name);
+	fprintf(f, ",%s", record);
+	put_u64(f, is_round ? o->round.round : 0, is_round);
+	put_u64(f, is_round ? o->round.dirty_pages : 0, is_round);
+	put_num(f, is_round ? o->round.duration_ns / 1e9 : -1, 3);
+	put_u64(f, is_round ? o->round.tx_bytes : 0, is_round);
+	put_num(f, e->dirty_rate_Bps, 0);
+	put_num(f, e->tx_rate_Bps, 0);
+	put_u64(f, e->remaining_bytes, e->migrating || e->remaining_bytes);
+	put_u64(f, vm->ram_bytes, vm->ram_bytes != 0);
+	fprintf(f, ",%s", lm_verdict_name(e->verdict));
+	put_num(f, e->confidence, 3);
+	put_num(f, e->eta_s, 3);
+	put_num(f, e->downtime_ms >= 0 ? e->downtime_ms / 1e3 : -1, 4);
+	put_num(f, e->throttle_pct, 1);
+	put_num(f, e->dirty_limit_Bps, 0);
+	put_u64(f, e->wws_bytes, e->wws_bytes != 0);
+	put_num(f, e->ratio, 4);
+	fprintf(f, ",%u,%s,", vm->rounds, lm_source_name(vm->source));
+	if (o->kind == LM_OBS_END)
+		fputs(lm_end_reason_name(o->end.reason), f);
+	fprintf(f, ",%d\n", vm->migrating);
+}
+
+static int csv_close(struct lm_sink *s)
+{
+	struct csv_sink *cs = s->ctx;
+	int ret = fflush(cs->f) || ferror(cs->f) ? -EIO : 0;
+
+	free(s);
+	return ret;
+}
+
+int lm_sink_csv_new(FILE *f, struct lm_sink **out)
+{
+	struct lm_sink *s;
+	struct csv_sink *cs;
+
+	s = calloc(1, sizeof(*s) + sizeof(*cs));
+	if (!s)
+		return -ENOMEM;
+	cs = (struct csv_sink *)(s + 1);
+	cs->f = f;
+	s->name = "csv";
+	s->ctx = cs;
+	s->on_obs = csv_on_obs;
+	s->close = csv_close;
+	fputs(header, f);
+	*out = s;
+	return 0;
+}
