@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Prometheus exposition of the per-VM views: names lmtrace_<what>_<base
+ * unit>, labels pid and vm, HELP and TYPE for every family. A gauge whose
+ * value the estimator does not know yet is left out rather than faked.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "prom_metrics.h"
+
+void lm_prom_init(struct lm_prom_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_init(&st->lock, NULL);
+}
+
+void lm_prom_destroy(struct lm_prom_state *st)
+{
+	pthread_mutex_destroy(&st->lock);
+}
+
+void lm_prom_update(struct lm_prom_state *st, const struct lm_vm_view *vm)
+{
+	struct lm_prom_vm *p = NULL;
+	int i;
+
+	pthread_mutex_lock(&st->lock);
+	for (i = 0; i < st->nvms; i++)
+		if (st->vms[i].pid == vm->pid)
+			p = &st->vms[i];
+	if (!p && st->nvms < LM_PIPE_MAX_VMS)
+		p = &st->vms[st->nvms++];
+	if (p) {
+		p->pid = vm->pid;
+		snprintf(p->name, sizeof(p->name), "%s", vm->name);
+		p->est = *lm_est_current(&vm->est);
+		p->downtime_limit_s = vm->est.cfg.downtime_limit_s;
+		p->page_size = vm->est.cfg.page_size;
+		p->rounds = vm->rounds;
+		p->migrations = vm->migrations;
+		p->source = vm->source;
+		p->srtt_us = vm->srtt_us;
+		p->migrating = vm->migrating;
+		p->dirty_pages = vm->dirty_pages;
+		p->tx_bytes = vm->tx_bytes;
+		p->ram_bytes = vm->ram_bytes;
+		p->last_ts_s = vm->last_ts_s;
+	}
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Label values: backslash, double quote and line feed escaped. */
+static void put_label(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void labels(FILE *f, const struct lm_prom_vm *v, const char *extra_k, const char *extra_v)
+{
+	fprintf(f, "{pid=\"%u\",vm=\"", v->pid);
+	put_label(f, v->name);
+	fputc('"', f);
+	if (extra_k) {
+		fprintf(f, ",%s=\"", extra_k);
+		put_label(f, extra_v);
+		fputc('"', f);
+	}
+	fputc('}', f);
+}
+
+/* A sample value: integers exactly, the rest with enough digits. */
+static void value(FILE *f, double v)
+{
+	if (v == floor(v) && fabs(v) < 9.007199254740992e15)
+		fprintf(f, " %.0f\n", v);
+	else
+		fprintf(f, " %.6g\n", v);
+}
+
+struct family {
+	const char *name, *type, *help;
+	/* the value for this VM; returns 0 to leave the series out */
+	int (*get)(const struct lm_prom_vm *v, double *out);
+};
+
+#define GETTER(fn, expr, known) \
+	static int fn(const struct lm_prom_vm *v, double *out) { *out = (expr); return (known); }
+
+GETTER(g_migrating, v->migrating, 1)
+GETTER(g_dirty_rate, v->est.dirty_rate_Bps, v->est.dirty_rate_Bps >= 0)
+GETTER(g_tx_rate, v->est.tx_rate_Bps, v->est.tx_rate_Bps >= 0)
+GETTER(g_ratio, v->est.ratio, v->est.ratio >= 0)
+GETTER(g_remaining, (double)v->est.remaining_bytes, v->est.migrating || v->est.remaining_bytes)
+GETTER(g_ram, (double)v->ram_bytes, v->ram_bytes != 0)
+GETTER(g_wws, (double)v->est.wws_bytes, v->est.wws_bytes != 0)
+GETTER(g_eta, v->est.eta_s, v->est.eta_s >= 0)
+GETTER(g_downtime, v->est.downtime_ms / 1e3, v->est.downtime_ms >= 0)
+GETTER(g_downtime_limit, v->downtime_limit_s, v->downtime_limit_s > 0)
+GETTER(g_confidence, v->est.confidence, 1)
+GETTER(g_throttle, v->est.throttle_pct / 100.0, v->est.throttle_pct >= 0)
+GETTER(g_dirty_limit, v->est.dirty_limit_Bps, v->est.dirty_limit_Bps >= 0)
+GETTER(g_srtt, v->srtt_us / 1e6, v->srtt_us != 0)
+GETTER(g_last_ts, v->last_ts_s, v->last_ts_s > 0)
+GETTER(c_rounds, v->rounds, 1)
+GETTER(c_tx, (double)v->tx_bytes, 1)
+GETTER(c_dirty_pages, (double)v->dirty_pages, 1)
+GETTER(c_dirty_bytes, (double)v->dirty_pages * v->page_size, 1)
+GETTER(c_migrations, v->migrations, 1)
+
+static const struct family families[] = {
+	{ "lmtrace_migrating", "gauge", "1 while a live migration of this VM is in progress.", g_migrating },
+	{ "lmtrace_dirty_bytes_per_second", "gauge", "Unique guest bytes dirtied per second in the last sync round.", g_dirty_rate },
+	{ "lmtrace_transfer_bytes_per_second", "gauge", "Migration transfer rate.", g_tx_rate },
+	{ "lmtrace_dirty_transfer_ratio", "gauge", "Dirty rate divided by transfer rate (lambda); the migration converges only below 1.", g_ratio },
+	{ "lmtrace_remaining_bytes", "gauge", "Estimated bytes still to send.", g_remaining },
+	{ "lmtrace_ram_bytes", "gauge", "Guest RAM under dirty logging.", g_ram },
+	{ "lmtrace_wws_bytes", "gauge", "Estimated writable working set.", g_wws },
+	{ "lmtrace_eta_seconds", "gauge", "Predicted time to switchover; absent when unknown or never.", g_eta },
+	{ "lmtrace_downtime_seconds", "gauge", "Predicted downtime at switchover; absent when unknown.", g_downtime },
+	{ "lmtrace_downtime_limit_seconds", "gauge", "Downtime limit the prediction is made against.", g_downtime_limit },
+	{ "lmtrace_verdict_confidence_ratio", "gauge", "Confidence of the current verdict, 0 to 1.", g_confidence },
+	{ "lmtrace_recommended_throttle_ratio", "gauge", "vCPU throttle that would make the migration converge (0 = none needed); absent when unknown.", g_throttle },
+	{ "lmtrace_recommended_dirty_limit_bytes_per_second", "gauge", "Dirty-rate limit equivalent to the recommended throttle; absent when unknown.", g_dirty_limit },
+	{ "lmtrace_srtt_seconds", "gauge", "Smoothed round-trip time of the migration connection.", g_srtt },
+	{ "lmtrace_last_observation_timestamp_seconds", "gauge", "Unix time of the last observation of this VM.", g_last_ts },
+	{ "lmtrace_rounds_total", "counter", "Dirty-bitmap sync rounds seen (round 1 is the initial sync).", c_rounds },
+	{ "lmtrace_tx_bytes_total", "counter", "Bytes sent on the migration connections while traced.", c_tx },
+	{ "lmtrace_dirty_pages_total", "counter", "Unique dirty pages summed over rounds 2 and later.", c_dirty_pages },
+	{ "lmtrace_dirty_bytes_total", "counter", "lmtrace_dirty_pages_total times the page size.", c_dirty_bytes },
+	{ "lmtrace_migrations_total", "counter", "Migrations seen starting.", c_migrations },
+};
+
+static const enum lm_verdict verdicts[] = {
+	LM_VERDICT_UNKNOWN, LM_VERDICT_CONVERGING, LM_VERDICT_MARGINAL, LM_VERDICT_NOT_CONVERGING,
+};
+
+char *lm_prom_render(struct lm_prom_state *st, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f;
+	double x;
+
+	f = open_memstream(&buf, len);
+	if (!f)
+		return NULL;
+	pthread_mutex_lock(&st->lock);
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		const struct family *fam = &families[i];
+
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help, fam->name, fam->type);
+		for (int j = 0; j < st->nvms; j++) {
+			if (!fam->get(&st->vms[j], &x))
+				continue;
+			fputs(fam->name, f);
+			labels(f, &st->vms[j], NULL, NULL);
+			value(f, x);
+		}
+	}
+	/* A state set: one series per verdict, 1 for the current one. */
+	fputs("# HELP lmtrace_verdict Current convergence verdict (1 for the current one).\n"
+	      "# TYPE lmtrace_verdict gauge\n", f);
+	for (int j = 0; j < st->nvms; j++)
+		for (size_t k = 0; k < sizeof(verdicts) / sizeof(verdicts[0]); k++) {
+			fputs("lmtrace_verdict", f);
+			labels(f, &st->vms[j], "verdict", lm_verdict_name(verdicts[k]));
+			fprintf(f, " %d\n", st->vms[j].est.verdict == verdicts[k]);
+		}
+	fputs("# HELP lmtrace_dirty_source_info Dirty-page source in use.\n"
+	      "# TYPE lmtrace_dirty_source_info gauge\n", f);
+	for (int j = 0; j < st->nvms; j++) {
+		fputs("lmtrace_dirty_source_info", f);
+		labels(f, &st->vms[j], "source", lm_source_name(st->vms[j].source));
+		fputs(" 1\n", f);
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}

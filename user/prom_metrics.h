@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The Prometheus series lmtrace exposes (README "Prometheus metrics"),
+ * shared by --prom-file and --listen: a thread-safe snapshot of each VM's
+ * view, rendered in the text exposition format 0.0.4.
+ */
+#ifndef LM_PROM_METRICS_H
+#define LM_PROM_METRICS_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include "pipeline.h"
+
+struct lm_prom_vm {
+	uint32_t pid;
+	char name[64];
+	struct lm_estimate est;
+	double downtime_limit_s;
+	uint32_t rounds, migrations, source, srtt_us;
+	int migrating;
+	uint64_t dirty_pages, tx_bytes, ram_bytes, page_size;
+	double last_ts_s;
+};
+
+struct lm_prom_state {
+	pthread_mutex_t lock;
+	int nvms;
+	struct lm_prom_vm vms[LM_PIPE_MAX_VMS];
+};
+
+void lm_prom_init(struct lm_prom_state *st);
+void lm_prom_destroy(struct lm_prom_state *st);
+/* Copy what the series need from the view (the estimator's numbers, as is). */
+void lm_prom_update(struct lm_prom_state *st, const struct lm_vm_view *vm);
+/* A malloc'd exposition text (caller frees) and its length; NULL on ENOMEM. */
+char *lm_prom_render(struct lm_prom_state *st, size_t *len);
+
+#endif /* LM_PROM_METRICS_H */

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * --listen ADDR:PORT: Prometheus scrapes GET /metrics. The HTTP side is
+ * libmicrohttpd (a maintained, widely deployed server library) on its own
+ * polling thread: non-blocking, at most HTTP_MAX_CONNS connections (4 per
+ * client address), idle connections closed after HTTP_TIMEOUT_S, requests
+ * bounded in memory. We bind the socket ourselves so a bad address or a
+ * port in use gives a precise message.
+ */
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "outputs.h"
+#include "prom_metrics.h"
+
+#define HTTP_MAX_CONNS	16
+#define HTTP_PER_IP	4
+#define HTTP_TIMEOUT_S	10
+#define HTTP_MEM_LIMIT	(32 * 1024)
+
+struct http_sink {
+	struct lm_sink sink;
+	struct lm_prom_state st;
+	struct MHD_Daemon *d;
+	int fd;
+};
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status,
+			     const char *text, const char *allow)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+	if (allow)
+		MHD_add_response_header(r, "Allow", allow);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct http_sink *hs = cls;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	size_t len;
+	char *text;
+
+	/* Answer on the first call: a request body, if any, is never read. */
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n", "GET, HEAD");
+	if (strcmp(url, "/metrics"))
+		return reply(c, MHD_HTTP_NOT_FOUND, "not found: lmtrace serves /metrics\n", NULL);
+	text = lm_prom_render(&hs->st, &len);
+	if (!text)
+		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
+	r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* "host:port", "[v6]:port" or ":port"; host and port point into buf. */
+static int split_addr(const char *addr_port, char *buf, size_t buflen, char **host, char **port)
+{
+	char *colon;
+
+	if (snprintf(buf, buflen, "%s", addr_port) >= (int)buflen)
+		return -ENAMETOOLONG;
+	if (buf[0] == '[') {
+		char *end = strchr(buf, ']');
+
+		if (!end || end[1] != ':')
+			return -EINVAL;
+		*end = 0;
+		*host = buf + 1;
+		*port = end + 2;
+	} else {
+		colon = strrchr(buf, ':');
+		if (!colon)
+			return -EINVAL;
+		*colon = 0;
+		*host = buf;
+		*port = colon + 1;
+	}
+	if (!**port)
+		return -EINVAL;
+	if (!**host)
+		*host = NULL;	/* every address */
+	return 0;
+}
+
+static int bind_listen(const char *addr_port, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL, *ai;
+	char buf[256], *host, *port;
+	int fd = -1, one = 1, ret, saved = 0;
+
+	ret = split_addr(addr_port, buf, sizeof(buf), &host, &port);
+	if (ret) {
+		snprintf(err, errlen, "--listen %s: expected ADDR:PORT, e.g. 127.0.0.1:9464, [::1]:9464 or :9464",
+			 addr_port);
+		return ret;
+	}
+	ret = getaddrinfo(host, port, &hints, &res);
+	if (ret) {
+		snprintf(err, errlen, "--listen %s: %s", addr_port, gai_strerror(ret));
+		return -EINVAL;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			saved = errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (!bind(fd, ai->ai_addr, ai->ai_addrlen) && !listen(fd, HTTP_MAX_CONNS))
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		snprintf(err, errlen, "--listen %s: cannot listen: %s%s", addr_port, strerror(saved),
+			 saved == EADDRINUSE ? " (another program has this port: pick another)" :
+			 saved == EACCES ? " (ports below 1024 need privileges)" : "");
+		return -saved;
+	}
+	return fd;
+}
+
+static void http_on_obs(struct lm_sink *s, const struct lm_obs *o,
+			const struct lm_vm_view *vm, int verdict_changed)
+{
+	struct http_sink *hs = s->ctx;
+
+	lm_prom_update(&hs->st, vm);
+}
+
+static void http_on_summary(struct lm_sink *s, const struct lm_vm_view *vm)
+{
+	struct http_sink *hs = s->ctx;
+
+	lm_prom_update(&hs->st, vm);
+}
+
+static int http_close(struct lm_sink *s)
+{
+	struct http_sink *hs = s->ctx;
+
+	MHD_stop_daemon(hs->d);
+	close(hs->fd);
+	lm_prom_destroy(&hs->st);
+	free(hs);
+	return 0;
+}
+
+int lm_sink_http_new(const char *addr_port, struct lm_sink **out, char *err, size_t errlen)
+{
+	struct http_sink *hs;
+	int fd;
+
+	fd = bind_listen(addr_port, err, errlen);
+	if (fd < 0)
+		return fd;
+	hs = calloc(1, sizeof(*hs));
+	if (!hs) {
+		close(fd);
+		snprintf(err, errlen, "--listen: out of memory");
+		return -ENOMEM;
+	}
+	lm_prom_init(&hs->st);
+	hs->fd = fd;
+	hs->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL,
+				 on_request, hs,
+				 MHD_OPTION_LISTEN_SOCKET, fd,
+				 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNS,
+				 MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HTTP_PER_IP,
+				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_TIMEOUT_S,
+				 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEM_LIMIT,
+				 MHD_OPTION_END);
+	if (!hs->d) {
+		snprintf(err, errlen, "--listen %s: cannot start the HTTP server (libmicrohttpd)", addr_port);
+		close(fd);
+		lm_prom_destroy(&hs->st);
+		free(hs);
+		return -EIO;
+	}
+	hs->sink.name = "http";
+	hs->sink.ctx = hs;
+	hs->sink.on_obs = http_on_obs;
+	hs->sink.on_summary = http_on_summary;
+	hs->sink.close = http_close;
+	*out = &hs->sink;
+	return 0;
+}

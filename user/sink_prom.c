@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * --prom-file PATH: the node_exporter textfile collector reads PATH (name it
+ * *.prom in its directory). Written as PATH.tmp then renamed over PATH, so
+ * the collector never sees a half-written file.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "outputs.h"
+#include "prom_metrics.h"
+
+struct prom_file_sink {
+	struct lm_sink sink;
+	struct lm_prom_state st;
+	char path[4096], tmp[4096 + 8];
+	int last_err;		/* reported once until it changes */
+};
+
+static int write_atomically(struct prom_file_sink *ps)
+{
+	size_t len;
+	char *text;
+	FILE *f;
+	int ret = 0;
+
+	text = lm_prom_render(&ps->st, &len);
+	if (!text)
+		return -ENOMEM;
+	f = fopen(ps->tmp, "we");
+	if (!f) {
+		ret = -errno;
+		goto cleanup;
+	}
+	if (fwrite(text, 1, len, f) != len)
+		ret = errno ? -errno : -EIO;
+	if (fclose(f) && !ret)
+		ret = errno ? -errno : -EIO;
+	if (!ret && rename(ps->tmp, ps->path))
+		ret = -errno;
+	if (ret)
+		unlink(ps->tmp);
+cleanup:
+	free(text);
+	return ret;
+}
+
+static void rewrite(struct prom_file_sink *ps)
+{
+	int ret = write_atomically(ps);
+
+	if (ret && ret != ps->last_err)
+		fprintf(stderr, "lmtrace: cannot write metrics file %s: %s\n", ps->path, strerror(-ret));
+	ps->last_err = ret;
+}
+
+static void prom_on_obs(struct lm_sink *s, const struct lm_obs *o,
+			const struct lm_vm_view *vm, int verdict_changed)
+{
+	struct prom_file_sink *ps = s->ctx;
+
+	lm_prom_update(&ps->st, vm);
+	/* Once per sample, and at once when something a reader alerts on moves. */
+	if (o->kind == LM_OBS_TICK || o->kind == LM_OBS_START || o->kind == LM_OBS_END ||
+	    verdict_changed)
+		rewrite(ps);
+}
+
+static void prom_on_summary(struct lm_sink *s, const struct lm_vm_view *vm)
+{
+	struct prom_file_sink *ps = s->ctx;
+
+	lm_prom_update(&ps->st, vm);
+}
+
+static int prom_close(struct lm_sink *s)
+{
+	struct prom_file_sink *ps = s->ctx;
+	int ret;
+
+	ret = write_atomically(ps);	/* the final state stays for the collector */
+	if (ret)
+		fprintf(stderr, "lmtrace: cannot write metrics file %s: %s\n", ps->path, strerror(-ret));
+	lm_prom_destroy(&ps->st);
+	free(ps);
+	return ret;
+}
+
+int lm_sink_prom_file_new(const char *path, struct lm_sink **out, char *err, size_t errlen)
+{
+	struct prom_file_sink *ps;
+	int ret;
+
+	if (strlen(path) >= sizeof(ps->path)) {
+		snprintf(err, errlen, "--prom-file: path too long");
+		return -ENAMETOOLONG;
+	}
+	ps = calloc(1, sizeof(*ps));
+	if (!ps) {
+		snprintf(err, errlen, "--prom-file: out of memory");
+		return -ENOMEM;
+	}
+	lm_prom_init(&ps->st);
+	snprintf(ps->path, sizeof(ps->path), "%s", path);
+	snprintf(ps->tmp, sizeof(ps->tmp), "%s.tmp", path);
+	/* Fail now, not at the first sample, if the file cannot be written. */
+	ret = write_atomically(ps);
+	if (ret) {
+		snprintf(err, errlen, "cannot write metrics file %s: %s (check the directory exists and is writable)",
+			 path, strerror(-ret));
+		lm_prom_destroy(&ps->st);
+		free(ps);
+		return ret;
+	}
+	ps->sink.name = "prom-file";
+	ps->sink.ctx = ps;
+	ps->sink.on_obs = prom_on_obs;
+	ps->sink.on_summary = prom_on_summary;
+	ps->sink.close = prom_close;
+	*out = &ps->sink;
+	return 0;
+}
