@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The live terminal view (stdout is a tty): one block per VM with the
+ * verdict as its headline, the numbers under unit headers in fixed-width
+ * columns, and sparklines of the view's history. Each frame is built in
+ * memory and written at once; it goes to the top-left corner and clears to
+ * the end of each line and of the screen, never the whole screen, so the
+ * picture does not flicker.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+#include "outputs.h"
+
+#define LIVE_MAX_MSGS	3
+#define MiB		(1024.0 * 1024.0)
+
+struct live_sink {
+	FILE *tty;
+	int color, started, nvms;
+	const struct lm_vm_view *vms[LM_PIPE_MAX_VMS];
+	double last_ts_s;
+	char msgs[LIVE_MAX_MSGS][160];
+	int nmsgs;
+	int final;
+};
+
+/* Eight levels; values are scaled to the largest shown in the same chart. */
+static const char *const spark[] = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" };
+
+static const char *verdict_color(enum lm_verdict v)
+{
+	switch (v) {
+	case LM_VERDICT_CONVERGING: return "\033[1;32m";
+	case LM_VERDICT_MARGINAL: return "\033[1;33m";
+	case LM_VERDICT_NOT_CONVERGING: return "\033[1;31m";
+	default: return "\033[1m";
+	}
+}
+
+static int term_size(FILE *tty, int *rows)
+{
+	struct winsize ws;
+
+	*rows = 0;
+	if (!ioctl(fileno(tty), TIOCGWINSZ, &ws) && ws.ws_col >= 40) {
+		*rows = ws.ws_row;
+		return ws.ws_col;
+	}
+	return 80;
+}
+
+/* One line of the frame: text, then clear the rest of the line. */
+static void eol(FILE *f)
+{
+	fputs("\033[K\n", f);
+}
+
+/* A numeric cell of fixed width; "-" when unknown (negative). */
+static void cell(FILE *f, int width, double v, int decimals)
+{
+	if (v < 0)
+		fprintf(f, "%*s", width, "-");
+	else
+		fprintf(f, "%*.*f", width, decimals, v);
+}
+
+static double hist_value(const struct lm_vm_view *vm, uint32_t i, int which)
+{
+	uint32_t k = (vm->hist_head + i) % LM_HISTORY;
+
+	switch (which) {
+	case 0: return vm->hist[k].dirty_Bps;
+	case 1: return vm->hist[k].tx_Bps;
+	default: return (double)vm->hist[k].remaining;
+	}
+}
+
+static void sparkline(FILE *f, const struct lm_vm_view *vm, int which, double max, int width)
+{
+	uint32_t n = vm->hist_len, first = n > (uint32_t)width ? n - width : 0;
+
+	for (uint32_t i = first; i < n; i++) {
+		double v = hist_value(vm, i, which);
+		int level = max > 0 && v > 0 ? (int)(v / max * 7.999) : 0;
+
+		fputs(spark[level < 0 ? 0 : level > 7 ? 7 : level], f);
+	}
+}
+
+static double hist_max(const struct lm_vm_view *vm, int which)
+{
+	double max = 0;
+
+	for (uint32_t i = 0; i < vm->hist_len; i++)
+		if (hist_value(vm, i, which) > max)
+			max = hist_value(vm, i, which);
+	return max;
+}
+
+/* At most width display columns of s (ASCII from the estimator). */
+static void clipped(FILE *f, const char *s, int width)
+{
+	fprintf(f, "%.*s", width < 0 ? 0 : width, s);
+}
+
+static void draw_vm(struct live_sink *ls, FILE *f, const struct lm_vm_view *vm, int cols)
+{
+	const struct lm_estimate *e = lm_est_current(&vm->est);
+	int spark_w = cols - 16 < LM_HISTORY ? cols - 16 : LM_HISTORY;
+	double rate_max;
+	char status[48];
+
+	if (vm->migrating)
+		snprintf(status, sizeof(status), "migrating");
+	else if (vm->migrations)
+		snprintf(status, sizeof(status), "ended (%s)", lm_end_reason_name(vm->end_reason));
+	else
+		snprintf(status, sizeof(status), "waiting for a migration");
+	fprintf(f, "pid %-7u %-20.20s %-24s round %-4u RAM %8.1f MiB", vm->pid,
+		vm->name[0] ? vm->name : "-", status,
+		vm->rounds, vm->ram_bytes / MiB);
+	eol(f);
+	if (ls->color)
+		fputs(verdict_color(e->verdict), f);
+	fprintf(f, "  %-15s", e->verdict == LM_VERDICT_UNKNOWN ? "NOT ENOUGH DATA" :
+		e->verdict == LM_VERDICT_CONVERGING ? "CONVERGING" :
+		e->verdict == LM_VERDICT_MARGINAL ? "MARGINAL" : "NOT CONVERGING");
+	if (ls->color)
+		fputs("\033[0m", f);
+	fprintf(f, " %3.0f%%  ", e->confidence * 100);
+	clipped(f, e->reason, cols - 24);
+	eol(f);
+	fprintf(f, "  %12s %14s %13s %8s %11s %10s", "dirty MiB/s", "transfer MiB/s",
+		"remaining MiB", "ETA s", "downtime ms", "throttle %");
+	eol(f);
+	fputs("  ", f);
+	cell(f, 12, e->dirty_rate_Bps >= 0 ? e->dirty_rate_Bps / MiB : -1, 1);
+	cell(f, 15, e->tx_rate_Bps >= 0 ? e->tx_rate_Bps / MiB : -1, 1);
+	cell(f, 14, e->migrating || e->remaining_bytes ? e->remaining_bytes / MiB : -1, 1);
+	cell(f, 9, e->eta_s, 1);
+	cell(f, 12, e->downtime_ms, 0);
+	cell(f, 11, e->throttle_pct, 0);
+	eol(f);
+	/* Dirty and transfer share a scale: the gap between them is the point. */
+	rate_max = hist_max(vm, 0) > hist_max(vm, 1) ? hist_max(vm, 0) : hist_max(vm, 1);
+	fputs("  dirty     ", f);
+	sparkline(f, vm, 0, rate_max, spark_w);
+	eol(f);
+	fputs("  transfer  ", f);
+	sparkline(f, vm, 1, rate_max, spark_w);
+	eol(f);
+	fputs("  remaining ", f);
+	sparkline(f, vm, 2, hist_max(vm, 2), spark_w);
+	eol(f);
+	eol(f);
+}
+
+static void draw(struct live_sink *ls)
+{
+	int rows, cols = term_size(ls->tty, &rows), lines;
+	char *buf = NULL, when[32] = "";
+	size_t len = 0;
+	time_t t = (time_t)ls->last_ts_s;
+	struct tm tm;
+	FILE *f;
+
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return;
+	if (!ls->started) {
+		/* First frame: make room once; later frames only overwrite. */
+		fputs("\033[2J\033[?25l", f);
+		ls->started = 1;
+	}
+	fputs("\033[H", f);
+	if (t)
+		strftime(when, sizeof(when), "%H:%M:%S", localtime_r(&t, &tm));
+	fprintf(f, "lmtrace  %d VM%s  %s%s", ls->nvms, ls->nvms == 1 ? "" : "s", when,
+		ls->final ? "  (final)" : "");
+	eol(f);
+	eol(f);
+	lines = 2;
+	for (int i = 0; i < ls->nvms; i++) {
+		/* Keep the messages visible: stop before the screen overflows. */
+		if (rows && lines + 8 + LIVE_MAX_MSGS > rows) {
+			fprintf(f, "... %d more VM%s (enlarge the terminal, or use -j)", ls->nvms - i,
+				ls->nvms - i == 1 ? "" : "s");
+			eol(f);
+			break;
+		}
+		draw_vm(ls, f, ls->vms[i], cols);
+		lines += 8;
+	}
+	for (int i = 0; i < ls->nmsgs; i++) {
+		clipped(f, ls->msgs[i], cols - 1);
+		eol(f);
+	}
+	fputs("\033[J", f);
+	if (fclose(f) == 0) {
+		fwrite(buf, 1, len, ls->tty);
+		fflush(ls->tty);
+	}
+	free(buf);
+}
+
+static void remember(struct live_sink *ls, const struct lm_vm_view *vm)
+{
+	for (int i = 0; i < ls->nvms; i++)
+		if (ls->vms[i] == vm)
+			return;
+	if (ls->nvms < LM_PIPE_MAX_VMS)
+		ls->vms[ls->nvms++] = vm;
+}
+
+static void live_on_obs(struct lm_sink *s, const struct lm_obs *o,
+			const struct lm_vm_view *vm, int verdict_changed)
+{
+	struct live_sink *ls = s->ctx;
+
+	remember(ls, vm);
+	if (o->ts_ns / 1e9 > ls->last_ts_s)
+		ls->last_ts_s = o->ts_ns / 1e9;
+	if (o->kind == LM_OBS_TICK || o->kind == LM_OBS_START || o->kind == LM_OBS_END ||
+	    verdict_changed)
+		draw(ls);
+}
+
+static void live_on_message(struct lm_sink *s, int level, const char *msg)
+{
+	struct live_sink *ls = s->ctx;
+
+	if (ls->nmsgs == LIVE_MAX_MSGS) {
+		memmove(ls->msgs[0], ls->msgs[1], sizeof(ls->msgs[0]) * (LIVE_MAX_MSGS - 1));
+		ls->nmsgs--;
+	}
+	snprintf(ls->msgs[ls->nmsgs++], sizeof(ls->msgs[0]), "%s%s",
+		 level >= 2 ? "error: " : level == 1 ? "warning: " : "", msg);
+	if (ls->started)
+		draw(ls);
+}
+
+static void live_on_summary(struct lm_sink *s, const struct lm_vm_view *vm)
+{
+	struct live_sink *ls = s->ctx;
+
+	remember(ls, vm);
+}
+
+static int live_close(struct lm_sink *s)
+{
+	struct live_sink *ls = s->ctx;
+
+	/* The last frame stays on screen, the cursor below it, visible again. */
+	ls->final = 1;
+	draw(ls);
+	fputs("\033[?25h", ls->tty);
+	fflush(ls->tty);
+	free(s);
+	return 0;
+}
+
+int lm_sink_live_new(FILE *tty, struct lm_sink **out)
+{
+	struct live_sink *ls;
+	struct lm_sink *s;
+	const char *term = getenv("TERM");
+
+	s = calloc(1, sizeof(*s) + sizeof(*ls));
+	if (!s)
+		return -ENOMEM;
+	ls = (struct live_sink *)(s + 1);
+	ls->tty = tty;
+	ls->color = !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb"));
+	s->name = "live";
+	s->ctx = ls;
+	s->on_obs = live_on_obs;
+	s->on_message = live_on_message;
+	s->on_summary = live_on_summary;
+	s->close = live_close;
+	*out = s;
+	return 0;
+}
