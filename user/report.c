@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * `lmtrace report FILE -o chart.svg|chart.html`: replays a recording through
+ * the same pipeline as live and -r, collects each VM's series with a sink,
+ * and hands them to the drawing code (report_svg.c).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include "outputs.h"
+#include "report.h"
+
+static const char usage[] =
+"Usage: lmtrace report FILE -o OUT [--format svg|html] [--width PX]\n"
+"Draw a recording (made with lmtrace -w FILE): dirty rate, transfer rate and\n"
+"remaining bytes per round over time, verdict changes and the predicted\n"
+"switchover, one chart per VM.\n"
+"  -o, --output OUT   chart file: .svg, or .html for a self-contained page\n"
+"                     with the verdict history; '-' writes SVG to stdout\n"
+"  -f, --format FMT   svg or html (default: from OUT's extension)\n"
+"  -W, --width PX     chart width in pixels (default 960, 480..4000)\n"
+"Examples:\n"
+"  lmtrace -p 4242 -w mig.lmrec           record a migration\n"
+"  lmtrace report mig.lmrec -o mig.svg    draw it\n"
+"  lmtrace report mig.lmrec -o mig.html   a page to attach to a ticket\n";
+
+#define GROW(arr, n, cap) ({							\
+	int _ok = 1;								\
+	if ((n) == (cap)) {							\
+		size_t _c = (cap) ? 2 * (cap) : 64;				\
+		void *_p = realloc((arr), _c * sizeof(*(arr)));			\
+		if (_p) { (arr) = _p; (cap) = _c; } else _ok = 0;		\
+	}									\
+	_ok; })
+
+struct collector {
+	struct lm_rep *rep;
+	int have_t0;
+	int oom;
+};
+
+static struct lm_rep_vm *rep_vm(struct lm_rep *rep, uint32_t pid)
+{
+	int i;
+
+	for (i = 0; i < rep->nvms; i++)
+		if (rep->vms[i].pid == pid)
+			return &rep->vms[i];
+	if (rep->nvms == (int)(sizeof(rep->vms) / sizeof(rep->vms[0])))
+		return NULL;
+	memset(&rep->vms[i], 0, sizeof(rep->vms[i]));
+	rep->vms[i].pid = pid;
+	rep->vms[i].predicted_switchover_t_s = -1;
+	rep->nvms++;
+	return &rep->vms[i];
+}
+
+static void add_event(struct collector *c, struct lm_rep_vm *v, double t, uint32_t kind,
+		      uint32_t value, const char *text)
+{
+	if (!GROW(v->events, v->nevents, v->cap_events)) {
+		c->oom = 1;
+		return;
+	}
+	v->events[v->nevents] = (struct lm_rep_event){ .t_s = t, .kind = kind, .value = value };
+	snprintf(v->events[v->nevents].text, sizeof(v->events[0].text), "%s", text);
+	v->nevents++;
+}
+
+static void collect_obs(struct lm_sink *s, const struct lm_obs *o,
+			const struct lm_vm_view *vm, int verdict_changed)
+{
+	const struct lm_estimate *e = lm_est_current(&vm->est);
+	struct collector *c = s->ctx;
+	struct lm_rep *rep = c->rep;
+	struct lm_rep_vm *v;
+	double t;
+
+	if (!c->have_t0) {
+		rep->t0_s = o->ts_ns / 1e9;
+		c->have_t0 = 1;
+	}
+	v = rep_vm(rep, o->pid);
+	if (!v) {
+		if (o->kind == LM_OBS_START)
+			rep->skipped_vms++;
+		return;
+	}
+	t = o->ts_ns / 1e9 - rep->t0_s;
+	snprintf(v->name, sizeof(v->name), "%s", vm->name);
+	switch (o->kind) {
+	case LM_OBS_TICK:
+		if (!GROW(v->samples, v->nsamples, v->cap_samples)) {
+			c->oom = 1;
+			break;
+		}
+		v->samples[v->nsamples++] = (struct lm_rep_sample){
+			.t_s = t, .dirty_Bps = e->dirty_rate_Bps, .tx_Bps = e->tx_rate_Bps,
+			.remaining = e->migrating || e->remaining_bytes ? (double)e->remaining_bytes : -1,
+			.verdict = e->verdict,
+		};
+		break;
+	case LM_OBS_ROUND:
+		if (!GROW(v->rounds, v->nrounds, v->cap_rounds)) {
+			c->oom = 1;
+			break;
+		}
+		v->rounds[v->nrounds++] = (struct lm_rep_round){
+			.t_s = t, .dur_s = o->round.duration_ns / 1e9, .round = o->round.round,
+			.flags = o->round.flags, .dirty_pages = o->round.dirty_pages,
+			.dirty_Bps = o->round.round >= 2 ? e->dirty_rate_Bps : -1,
+		};
+		break;
+	case LM_OBS_START:
+		add_event(c, v, t, LM_OBS_START, 0, "migration started");
+		break;
+	case LM_OBS_END:
+		add_event(c, v, t, LM_OBS_END, o->end.reason, lm_end_reason_name(o->end.reason));
+		break;
+	}
+	if (verdict_changed)
+		add_event(c, v, t, 0, e->verdict, e->reason);
+	/* The prediction to compare with what happened: the last one made. */
+	if (e->migrating && e->verdict == LM_VERDICT_CONVERGING && e->eta_s >= 0) {
+		v->predicted_switchover_t_s = t + e->eta_s;
+		v->predicted_at_t_s = t;
+	}
+	v->last_t_s = t;
+	v->final = *e;
+	v->rounds_total = vm->rounds;
+	v->tx_bytes = vm->tx_bytes;
+	v->dirty_pages = vm->dirty_pages;
+	v->ram_bytes = vm->ram_bytes;
+	v->downtime_limit_s = vm->est.cfg.downtime_limit_s;
+}
+
+/* Replay warnings (a recording cut short) go to the user, not the chart. */
+static void collect_message(struct lm_sink *s, int level, const char *msg)
+{
+	if (level > 0)
+		fprintf(stderr, "lmtrace report: %s\n", msg);
+}
+
+static int collect_close(struct lm_sink *s)
+{
+	return 0;
+}
+
+static void free_rep(struct lm_rep *rep)
+{
+	for (int i = 0; i < rep->nvms; i++) {
+		free(rep->vms[i].samples);
+		free(rep->vms[i].rounds);
+		free(rep->vms[i].events);
+	}
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcasecmp(s + n - m, suffix);
+}
+
+int lm_report_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "width", required_argument, NULL, 'W' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *out = NULL, *fmt_name = NULL, *in;
+	struct collector col = {};
+	struct lm_est_config cfg;
+	struct lm_pipeline pipe;
+	struct lm_sink sink = { .name = "report", .ctx = &col, .on_obs = collect_obs,
+				.on_message = collect_message, .close = collect_close };
+	struct lm_rep *rep;
+	enum lm_rep_format fmt;
+	char err[512];
+	int c, width = 960, ret = 1;
+	FILE *f;
+
+	optind = 0;	/* argv[0] is "report": restart getopt for it */
+	while ((c = getopt_long(argc, argv, "o:f:W:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'f': fmt_name = optarg; break;
+		case 'W':
+			width = atoi(optarg);
+			if (width < 480 || width > 4000) {
+				fprintf(stderr, "lmtrace report: --width %s: give 480 to 4000 pixels\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind != argc - 1 || !out) {
+		fprintf(stderr, "lmtrace report: %s\n%s",
+			optind != argc - 1 ? "give one recording FILE" : "give the chart file with -o OUT", usage);
+		return 2;
+	}
+	in = argv[optind];
+	if (fmt_name) {
+		if (!strcmp(fmt_name, "svg"))
+			fmt = LM_REP_SVG;
+		else if (!strcmp(fmt_name, "html"))
+			fmt = LM_REP_HTML;
+		else {
+			fprintf(stderr, "lmtrace report: --format %s: use svg or html\n", fmt_name);
+			return 2;
+		}
+	} else {
+		fmt = ends_with(out, ".html") || ends_with(out, ".htm") ? LM_REP_HTML : LM_REP_SVG;
+	}
+	rep = calloc(1, sizeof(*rep));
+	if (!rep) {
+		fprintf(stderr, "lmtrace report: out of memory\n");
+		return 1;
+	}
+	rep->source = in;
+	col.rep = rep;
+	lm_est_config_default(&cfg);
+	lm_pipeline_init(&pipe, &cfg);
+	lm_pipeline_add_sink(&pipe, &sink);
+	if (lm_replay(in, &pipe, err, sizeof(err))) {
+		fprintf(stderr, "lmtrace report: %s\n", err);
+		lm_pipeline_finish(&pipe);
+		goto cleanup;
+	}
+	lm_pipeline_finish(&pipe);
+	if (col.oom) {
+		fprintf(stderr, "lmtrace report: out of memory reading %s\n", in);
+		goto cleanup;
+	}
+	if (!rep->nvms) {
+		fprintf(stderr, "lmtrace report: %s holds no observations: nothing to draw\n", in);
+		goto cleanup;
+	}
+	f = strcmp(out, "-") ? fopen(out, "we") : stdout;
+	if (!f) {
+		fprintf(stderr, "lmtrace report: cannot create %s: %s\n", out, strerror(errno));
+		goto cleanup;
+	}
+	ret = lm_report_write(rep, f, fmt, width);
+	if ((f != stdout && fclose(f)) || (f == stdout && fflush(f)))
+		ret = ret ? ret : -errno;
+	if (ret) {
+		fprintf(stderr, "lmtrace report: writing %s failed: %s\n", out, strerror(-ret));
+		ret = 1;
+	}
+cleanup:
+	free_rep(rep);
+	free(rep);
+	return ret;
+}

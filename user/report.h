@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * lmtrace report: a recording replayed through the pipeline into per-VM
+ * series (report.c), drawn as SVG or a self-contained HTML page
+ * (report_svg.c). Every number drawn is the estimator's or the recording's.
+ */
+#ifndef LM_REPORT_H
+#define LM_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "estimator.h"
+
+struct lm_rep_sample {		/* every tick */
+	double t_s;		/* since the first observation in the recording */
+	double dirty_Bps, tx_Bps;	/* estimator's, <0 unknown */
+	double remaining;	/* bytes, <0 unknown */
+	uint32_t verdict;
+};
+
+struct lm_rep_round {
+	double t_s, dur_s;	/* sync time and round length */
+	uint32_t round, flags;
+	double dirty_Bps;	/* the estimator's dirty rate after this round, <0 unknown */
+	uint64_t dirty_pages;
+};
+
+struct lm_rep_event {
+	double t_s;
+	uint32_t kind;		/* LM_OBS_START, LM_OBS_END or 0 = verdict change */
+	uint32_t value;		/* verdict, or end reason */
+	char text[LM_REASON_MAX];
+};
+
+struct lm_rep_vm {
+	uint32_t pid;
+	char name[64];
+	struct lm_rep_sample *samples;
+	struct lm_rep_round *rounds;
+	struct lm_rep_event *events;
+	size_t nsamples, nrounds, nevents;
+	size_t cap_samples, cap_rounds, cap_events;
+	double predicted_switchover_t_s;	/* last ETA given while converging, <0 none */
+	double predicted_at_t_s;		/* when that prediction was made */
+	double last_t_s;
+	struct lm_estimate final;		/* the estimate at the end */
+	uint32_t rounds_total;
+	uint64_t tx_bytes, dirty_pages, ram_bytes;
+	double downtime_limit_s;
+};
+
+struct lm_rep {
+	const char *source;	/* recording path, for titles */
+	double t0_s;		/* Unix time of the first observation */
+	int nvms;
+	struct lm_rep_vm vms[16];	/* charted VMs (more are listed as skipped) */
+	int skipped_vms;
+};
+
+enum lm_rep_format { LM_REP_SVG, LM_REP_HTML };
+
+/* Writes the chart; returns 0 or -errno (a write error). */
+int lm_report_write(const struct lm_rep *rep, FILE *f, enum lm_rep_format fmt, int width);
+
+#endif /* LM_REPORT_H */
