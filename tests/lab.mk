@@ -19,3 +19,21 @@ guest: $(GUEST_ELF)
 
 TEST_PROGS += $(GUEST_ELF)
 .PHONY: guest
+
+# The driver links user/qmp.c straight from source, so the lab builds even
+# while the BPF side does not.
+LAB_LIBS := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
+LAB_SRCS := tests/lab/lmlab.c tests/lab/lab_qemu.c tests/lab/lab_serial.c user/qmp.c
+LMLAB    := $(OUTPUT)/lab/lmlab
+
+$(OUTPUT)/lab:
+	$(Q)mkdir -p $@
+
+$(LMLAB): $(LAB_SRCS) $(wildcard tests/lab/*.h) user/qmp.h | $(OUTPUT)/lab
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/lab $(LAB_SRCS) $(LAB_LIBS) -o $@
+
+lab: $(LMLAB) $(GUEST_ELF)
+
+TEST_PROGS += $(LMLAB)
+.PHONY: lab

@@ -1,0 +1,838 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * lmlab: a real QEMU/KVM live migration on loopback, in seconds.
+ *
+ * Starts a destination QEMU (-incoming) and a source QEMU running the lab
+ * guest (tests/guest), waits until the guest has filled its working set,
+ * sets bandwidth, downtime limit and capabilities, optionally waits for a
+ * tracer (--ready/--go files), migrates, polls query-migrate, cancels after
+ * a bound, checks that the guest runs on on the destination, and stops both
+ * QEMUs by pid, on every path out.
+ *
+ * Output (stdout or --out): one JSON object per line, each with "type" and
+ * "ts" (Unix seconds): "lab" (what the driver did), "guest" (what the guest
+ * reported on its serial port), "poll" (a query-migrate, QEMU's key names),
+ * and a final "result". Progress for humans goes to stderr.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lab_qemu.h"
+#include "lab_serial.h"
+#include "qmp.h"
+
+struct scenario {
+	const char *name;
+	const char *what;
+	unsigned wss_mib, mem_mib;
+	const char *rate;		/* MiB/s or "max" */
+	unsigned bandwidth_mib, downtime_ms, bound_s;
+	int auto_converge;
+	int throttle_initial, throttle_increment;	/* -1 = QEMU's default */
+};
+
+/*
+ * Bounds keep the whole end-to-end suite near three minutes on two cores.
+ * autoconverge starts at 90 %: QEMU's stock 20 % + 10 %/step, one step per two
+ * ~8 s sync periods, is still at 40 % after a minute here (host-facts.md).
+ */
+static const struct scenario scenarios[] = {
+	{ "converge", "4 MiB/s over 256 MiB at 32 MiB/s: converges in a few rounds",
+	  256, 320, "4", 32, 300, 40, 0, -1, -1 },
+	{ "stuck", "64 MiB/s over 256 MiB at 32 MiB/s: cannot converge, cancelled at the bound",
+	  256, 320, "64", 32, 300, 25, 0, -1, -1 },
+	{ "autoconverge", "stuck, saved by auto-converge (throttle from 90 %)",
+	  256, 320, "64", 32, 300, 60, 1, 90, 10 },
+	{ "zero", "8 MiB written in a 256 MiB guest: mostly zero pages, done at once",
+	  8, 256, "1", 32, 300, 20, 0, -1, -1 },
+};
+
+struct options {
+	const struct scenario *sc;
+	unsigned wss_mib, mem_mib, bandwidth_mib, downtime_ms, bound_s, poll_ms, port;
+	char rate[16], pattern[16];
+	int auto_converge, throttle_initial, throttle_increment;
+	int throttle_pct;		/* --throttle */
+	double throttle_at_s;		/* --throttle-at, <0 = from the start */
+	double cancel_at_s;		/* --cancel-at, <0 = never */
+	int restart;			/* migrate again after --cancel-at */
+	const char *out_path, *ready_path, *go_path, *dir, *qemu, *guest;
+	unsigned go_timeout_s;
+	int keep, quiet;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	stop_requested = sig;
+}
+
+static FILE *out;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int quiet;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (quiet)
+		return;
+	va_start(ap, fmt);
+	fprintf(stderr, "lmlab: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static void err_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void err_say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "lmlab: error: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* Write one record: {"type": type, "ts": now, ...fields}; steals fields. */
+static void emit(const char *type, json_t *fields)
+{
+	json_t *rec = json_pack("{s:s, s:f}", "type", type, "ts", now_s());
+	char *text;
+
+	if (fields)
+		json_object_update(rec, fields);
+	text = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	if (text) {
+		fprintf(out, "%s\n", text);
+		fflush(out);
+	}
+	free(text);
+	json_decref(rec);
+	json_decref(fields);
+}
+
+static void print_qemu_log_tail(const struct lab_qemu *vm)
+{
+	char line[512];
+	FILE *f = fopen(vm->log_path, "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (!strstr(line, "requested feature"))	/* harmless CPUID noise */
+			fprintf(stderr, "  %s QEMU: %s", vm->name, line);
+	fclose(f);
+}
+
+/* ---- the guest's serial output ---- */
+
+struct guest_watch {
+	struct lab_serial serial;
+	const char *vm;
+	int filled, failed, reports;
+	struct lab_guest_report first, last;	/* reports in the current window */
+	int have_first;
+};
+
+static void guest_window_reset(struct guest_watch *g)
+{
+	g->have_first = 0;
+	g->reports = 0;
+}
+
+/* Read what the guest wrote since last time; emit it as "guest" records. */
+static void guest_poll(struct guest_watch *g)
+{
+	struct lab_guest_report r;
+	unsigned long long pages, ms;
+	char line[512];
+
+	while (lab_serial_next(&g->serial, line, sizeof(line))) {
+		if (!lab_guest_parse_report(line, &r)) {
+			emit("guest", json_pack("{s:s, s:I, s:I, s:I, s:I}", "vm", g->vm,
+						"t_ms", (json_int_t)r.t_ms,
+						"pages_written", (json_int_t)r.pages_written,
+						"rate_pages_s", (json_int_t)r.rate_pages_s,
+						"stalled_ms", (json_int_t)r.stalled_ms));
+			if (!g->have_first) {
+				g->first = r;
+				g->have_first = 1;
+			}
+			g->last = r;
+			g->reports++;
+		} else if (sscanf(line, "lm-guest: filled %llu pages in %llu ms", &pages, &ms) == 2) {
+			emit("guest", json_pack("{s:s, s:I, s:I}", "vm", g->vm,
+						"filled_pages", (json_int_t)pages, "fill_ms", (json_int_t)ms));
+			g->filled = 1;
+		} else if (strstr(line, "lm-guest: error")) {
+			emit("guest", json_pack("{s:s, s:s}", "vm", g->vm, "error", line));
+			err_say("%s guest: %s", g->vm, line + 10);
+			g->failed = 1;
+		} else if (line[0]) {
+			emit("guest", json_pack("{s:s, s:s}", "vm", g->vm, "line", line));
+		}
+	}
+}
+
+/* Average guest dirty rate over the reports of the current window. */
+static double guest_window_rate(const struct guest_watch *g)
+{
+	if (!g->have_first || g->last.t_ms <= g->first.t_ms)
+		return -1;
+	return (double)(g->last.pages_written - g->first.pages_written) * 1000.0 /
+	       (double)(g->last.t_ms - g->first.t_ms);
+}
+
+/* ---- migration ---- */
+
+static void emit_poll(const struct lm_qmp_migrate_info *mi, int attempt)
+{
+	emit("poll", json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i, s:I, s:I}",
+			       "attempt", attempt, "status", mi->status,
+			       "transferred", (json_int_t)mi->ram.transferred,
+			       "remaining", (json_int_t)mi->ram.remaining,
+			       "total", (json_int_t)mi->ram.total,
+			       "dirty-pages-rate", (json_int_t)mi->ram.dirty_pages_rate,
+			       "dirty-sync-count", (json_int_t)mi->ram.dirty_sync_count,
+			       "expected-downtime", (json_int_t)mi->expected_downtime_ms,
+			       "mbps", mi->ram.mbps,
+			       "cpu-throttle-percentage", (int)mi->cpu_throttle_pct,
+			       "total-time", (json_int_t)mi->total_time_ms,
+			       "page-size", (json_int_t)mi->ram.page_size));
+}
+
+static int qmp_failed(const struct lab_qemu *vm, const char *what, int err)
+{
+	if (err == -EREMOTEIO)
+		err_say("%s QEMU refused %s: %s (%s)", vm->name, what,
+			lm_qmp_error_desc(vm->qmp), lm_qmp_error_class(vm->qmp));
+	else
+		err_say("%s QEMU: %s failed: %s", vm->name, what, strerror(-err));
+	return err;
+}
+
+static int setup_source(struct lab_qemu *src, const struct options *o)
+{
+	json_t *params;
+	int err;
+
+	err = lm_qmp_set_migrate_capability(src->qmp, "auto-converge", o->auto_converge);
+	if (err)
+		return qmp_failed(src, "migrate-set-capabilities auto-converge", err);
+	params = json_pack("{s:I, s:I}", "max-bandwidth", (json_int_t)o->bandwidth_mib << 20,
+			   "downtime-limit", (json_int_t)o->downtime_ms);
+	if (o->throttle_initial >= 0)
+		json_object_set_new(params, "cpu-throttle-initial", json_integer(o->throttle_initial));
+	if (o->throttle_increment >= 0)
+		json_object_set_new(params, "cpu-throttle-increment", json_integer(o->throttle_increment));
+	if (o->throttle_pct > 0 && o->throttle_at_s < 0) {
+		/* QEMU 7.2 has no "set throttle" command: auto-converge applies
+		 * cpu-throttle-initial at its next trigger; max = initial holds it there. */
+		json_object_set_new(params, "cpu-throttle-initial", json_integer(o->throttle_pct));
+		json_object_set_new(params, "max-cpu-throttle", json_integer(o->throttle_pct));
+	} else if (o->throttle_pct > 0) {
+		/* Until --throttle-at: at most 1 %, i.e. no throttle to speak of. */
+		json_object_set_new(params, "cpu-throttle-initial", json_integer(1));
+		json_object_set_new(params, "max-cpu-throttle", json_integer(1));
+	}
+	err = lm_qmp_set_migrate_params(src->qmp, params);
+	json_decref(params);
+	if (err)
+		return qmp_failed(src, "migrate-set-parameters", err);
+	return 0;
+}
+
+static int apply_throttle(struct lab_qemu *src, int pct)
+{
+	json_t *params = json_pack("{s:i, s:i, s:i}", "cpu-throttle-initial", pct,
+				   "max-cpu-throttle", pct, "cpu-throttle-increment", 100);
+	int err = lm_qmp_set_migrate_params(src->qmp, params);
+
+	json_decref(params);
+	if (err)
+		return qmp_failed(src, "migrate-set-parameters (throttle)", err);
+	emit("lab", json_pack("{s:s, s:i, s:s}", "event", "throttle", "pct", pct, "note",
+			      "applied by auto-converge at its next trigger"));
+	return 0;
+}
+
+static int start_destination(struct lab_qemu *dst, const struct lab_vm_config *cfg,
+			     const char *dir, const char *name, unsigned port)
+{
+	char incoming[64], status[32];
+	int err;
+
+	snprintf(incoming, sizeof(incoming), "tcp:127.0.0.1:%u", port);
+	err = lab_qemu_start(dst, name, cfg, dir, incoming);
+	if (err) {
+		err_say("cannot start %s: %s", cfg->qemu, strerror(-err));
+		return err;
+	}
+	err = lab_qemu_connect(dst, 10000);
+	if (!err)
+		err = lm_qmp_query_status(dst->qmp, status, sizeof(status), NULL);
+	if (err || strcmp(status, "inmigrate")) {
+		err_say("destination QEMU did not come up listening on port %u%s", port,
+			err ? "" : " (status is not inmigrate)");
+		print_qemu_log_tail(dst);
+		fprintf(stderr, "  (port in use? pick another with --port)\n");
+		return err ? err : -EPROTO;
+	}
+	say("destination QEMU pid %d listening on 127.0.0.1:%u", dst->pid, port);
+	return 0;
+}
+
+static int wait_go_file(const char *path, unsigned timeout_s)
+{
+	double deadline = mono_s() + timeout_s;
+
+	say("waiting for %s before migrating", path);
+	while (access(path, F_OK)) {
+		if (stop_requested || mono_s() > deadline) {
+			err_say("%s did not appear within %u s", path, timeout_s);
+			return -ETIMEDOUT;
+		}
+		sleep_ms(50);
+	}
+	return 0;
+}
+
+static int write_ready_file(const char *path, const struct lab_qemu *src,
+			    const struct lab_qemu *dst, const char *dir)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "src_pid=%d\ndst_pid=%d\nqmp=%s\ntracer_qmp=%s\nsrc_serial=%s\ndir=%s\n",
+		src->pid, dst->pid, src->qmp_path, src->qmp2_path, src->serial_path, dir);
+	if (fclose(f))
+		return -errno;
+	return rename(tmp, path) ? -errno : 0;	/* appears complete or not at all */
+}
+
+static int is_final(const char *status)
+{
+	return !strcmp(status, "completed") || !strcmp(status, "failed") ||
+	       !strcmp(status, "cancelled");
+}
+
+/* Poll every poll_ms until the migration is final or must be cancelled. */
+struct run_state {
+	struct lm_qmp_migrate_info last;
+	int attempt;
+	double started;		/* monotonic s at `migrate` */
+	int cancelled_by_bound;
+};
+
+static int start_migration(struct lab_qemu *src, unsigned port, struct run_state *rs)
+{
+	char uri[64];
+	int err;
+
+	snprintf(uri, sizeof(uri), "tcp:127.0.0.1:%u", port);
+	err = lm_qmp_migrate(src->qmp, uri);
+	if (err)
+		return qmp_failed(src, "migrate", err);
+	rs->attempt++;
+	rs->started = mono_s();
+	emit("lab", json_pack("{s:s, s:i, s:s}", "event", "migrate", "attempt", rs->attempt, "uri", uri));
+	say("migration %d started to %s", rs->attempt, uri);
+	return 0;
+}
+
+static int cancel_and_wait(struct lab_qemu *src, struct run_state *rs, struct guest_watch *g,
+			   const char *why)
+{
+	double deadline = mono_s() + 10;
+	int err;
+
+	say("cancelling migration %d (%s)", rs->attempt, why);
+	emit("lab", json_pack("{s:s, s:i, s:s}", "event", "cancel", "attempt", rs->attempt, "why", why));
+	err = lm_qmp_migrate_cancel(src->qmp);
+	if (err)
+		return qmp_failed(src, "migrate_cancel", err);
+	while (mono_s() < deadline) {
+		err = lm_qmp_query_migrate(src->qmp, &rs->last);
+		if (err)
+			return qmp_failed(src, "query-migrate", err);
+		emit_poll(&rs->last, rs->attempt);
+		guest_poll(g);
+		if (is_final(rs->last.status))
+			return 0;
+		sleep_ms(100);
+	}
+	err_say("migration still '%s' 10 s after migrate_cancel", rs->last.status);
+	return -ETIMEDOUT;
+}
+
+/* After completion: the destination must run and its guest keep reporting. */
+static int check_destination(struct lab_qemu *dst, struct guest_watch *dg, int *alive)
+{
+	double deadline = mono_s() + 6;
+	unsigned long long first_t = 0;
+	char status[32] = "";
+	int running = 0, err, reports = 0;
+
+	*alive = 0;
+	err = lm_qmp_query_status(dst->qmp, status, sizeof(status), &running);
+	if (err)
+		return qmp_failed(dst, "query-status", err);
+	while (mono_s() < deadline && !stop_requested) {
+		guest_poll(dg);
+		if (dg->reports > reports) {
+			if (!reports)
+				first_t = dg->last.t_ms;
+			reports = dg->reports;
+			/* two reports after the switchover, time moving on: it runs */
+			if (reports >= 3 && dg->last.t_ms > first_t)
+				break;
+		}
+		sleep_ms(200);
+	}
+	*alive = running && reports >= 3 && dg->last.t_ms > first_t;
+	say("destination: status %s, guest %s", status,
+	    *alive ? "keeps running" : "does NOT report progress");
+	return 0;
+}
+
+static const struct scenario *find_scenario(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		if (!strcmp(scenarios[i].name, name))
+			return &scenarios[i];
+	return NULL;
+}
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f,
+"Usage: lmlab [-s SCENARIO] [options]\n"
+"A real QEMU/KVM live migration on loopback: destination + source QEMU running\n"
+"the lab guest, migrated and polled; one JSON record per line on stdout.\n\n"
+"Scenarios (-s, options given after it override the preset):\n");
+	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		fprintf(f, "  %-13s %s (bound %u s)\n", scenarios[i].name, scenarios[i].what,
+			scenarios[i].bound_s);
+	fprintf(f,
+"\nGuest and migration:\n"
+"  --wss MIB            guest working set\n"
+"  --rate MIB|max       guest dirty rate in MiB/s (0 = idle)\n"
+"  --pattern seq|random page order\n"
+"  --mem MIB            guest RAM\n"
+"  --bandwidth MIB      max-bandwidth in MiB/s\n"
+"  --downtime MS        downtime-limit\n"
+"  --auto-converge      enable the auto-converge capability\n"
+"  --throttle-initial PCT, --throttle-increment PCT   auto-converge steps\n"
+"  --throttle PCT       hold the vCPU throttle at PCT (auto-converge, applied at\n"
+"                       its next trigger: QEMU 7.2 has no direct command)\n"
+"  --throttle-at SEC    apply --throttle only SEC seconds into the migration\n"
+"  --bound SEC          cancel the migration after SEC seconds\n"
+"  --cancel-at SEC      cancel after SEC seconds; with --restart migrate again\n"
+"  --restart            (to a fresh destination on PORT+1)\n"
+"Harness:\n"
+"  --ready FILE         write src_pid=, dst_pid=, qmp=, tracer_qmp= ... when the\n"
+"                       guest has filled its working set, before migrating\n"
+"  --go FILE            then wait until FILE exists (a tracer attached)\n"
+"  --go-timeout SEC     (default 60)\n"
+"  --out FILE           records to FILE instead of stdout\n"
+"  --port N             destination port on 127.0.0.1 (default 47200)\n"
+"  --dir DIR            sockets and logs here (default: a new mktemp -d, removed)\n"
+"  --keep               keep the directory\n"
+"  --poll-ms MS         query-migrate period (default 250)\n"
+"  --qemu PATH, --guest PATH\n"
+"  -q                   no progress messages\n");
+}
+
+enum {
+	OPT_WSS = 256, OPT_RATE, OPT_PATTERN, OPT_MEM, OPT_BW, OPT_DOWNTIME, OPT_AC,
+	OPT_TINIT, OPT_TINC, OPT_THROTTLE, OPT_THROTTLE_AT, OPT_BOUND, OPT_CANCEL_AT,
+	OPT_RESTART, OPT_READY, OPT_GO, OPT_GO_TIMEOUT, OPT_OUT, OPT_PORT, OPT_DIR, OPT_KEEP,
+	OPT_POLL, OPT_QEMU, OPT_GUEST,
+};
+
+static const struct option long_opts[] = {
+	{ "scenario", required_argument, 0, 's' },
+	{ "wss", required_argument, 0, OPT_WSS },
+	{ "rate", required_argument, 0, OPT_RATE },
+	{ "pattern", required_argument, 0, OPT_PATTERN },
+	{ "mem", required_argument, 0, OPT_MEM },
+	{ "bandwidth", required_argument, 0, OPT_BW },
+	{ "downtime", required_argument, 0, OPT_DOWNTIME },
+	{ "auto-converge", no_argument, 0, OPT_AC },
+	{ "throttle-initial", required_argument, 0, OPT_TINIT },
+	{ "throttle-increment", required_argument, 0, OPT_TINC },
+	{ "throttle", required_argument, 0, OPT_THROTTLE },
+	{ "throttle-at", required_argument, 0, OPT_THROTTLE_AT },
+	{ "bound", required_argument, 0, OPT_BOUND },
+	{ "cancel-at", required_argument, 0, OPT_CANCEL_AT },
+	{ "restart", no_argument, 0, OPT_RESTART },
+	{ "ready", required_argument, 0, OPT_READY },
+	{ "go", required_argument, 0, OPT_GO },
+	{ "go-timeout", required_argument, 0, OPT_GO_TIMEOUT },
+	{ "out", required_argument, 0, OPT_OUT },
+	{ "port", required_argument, 0, OPT_PORT },
+	{ "dir", required_argument, 0, OPT_DIR },
+	{ "keep", no_argument, 0, OPT_KEEP },
+	{ "poll-ms", required_argument, 0, OPT_POLL },
+	{ "qemu", required_argument, 0, OPT_QEMU },
+	{ "guest", required_argument, 0, OPT_GUEST },
+	{ "help", no_argument, 0, 'h' },
+	{ 0 },
+};
+
+static void apply_scenario(struct options *o, const struct scenario *sc)
+{
+	o->sc = sc;
+	o->wss_mib = sc->wss_mib;
+	o->mem_mib = sc->mem_mib;
+	snprintf(o->rate, sizeof(o->rate), "%s", sc->rate);
+	o->bandwidth_mib = sc->bandwidth_mib;
+	o->downtime_ms = sc->downtime_ms;
+	o->bound_s = sc->bound_s;
+	o->auto_converge = sc->auto_converge;
+	o->throttle_initial = sc->throttle_initial;
+	o->throttle_increment = sc->throttle_increment;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static char guest_default[PATH_MAX];
+	char self[PATH_MAX];
+	ssize_t n;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	apply_scenario(o, &scenarios[0]);
+	snprintf(o->pattern, sizeof(o->pattern), "seq");
+	o->poll_ms = 250;
+	o->port = 47200;
+	o->throttle_at_s = -1;
+	o->cancel_at_s = -1;
+	o->go_timeout_s = 60;
+	o->qemu = "qemu-system-x86_64";
+	/* The guest next to the driver: .output/lab/lmlab -> .output/guest/guest.elf */
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(guest_default, sizeof(guest_default), "%s/../guest/guest.elf", dirname(self));
+		o->guest = guest_default;
+	}
+	while ((c = getopt_long(argc, argv, "s:qh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (!find_scenario(optarg)) {
+				err_say("unknown scenario '%s' (see --help)", optarg);
+				return -EINVAL;
+			}
+			apply_scenario(o, find_scenario(optarg));
+			break;
+		case OPT_WSS: o->wss_mib = (unsigned)atoi(optarg); break;
+		case OPT_RATE: snprintf(o->rate, sizeof(o->rate), "%s", optarg); break;
+		case OPT_PATTERN: snprintf(o->pattern, sizeof(o->pattern), "%s", optarg); break;
+		case OPT_MEM: o->mem_mib = (unsigned)atoi(optarg); break;
+		case OPT_BW: o->bandwidth_mib = (unsigned)atoi(optarg); break;
+		case OPT_DOWNTIME: o->downtime_ms = (unsigned)atoi(optarg); break;
+		case OPT_AC: o->auto_converge = 1; break;
+		case OPT_TINIT: o->throttle_initial = atoi(optarg); break;
+		case OPT_TINC: o->throttle_increment = atoi(optarg); break;
+		case OPT_THROTTLE: o->throttle_pct = atoi(optarg); o->auto_converge = 1; break;
+		case OPT_THROTTLE_AT: o->throttle_at_s = atof(optarg); break;
+		case OPT_BOUND: o->bound_s = (unsigned)atoi(optarg); break;
+		case OPT_CANCEL_AT: o->cancel_at_s = atof(optarg); break;
+		case OPT_RESTART: o->restart = 1; break;
+		case OPT_READY: o->ready_path = optarg; break;
+		case OPT_GO: o->go_path = optarg; break;
+		case OPT_GO_TIMEOUT: o->go_timeout_s = (unsigned)atoi(optarg); break;
+		case OPT_OUT: o->out_path = optarg; break;
+		case OPT_PORT: o->port = (unsigned)atoi(optarg); break;
+		case OPT_DIR: o->dir = optarg; break;
+		case OPT_KEEP: o->keep = 1; break;
+		case OPT_POLL: o->poll_ms = (unsigned)atoi(optarg); break;
+		case OPT_QEMU: o->qemu = optarg; break;
+		case OPT_GUEST: o->guest = optarg; break;
+		case 'q': o->quiet = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		err_say("unexpected argument '%s' (see --help)", argv[optind]);
+		return -EINVAL;
+	}
+	if (o->throttle_pct < 0 || o->throttle_pct > 99) {
+		err_say("--throttle must be 1..99");
+		return -EINVAL;
+	}
+	if (!o->poll_ms || !o->bound_s || !o->mem_mib || o->port == 0 || o->port > 65534) {
+		err_say("--poll-ms, --bound, --mem and --port must be positive (port < 65535)");
+		return -EINVAL;
+	}
+	if (!o->guest || access(o->guest, R_OK)) {
+		err_say("no guest at %s: build it with 'make guest' or pass --guest",
+			o->guest ? o->guest : "(unknown)");
+		return -ENOENT;
+	}
+	if (access("/dev/kvm", R_OK | W_OK)) {
+		err_say("/dev/kvm is not usable (%s): the lab needs KVM", strerror(errno));
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static void remove_dir(const char *dir)
+{
+	char cmd[PATH_MAX + 16];
+	const char *names[] = { "src.qmp", "src-tracer.qmp", "src.serial", "src.log",
+				"dst.qmp", "dst-tracer.qmp", "dst.serial", "dst.log",
+				"dst2.qmp", "dst2-tracer.qmp", "dst2.serial", "dst2.log" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "%s/%s", dir, names[i]);
+		unlink(cmd);
+	}
+	rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+	struct lab_qemu src = { .name = "src" }, dst = { .name = "dst" };
+	struct guest_watch sg = { .vm = "src" }, dg = { .vm = "dst" };
+	struct lab_vm_config cfg = { 0 };
+	struct run_state rs = { 0 };
+	struct options o;
+	struct sigaction sa = { .sa_handler = on_signal };
+	char dir_buf[] = "/tmp/lmlab.XXXXXX";
+	const char *dir = NULL, *result_status = "error";
+	double fill_deadline, guest_rate = -1, last_poll;
+	int err, made_dir = 0, dest_alive = 0, throttle_done = 0, cancel_done = 0;
+	unsigned port;
+
+	out = stdout;
+	err = parse_options(argc, argv, &o);
+	if (err)
+		return 2;
+	quiet = o.quiet;
+	if (o.out_path && !(out = fopen(o.out_path, "w"))) {
+		err_say("cannot write %s: %s", o.out_path, strerror(errno));
+		return 2;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* A watchdog over everything: boot, go-wait, migration, checks. */
+	alarm(o.bound_s + o.go_timeout_s + 90);
+
+	if (o.dir) {
+		dir = o.dir;
+		if (mkdir(dir, 0700) && errno != EEXIST) {
+			err_say("cannot create %s: %s", dir, strerror(errno));
+			goto cleanup;
+		}
+	} else {
+		dir = mkdtemp(dir_buf);
+		if (!dir) {
+			err_say("mkdtemp: %s", strerror(errno));
+			goto cleanup;
+		}
+		made_dir = 1;
+	}
+
+	cfg.qemu = o.qemu;
+	cfg.guest = o.guest;
+	cfg.mem_mib = o.mem_mib;
+	snprintf(cfg.append, sizeof(cfg.append), "wss=%u rate=%s pattern=%s",
+		 o.wss_mib, o.rate, o.pattern);
+	emit("lab", json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:b, s:i, s:i, s:i, s:s}",
+			      "event", "config", "scenario", o.sc->name, "guest_cmdline", cfg.append,
+			      "mem_mib", o.mem_mib, "wss_mib", o.wss_mib,
+			      "bandwidth_mib", o.bandwidth_mib, "downtime_ms", o.downtime_ms,
+			      "bound_s", o.bound_s, "auto_converge", o.auto_converge,
+			      "throttle_initial", o.throttle_initial,
+			      "throttle_increment", o.throttle_increment,
+			      "throttle_pct", o.throttle_pct, "dir", dir));
+
+	port = o.port;
+	if (start_destination(&dst, &cfg, dir, "dst", port))
+		goto cleanup;
+	err = lab_qemu_start(&src, "src", &cfg, dir, NULL);
+	if (err) {
+		err_say("cannot start %s: %s", o.qemu, strerror(-err));
+		goto cleanup;
+	}
+	err = lab_qemu_connect(&src, 10000);
+	if (err) {
+		err_say("source QEMU: no QMP on %s: %s", src.qmp_path, strerror(-err));
+		print_qemu_log_tail(&src);
+		goto cleanup;
+	}
+	say("source QEMU pid %d, guest '%s', %u MiB", src.pid, cfg.append, o.mem_mib);
+
+	lab_serial_init(&sg.serial, src.serial_path);
+	lab_serial_init(&dg.serial, dst.serial_path);
+	fill_deadline = mono_s() + 30;
+	while (!sg.filled) {
+		guest_poll(&sg);
+		if (sg.failed || stop_requested || !lab_qemu_alive(&src) || mono_s() > fill_deadline) {
+			err_say("the guest did not fill its working set (see %s)", src.serial_path);
+			print_qemu_log_tail(&src);
+			goto cleanup;
+		}
+		sleep_ms(100);
+	}
+	say("guest filled its working set");
+	if (setup_source(&src, &o))
+		goto cleanup;
+
+	emit("lab", json_pack("{s:s, s:i, s:i, s:s, s:s, s:s}", "event", "ready",
+			      "src_pid", src.pid, "dst_pid", dst.pid, "qmp", src.qmp_path,
+			      "tracer_qmp", src.qmp2_path, "src_serial", src.serial_path));
+	if (o.ready_path && (err = write_ready_file(o.ready_path, &src, &dst, dir))) {
+		err_say("cannot write %s: %s", o.ready_path, strerror(-err));
+		goto cleanup;
+	}
+	if (o.go_path && wait_go_file(o.go_path, o.go_timeout_s))
+		goto cleanup;
+
+	guest_window_reset(&sg);
+	if (start_migration(&src, port, &rs))
+		goto cleanup;
+	last_poll = 0;
+	for (;;) {
+		double t = mono_s() - rs.started;
+
+		if (stop_requested) {
+			err_say("stopped by signal %d", (int)stop_requested);
+			goto cleanup;
+		}
+		err = lm_qmp_query_migrate(src.qmp, &rs.last);
+		if (err) {
+			qmp_failed(&src, "query-migrate", err);
+			goto cleanup;
+		}
+		emit_poll(&rs.last, rs.attempt);
+		guest_poll(&sg);
+		if (is_final(rs.last.status))
+			break;
+		if (o.throttle_pct > 0 && o.throttle_at_s >= 0 && !throttle_done && t >= o.throttle_at_s) {
+			if (apply_throttle(&src, o.throttle_pct))
+				goto cleanup;
+			throttle_done = 1;
+		}
+		if (o.cancel_at_s >= 0 && !cancel_done && t >= o.cancel_at_s) {
+			cancel_done = 1;
+			if (cancel_and_wait(&src, &rs, &sg, "--cancel-at"))
+				goto cleanup;
+			if (!o.restart)
+				break;
+			/* The old destination gives up on a broken stream; use a fresh one. */
+			lab_qemu_stop(&dst);
+			port++;
+			if (start_destination(&dst, &cfg, dir, "dst2", port))
+				goto cleanup;
+			lab_serial_init(&dg.serial, dst.serial_path);
+			emit("lab", json_pack("{s:s, s:i}", "event", "restart", "dst_pid", dst.pid));
+			guest_window_reset(&sg);
+			if (start_migration(&src, port, &rs))
+				goto cleanup;
+			continue;
+		}
+		if (t >= o.bound_s) {
+			rs.cancelled_by_bound = 1;
+			if (cancel_and_wait(&src, &rs, &sg, "bound reached"))
+				goto cleanup;
+			break;
+		}
+		/* Keep the period regardless of how long the query took. */
+		last_poll = mono_s();
+		while (mono_s() - last_poll < o.poll_ms / 1000.0 && !stop_requested)
+			sleep_ms(10);
+	}
+	guest_poll(&sg);
+	guest_rate = guest_window_rate(&sg);
+	say("migration %d %s after %.1f s: %llu sync rounds, %.1f MiB sent",
+	    rs.attempt, rs.last.status, mono_s() - rs.started,
+	    (unsigned long long)rs.last.ram.dirty_sync_count, rs.last.ram.transferred / 1048576.0);
+
+	if (!strcmp(rs.last.status, "completed")) {
+		if (check_destination(&dst, &dg, &dest_alive))
+			goto cleanup;
+		result_status = dest_alive ? "completed" : "error";
+	} else if (!strcmp(rs.last.status, "cancelled")) {
+		result_status = "cancelled";
+	} else {
+		err_say("migration %s", rs.last.status);
+		print_qemu_log_tail(&src);
+		print_qemu_log_tail(&dst);
+		result_status = "failed";
+	}
+
+cleanup:
+	lab_qemu_stop(&src);
+	lab_qemu_stop(&dst);
+	emit("result", json_pack("{s:s, s:s, s:i, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:b}",
+				 "scenario", o.sc->name, "status", result_status,
+				 "attempts", rs.attempt, "cancelled_by_bound", rs.cancelled_by_bound,
+				 "total_time_ms", (json_int_t)rs.last.total_time_ms,
+				 "downtime_ms", (json_int_t)rs.last.downtime_ms,
+				 "dirty_sync_count", (json_int_t)rs.last.ram.dirty_sync_count,
+				 "transferred", (json_int_t)rs.last.ram.transferred,
+				 "remaining", (json_int_t)rs.last.ram.remaining,
+				 "ram_total", (json_int_t)rs.last.ram.total,
+				 "cpu_throttle_pct", (json_int_t)rs.last.cpu_throttle_pct,
+				 "guest_rate_pages_s", guest_rate,
+				 "dest_running", dest_alive));
+	if (dir && made_dir && !o.keep)
+		remove_dir(dir);
+	if (out != stdout)
+		fclose(out);
+	return !strcmp(result_status, "completed") || !strcmp(result_status, "cancelled") ? 0 : 1;
+}
