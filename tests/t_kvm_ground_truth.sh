@@ -11,13 +11,15 @@
 # from creation and never toggled, like QEMU's VGA VRAM (its size is only
 # in the kernel: lmtrace never sees its SET). The default round schedule
 # includes an empty round and one that rewrites the previous round's pages.
-# Ports 47100-47199 belong to this test.
+# Ports 47100-47199 belong to this test. LM_ATTACH_TIMEOUT (seconds, default
+# 15) bounds the wait for lmtrace's "Tracing" line.
 set -u
 cd "${LM_TOP:-$(dirname "$0")/..}" || exit 1
 OUTPUT=${OUTPUT:-.output}
 case $OUTPUT in /*) ;; *) OUTPUT=$PWD/$OUTPUT ;; esac
 LMTRACE=${LMTRACE:-$OUTPUT/lmtrace}
 GT=$OUTPUT/tests/kvm_gt
+attach_timeout=${LM_ATTACH_TIMEOUT:-15}
 
 [ "$(id -u)" -eq 0 ] || { echo "skip: needs root (BPF and /dev/kvm)"; exit 77; }
 [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "skip: no usable /dev/kvm"; exit 77; }
@@ -80,12 +82,12 @@ run_case() {
 	timeout 150 "$LMTRACE" -j -p "$vm_pid" $lm_port >"$lmout" 2>"$lmerr" &
 	lm_timeout=$!
 	started+=("$lm_timeout")
-	wait_for 15 eval "grep -q Tracing '$lmerr' || dead $lm_timeout"
+	wait_for "$attach_timeout" eval "grep -q Tracing '$lmerr' || dead $lm_timeout"
 	if ! grep -q Tracing "$lmerr"; then
 		if dead "$lm_timeout"; then
 			echo "FAIL $name: lmtrace exited before it was tracing"
 		else
-			echo "FAIL $name: lmtrace did not print 'Tracing' within 15 s"
+			echo "FAIL $name: lmtrace did not print 'Tracing' within $attach_timeout s"
 		fi
 		show "$lmerr"; stop_case "$gt_timeout" "$lm_timeout"; return 1
 	fi
