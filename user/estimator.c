@@ -1,0 +1,849 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The convergence estimator.
+ *
+ * Model. QEMU's pre-copy sends all RAM once (the bulk pass), then, whenever
+ * what is left to send drops below threshold = bandwidth x downtime limit,
+ * it syncs the dirty bitmap; if pending (leftover + newly dirtied) is still
+ * above the threshold it keeps sending, else it stops the VM and sends the
+ * rest (with the rate limit lifted). It checks once per rate-limiter window
+ * (100 ms when capped), so rounds are quantized to that window.
+ *
+ * What a round has to resend is U(T), the unique bytes the guest dirties in
+ * a window of T guest seconds. Each sync round k >= 2 measures one point of
+ * it (the bitmap popcount over the round); a continuous source (write faults
+ * counted between syncs, TICK.dirty_events_total) gives points inside a
+ * round, hence during the bulk pass. For a stationary guest U is concave and
+ * non-decreasing with U(0) = 0: linear for short windows, flat at the
+ * writable working set (WWS) for long ones. The smallest such curve through
+ * the measured points is their least concave majorant from the origin, flat
+ * after its highest vertex. It is the best case the data allows: any real
+ * curve lies on or above it. The estimator replays QEMU's loop on that curve
+ * (simulate()): if even this best case does not reach switchover within the
+ * horizon, the verdict is not-converging; if it does, the same replay gives
+ * the ETA, the number of rounds and the pending bytes at switchover, hence
+ * the downtime.
+ *
+ * Throttle. QEMU's auto-converge runs each vCPU (1 - p) of the time, so a
+ * CPU-bound writer performs in T wall seconds the writes it would do in
+ * (1 - p) T: U_p(T) = U((1 - p) T). Points are therefore stored in guest
+ * time (wall time x (1 - throttle) over the round) and the curve is the
+ * guest's own, whatever throttle was active. For a saturating curve this
+ * matters: the plateau (the WWS) does not move, only the knee moves right,
+ * to T_knee / (1 - p). A round of length T re-sends U((1 - p) T), which stays
+ * at the WWS as long as (1 - p) T > T_knee: a throttle that only lowers the
+ * long-window average WWS/T changes nothing. It helps once the short-window
+ * slope, (1 - p) x U'(0), is below the transfer rate, so rounds shrink
+ * geometrically. The recommended throttle is the smallest p for which the
+ * replay on U((1 - p) T) converges at the rate divided by (1 + margin). When
+ * the curve is already flat at its shortest window, U'(0) is only bounded
+ * below; we then assume the knee at half that window and say so (the next
+ * rounds, shorter in guest time under throttle, measure it). A writer paced
+ * by a timer rather than by CPU time is not slowed until p exceeds
+ * 1 - (its rate / its CPU-bound peak rate): the model does not cover it.
+ *
+ * Pure: no clocks, syscalls, allocation or printing (snprintf formats the
+ * reason into the estimate). Same records in, same bytes out.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "estimator.h"
+
+#define MiB (1024.0 * 1024.0)
+
+/* QEMU's rate-limiter window (BUFFER_DELAY): pending is checked once per window. */
+#define QUANTUM_CAPPED_S	0.100
+/* Without a cap ram_save_iterate() returns after at most MAX_WAIT (50 ms). */
+#define QUANTUM_FREE_S		0.050
+/* Device state sent while the VM is stopped (~330 KB measured here). */
+#define DEVICE_STATE_BYTES	(320.0 * 1024.0)
+#define SIM_MAX_ROUNDS		20000
+/* Continuous-source ticks in a row whose best case fails before saying so. */
+#define CONT_FAIL_TICKS		3
+/* Shortest in-round window used as a U(T) point (a tick right after a sync says little). */
+#define CONT_MIN_TAU_S		0.5
+/* A point exceeding a longer window's by this factor marks a busy phase. */
+#define BUSY_FACTOR		1.15
+/* Knee assumed at this fraction of the shortest window when U(T) is already flat there. */
+#define KNEE_GUESS		0.5
+
+const char *lm_verdict_name(enum lm_verdict v)
+{
+	switch (v) {
+	case LM_VERDICT_CONVERGING:	return "converging";
+	case LM_VERDICT_MARGINAL:	return "marginal";
+	case LM_VERDICT_NOT_CONVERGING:	return "not-converging";
+	default:			return "unknown";
+	}
+}
+
+void lm_est_config_default(struct lm_est_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->downtime_limit_s = 0.300;
+	cfg->max_bandwidth_Bps = 0;
+	cfg->page_size = 4096;
+	cfg->switchover_bandwidth_Bps = 0;
+	cfg->horizon_s = 300;
+	cfg->horizon_bulk = 20;
+	cfg->throttle_margin = 0.25;
+}
+
+static double cfg_or(double v, double def)
+{
+	return v > 0 ? v : def;
+}
+
+static double clampd(double v, double lo, double hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* ---- the U(T) curve ---------------------------------------------------- */
+
+struct curve {
+	int n;				/* vertices, [0] is the origin */
+	double t[LM_EST_MAX_POINTS + 1];
+	double u[LM_EST_MAX_POINTS + 1];
+	int saturated;			/* flat part observed: u[n-1] is the WWS */
+	int varying;			/* busy points left out (quiet_only) */
+	int knee_unresolved;		/* flat already at the first vertex */
+	double wws;			/* u[n-1] if saturated, else 0 */
+	double max_u;
+};
+
+static double curve_eval(const struct curve *c, double tau)
+{
+	int i;
+
+	if (tau <= 0 || c->n < 2)
+		return 0;
+	for (i = 1; i < c->n; i++) {
+		if (tau <= c->t[i]) {
+			double f = (tau - c->t[i - 1]) / (c->t[i] - c->t[i - 1]);
+
+			return c->u[i - 1] + f * (c->u[i] - c->u[i - 1]);
+		}
+	}
+	return c->u[c->n - 1];
+}
+
+static double curve_slope0(const struct curve *c)
+{
+	return c->n >= 2 ? c->u[1] / c->t[1] : 0;
+}
+
+/*
+ * A stationary guest cannot dirty fewer unique pages in a longer window. A
+ * point beaten that way by a longer window was taken while the guest was
+ * busier than at other times (bursty or phased workload): it says how bad
+ * things can get, not how good.
+ */
+static int point_is_busy(const struct lm_estimator *e, const struct lm_est_point *p, uint32_t have)
+{
+	uint32_t i;
+
+	for (i = 0; i < have; i++) {
+		const struct lm_est_point *q = &e->pts[i];
+
+		if (q->tau_s > p->tau_s && q->bytes * BUSY_FACTOR < p->bytes)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Least concave non-decreasing majorant of the points, anchored at (0,0).
+ * Points measured on a stationary guest lie on a concave curve; noise or a
+ * changing workload can put them off it, and the majorant then keeps the
+ * higher ones (the cautious side for "converging").
+ */
+static void curve_build(const struct lm_estimator *e, struct curve *c, uint64_t ram, int quiet_only)
+{
+	double pt[LM_EST_MAX_POINTS], pu[LM_EST_MAX_POINTS];
+	uint32_t i, n = 0, have = e->npts < LM_EST_MAX_POINTS ? e->npts : LM_EST_MAX_POINTS;
+	int j, k, imax;
+
+	memset(c, 0, sizeof(*c));
+	c->n = 1;
+	for (i = 0; i < have; i++) {
+		const struct lm_est_point *p = &e->pts[i];
+
+		if (!(p->tau_s > 0) || !(p->bytes >= 0))
+			continue;
+		if (quiet_only && point_is_busy(e, p, have)) {
+			c->varying = 1;
+			continue;
+		}
+		/* insertion sort by tau, equal taus keep the larger value */
+		for (j = 0; j < (int)n && pt[j] < p->tau_s; j++)
+			;
+		if (j < (int)n && pt[j] == p->tau_s) {
+			if (p->bytes > pu[j])
+				pu[j] = p->bytes;
+			continue;
+		}
+		for (k = n; k > j; k--) {
+			pt[k] = pt[k - 1];
+			pu[k] = pu[k - 1];
+		}
+		pt[j] = p->tau_s;
+		pu[j] = p->bytes;
+		n++;
+	}
+	if (!n)
+		return;
+	imax = 0;
+	for (i = 0; i < n; i++)
+		if (pu[i] > pu[imax] || (pu[i] == pu[imax] && pt[i] < pt[imax]))
+			imax = i;
+	/* Upper hull over (0,0) and the points up to the highest one. */
+	for (i = 0; i <= (uint32_t)imax; i++) {
+		while (c->n >= 2) {
+			double ax = c->t[c->n - 2], ay = c->u[c->n - 2];
+			double bx = c->t[c->n - 1], by = c->u[c->n - 1];
+
+			if ((bx - ax) * (pu[i] - ay) - (by - ay) * (pt[i] - ax) >= 0)
+				c->n--;
+			else
+				break;
+		}
+		c->t[c->n] = pt[i];
+		c->u[c->n] = pu[i];
+		c->n++;
+	}
+	c->max_u = pu[imax];
+	/* Flat beyond the highest point: measured at a longer window, or the whole RAM. */
+	for (i = imax + 1; i < n; i++)
+		if (pt[i] >= 1.15 * pt[imax])
+			c->saturated = 1;
+	if (ram && c->max_u >= 0.9 * (double)ram)
+		c->saturated = 1;
+	if (c->saturated)
+		c->wws = c->max_u;
+	/* flat from the first vertex on: the initial slope is only bounded below */
+	if (c->n == 2)
+		c->knee_unresolved = c->saturated;
+	else if (c->n > 2)
+		c->knee_unresolved = (c->u[2] - c->u[1]) / (c->t[2] - c->t[1]) <
+				     0.25 * c->u[1] / c->t[1];
+}
+
+/* ---- replay of QEMU's pre-copy loop on a curve ------------------------- */
+
+struct sim {
+	/* in */
+	double pending;		/* bytes to send right after the last sync */
+	double sent;		/* bytes sent since that sync */
+	double tau0;		/* guest seconds since that sync */
+	double rate;		/* bytes/s */
+	double thr;		/* switchover threshold, bytes */
+	double tscale;		/* guest seconds per wall second (1 - throttle) */
+	double horizon;		/* wall seconds */
+	double quantum;
+	double wws;		/* pages pending and rewritten add nothing; 0 = ignore */
+	/* out */
+	int result;		/* 1 switchover, 0 not within horizon, -1 undecided */
+	double eta_s;
+	double final_pending;
+	uint32_t rounds;
+	double next_pending;	/* after the next sync */
+	double next_sync_s;
+};
+
+static void simulate(const struct curve *c, struct sim *s)
+{
+	double t = 0, tau = s->tau0, left = s->pending - s->sent;
+	uint32_t r;
+
+	s->result = 0;
+	s->eta_s = -1;
+	s->final_pending = -1;
+	s->rounds = 0;
+	s->next_pending = -1;
+	s->next_sync_s = -1;
+	if (left < 0)
+		left = 0;
+	if (!(s->rate > 0) || !(s->thr > 0))
+		return;
+	for (r = 0; r < SIM_MAX_ROUNDS; r++) {
+		double excess = left - s->thr, dt = 0, add;
+
+		/* Sends a window at a time until pending is below thr, then syncs. */
+		if (excess >= 0)
+			dt = (floor(excess / (s->rate * s->quantum)) + 1) * s->quantum;
+		left -= dt * s->rate;
+		if (left < 0)
+			left = 0;
+		t += dt;
+		tau += dt * s->tscale;
+		if (t > s->horizon)
+			return;
+		add = curve_eval(c, tau);
+		if (s->wws > 0)
+			add *= 1 - clampd(left / s->wws, 0, 1);
+		left += add;
+		tau = 0;
+		s->rounds++;
+		if (r == 0) {
+			s->next_pending = left;
+			s->next_sync_s = t;
+		}
+		if (left < s->thr) {
+			s->result = 1;
+			s->eta_s = t;
+			s->final_pending = left;
+			return;
+		}
+	}
+	s->result = -1;
+}
+
+/* ---- state updates ----------------------------------------------------- */
+
+static double rel_s(struct lm_estimator *e, uint64_t ts_ns)
+{
+	if (!e->have_base) {
+		e->base_ts_ns = ts_ns;
+		e->have_base = 1;
+	}
+	if (ts_ns < e->base_ts_ns)
+		return 0;
+	return (double)(ts_ns - e->base_ts_ns) / 1e9;
+}
+
+static void advance_clock(struct lm_estimator *e, double now)
+{
+	if (now > e->last_ts_s) {
+		e->guest_s += (now - e->last_ts_s) * (1 - e->throttle_pct_now / 100.0);
+		e->last_ts_s = now;
+	}
+}
+
+static void push_point(struct lm_estimator *e, double tau, double bytes, uint32_t round,
+		       uint32_t from_ticks)
+{
+	struct lm_est_point *p = &e->pts[e->npts % LM_EST_MAX_POINTS];
+
+	p->tau_s = tau;
+	p->bytes = bytes;
+	p->round = round;
+	p->from_ticks = from_ticks;
+	e->npts++;
+}
+
+static void reset_migration(struct lm_estimator *e, double now)
+{
+	e->npts = 0;
+	memset(e->pts, 0, sizeof(e->pts));
+	e->nrounds = 0;
+	e->last_round = 0;
+	e->start_ts_s = now;
+	e->tx_total_at_start = e->tx_total;
+	e->sync_ts_s = now;
+	e->sync_tx = e->tx_total;
+	e->sync_guest_s = e->guest_s;
+	e->pending_at_sync = (double)e->ram_bytes;
+	e->last_round_dirty = 0;
+	e->last_round_wall_s = 0;
+	e->last_round_rate_Bps = 0;
+	e->bulk_s = 0;
+	e->post_bulk_rounds = 0;
+	e->events_at_sync = e->events_now;
+	e->events_uniqueness = 1;
+	e->cont_fail_ticks = 0;
+	e->final_ts_s = -1;
+	e->final_pending = -1;
+	e->migrating = 1;
+	e->phase = LM_PHASE_BULK;
+	e->cur.measured_downtime_ms = -1;
+}
+
+static double rate_now(const struct lm_estimator *e)
+{
+	if (e->have_tick_rate && e->tx_rate_ewma > 0)
+		return e->tx_rate_ewma;
+	if (e->last_round_rate_Bps > 0)
+		return e->last_round_rate_Bps;
+	return e->cfg.max_bandwidth_Bps;
+}
+
+static double threshold(const struct lm_estimator *e, double rate)
+{
+	return rate * e->cfg.downtime_limit_s;
+}
+
+static void on_round(struct lm_estimator *e, const struct lm_obs_round *r, double now)
+{
+	double page = (double)e->cfg.page_size;
+	double dirty = (double)r->dirty_pages * page;
+	double wall = r->duration_ns / 1e9, tau, tx, left, thr;
+	struct curve c;
+
+	if (r->ram_bytes)
+		e->ram_bytes = r->ram_bytes;
+	if (r->round == 1 || !e->migrating) {
+		if (!e->migrating || r->round == 1) {
+			if (!e->ram_bytes && r->round == 1)
+				e->ram_bytes = r->dirty_pages * e->cfg.page_size;
+			reset_migration(e, now);
+		}
+		if (r->round == 1) {
+			e->nrounds = 1;
+			e->last_round = 1;
+			return;
+		}
+		/* attached late: no bulk pass to measure, start from this round */
+		e->phase = LM_PHASE_ITERATIVE;
+	}
+	e->nrounds++;
+	if (r->flags & LM_ROUND_FINAL) {
+		/* completion sync: VM stopped, what is pending goes out now */
+		double sent = (double)(e->tx_total - e->sync_tx);
+
+		e->final_pending = fmax(0, e->pending_at_sync - sent) + dirty;
+		e->final_ts_s = now;
+		e->phase = LM_PHASE_SWITCHOVER;
+		e->last_round = r->round;
+		return;
+	}
+	tx = r->tx_bytes ? (double)r->tx_bytes : (double)(e->tx_total - e->sync_tx);
+	tau = e->guest_s - e->sync_guest_s;
+	if (wall > 0 && !(tau > 0))
+		tau = wall * (1 - e->throttle_pct_now / 100.0);
+	thr = threshold(e, rate_now(e));
+	/* QEMU syncs when what is left drops below thr: the leftover is at most thr. */
+	left = clampd(e->pending_at_sync - tx, 0, thr > 0 ? thr : 0);
+	curve_build(e, &c, e->ram_bytes, 0);
+	e->pending_at_sync = left + dirty * (c.wws > 0 ? 1 - clampd(left / c.wws, 0, 1) : 1);
+	if (e->last_round <= 1 && e->phase == LM_PHASE_BULK && wall > 0)
+		e->bulk_s = wall;
+	if (wall > 0 && tau > 0) {
+		push_point(e, tau, dirty, r->round, 0);
+		e->last_round_rate_Bps = tx / wall;
+		e->post_bulk_rounds++;
+	}
+	e->last_round_dirty = dirty;
+	e->last_round_wall_s = wall;
+	if (e->have_events) {
+		uint64_t ev = e->events_now - e->events_at_sync;
+
+		if (ev && r->dirty_pages)
+			e->events_uniqueness = clampd((double)r->dirty_pages / (double)ev, 0.05, 1);
+		e->events_at_sync = e->events_now;
+	}
+	e->sync_ts_s = now;
+	e->sync_tx = e->tx_total;
+	e->sync_guest_s = e->guest_s;
+	e->last_round = r->round;
+	e->phase = LM_PHASE_ITERATIVE;
+}
+
+static void on_tick(struct lm_estimator *e, const struct lm_obs_tick *t, double now)
+{
+	double interval = t->interval_ns / 1e9;
+
+	if (e->prev_tick_ts_s > 0 || e->have_tick_rate || e->prev_tick_tx) {
+		if (!(interval > 0))
+			interval = now - e->prev_tick_ts_s;
+		if (interval > 0 && t->tx_total >= e->prev_tick_tx && e->migrating &&
+		    e->phase <= LM_PHASE_ITERATIVE) {
+			double r = (double)(t->tx_total - e->prev_tick_tx) / interval;
+
+			e->tx_rate_ewma = e->have_tick_rate ? 0.5 * e->tx_rate_ewma + 0.5 * r : r;
+			e->have_tick_rate = 1;
+		}
+	}
+	e->prev_tick_ts_s = now;
+	e->prev_tick_tx = t->tx_total;
+	if (t->dirty_events_total || t->source != LM_SRC_BITMAP) {
+		e->have_events = 1;
+		e->events_now = t->dirty_events_total;
+		if (e->migrating && e->phase <= LM_PHASE_ITERATIVE && e->events_now >= e->events_at_sync) {
+			double tau = e->guest_s - e->sync_guest_s;
+			double u = e->events_uniqueness * (double)(e->events_now - e->events_at_sync) *
+				   (double)e->cfg.page_size;
+
+			if (tau >= CONT_MIN_TAU_S)
+				push_point(e, tau, u, e->last_round + 1, 1);
+		}
+	}
+}
+
+static void on_params(struct lm_estimator *e, const struct lm_obs_params *p)
+{
+	if (p->downtime_limit_ms)
+		e->cfg.downtime_limit_s = p->downtime_limit_ms / 1e3;
+	if (p->max_bandwidth)
+		e->cfg.max_bandwidth_Bps = (double)p->max_bandwidth;
+	if (p->ram_bytes)
+		e->ram_bytes = p->ram_bytes;
+	if (p->page_size)
+		e->cfg.page_size = p->page_size;
+	e->throttle_pct_now = p->throttle_pct > 99 ? 99 : p->throttle_pct;
+	e->have_params = 1;
+}
+
+/* ---- the estimate ------------------------------------------------------ */
+
+static void fmt_bytes(char *b, size_t n, double v)
+{
+	if (v >= 10 * 1024 * MiB)
+		snprintf(b, n, "%.1f GiB", v / (1024 * MiB));
+	else if (v >= 10 * MiB)
+		snprintf(b, n, "%.0f MiB", v / MiB);
+	else if (v >= MiB)
+		snprintf(b, n, "%.1f MiB", v / MiB);
+	else
+		snprintf(b, n, "%.0f KiB", v / 1024);
+}
+
+struct ctx {
+	double now, rate, rate_best, thr, thr_best, horizon, quantum, tscale, sw_rate;
+	struct curve c;		/* all points: the expected curve */
+	struct curve quiet;	/* busy phases left out: the best case */
+};
+
+static double downtime_ms(const struct ctx *x, double pending)
+{
+	return (pending + DEVICE_STATE_BYTES) / x->sw_rate * 1e3;
+}
+
+/* Smallest throttle (percent) whose replay converges at rate / (1 + margin). */
+static double recommend_throttle(const struct lm_estimator *e, const struct ctx *x,
+				 const struct sim *base, double *limit_Bps, int *guessed)
+{
+	struct curve c = x->c;
+	struct sim s;
+	int lo = -1, hi = 99, mid;
+	double margin = cfg_or(e->cfg.throttle_margin, 0.25);
+	double rate = x->rate / (1 + margin);
+
+	*guessed = 0;
+	/*
+	 * Flat already at the shortest window (or a single round that resent
+	 * all it could send): the initial slope is only bounded below.
+	 */
+	if (c.knee_unresolved || (c.n == 2 && c.u[1] >= 0.9 * x->rate * c.t[1] / x->tscale)) {
+		c.t[1] *= KNEE_GUESS;
+		*guessed = 1;
+	}
+	while (hi - lo > 1) {
+		mid = (lo + hi) / 2;
+		s = *base;
+		s.wws = c.wws;
+		s.rate = rate;
+		s.thr = threshold(e, rate);
+		s.tscale = 1 - (mid < 0 ? 0 : mid) / 100.0;
+		simulate(&c, &s);
+		if (s.result == 1)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	*limit_Bps = (1 - hi / 100.0) * curve_slope0(&c);
+	return hi;
+}
+
+static void set_reason(struct lm_estimate *est, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_reason(struct lm_estimate *est, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(est->reason, sizeof(est->reason), fmt, ap);
+	va_end(ap);
+}
+
+static void export_curve(struct lm_estimate *est, const struct curve *c)
+{
+	int i, n = c->n - 1 < LM_EST_CURVE_MAX ? c->n - 1 : LM_EST_CURVE_MAX;
+
+	/* the last vertices carry the plateau: keep them when trimming */
+	for (i = 0; i < n; i++) {
+		int src = c->n - n + i;
+
+		est->curve_t_s[i] = c->t[src];
+		est->curve_bytes[i] = c->u[src];
+	}
+	est->curve_n = n > 0 ? n : 0;
+}
+
+static void estimate_bulk_unknown(const struct lm_estimator *e, struct lm_estimate *est,
+				  const struct ctx *x, double sent)
+{
+	char a[24], b[24];
+	double v = (double)e->ram_bytes;
+
+	est->verdict = LM_VERDICT_UNKNOWN;
+	est->confidence = 0;
+	fmt_bytes(a, sizeof(a), sent);
+	if (v > 0) {
+		fmt_bytes(b, sizeof(b), v);
+		set_reason(est, "bulk pass: %s of %s sent at %.1f MB/s; the first sync after it "
+			   "(in ~%.0f s) measures the dirty pages", a, b, x->rate / 1e6,
+			   est->eta_min_s > 0 ? est->eta_min_s : 0);
+	} else {
+		set_reason(est, "bulk pass: %s sent at %.1f MB/s; RAM size unknown", a, x->rate / 1e6);
+	}
+}
+
+static int compute(struct lm_estimator *e, int kind)
+{
+	struct lm_estimate *est = &e->cur;
+	enum lm_verdict old = est->verdict, v;
+	struct ctx x;
+	struct sim b, ex;
+	double sent, pending_now, tp, limit;
+	char s1[24], s2[24];
+	int guessed = 0, cont_ok = 0;
+	uint32_t keep_round = est->verdict_round;
+	double keep_dt = est->measured_downtime_ms;
+
+	memset(&x, 0, sizeof(x));
+	x.now = e->last_ts_s;
+	x.rate = rate_now(e);
+	x.rate_best = fmax(x.rate, e->last_round_rate_Bps);
+	x.thr = threshold(e, x.rate);
+	x.thr_best = threshold(e, x.rate_best);
+	x.tscale = 1 - e->throttle_pct_now / 100.0;
+	x.quantum = e->cfg.max_bandwidth_Bps > 0 ? QUANTUM_CAPPED_S : QUANTUM_FREE_S;
+	x.sw_rate = e->cfg.switchover_bandwidth_Bps > 0 ? e->cfg.switchover_bandwidth_Bps : x.rate;
+	x.horizon = cfg_or(e->cfg.horizon_s, 300);
+	curve_build(e, &x.c, e->ram_bytes, 0);
+	curve_build(e, &x.quiet, e->ram_bytes, 1);
+
+	/* Rebuild the estimate from scratch: same state, same bytes. */
+	memset(est, 0, sizeof(*est));
+	est->verdict = old;
+	est->verdict_round = keep_round;
+	est->measured_downtime_ms = keep_dt;
+	est->eta_s = est->downtime_ms = est->eta_min_s = est->total_s = -1;
+	est->throttle_pct = est->dirty_limit_Bps = est->ratio = -1;
+	est->rounds = e->nrounds;
+	est->migrating = e->migrating;
+	est->phase = e->phase;
+	est->tx_rate_Bps = x.rate;
+	est->threshold_bytes = x.thr;
+	est->downtime_is_bound = !(e->cfg.switchover_bandwidth_Bps > 0) && e->cfg.max_bandwidth_Bps > 0;
+	export_curve(est, &x.c);
+	est->short_dirty_rate_Bps = curve_slope0(&x.c);
+	if (x.c.saturated) {
+		est->wws_bytes = (uint64_t)x.c.wws;
+	} else if (x.c.n >= 2) {
+		est->wws_bytes = (uint64_t)x.c.max_u;
+		est->wws_is_lower_bound = 1;
+	}
+	if (e->last_round_wall_s > 0) {
+		est->dirty_rate_Bps = e->last_round_dirty / e->last_round_wall_s;
+		if (x.rate > 0)
+			est->ratio = est->dirty_rate_Bps / x.rate;
+	}
+
+	if (e->phase == LM_PHASE_IDLE) {
+		est->verdict = LM_VERDICT_UNKNOWN;
+		set_reason(est, "no migration seen yet");
+		goto out;
+	}
+	if (e->phase == LM_PHASE_SWITCHOVER || e->phase == LM_PHASE_ENDED) {
+		if (e->final_ts_s >= 0) {
+			est->verdict = LM_VERDICT_CONVERGING;
+			est->confidence = 1;
+			est->eta_s = 0;
+			est->total_s = e->final_ts_s - e->start_ts_s;
+			if (x.sw_rate > 0)
+				est->downtime_ms = downtime_ms(&x, e->final_pending);
+			fmt_bytes(s1, sizeof(s1), e->final_pending);
+			if (est->measured_downtime_ms >= 0)
+				set_reason(est, "switched over after %.1f s, %u syncs; %s left for the stop "
+					   "phase; measured downtime %.0f ms", est->total_s, e->nrounds, s1,
+					   est->measured_downtime_ms);
+			else
+				set_reason(est, "switched over after %.1f s, %u syncs; %s left for the stop phase",
+					   est->total_s, e->nrounds, s1);
+		} else {
+			set_reason(est, "migration ended after %.1f s without a completion sync",
+				   x.now - e->start_ts_s);
+		}
+		goto out;
+	}
+	if (!(x.rate > 0)) {
+		est->verdict = LM_VERDICT_UNKNOWN;
+		set_reason(est, "no transfer rate measured yet");
+		goto out;
+	}
+
+	sent = (double)(e->tx_total - e->sync_tx);
+	pending_now = fmax(0, e->pending_at_sync - sent);
+	est->remaining_bytes = (uint64_t)pending_now;
+	if (e->phase == LM_PHASE_BULK) {
+		double bulk_total = (e->last_ts_s - e->sync_ts_s) + fmax(0, pending_now - x.thr) / x.rate;
+
+		est->eta_min_s = fmax(0, pending_now - x.thr) / x.rate;
+		x.horizon = fmax(x.horizon, cfg_or(e->cfg.horizon_bulk, 20) * bulk_total);
+		/* the part already sent that the guest dirtied again comes back after the pass */
+		if (x.c.n >= 2 && e->ram_bytes)
+			est->remaining_bytes += (uint64_t)(curve_eval(&x.c, e->guest_s - e->sync_guest_s) *
+							   fmin(1, sent / (double)e->ram_bytes));
+		cont_ok = x.c.n >= 2 && x.c.t[x.c.n - 1] >= 2 * CONT_MIN_TAU_S;
+		if (!e->ram_bytes || (!cont_ok && e->pending_at_sync >= x.thr)) {
+			estimate_bulk_unknown(e, est, &x, (double)(e->tx_total - e->tx_total_at_start));
+			goto out;
+		}
+	} else {
+		x.horizon = fmax(x.horizon, cfg_or(e->cfg.horizon_bulk, 20) * e->bulk_s);
+	}
+	est->horizon_s = x.horizon;
+
+	/* Best case: the smallest curve the points allow, the better of the two rates. */
+	memset(&b, 0, sizeof(b));
+	b.pending = e->pending_at_sync;
+	b.sent = sent;
+	b.tau0 = e->guest_s - e->sync_guest_s;
+	b.rate = x.rate_best;
+	b.thr = x.thr_best;
+	b.tscale = x.tscale;
+	b.horizon = x.horizon;
+	b.quantum = x.quantum;
+	b.wws = x.quiet.wws;
+	simulate(&x.quiet, &b);
+	/* Expected: every point, the current rate (ETA, downtime). */
+	ex = b;
+	ex.rate = x.rate;
+	ex.thr = x.thr;
+	ex.wws = x.c.wws;
+	simulate(&x.c, &ex);
+	if (ex.result != 1 && b.result == 1)
+		ex = b;
+
+	fmt_bytes(s1, sizeof(s1), e->pending_at_sync);
+	fmt_bytes(s2, sizeof(s2), x.thr);
+	if (b.result == 0) {
+		/* A tick alone does not flip to not-converging (transient rate dips), a sync does. */
+		int allowed = kind == LM_OBS_ROUND || old == LM_VERDICT_NOT_CONVERGING;
+
+		if (kind == LM_OBS_TICK && e->have_events && cont_ok)
+			allowed |= ++e->cont_fail_ticks >= CONT_FAIL_TICKS;
+		v = allowed ? LM_VERDICT_NOT_CONVERGING : (old == LM_VERDICT_UNKNOWN ? old : LM_VERDICT_MARGINAL);
+		tp = recommend_throttle(e, &x, &b, &limit, &guessed);
+		est->throttle_pct = tp;
+		est->dirty_limit_Bps = limit;
+		est->confidence = clampd(0.6 + 0.1 * e->post_bulk_rounds +
+					 (b.next_pending >= 0.98 * b.pending - b.sent ? 0.05 : 0), 0, 0.97);
+		if (e->phase == LM_PHASE_BULK)
+			set_reason(est, "bulk pass: guest dirties %.1f MB/s (short windows) vs %.1f MB/s sent; "
+				   "best case no switchover in %.0f s; throttle %.0f%%",
+				   est->short_dirty_rate_Bps / 1e6, x.rate / 1e6, x.horizon, tp);
+		else
+			set_reason(est, "round %u left %s to resend; %.0f ms at %.1f MB/s allows %s; "
+				   "best case: no switchover in %.0f s; throttle %s%.0f%%",
+				   e->last_round, s1, e->cfg.downtime_limit_s * 1e3, x.rate / 1e6, s2,
+				   x.horizon, guessed ? ">=" : "", tp);
+	} else {
+		double lam = curve_slope0(&x.c) * x.tscale / x.rate;
+
+		e->cont_fail_ticks = 0;
+		est->eta_s = ex.eta_s;
+		est->total_s = (x.now - e->start_ts_s) + ex.eta_s;
+		if (ex.final_pending >= 0)
+			est->downtime_ms = downtime_ms(&x, ex.final_pending);
+		if (b.result == 1 && lam < 0.8 && ex.result == 1 && ex.eta_s <= x.horizon / 2) {
+			v = LM_VERDICT_CONVERGING;
+			est->throttle_pct = 0;
+			est->confidence = clampd(0.5 + 0.15 * (e->post_bulk_rounds > 0 ? e->post_bulk_rounds - 1 : 0) +
+						 (lam < 0.5 ? 0.1 : 0), 0.3, 0.95);
+			if (e->phase == LM_PHASE_BULK && pending_now < x.thr && x.c.n < 2)
+				set_reason(est, "RAM fits in the switchover threshold (%s)", s2);
+			else
+				set_reason(est, "round %u left %s; %.0f ms at %.1f MB/s allows %s; "
+					   "switchover in ~%.1f s after %u more sync%s, dirty/bw %.2f",
+					   e->last_round, s1, e->cfg.downtime_limit_s * 1e3, x.rate / 1e6, s2,
+					   ex.eta_s, ex.rounds, ex.rounds == 1 ? "" : "s", lam);
+		} else {
+			v = LM_VERDICT_MARGINAL;
+			est->confidence = 0.5;
+			tp = recommend_throttle(e, &x, &b, &limit, &guessed);
+			est->throttle_pct = tp;
+			est->dirty_limit_Bps = limit;
+			if (x.quiet.varying)
+				set_reason(est, "round %u left %s; dirtying varies between rounds (busy phases): "
+					   "switchover in %.0f s if quiet, never if busy; throttle %.0f%%",
+					   e->last_round, s1, b.eta_s, tp);
+			else
+				set_reason(est, "round %u left %s, dirty/bw %.2f at short windows; best case "
+					   "switchover in %.0f s after %u syncs; throttle %.0f%% for a margin",
+					   e->last_round, s1, lam, b.eta_s >= 0 ? b.eta_s : x.horizon, b.rounds, tp);
+		}
+	}
+	est->verdict = v;
+out:
+	if (est->verdict != old)
+		est->verdict_round = e->last_round;
+	return est->verdict != old;
+}
+
+void lm_est_init(struct lm_estimator *e, const struct lm_est_config *cfg)
+{
+	memset(e, 0, sizeof(*e));
+	if (cfg)
+		e->cfg = *cfg;
+	else
+		lm_est_config_default(&e->cfg);
+	if (!(e->cfg.downtime_limit_s > 0))
+		e->cfg.downtime_limit_s = 0.300;
+	if (!e->cfg.page_size)
+		e->cfg.page_size = 4096;
+	e->events_uniqueness = 1;
+	e->final_ts_s = -1;
+	e->final_pending = -1;
+	e->cur.verdict = LM_VERDICT_UNKNOWN;
+	e->cur.eta_s = e->cur.downtime_ms = e->cur.eta_min_s = e->cur.total_s = -1;
+	e->cur.throttle_pct = e->cur.dirty_limit_Bps = e->cur.ratio = -1;
+	e->cur.measured_downtime_ms = -1;
+	snprintf(e->cur.reason, sizeof(e->cur.reason), "no migration seen yet");
+}
+
+int lm_est_feed(struct lm_estimator *e, const struct lm_obs *o)
+{
+	double now = rel_s(e, o->ts_ns);
+
+	advance_clock(e, now);
+	switch (o->kind) {
+	case LM_OBS_START:
+		if (o->start.ram_bytes)
+			e->ram_bytes = o->start.ram_bytes;
+		reset_migration(e, now);
+		break;
+	case LM_OBS_PARAMS:
+		on_params(e, &o->params);
+		break;
+	case LM_OBS_ROUND:
+		if (o->round.tx_total)
+			e->tx_total = o->round.tx_total;
+		on_round(e, &o->round, now);
+		break;
+	case LM_OBS_TICK:
+		if (o->tick.tx_total)
+			e->tx_total = o->tick.tx_total;
+		on_tick(e, &o->tick, now);
+		break;
+	case LM_OBS_END:
+		if (e->migrating && o->end.reason == LM_END_COMPLETED && e->final_ts_s >= 0)
+			e->cur.measured_downtime_ms = (now - e->final_ts_s) * 1e3;
+		e->migrating = 0;
+		e->phase = LM_PHASE_ENDED;
+		break;
+	default:
+		return 0;
+	}
+	return compute(e, o->kind);
+}
+
+const struct lm_estimate *lm_est_current(const struct lm_estimator *e)
+{
+	return &e->cur;
+}
