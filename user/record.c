@@ -4,6 +4,7 @@
  * record.h): little-endian integers whatever the host, and lm_obs encoded
  * field by field so a recording made on one host replays on any other.
  */
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 #include "record_codec.h"
@@ -171,16 +172,89 @@ int lm_obs_decode(struct lm_obs *o, const uint8_t in[LM_REC_OBS_LEN])
 	return 0;
 }
 
-void lm_rec_header_encode(uint8_t out[LM_REC_HEADER_LEN], const struct lm_est_config *cfg)
+/*
+ * The estimator configuration, one key per field. A new lm_est_config field
+ * gets a new key here (never reuse one); 0 in a field means "default", so a
+ * recording without the key replays with the default.
+ */
+struct cfg_key {
+	uint32_t key;
+	uint16_t off;
+	uint8_t is_u64;
+};
+#define D(k, field) { k, offsetof(struct lm_est_config, field), 0 }
+static const struct cfg_key cfg_keys[] = {
+	D(1, downtime_limit_s),
+	D(2, max_bandwidth_Bps),
+	{ 3, offsetof(struct lm_est_config, page_size), 1 },
+	D(4, switchover_bandwidth_Bps),
+	D(5, horizon_s),
+	D(6, horizon_bulk),
+	D(7, throttle_margin),
+};
+#undef D
+#define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+_Static_assert(NKEYS <= LM_REC_MAX_SETTINGS, "settings fit the header");
+
+size_t lm_rec_header_encode(uint8_t out[LM_REC_HEADER_MAX], const struct lm_est_config *cfg)
 {
-	memset(out, 0, LM_REC_HEADER_LEN);
+	const uint8_t *c = (const uint8_t *)cfg;
+	uint8_t *p = out + LM_REC_HEADER_FIXED;
+	size_t len = LM_REC_HEADER_FIXED + 16 * NKEYS + 4;
+
+	memset(out, 0, LM_REC_HEADER_MAX);
 	memcpy(out, LM_REC_MAGIC, 8);
 	lm_put_le16(out + 8, LM_REC_VERSION);
-	lm_put_le16(out + 10, LM_REC_HEADER_LEN);
+	lm_put_le16(out + 10, (uint16_t)len);
 	lm_put_le32(out + 12, LM_REC_FLAG_ZLIB);
-	lm_put_f64(out + 16, cfg->downtime_limit_s);
-	lm_put_f64(out + 24, cfg->max_bandwidth_Bps);
-	lm_put_le64(out + 32, cfg->page_size);
-	lm_put_le32(out + 40, LM_REC_OBS_LEN);
-	lm_put_le32(out + 44, lm_crc32(out, 44));
+	lm_put_le32(out + 16, LM_REC_OBS_LEN);
+	lm_put_le32(out + 20, NKEYS);
+	for (size_t i = 0; i < NKEYS; i++, p += 16) {
+		double d;
+		uint64_t u;
+
+		lm_put_le32(p, cfg_keys[i].key);
+		if (cfg_keys[i].is_u64) {
+			memcpy(&u, c + cfg_keys[i].off, 8);
+			d = (double)u;
+		} else {
+			memcpy(&d, c + cfg_keys[i].off, 8);
+		}
+		lm_put_f64(p + 8, d);
+	}
+	lm_put_le32(p, lm_crc32(out, len - 4));
+	return len;
+}
+
+int lm_rec_settings_decode(struct lm_est_config *cfg, const uint8_t *area, uint32_t n, uint32_t *bad)
+{
+	uint8_t *c = (uint8_t *)cfg;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t key = lm_get_le32(area + 16 * i);
+		double d = lm_get_f64(area + 16 * i + 8);
+
+		*bad = i;
+		/* Anything that passed the checksum can still be crafted. */
+		if (!isfinite(d) || d < 0 || d > 1e18)
+			return -EINVAL;
+		for (size_t k = 0; k < NKEYS; k++) {
+			if (cfg_keys[k].key != key)
+				continue;
+			if (cfg_keys[k].is_u64) {
+				uint64_t u = (uint64_t)d;
+
+				memcpy(c + cfg_keys[k].off, &u, 8);
+			} else {
+				memcpy(c + cfg_keys[k].off, &d, 8);
+			}
+		}
+	}
+	if (cfg->downtime_limit_s > 3600 || cfg->page_size < 512 || cfg->page_size > (1ull << 30) ||
+	    (cfg->page_size & (cfg->page_size - 1))) {
+		*bad = n;
+		return -EINVAL;
+	}
+	return 0;
 }

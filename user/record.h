@@ -4,10 +4,13 @@
  * names and messages, and the estimator configuration, in a portable file.
  *
  * Layout, all integers little-endian, doubles as IEEE-754 bit patterns:
- *   header (48 bytes)
- *     0  magic "LMTRREC\0"       8  u16 version (1)   10 u16 header length
- *    12  u32 flags (bit 0: zlib) 16 f64 downtime_limit_s  24 f64 max_bandwidth_Bps
- *    32  u64 page_size           40 u32 obs size (80) 44 u32 CRC-32 of bytes 0..43
+ *   header (24 + 16 n + 4 bytes)
+ *     0  magic "LMTRREC\0"        8  u16 version (1)   10 u16 header length
+ *    12  u32 flags (bit 0: zlib) 16  u32 obs size (80) 20 u32 n settings (<= 16)
+ *    24  n x { u32 key, u32 0, f64 value }: the estimator configuration
+ *        (keys in record.c; unknown keys are ignored, missing ones are 0,
+ *        which lm_est_config defines as "the built-in default")
+ *   -4   u32 CRC-32 of every header byte before it
  *   blocks, each
  *     0  u32 magic "LBLK"  4 u32 raw length  8 u32 stored length
  *    12  u32 CRC-32 of the stored bytes     16 u32 CRC-32 of bytes 0..15
@@ -32,7 +35,9 @@
 
 #define LM_REC_MAGIC		"LMTRREC"	/* + NUL: 8 bytes */
 #define LM_REC_VERSION		1
-#define LM_REC_HEADER_LEN	48
+#define LM_REC_HEADER_FIXED	24
+#define LM_REC_MAX_SETTINGS	16
+#define LM_REC_HEADER_MAX	(LM_REC_HEADER_FIXED + 16 * LM_REC_MAX_SETTINGS + 4)
 #define LM_REC_FLAG_ZLIB	(1u << 0)
 #define LM_REC_BLOCK_MAGIC	0x4b4c424cu	/* "LBLK" on disk */
 #define LM_REC_BLOCK_HDR	20

@@ -26,6 +26,9 @@ static inline uint32_t lm_crc32(const void *buf, size_t len)
 int lm_obs_encode(uint8_t out[LM_REC_OBS_LEN], const struct lm_obs *o);
 /* -ENOENT for an unknown kind (skipped by the reader). */
 int lm_obs_decode(struct lm_obs *o, const uint8_t in[LM_REC_OBS_LEN]);
-void lm_rec_header_encode(uint8_t out[LM_REC_HEADER_LEN], const struct lm_est_config *cfg);
+/* Returns the header length written to out. */
+size_t lm_rec_header_encode(uint8_t out[LM_REC_HEADER_MAX], const struct lm_est_config *cfg);
+/* Settings area -> cfg (zeroed first); -EINVAL with the bad key's index in *bad. */
+int lm_rec_settings_decode(struct lm_est_config *cfg, const uint8_t *area, uint32_t n, uint32_t *bad);
 
 #endif /* LM_RECORD_CODEC_H */

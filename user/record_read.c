@@ -7,7 +7,6 @@
  * fuzzed (tests/fuzz/fuzz_record.c).
  */
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,12 +76,12 @@ static long src_read(struct lm_record *r, void *dst, size_t n)
 
 static int check_header(struct lm_record *r)
 {
-	uint8_t h[LM_REC_HEADER_LEN];
-	uint32_t obs_len;
-	uint16_t version;
+	uint8_t h[LM_REC_HEADER_MAX];
+	uint32_t obs_len, nset, bad;
+	uint16_t version, len;
 	long got;
 
-	got = src_read(r, h, sizeof(h));
+	got = src_read(r, h, LM_REC_HEADER_FIXED);
 	if (got < 0)
 		return fail(r, (int)got, "read error at offset 0: %s", strerror((int)-got));
 	if (got == 0)
@@ -91,45 +90,40 @@ static int check_header(struct lm_record *r)
 		return fail(r, -EBADMSG, "not an lmtrace recording (no \"%s\" magic at offset 0)",
 			    LM_REC_MAGIC);
 	if ((size_t)got < 10)
-		return fail(r, -EBADMSG, "truncated at offset %ld inside the %d-byte header",
-			    got, LM_REC_HEADER_LEN);
+		return fail(r, -EBADMSG, "truncated at offset %ld inside the header", got);
 	version = lm_get_le16(h + 8);
 	if (version > LM_REC_VERSION)
 		return fail(r, -EPROTO, "format version %u at offset 8 is newer than this lmtrace reads (%d): upgrade lmtrace",
 			    version, LM_REC_VERSION);
 	if (version == 0)
 		return fail(r, -EBADMSG, "invalid format version 0 at offset 8");
-	if ((size_t)got < sizeof(h))
-		return fail(r, -EBADMSG, "truncated at offset %ld inside the %d-byte header",
-			    got, LM_REC_HEADER_LEN);
-	if (!crc_ok(lm_get_le32(h + 44), lm_crc32(h, 44)))
-		return fail(r, -EBADMSG, "header checksum mismatch at offset 44 (corrupt header)");
-	if (lm_get_le16(h + 10) != LM_REC_HEADER_LEN)
-		return fail(r, -EBADMSG, "header length %u at offset 10, expected %d",
-			    lm_get_le16(h + 10), LM_REC_HEADER_LEN);
+	if ((size_t)got < LM_REC_HEADER_FIXED)
+		return fail(r, -EBADMSG, "truncated at offset %ld inside the header", got);
+	len = lm_get_le16(h + 10);
+	nset = lm_get_le32(h + 20);
+	if (nset > LM_REC_MAX_SETTINGS || len != LM_REC_HEADER_FIXED + 16 * nset + 4)
+		return fail(r, -EBADMSG, "header length %u at offset 10 does not match %u settings at offset 20",
+			    len, nset);
+	got = src_read(r, h + LM_REC_HEADER_FIXED, len - LM_REC_HEADER_FIXED);
+	if (got < 0)
+		return fail(r, (int)got, "read error at offset %llu: %s",
+			    (unsigned long long)r->off, strerror((int)-got));
+	if (got < len - LM_REC_HEADER_FIXED)
+		return fail(r, -EBADMSG, "truncated at offset %llu inside the %u-byte header",
+			    (unsigned long long)r->off, len);
+	if (!crc_ok(lm_get_le32(h + len - 4), lm_crc32(h, len - 4)))
+		return fail(r, -EBADMSG, "header checksum mismatch at offset %u (corrupt header)", len - 4);
 	r->flags = lm_get_le32(h + 12);
 	if (r->flags & ~LM_REC_FLAG_ZLIB)
 		return fail(r, -EPROTO, "unknown flags 0x%x at offset 12: recorded by a newer lmtrace?",
 			    r->flags);
-	obs_len = lm_get_le32(h + 40);
+	obs_len = lm_get_le32(h + 16);
 	if (obs_len != LM_REC_OBS_LEN)
-		return fail(r, -EPROTO, "observation size %u at offset 40, this lmtrace reads %d",
+		return fail(r, -EPROTO, "observation size %u at offset 16, this lmtrace reads %d",
 			    obs_len, LM_REC_OBS_LEN);
-	r->cfg.downtime_limit_s = lm_get_f64(h + 16);
-	r->cfg.max_bandwidth_Bps = lm_get_f64(h + 24);
-	r->cfg.page_size = lm_get_le64(h + 32);
-	/* Values that passed the checksum can still be nonsense (crafted file). */
-	if (!isfinite(r->cfg.downtime_limit_s) || r->cfg.downtime_limit_s < 0 ||
-	    r->cfg.downtime_limit_s > 3600)
-		return fail(r, -EBADMSG, "implausible downtime limit %g s at offset 16",
-			    r->cfg.downtime_limit_s);
-	if (!isfinite(r->cfg.max_bandwidth_Bps) || r->cfg.max_bandwidth_Bps < 0)
-		return fail(r, -EBADMSG, "implausible bandwidth %g B/s at offset 24",
-			    r->cfg.max_bandwidth_Bps);
-	if (r->cfg.page_size < 512 || r->cfg.page_size > (1ull << 30) ||
-	    (r->cfg.page_size & (r->cfg.page_size - 1)))
-		return fail(r, -EBADMSG, "implausible page size %llu at offset 32",
-			    (unsigned long long)r->cfg.page_size);
+	if (lm_rec_settings_decode(&r->cfg, h + LM_REC_HEADER_FIXED, nset, &bad))
+		return fail(r, -EBADMSG, "implausible estimator setting at offset %u",
+			    LM_REC_HEADER_FIXED + 16 * bad);
 	return 0;
 }
 

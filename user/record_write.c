@@ -25,7 +25,8 @@ _Static_assert(LM_REC_BLOCK_MAX / 1000 + 13 < LM_REC_BLOCK_MAX / 512 + 64,
 int lm_rec_writer_open(const char *path, const struct lm_est_config *cfg,
 		       struct lm_rec_writer **out, char *err, size_t errlen)
 {
-	uint8_t hdr[LM_REC_HEADER_LEN];
+	uint8_t hdr[LM_REC_HEADER_MAX];
+	size_t hdr_len;
 	struct lm_rec_writer *w;
 	int ret;
 
@@ -41,8 +42,8 @@ int lm_rec_writer_open(const char *path, const struct lm_est_config *cfg,
 			 path, strerror(errno));
 		goto cleanup;
 	}
-	lm_rec_header_encode(hdr, cfg);
-	if (fwrite(hdr, sizeof(hdr), 1, w->f) != 1 || fflush(w->f)) {
+	hdr_len = lm_rec_header_encode(hdr, cfg);
+	if (fwrite(hdr, hdr_len, 1, w->f) != 1 || fflush(w->f)) {
 		ret = errno ? -errno : -EIO;
 		snprintf(err, errlen, "cannot write recording %s: %s", path, strerror(-ret));
 		goto cleanup;

@@ -45,15 +45,15 @@ static int seed(const char *dir, const char *name, int nobs, int flush_every)
 static int stored_seed(const char *dir)
 {
 	struct lm_est_config cfg = { .downtime_limit_s = 0.3, .page_size = 4096 };
-	uint8_t file[LM_REC_HEADER_LEN + LM_REC_BLOCK_HDR + 4 + LM_REC_OBS_LEN + 4 + 8 + 4 + 8];
-	uint8_t *b = file + LM_REC_HEADER_LEN, *raw = b + LM_REC_BLOCK_HDR, *p = raw;
+	uint8_t file[LM_REC_HEADER_MAX + LM_REC_BLOCK_HDR + 4 + LM_REC_OBS_LEN + 4 + 8 + 4 + 8];
 	struct lm_obs o = { .kind = LM_OBS_TICK, .pid = 7, .ts_ns = 1 };
+	size_t hlen = lm_rec_header_encode(file, &cfg);
+	uint8_t *b = file + hlen, *raw = b + LM_REC_BLOCK_HDR, *p = raw;
 	char path[512];
 	FILE *f;
 
-	lm_rec_header_encode(file, &cfg);
 	lm_put_le32(file + 12, 0);
-	lm_put_le32(file + 44, lm_crc32(file, 44));
+	lm_put_le32(file + hlen - 4, lm_crc32(file, hlen - 4));
 	p[0] = LM_REC_E_NAME, p[1] = 0, lm_put_le16(p + 2, 8), lm_put_le32(p + 4, 7);
 	memcpy(p + 8, "vm-7", 4), p += 12;
 	p[0] = LM_REC_E_OBS, p[1] = 0, lm_put_le16(p + 2, LM_REC_OBS_LEN);

@@ -68,6 +68,8 @@ static void make_obs(void)
 
 static const struct lm_est_config cfg = {
 	.downtime_limit_s = 0.3, .max_bandwidth_Bps = 33554432.0, .page_size = 4096,
+	.switchover_bandwidth_Bps = 1e9, .horizon_s = 300, .horizon_bulk = 20,
+	.throttle_margin = 0.25,
 };
 
 /* Writes the test recording; with flush_every > 0 closes a block that often. */
@@ -169,6 +171,8 @@ static void test_round_trip(const char *path)
 	ASSERT_NEAR(lm_record_config(r)->downtime_limit_s, 0.3, 0, 0, "cfg downtime");
 	ASSERT_NEAR(lm_record_config(r)->max_bandwidth_Bps, 33554432.0, 0, 0, "cfg bw");
 	ASSERT_EQ(lm_record_config(r)->page_size, 4096, "cfg page size");
+	/* Every field, whatever it is: the config must come back whole. */
+	ASSERT_EQ(memcmp(lm_record_config(r), &cfg, sizeof(cfg)), 0, "whole config");
 	while ((ret = lm_record_next(r, &it)) > 0) {
 		switch (it.type) {
 		case LM_REC_E_OBS:
@@ -321,11 +325,11 @@ static void test_open_errors(const char *dir)
 	snprintf(path, sizeof(path), "%s/future.lmrec", dir);
 	f = fopen(path, "wb");
 	if (f) {
-		uint8_t h[LM_REC_HEADER_LEN];
+		uint8_t h[LM_REC_HEADER_MAX];
+		size_t len = lm_rec_header_encode(h, &cfg);
 
-		lm_rec_header_encode(h, &cfg);
 		lm_put_le16(h + 8, 2);
-		fwrite(h, sizeof(h), 1, f);
+		fwrite(h, len, 1, f);
 		fclose(f);
 	}
 	ASSERT_EQ(lm_record_open(path, &r, err, sizeof(err)), -EPROTO, "newer version");
