@@ -120,7 +120,7 @@ static void draw_vm(struct live_sink *ls, FILE *f, const struct lm_vm_view *vm, 
 		snprintf(status, sizeof(status), "ended (%s)", lm_end_reason_name(vm->end_reason));
 	else
 		snprintf(status, sizeof(status), "waiting for a migration");
-	fprintf(f, "pid %-7u %-20.20s %-24s round %-4u RAM %8.1f MiB", vm->pid,
+	fprintf(f, "pid %-7u %-16.16s %-22s round %-4u RAM %7.1f MiB", vm->pid,
 		vm->name[0] ? vm->name : "-", status,
 		vm->rounds, vm->ram_bytes / MiB);
 	eol(f);

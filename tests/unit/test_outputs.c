@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The output sinks driven through the real pipeline and estimator by a
+ * model migration (synth.h): CSV shape and stability, replay reproducing
+ * the live output byte for byte, Prometheus exposition (file and a real
+ * HTTP server on 127.0.0.1, probed with well-formed and malformed requests
+ * over raw sockets), the live view's frames, and the report's chart.
+ * Ports 47400-47449 belong to this test.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "outputs.h"
+#include "prom_metrics.h"
+#include "synth.h"
+#include "unit.h"
+
+#define PORT_BASE 47400
+
+static const struct synth converging = {
+	.pid = 4242, .t0_ns = 1764075600000000000ull, .ram = 256 << 20, .rate_Bps = 32 << 20,
+	.dirty_Bps = 4 << 20, .wws = 256 << 20, .downtime_s = 0.3, .max_s = 60,
+};
+static const struct synth stuck = {
+	.pid = 4343, .t0_ns = 1764075600000000000ull, .ram = 256 << 20, .rate_Bps = 16 << 20,
+	.dirty_Bps = 64 << 20, .wws = 200 << 20, .downtime_s = 0.3, .max_s = 40,
+};
+
+static char tmpdir[] = "/tmp/lmtrace-test-outputs.XXXXXX";
+
+static void feed(void *ctx, const struct lm_obs *o)
+{
+	lm_pipeline_feed(ctx, o);
+}
+
+static void init_pipe(struct lm_pipeline *p)
+{
+	struct lm_est_config cfg;
+
+	lm_est_config_default(&cfg);
+	lm_pipeline_init(p, &cfg);
+}
+
+/* Both model migrations through p, with names that need quoting. */
+static void run_both(struct lm_pipeline *p)
+{
+	lm_pipeline_set_name(p, converging.pid, "vm-a");
+	lm_pipeline_set_name(p, stuck.pid, "db \"primary\", rack\\3");
+	synth_run(&converging, feed, p);
+	synth_run(&stuck, feed, p);
+}
+
+/* Fields in one CSV line, honouring quotes. */
+static int csv_fields(const char *line)
+{
+	int n = 1, quoted = 0;
+
+	for (; *line && *line != '\n'; line++) {
+		if (*line == '"')
+			quoted = !quoted;
+		else if (*line == ',' && !quoted)
+			n++;
+	}
+	return n;
+}
+
+static char *csv_of_run(int with_record, const char *rec_path)
+{
+	struct lm_pipeline p;
+	struct lm_sink *s;
+	char *buf = NULL, err[256];
+	size_t len;
+	FILE *f = open_memstream(&buf, &len);
+
+	init_pipe(&p);
+	ASSERT_EQ(lm_sink_csv_new(f, &s), 0, "csv sink");
+	lm_pipeline_add_sink(&p, s);
+	if (with_record) {
+		ASSERT_EQ(lm_sink_record_new(rec_path, &p.cfg, &s, err, sizeof(err)), 0, "record sink");
+		lm_pipeline_add_sink(&p, s);
+		run_both(&p);
+	} else {
+		ASSERT_EQ(lm_replay(rec_path, &p, err, sizeof(err)), 0, "replay");
+	}
+	ASSERT_EQ(lm_pipeline_finish(&p), 0, "finish");
+	fclose(f);
+	return buf;
+}
+
+static void test_csv_and_replay(void)
+{
+	char rec[512], *live, *replayed, *line;
+	int lines = 0, header_fields, bad = 0, samples = 0, rounds = 0, quoted = 0;
+
+	snprintf(rec, sizeof(rec), "%s/both.lmrec", tmpdir);
+	live = csv_of_run(1, rec);
+	replayed = csv_of_run(0, rec);
+	if (!ASSERT_TRUE(live && replayed, "outputs"))
+		return;
+	ASSERT_TRUE(!strncmp(live, "ts_s,pid,vm,record,round,dirty_pages,", 37), "header first");
+	header_fields = csv_fields(live);
+	ASSERT_EQ(header_fields, 24, "columns");
+	for (line = live; *line; line = strchr(line, '\n') + 1) {
+		lines++;
+		if (csv_fields(line) != header_fields && bad++ < 3)
+			fprintf(stderr, "  line %d has %d fields: %.80s\n", lines, csv_fields(line), line);
+		samples += !!strstr(line, ",sample,");
+		rounds += !!strstr(line, ",round,");
+		quoted += !!strstr(line, ",\"db \"\"primary\"\", rack\\3\",");
+	}
+	ASSERT_EQ(bad, 0, "every line has every column");
+	/* converging: 9 ticks, 4 rounds; stuck: 39 ticks, 1 + bulk + 2.x more rounds */
+	ASSERT_TRUE(samples >= 45, "a line per sample");
+	ASSERT_TRUE(rounds >= 6, "a line per round");
+	ASSERT_TRUE(quoted > 10, "name with comma and quotes quoted");
+	ASSERT_STREQ(replayed, live, "replay gives the live output, byte for byte");
+	free(live);
+	free(replayed);
+}
+
+/* Checks exposition lines: comments, or name{labels} value. */
+static int prom_well_formed(const char *text, int *series)
+{
+	const char *l = text;
+	int bad = 0;
+
+	*series = 0;
+	while (*l) {
+		const char *end = strchr(l, '\n');
+		char name[128];
+		double v;
+
+		if (!end)
+			return -1;
+		if (*l != '#') {
+			if (sscanf(l, "%127[a-z_]{", name) != 1 || strncmp(name, "lmtrace_", 8) ||
+			    !memchr(l, '}', end - l) ||
+			    sscanf((const char *)memchr(l, '}', end - l) + 1, " %lf", &v) != 1)
+				bad++;
+			(*series)++;
+		}
+		l = end + 1;
+	}
+	return bad;
+}
+
+static char *prom_text_of_run(void)
+{
+	struct lm_prom_state st;
+	struct lm_pipeline p;
+	char *text;
+	size_t len;
+
+	init_pipe(&p);
+	run_both(&p);
+	lm_prom_init(&st);
+	for (int i = 0; i < p.nvms; i++)
+		lm_prom_update(&st, p.vms[i]);
+	text = lm_prom_render(&st, &len);
+	ASSERT_EQ(strlen(text), len, "length");
+	lm_prom_destroy(&st);
+	lm_pipeline_finish(&p);
+	return text;
+}
+
+static void test_prom_text(void)
+{
+	char *text = prom_text_of_run();
+	int series, ones = 0;
+	const char *p;
+
+	ASSERT_EQ(prom_well_formed(text, &series), 0, "exposition lines well formed");
+	ASSERT_TRUE(series > 30, "series for both VMs");
+	for (p = text; (p = strstr(p, "\nlmtrace_verdict{")); p++)
+		ones += strstr(p, "\"} 1\n") && strstr(p, "\"} 1\n") < strchr(p + 1, '\n') + 1;
+	ASSERT_EQ(ones, 2, "one current verdict per VM");
+	ASSERT_TRUE(strstr(text, "# TYPE lmtrace_rounds_total counter\n") != NULL, "counter typed");
+	ASSERT_TRUE(strstr(text, "# TYPE lmtrace_eta_seconds gauge\n") != NULL, "gauge typed");
+	ASSERT_TRUE(strstr(text, "vm=\"db \\\"primary\\\", rack\\\\3\"") != NULL, "label escaped");
+	ASSERT_TRUE(strstr(text, "lmtrace_verdict{pid=\"4242\",vm=\"vm-a\",verdict=\"converging\"} 1\n") != NULL,
+		    "converging VM's verdict");
+	free(text);
+}
+
+static void test_prom_file(void)
+{
+	char path[512], tmp[520], bad[512], err[512];
+	struct lm_pipeline p;
+	struct lm_sink *s;
+	struct stat sb;
+	char *text, *expect;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/lmtrace.prom", tmpdir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	init_pipe(&p);
+	ASSERT_EQ(lm_sink_prom_file_new(path, &s, err, sizeof(err)), 0, "prom file sink");
+	lm_pipeline_add_sink(&p, s);
+	run_both(&p);
+	ASSERT_EQ(lm_pipeline_finish(&p), 0, "finish");
+	f = fopen(path, "r");
+	if (!ASSERT_TRUE(f != NULL, "file written"))
+		return;
+	text = calloc(1, 1 << 20);
+	len = fread(text, 1, (1 << 20) - 1, f);
+	fclose(f);
+	ASSERT_TRUE(len > 1000, "file has content");
+	expect = prom_text_of_run();
+	ASSERT_STREQ(text, expect, "file holds the final exposition");
+	ASSERT_TRUE(stat(tmp, &sb) != 0, "no temporary file left");
+	snprintf(bad, sizeof(bad), "%s/no/such/dir/x.prom", tmpdir);
+	ASSERT_EQ(lm_sink_prom_file_new(bad, &s, err, sizeof(err)), -ENOENT, "bad directory");
+	ASSERT_TRUE(strstr(err, "no/such/dir") && strstr(err, "directory"), "message names it");
+	free(text);
+	free(expect);
+}
+
+/*
+ * Sends req (len bytes) to port, returns what came back (up to cap), "" on
+ * reset. Prints how long the server took (information, not a check).
+ */
+static size_t http_raw(int port, const void *req, size_t len, char *resp, size_t cap)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct timespec t0, t1;
+	size_t got = 0;
+	int fd;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	resp[0] = 0;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	if (len && send(fd, req, len, MSG_NOSIGNAL) < 0)
+		goto out;
+	shutdown(fd, SHUT_WR);
+	for (;;) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pf, 1, 15000) <= 0)	/* the server must answer or close */
+			break;
+		n = recv(fd, resp + got, cap - 1 - got, 0);
+		if (n <= 0)
+			break;
+		got += n;
+		if (got == cap - 1)
+			break;
+	}
+out:
+	resp[got] = 0;
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	fprintf(stderr, "  %-32.*s -> %.12s (%.2f s)\n",
+		(int)strcspn(req, "\r"), len && ((const char *)req)[0] > ' ' ? (const char *)req : "(binary)",
+		got ? resp : "(closed)", (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	return got;
+}
+
+static int http_status(const char *resp)
+{
+	int status = 0;
+
+	sscanf(resp, "HTTP/1.%*d %d", &status);
+	return status;
+}
+
+static void test_http(void)
+{
+	static char resp[1 << 20];
+	char addr[64], err[512], *junk;
+	struct lm_pipeline p;
+	struct lm_sink *s = NULL;
+	int port = 0, ret = -1, series, idle[20];
+	const char *get = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+	init_pipe(&p);
+	for (int i = 0; i < 10 && ret; i++) {
+		port = PORT_BASE + i;
+		snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+		ret = lm_sink_http_new(addr, &s, err, sizeof(err));
+	}
+	if (!ASSERT_EQ(ret, 0, "http sink on a free port"))
+		return;
+	lm_pipeline_add_sink(&p, s);
+	run_both(&p);
+
+	http_raw(port, get, strlen(get), resp, sizeof(resp));
+	ASSERT_EQ(http_status(resp), 200, "GET /metrics");
+	ASSERT_TRUE(strstr(resp, "Content-Type: text/plain; version=0.0.4") != NULL, "content type");
+	ASSERT_TRUE(strstr(resp, "\r\n\r\n") != NULL, "headers end");
+	if (strstr(resp, "\r\n\r\n"))
+		ASSERT_EQ(prom_well_formed(strstr(resp, "\r\n\r\n") + 4, &series), 0, "body well formed");
+	ASSERT_TRUE(strstr(resp, "lmtrace_verdict{pid=\"4343\"") != NULL, "both VMs");
+
+#define REQ(s) s, sizeof(s) - 1
+	http_raw(port, REQ("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), resp, sizeof(resp));
+	ASSERT_EQ(http_status(resp), 404, "other path");
+	http_raw(port, REQ("GET /metricsx HTTP/1.1\r\nHost: x\r\n\r\n"), resp, sizeof(resp));
+	ASSERT_EQ(http_status(resp), 404, "prefix of a path");
+	http_raw(port, REQ("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"), resp, sizeof(resp));
+	ASSERT_EQ(http_status(resp), 405, "POST");
+	ASSERT_TRUE(strstr(resp, "Allow: GET, HEAD") != NULL, "Allow header");
+	http_raw(port, REQ("DELETE /metrics HTTP/1.1\r\nHost: x\r\n\r\n"), resp, sizeof(resp));
+	ASSERT_EQ(http_status(resp), 405, "DELETE");
+	http_raw(port, REQ("HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n"), resp, sizeof(resp));
+	ASSERT_EQ(http_status(resp), 200, "HEAD");
+	ASSERT_TRUE(!strstr(resp, "lmtrace_"), "HEAD has no body");
+	/* malformed: each gets an error status or a closed connection, never a hang */
+	http_raw(port, REQ("\x00\x01\x02\xff garbage\r\n\r\n"), resp, sizeof(resp));
+	ASSERT_TRUE(http_status(resp) >= 400 || resp[0] == 0, "binary junk");
+	http_raw(port, REQ("GET /metrics HTTP/9.9\r\n\r\n"), resp, sizeof(resp));
+	ASSERT_TRUE(http_status(resp) >= 400 || resp[0] == 0, "unknown HTTP version");
+	http_raw(port, REQ("GET /metrics HTTP/1.1\r\nno colon here\r\n\r\n"), resp, sizeof(resp));
+	ASSERT_TRUE(http_status(resp) >= 400 || resp[0] == 0 || http_status(resp) == 200, "bad header line");
+	junk = malloc(200000);
+	memcpy(junk, "GET /metrics HTTP/1.1\r\nX-Big: ", 30);
+	memset(junk + 30, 'a', 200000 - 34);
+	memcpy(junk + 200000 - 4, "\r\n\r\n", 4);
+	http_raw(port, junk, 200000, resp, sizeof(resp));
+	ASSERT_TRUE(http_status(resp) >= 400 || resp[0] == 0, "200 kB header refused");
+	free(junk);
+	http_raw(port, REQ("GET /metr"), resp, sizeof(resp));
+	ASSERT_TRUE(http_status(resp) != 200, "request cut short");
+#undef REQ
+	/* more idle connections than the limit, then a normal scrape still works */
+	for (int i = 0; i < 20; i++) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		idle[i] = socket(AF_INET, SOCK_STREAM, 0);
+		connect(idle[i], (struct sockaddr *)&a, sizeof(a));
+	}
+	for (int i = 0; i < 20; i++)
+		close(idle[i]);
+	usleep(200000);
+	http_raw(port, get, strlen(get), resp, sizeof(resp));
+	ASSERT_EQ(http_status(resp), 200, "serves after a connection flood");
+
+	/* the same port again: a clear message */
+	ret = lm_sink_http_new(addr, &s, err, sizeof(err));
+	ASSERT_EQ(ret, -EADDRINUSE, "port in use");
+	ASSERT_TRUE(strstr(err, "pick another") != NULL, "says what to do");
+	ASSERT_EQ(lm_sink_http_new("nonsense", &s, err, sizeof(err)), -EINVAL, "no port");
+	ASSERT_TRUE(strstr(err, "ADDR:PORT") != NULL, "shows the form");
+	ASSERT_EQ(lm_pipeline_finish(&p), 0, "finish");
+	http_raw(port, get, strlen(get), resp, sizeof(resp));
+	ASSERT_EQ(resp[0], 0, "closed after finish");
+}
+
+/* Display columns of a frame line: escapes skipped, UTF-8 counted once. */
+static int columns(const char *l, const char *end)
+{
+	int n = 0;
+
+	while (l < end) {
+		if (*l == '\033') {
+			l++;
+			if (*l == '[')
+				while (++l < end && !(*l >= '@' && *l <= '~'))
+					;
+			l++;
+			continue;
+		}
+		if ((*l & 0xc0) != 0x80)
+			n++;
+		l++;
+	}
+	return n;
+}
+
+static void test_live(void)
+{
+	struct lm_pipeline p;
+	struct lm_sink *s;
+	char *buf = NULL, *l, *end;
+	size_t len;
+	int clears = 0, homes = 0, widest = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	setenv("NO_COLOR", "1", 1);
+	init_pipe(&p);
+	ASSERT_EQ(lm_sink_live_new(f, &s), 0, "live sink");
+	lm_pipeline_add_sink(&p, s);
+	run_both(&p);
+	ASSERT_EQ(lm_pipeline_finish(&p), 0, "finish");
+	fclose(f);
+	for (l = buf; (l = strstr(l, "\033[2J")); l++)
+		clears++;
+	for (l = buf; (l = strstr(l, "\033[H")); l++)
+		homes++;
+	ASSERT_EQ(clears, 1, "the screen is cleared once, not per frame");
+	ASSERT_TRUE(homes > 40, "a frame per sample");
+	for (l = buf; *l; l = end + 1) {
+		end = strchr(l, '\n');
+		if (!end)
+			break;
+		if (columns(l, end) > widest)
+			widest = columns(l, end);
+		if (end - l >= 3 && strncmp(end - 3, "\033[K", 3) && !strstr(l, "\033[H"))
+			ASSERT_TRUE(0, "every line clears its rest");
+	}
+	ASSERT_TRUE(widest <= 80, "fits 80 columns");
+	/* the final frame */
+	l = strstr(buf, "(final)");
+	if (ASSERT_TRUE(l != NULL, "final frame")) {
+		ASSERT_TRUE(strstr(l, "CONVERGING") != NULL, "verdict headline");
+		ASSERT_TRUE(strstr(l, "dirty MiB/s") && strstr(l, "ETA s") && strstr(l, "throttle %"),
+			    "units in headers");
+		ASSERT_TRUE(strstr(l, "pid 4343") && strstr(l, "pid 4242"), "a block per VM");
+		ASSERT_TRUE(strstr(l, "ended (completed)") != NULL, "end shown");
+		ASSERT_TRUE(strstr(l, "▁") || strstr(l, "█"), "sparklines");
+		ASSERT_TRUE(strstr(l, "\033[?25h") != NULL, "cursor shown again");
+	}
+	free(buf);
+}
+
+static void test_report(void)
+{
+	char rec[512], svg[512], html[512], *text;
+	char *argv_svg[] = { "report", rec, "-o", svg, NULL };
+	char *argv_html[] = { "report", rec, "-o", html, NULL };
+	char *argv_bad[] = { "report", rec, NULL };
+	FILE *f;
+	size_t n;
+
+	snprintf(rec, sizeof(rec), "%s/both.lmrec", tmpdir);
+	snprintf(svg, sizeof(svg), "%s/chart.svg", tmpdir);
+	snprintf(html, sizeof(html), "%s/chart.html", tmpdir);
+	ASSERT_EQ(lm_report_main(4, argv_svg), 0, "report svg");
+	ASSERT_EQ(lm_report_main(4, argv_html), 0, "report html");
+	ASSERT_EQ(lm_report_main(2, argv_bad), 2, "no -o is a usage error");
+	text = calloc(1, 4 << 20);
+	f = fopen(svg, "r");
+	n = f ? fread(text, 1, (4 << 20) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	ASSERT_TRUE(n > 2000, "svg written");
+	ASSERT_TRUE(!strncmp(text, "<svg xmlns=\"http://www.w3.org/2000/svg\"", 39), "svg root");
+	ASSERT_TRUE(n > 7 && !strcmp(text + n - 7, "</svg>\n"), "svg closed");
+	ASSERT_TRUE(strstr(text, "<g id=\"vm-4242\">") && strstr(text, "<g id=\"vm-4343\">"), "a chart per VM");
+	ASSERT_TRUE(strstr(text, "class=\"dirty\" d=\"M") != NULL, "dirty rate steps");
+	ASSERT_TRUE(strstr(text, "class=\"transfer\" points=\"1") || strstr(text, "class=\"transfer\" points=\"") , "transfer line");
+	ASSERT_TRUE(strstr(text, "class=\"remaining\" points=\"") != NULL, "remaining line");
+	ASSERT_TRUE(strstr(text, "class=\"verdict-band\"") != NULL, "verdict band");
+	ASSERT_TRUE(strstr(text, "class=\"verdict-change\"") != NULL, "verdict changes");
+	ASSERT_TRUE(strstr(text, "class=\"migration-end\"") != NULL, "end marked");
+	ASSERT_TRUE(strstr(text, "<line class=\"predicted-switchover\"") != NULL, "prediction marked");
+	ASSERT_TRUE(strstr(text, "&quot;primary&quot;") != NULL, "names escaped");
+	f = fopen(html, "r");
+	n = f ? fread(text, 1, (4 << 20) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	text[n] = 0;
+	ASSERT_TRUE(!strncmp(text, "<!DOCTYPE html>", 15), "html page");
+	ASSERT_TRUE(strstr(text, "<svg ") && strstr(text, "class=\"events\""), "chart and history");
+	ASSERT_TRUE(!strstr(text, "src=") && !strstr(text, "href="), "self-contained");
+	free(text);
+}
+
+int main(int argc, char **argv)
+{
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_csv_and_replay();
+	test_prom_text();
+	test_prom_file();
+	test_http();
+	test_live();
+	test_report();
+	if (!unit_failures) {
+		char cmd[600];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+		if (system(cmd))
+			fprintf(stderr, "cannot remove %s\n", tmpdir);
+	} else {
+		fprintf(stderr, "files kept in %s\n", tmpdir);
+	}
+	return unit_done(argv[0]);
+}
