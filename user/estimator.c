@@ -384,18 +384,23 @@ static void on_round(struct lm_estimator *e, const struct lm_obs_round *r, doubl
 
 	if (r->ram_bytes)
 		e->ram_bytes = r->ram_bytes;
-	if (r->round == 1 || !e->migrating) {
-		if (!e->migrating || r->round == 1) {
-			if (!e->ram_bytes && r->round == 1)
-				e->ram_bytes = r->dirty_pages * e->cfg.page_size;
+	if (r->round == 1) {
+		/* the initial sync: the migration starts here unless START came just before */
+		if (!e->ram_bytes)
+			e->ram_bytes = r->dirty_pages * e->cfg.page_size;
+		if (!e->migrating || e->nrounds)
 			reset_migration(e, now);
-		}
-		if (r->round == 1) {
-			e->nrounds = 1;
-			e->last_round = 1;
-			return;
-		}
+		e->sync_ts_s = now;
+		e->sync_tx = e->tx_total;
+		e->sync_guest_s = e->guest_s;
+		e->pending_at_sync = (double)e->ram_bytes;
+		e->nrounds = 1;
+		e->last_round = 1;
+		return;
+	}
+	if (!e->migrating) {
 		/* attached late: no bulk pass to measure, start from this round */
+		reset_migration(e, now);
 		e->phase = LM_PHASE_ITERATIVE;
 	}
 	e->nrounds++;
@@ -602,7 +607,10 @@ static int compute(struct lm_estimator *e, int kind)
 	char s1[24], s2[24];
 	int guessed = 0, cont_ok = 0;
 	uint32_t keep_round = est->verdict_round;
-	double keep_dt = est->measured_downtime_ms;
+	double keep_dt = est->measured_downtime_ms, keep_conf = est->confidence;
+	char keep_reason[LM_REASON_MAX];
+
+	memcpy(keep_reason, est->reason, sizeof(keep_reason));
 
 	memset(&x, 0, sizeof(x));
 	x.now = e->last_ts_s;
@@ -666,8 +674,13 @@ static int compute(struct lm_estimator *e, int kind)
 				set_reason(est, "switched over after %.1f s, %u syncs; %s left for the stop phase",
 					   est->total_s, e->nrounds, s1);
 		} else {
-			set_reason(est, "migration ended after %.1f s without a completion sync",
-				   x.now - e->start_ts_s);
+			/* cancelled or lost: the last verdict stands, with what it was based on */
+			est->confidence = keep_conf;
+			if (strncmp(keep_reason, "ended after", 11))
+				set_reason(est, "ended after %.1f s without switchover; %s",
+					   x.now - e->start_ts_s, keep_reason);
+			else
+				memcpy(est->reason, keep_reason, sizeof(est->reason));
 		}
 		goto out;
 	}

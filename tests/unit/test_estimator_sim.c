@@ -266,13 +266,14 @@ static void check_scenario(const struct scen *sc, const char *wdir)
 	}
 	ASSERT_EQ(qsim_run(&q, sc, on_obs, &r), 0, sc->name);
 	if (trace) {
-		fprintf(trace, "# expect converges=%d%s", q.converged,
-			sc->nc_by_round && !q.converged ? "" : "");
-		if (sc->nc_by_round && !sc->expect_converge)
+		fprintf(trace, "# expect converges=%d", q.converged);
+		if (sc->nc_by_round)
 			fprintf(trace, " nc_by_round=%d", sc->nc_by_round);
+		if (q.converged && !sc->nc_by_round && !sc->eta_free)
+			fprintf(trace, " total_s=%.3f", q.switchover_s);
 		if (q.converged)
-			fprintf(trace, " total_s=%.3f downtime_ms=%.1f switchover_bw=%.0f", q.switchover_s,
-				q.downtime_ms, sc->link_mibps * 1048576);
+			fprintf(trace, " downtime_ms=%.1f switchover_bw=%.0f", q.downtime_ms,
+				sc->link_mibps * 1048576);
 		fprintf(trace, "\n");
 		fclose(trace);
 	}

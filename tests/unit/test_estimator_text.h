@@ -30,7 +30,7 @@
 #include "obs.h"
 
 /* "12.5" -> 12500000000; -EINVAL on junk. */
-static int obs_text_parse_seconds(const char *s, uint64_t *ns)
+static __attribute__((unused)) int obs_text_parse_seconds(const char *s, uint64_t *ns)
 {
 	uint64_t ip = 0, frac = 0;
 	int digits = 0;
@@ -57,7 +57,7 @@ static int obs_text_parse_seconds(const char *s, uint64_t *ns)
 	return 0;
 }
 
-static int obs_text_parse_u64(const char *s, uint64_t *v)
+static __attribute__((unused)) int obs_text_parse_u64(const char *s, uint64_t *v)
 {
 	char *end;
 
@@ -68,7 +68,7 @@ static int obs_text_parse_u64(const char *s, uint64_t *v)
 	return errno || *end ? -EINVAL : 0;
 }
 
-static int obs_text_flags(const char *v, uint64_t *out)
+static __attribute__((unused)) int obs_text_flags(const char *v, uint64_t *out)
 {
 	char buf[64], *tok, *save = NULL;
 
@@ -89,7 +89,7 @@ static int obs_text_flags(const char *v, uint64_t *out)
 	return 0;
 }
 
-static int obs_text_reason(const char *v, uint64_t *out)
+static __attribute__((unused)) int obs_text_reason(const char *v, uint64_t *out)
 {
 	static const char *names[] = { "unknown", "cancelled", "completed", "proc_exit", "trace_stop" };
 	unsigned i;
@@ -108,7 +108,7 @@ static int obs_text_reason(const char *v, uint64_t *out)
  * One line -> one record. Returns 1 for a record, 0 for a blank/comment
  * line, -EINVAL (with a message in err) otherwise.
  */
-static int obs_text_parse_line(const char *line, struct lm_obs *o, char *err, size_t errlen)
+static __attribute__((unused)) int obs_text_parse_line(const char *line, struct lm_obs *o, char *err, size_t errlen)
 {
 	char buf[1024], *tok, *save = NULL;
 	int kind = 0, ret;
@@ -226,7 +226,7 @@ unknown:
 	return 1;
 }
 
-static void obs_text_write(FILE *f, const struct lm_obs *o)
+static __attribute__((unused)) void obs_text_write(FILE *f, const struct lm_obs *o)
 {
 	unsigned long long s = o->ts_ns / 1000000000ull, ns = o->ts_ns % 1000000000ull;
 

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Estimator unit tests on hand-written observation streams: the edge cases
+ * (tiny guest done at round 2, FINAL rounds, rounds of duration 0, late
+ * attach, zero config), the geometric model against its closed form, the
+ * throttle's guest clock, feed()'s return value, determinism, and garbage
+ * in -> finite, bounded numbers out.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include "estimator.h"
+#include "unit.h"
+
+#define MiB (1024.0 * 1024.0)
+#define T0 1764000000000000000ull
+
+struct feeder {
+	struct lm_estimator e;
+	uint64_t tx;
+	uint32_t round;
+	double last_sync;
+	int changes, changed_returns;
+};
+
+static int feed(struct feeder *f, struct lm_obs *o, double t)
+{
+	enum lm_verdict before = lm_est_current(&f->e)->verdict;
+	int ret;
+
+	o->pid = 7;
+	o->ts_ns = T0 + (uint64_t)llround(t * 1e9);
+	ret = lm_est_feed(&f->e, o);
+	f->changed_returns += ret;
+	f->changes += lm_est_current(&f->e)->verdict != before;
+	return ret;
+}
+
+static void start(struct feeder *f, double ram_mib, double cap_mibps, struct lm_est_config *cfg)
+{
+	struct lm_obs o = { .kind = LM_OBS_START };
+	struct lm_obs p = { .kind = LM_OBS_PARAMS };
+
+	memset(f, 0, sizeof(*f));
+	lm_est_init(&f->e, cfg);
+	o.start.ram_bytes = (uint64_t)(ram_mib * MiB);
+	feed(f, &o, 0);
+	p.params.downtime_limit_ms = 300;
+	p.params.max_bandwidth = (uint64_t)(cap_mibps * MiB);
+	p.params.page_size = 4096;
+	feed(f, &p, 0);
+}
+
+static void tick(struct feeder *f, double t, double rate_mibps, uint64_t events)
+{
+	struct lm_obs o = { .kind = LM_OBS_TICK };
+
+	f->tx += (uint64_t)(rate_mibps * MiB);
+	o.tick.interval_ns = 1000000000ull;
+	o.tick.tx_total = f->tx;
+	o.tick.dirty_events_total = events;
+	o.tick.source = events ? LM_SRC_FENTRY : LM_SRC_BITMAP;
+	feed(f, &o, t);
+}
+
+/* A sync at t: dirty_mib unique MiB since the previous one, tx_mib sent meanwhile. */
+static int sync_round(struct feeder *f, double t, double dirty_mib, double tx_mib, uint32_t flags,
+		      int zero_duration)
+{
+	struct lm_obs o = { .kind = LM_OBS_ROUND };
+
+	o.round.round = ++f->round;
+	o.round.flags = flags;
+	o.round.dirty_pages = (uint64_t)(dirty_mib * 256);
+	o.round.duration_ns = f->round == 1 || zero_duration ? 0 :
+			      (uint64_t)llround((t - f->last_sync) * 1e9);
+	o.round.tx_bytes = (uint64_t)(tx_mib * MiB);
+	f->tx += o.round.tx_bytes;
+	o.round.tx_total = f->tx;
+	f->last_sync = t;
+	return feed(f, &o, t);
+}
+
+static void end(struct feeder *f, double t, uint32_t reason)
+{
+	struct lm_obs o = { .kind = LM_OBS_END };
+
+	o.end.reason = reason;
+	feed(f, &o, t);
+}
+
+static int estimate_sane(const struct lm_estimate *e)
+{
+	const double v[] = { e->confidence, e->eta_s, e->downtime_ms, e->throttle_pct,
+			     e->dirty_limit_Bps, e->dirty_rate_Bps, e->tx_rate_Bps, e->ratio,
+			     e->eta_min_s, e->total_s, e->short_dirty_rate_Bps, e->threshold_bytes,
+			     e->horizon_s, e->measured_downtime_ms };
+	size_t i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (!isfinite(v[i]))
+			return 0;
+	return e->confidence >= 0 && e->confidence <= 1 && memchr(e->reason, 0, LM_REASON_MAX) &&
+	       e->verdict <= LM_VERDICT_NOT_CONVERGING && e->throttle_pct <= 99 &&
+	       e->curve_n <= LM_EST_CURVE_MAX;
+}
+
+static void test_names_and_config(void)
+{
+	struct lm_est_config cfg, zero;
+	struct lm_estimator e;
+
+	ASSERT_STREQ(lm_verdict_name(LM_VERDICT_UNKNOWN), "unknown", "name unknown");
+	ASSERT_STREQ(lm_verdict_name(LM_VERDICT_CONVERGING), "converging", "name converging");
+	ASSERT_STREQ(lm_verdict_name(LM_VERDICT_MARGINAL), "marginal", "name marginal");
+	ASSERT_STREQ(lm_verdict_name(LM_VERDICT_NOT_CONVERGING), "not-converging", "name nc");
+	lm_est_config_default(&cfg);
+	ASSERT_NEAR(cfg.downtime_limit_s, 0.3, 0, 1e-12, "default downtime");
+	ASSERT_EQ(cfg.page_size, 4096, "default page size");
+	/* a zero config (old recording header) still works */
+	memset(&zero, 0, sizeof(zero));
+	lm_est_init(&e, &zero);
+	ASSERT_NEAR(e.cfg.downtime_limit_s, 0.3, 0, 1e-12, "zero config downtime");
+	ASSERT_EQ(e.cfg.page_size, 4096, "zero config page");
+	ASSERT_EQ(lm_est_current(&e)->verdict, LM_VERDICT_UNKNOWN, "initial verdict");
+	ASSERT_TRUE(estimate_sane(lm_est_current(&e)), "initial estimate sane");
+	lm_est_init(&e, NULL);
+	ASSERT_NEAR(e.cfg.downtime_limit_s, 0.3, 0, 1e-12, "NULL config");
+}
+
+/* 32 MiB guest, 1 MiB/s dirtier: the first sync after the bulk pass switches over. */
+static void test_tiny_final_end(void)
+{
+	static struct feeder f;
+	const struct lm_estimate *e = lm_est_current(&f.e);
+
+	start(&f, 32, 32, NULL);
+	sync_round(&f, 0.001, 32, 0, 0, 0);
+	ASSERT_EQ(e->phase, LM_PHASE_BULK, "tiny: bulk phase");
+	ASSERT_EQ(e->verdict, LM_VERDICT_UNKNOWN, "tiny: unknown during the bulk pass");
+	sync_round(&f, 0.8, 0.8, 25.6, 0, 0);
+	ASSERT_EQ(e->verdict, LM_VERDICT_CONVERGING, "tiny: converging at round 2");
+	ASSERT_TRUE(e->eta_s >= 0 && e->eta_s < 0.2, "tiny: switchover now");
+	ASSERT_TRUE(e->downtime_ms > 0 && e->downtime_ms < 300, "tiny: downtime below the limit");
+	ASSERT_EQ(e->downtime_is_bound, 1, "tiny: capped rate, downtime is a bound");
+	sync_round(&f, 0.801, 0, 0, LM_ROUND_FINAL, 0);
+	ASSERT_EQ(e->phase, LM_PHASE_SWITCHOVER, "tiny: FINAL round -> switchover");
+	ASSERT_EQ(e->verdict, LM_VERDICT_CONVERGING, "tiny: converged");
+	ASSERT_NEAR(e->total_s, 0.801, 0, 1e-6, "tiny: total = time of the completion sync");
+	ASSERT_EQ(e->rounds, 3, "tiny: rounds");
+	end(&f, 0.811, LM_END_COMPLETED);
+	ASSERT_EQ(e->migrating, 0, "tiny: ended");
+	ASSERT_NEAR(e->measured_downtime_ms, 10, 0, 1e-3, "tiny: measured downtime");
+	ASSERT_EQ(f.changes, f.changed_returns, "tiny: feed() returns 1 exactly on changes");
+	ASSERT_TRUE(estimate_sane(e), "tiny: sane");
+}
+
+/* Geometric, lambda = 0.5, checked against the closed form of the same loop. */
+static void test_geometric_closed_form(void)
+{
+	static struct feeder f;
+	const struct lm_estimate *e = lm_est_current(&f.e);
+	double R = 32 * MiB, thr = R * 0.3, pend = 128 * MiB, t = 0, eta;
+	int i, n = 0;
+
+	start(&f, 256, 32, NULL);
+	sync_round(&f, 0.001, 256, 0, 0, 0);
+	for (i = 1; i <= 8; i++)
+		tick(&f, i, 32, 0);
+	/* bulk: 256 MiB in 8 s (minus what was left under the threshold), 128 MiB dirtied */
+	f.tx -= 8 * 32 * MiB;
+	sync_round(&f, 8.0, 128, 256 - 9.6, 0, 0);
+	ASSERT_EQ(e->verdict, LM_VERDICT_CONVERGING, "geometric 0.5: converging at round 2");
+	/* the loop: send down to thr, the guest dirties half of what was sent */
+	while (pend >= thr && n < 100) {
+		double dt = (pend - thr) / R;
+
+		t += dt;
+		pend = thr + 0.5 * R * dt;
+		n++;
+		if (pend - thr < 0.5 * R * 0.1)	/* within one 100 ms window */
+			break;
+	}
+	eta = t;
+	ASSERT_NEAR(e->eta_s, eta, 0.15, 0.3, "geometric 0.5: eta vs closed form");
+	ASSERT_NEAR(e->short_dirty_rate_Bps, 128 * MiB / 8.0, 0.01, 0, "geometric 0.5: slope");
+	ASSERT_EQ(e->throttle_pct, 0, "geometric 0.5: no throttle needed");
+	ASSERT_EQ(e->wws_is_lower_bound, 1, "geometric 0.5: WWS only bounded");
+	ASSERT_TRUE(e->ratio > 0.45 && e->ratio < 0.55, "geometric 0.5: ratio");
+}
+
+/* The whole RAM dirtied during the bulk pass: saturated, stuck at round 2. */
+static void test_whole_ram_dirtied(void)
+{
+	static struct feeder f;
+	const struct lm_estimate *e = lm_est_current(&f.e);
+	int i, changed;
+
+	start(&f, 256, 32, NULL);
+	sync_round(&f, 0.001, 256, 0, 0, 0);
+	for (i = 1; i <= 7; i++)
+		tick(&f, i, 32, 0);
+	ASSERT_EQ(e->verdict, LM_VERDICT_UNKNOWN, "whole RAM: unknown during the bulk pass");
+	ASSERT_TRUE(e->eta_min_s > 0 || e->remaining_bytes == 0, "whole RAM: bulk eta bound");
+	/* the pass ends when what is left fits in 300 ms: 246.4 MiB in 7.7 s */
+	f.tx -= 7 * 32 * MiB;
+	changed = sync_round(&f, 7.7, 256, 256 - 9.6, 0, 0);
+	ASSERT_EQ(changed, 1, "whole RAM: verdict changed at round 2");
+	ASSERT_EQ(e->verdict, LM_VERDICT_NOT_CONVERGING, "whole RAM: not-converging at round 2");
+	ASSERT_EQ(e->verdict_round, 2, "whole RAM: verdict round");
+	ASSERT_EQ(e->wws_bytes, (uint64_t)(256 * MiB), "whole RAM: WWS = RAM");
+	ASSERT_TRUE(e->throttle_pct > 0 && e->throttle_pct < 99, "whole RAM: a throttle");
+	ASSERT_TRUE(e->dirty_limit_Bps > 0 && e->dirty_limit_Bps < 32 * MiB, "whole RAM: dirty limit below the rate");
+	ASSERT_TRUE(e->eta_s < 0, "whole RAM: no eta");
+	ASSERT_TRUE(strstr(e->reason, "allows") != NULL, "whole RAM: reason has the threshold");
+}
+
+/* Rounds of duration 0 are syncs but not curve points; nothing becomes NaN. */
+static void test_zero_duration_rounds(void)
+{
+	static struct feeder f;
+	const struct lm_estimate *e = lm_est_current(&f.e);
+	int i;
+
+	start(&f, 256, 32, NULL);
+	sync_round(&f, 0.001, 256, 0, 0, 0);
+	for (i = 1; i <= 8; i++)
+		tick(&f, i, 32, 0);
+	f.tx -= 8 * 32 * MiB;
+	sync_round(&f, 8.0, 16, 246, 0, 0);
+	sync_round(&f, 8.0, 3, 0, 0, 1);
+	ASSERT_EQ(f.e.npts, 1, "zero duration: not a curve point");
+	ASSERT_TRUE(estimate_sane(e), "zero duration: sane");
+	ASSERT_TRUE(e->verdict != LM_VERDICT_NOT_CONVERGING, "zero duration: no alarm");
+	sync_round(&f, 8.2, 0.5, 6.4, 0, 0);
+	ASSERT_EQ(f.e.npts, 2, "next round is a point again");
+	ASSERT_TRUE(estimate_sane(e), "after zero duration: sane");
+}
+
+/* PARAMS throttle: a round's window is stored in guest time, (1 - p) x wall. */
+static void test_throttle_guest_clock(void)
+{
+	static struct feeder f;
+	struct lm_obs p = { .kind = LM_OBS_PARAMS };
+	const struct lm_estimate *e = lm_est_current(&f.e);
+	int i;
+
+	start(&f, 512, 32, NULL);
+	sync_round(&f, 0.001, 512, 0, 0, 0);
+	for (i = 1; i <= 16; i++)
+		tick(&f, i, 32, 0);
+	f.tx -= 16 * 32 * MiB;
+	sync_round(&f, 16.0, 256, 502, 0, 0);
+	ASSERT_EQ(e->verdict, LM_VERDICT_CONVERGING, "throttle: lambda 0.5 converging");
+	p.params.throttle_pct = 50;
+	feed(&f, &p, 16.0);
+	for (i = 17; i <= 24; i++)
+		tick(&f, i, 32, 0);
+	f.tx -= 8 * 32 * MiB;
+	sync_round(&f, 24.0, 64, 246, 0, 0);
+	ASSERT_NEAR(f.e.pts[1].tau_s, 4.0, 0, 1e-6, "throttle: 8 s wall at 50% = 4 s guest");
+	ASSERT_NEAR(f.e.pts[0].tau_s, 16.0 - 0.001, 0, 1e-6, "throttle: unthrottled round in wall time");
+}
+
+/* Attached late: the first record is a mid-migration round. */
+static void test_late_attach(void)
+{
+	struct lm_estimator e;
+	struct lm_obs o = { .kind = LM_OBS_ROUND };
+
+	lm_est_init(&e, NULL);
+	o.ts_ns = T0;
+	o.round.round = 5;
+	o.round.dirty_pages = 4096;
+	o.round.duration_ns = 2000000000ull;
+	o.round.tx_bytes = 64 * MiB;
+	o.round.tx_total = 1 << 30;
+	o.round.ram_bytes = 1 << 30;
+	lm_est_feed(&e, &o);
+	ASSERT_EQ(lm_est_current(&e)->migrating, 1, "late: migrating");
+	ASSERT_EQ(lm_est_current(&e)->phase, LM_PHASE_ITERATIVE, "late: iterative");
+	ASSERT_TRUE(estimate_sane(lm_est_current(&e)), "late: sane");
+	ASSERT_TRUE(lm_est_current(&e)->verdict != LM_VERDICT_NOT_CONVERGING, "late: one point is no alarm");
+}
+
+/* Continuous source: the curve is measured inside the bulk pass. */
+static void test_continuous_bulk_verdict(void)
+{
+	static struct feeder f;
+	const struct lm_estimate *e = lm_est_current(&f.e);
+	uint64_t ev = 0;
+	int i;
+
+	start(&f, 512, 32, NULL);
+	sync_round(&f, 0.001, 512, 0, 0, 0);
+	for (i = 1; i <= 6 && e->verdict != LM_VERDICT_NOT_CONVERGING; i++) {
+		ev += 64 * 256;		/* 64 MiB/s of unique pages over a 256 MiB working set */
+		if (ev > 256 * 256)
+			ev = 256 * 256;
+		tick(&f, i, 32, ev);
+	}
+	ASSERT_EQ(e->verdict, LM_VERDICT_NOT_CONVERGING, "continuous: verdict in the bulk pass");
+	ASSERT_EQ(e->phase, LM_PHASE_BULK, "continuous: still bulk");
+	ASSERT_TRUE(i - 1 <= 4, "continuous: within 4 ticks");
+	ASSERT_TRUE(e->throttle_pct >= 50 && e->throttle_pct < 80, "continuous: throttle from the slope");
+}
+
+/* Same input, same bytes; pseudo-random input never breaks the numbers. */
+static void test_determinism_and_garbage(void)
+{
+	static struct lm_estimator a, b;
+	uint64_t rng = 99;
+	int i, same = 1, sane = 1;
+
+	lm_est_init(&a, NULL);
+	lm_est_init(&b, NULL);
+	for (i = 0; i < 20000; i++) {
+		struct lm_obs o;
+		uint64_t r1, r2;
+
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		r1 = rng >> 11;
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		r2 = rng >> 11;
+		memset(&o, 0, sizeof(o));
+		o.kind = 1 + r1 % 6;	/* includes an unknown kind */
+		o.ts_ns = T0 + (uint64_t)i * 100000000ull - (r2 % 50 == 0 ? 5000000000ull : 0);
+		o.round.round = r2 % 9;
+		o.round.flags = (uint32_t)(r1 >> 20) & 7;
+		o.round.dirty_pages = r2 % 300000;
+		o.round.duration_ns = (r1 % 3) ? (r2 % 20000000000ull) : 0;
+		o.round.tx_bytes = r1 % (1ull << 31);
+		o.round.tx_total = (uint64_t)i << 24;
+		if (o.kind == LM_OBS_PARAMS) {
+			memset(&o.params, 0, sizeof(o.params));
+			o.params.throttle_pct = r2 % 120;
+			o.params.downtime_limit_ms = r1 % 1000;
+			o.params.max_bandwidth = r2 % (1ull << 30);
+		}
+		lm_est_feed(&a, &o);
+		lm_est_feed(&b, &o);
+		same &= !memcmp(lm_est_current(&a), lm_est_current(&b), sizeof(struct lm_estimate));
+		sane &= estimate_sane(lm_est_current(&a));
+	}
+	ASSERT_TRUE(same, "determinism: byte-identical estimates");
+	ASSERT_TRUE(sane, "garbage: estimates stay finite and bounded");
+}
+
+int main(int argc, char **argv)
+{
+	test_names_and_config();
+	test_tiny_final_end();
+	test_geometric_closed_form();
+	test_whole_ram_dirtied();
+	test_zero_duration_rounds();
+	test_throttle_guest_clock();
+	test_late_attach();
+	test_continuous_bulk_verdict();
+	test_determinism_and_garbage();
+	return unit_done(argv[0]);
+}

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Replays every checked-in trace in tests/traces/ through the estimator and
+ * checks the expectations written next to it:
+ *   NAME.obs.txt   text trace (test_estimator_text.h), expectations in a
+ *                  "# expect k=v ..." line inside
+ *   NAME.lmrec     a recording made with lmtrace -w, expectations in
+ *                  NAME.lmrec.expect (one "expect k=v ..." line)
+ * Keys: converges=0|1 (1: not-converging is never said and the last verdict
+ * is converging; 0: not-converging is said), nc_by_round=N (said at or
+ * before sync round N; with converges=1: stuck until a throttle fixed it), total_s=S and downtime_ms=MS (the truth: predicted
+ * total within 10 % from round 2 on, downtime within 50 ms or 30 %),
+ * switchover_bw=B/s (stop-phase rate given to the estimator), pid=N (which
+ * VM of a multi-VM recording).
+ * Prints one line per trace with what was measured.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "estimator.h"
+#include "record.h"
+#include "unit.h"
+#include "test_estimator_text.h"
+
+struct expect {
+	int converges;		/* -1 unset */
+	int nc_by_round;
+	double total_s, downtime_ms, switchover_bw;
+	uint32_t pid;
+};
+
+struct replay {
+	const char *name;
+	struct expect x;
+	struct lm_estimator est;
+	int inited;
+	uint32_t pid, round;
+	uint64_t start_ns;
+	int ever_nc;
+	uint32_t nc_round;
+	double nc_t;
+	double eta_max_err, dt_max_err;
+	int npred, in_final;
+};
+
+static void expect_parse(const char *line, struct expect *x)
+{
+	char buf[512], *tok, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (tok = strtok_r(buf, " \t\r\n", &save); tok; tok = strtok_r(NULL, " \t\r\n", &save)) {
+		if (!strncmp(tok, "converges=", 10))
+			x->converges = atoi(tok + 10);
+		else if (!strncmp(tok, "nc_by_round=", 12))
+			x->nc_by_round = atoi(tok + 12);
+		else if (!strncmp(tok, "total_s=", 8))
+			x->total_s = atof(tok + 8);
+		else if (!strncmp(tok, "downtime_ms=", 12))
+			x->downtime_ms = atof(tok + 12);
+		else if (!strncmp(tok, "switchover_bw=", 14))
+			x->switchover_bw = atof(tok + 14);
+		else if (!strncmp(tok, "pid=", 4))
+			x->pid = (uint32_t)atoi(tok + 4);
+	}
+}
+
+static void replay_init(struct replay *r, const char *name)
+{
+	memset(r, 0, sizeof(*r));
+	r->name = name;
+	r->x.converges = -1;
+}
+
+static void replay_feed(struct replay *r, const struct lm_obs *o)
+{
+	const struct lm_estimate *e;
+
+	if (!r->inited) {
+		struct lm_est_config cfg;
+
+		if (r->x.pid && o->pid != r->x.pid)
+			return;
+		lm_est_config_default(&cfg);
+		cfg.switchover_bandwidth_Bps = r->x.switchover_bw;
+		lm_est_init(&r->est, &cfg);
+		r->inited = 1;
+		r->pid = o->pid;
+		r->start_ns = o->ts_ns;
+	}
+	if (o->pid != r->pid)
+		return;
+	if (o->kind == LM_OBS_START)
+		r->start_ns = o->ts_ns;
+	lm_est_feed(&r->est, o);
+	e = lm_est_current(&r->est);
+	if (o->kind == LM_OBS_ROUND) {
+		r->round = o->round.round;
+		r->in_final |= !!(o->round.flags & LM_ROUND_FINAL);
+	}
+	if (e->verdict == LM_VERDICT_NOT_CONVERGING && !r->ever_nc) {
+		r->ever_nc = 1;
+		r->nc_round = r->round;
+		r->nc_t = (o->ts_ns - r->start_ns) / 1e9;
+	}
+	if (o->kind == LM_OBS_ROUND && o->round.round >= 2 && !r->in_final && r->x.total_s > 0) {
+		double err = e->total_s < 0 ? 1 : fabs(e->total_s - r->x.total_s) / r->x.total_s;
+
+		if (err > r->eta_max_err)
+			r->eta_max_err = err;
+		if (r->x.downtime_ms > 0 && e->downtime_ms >= 0 &&
+		    fabs(e->downtime_ms - r->x.downtime_ms) > r->dt_max_err)
+			r->dt_max_err = fabs(e->downtime_ms - r->x.downtime_ms);
+		r->npred++;
+	}
+}
+
+static void replay_check(struct replay *r)
+{
+	const struct lm_estimate *e = lm_est_current(&r->est);
+	char name[1200];
+
+	printf("%-44s verdict %-14s (%.2f) NC %s at round %u (%.1f s); eta err max %.1f%% over %d rounds; "
+	       "downtime err %.1f ms\n   reason: %s\n", r->name, lm_verdict_name(e->verdict), e->confidence,
+	       r->ever_nc ? "said" : "never", r->nc_round, r->ever_nc ? r->nc_t : -1,
+	       r->eta_max_err * 100, r->npred, r->dt_max_err, e->reason);
+	snprintf(name, sizeof(name), "%s: replayed something", r->name);
+	ASSERT_TRUE(r->inited, name);
+	if (r->x.converges == 1) {
+		/* with nc_by_round too: stuck until a throttle was applied */
+		snprintf(name, sizeof(name), "%s: never not-converging", r->name);
+		ASSERT_TRUE(r->x.nc_by_round || !r->ever_nc, name);
+		snprintf(name, sizeof(name), "%s: converging at the end", r->name);
+		ASSERT_EQ(e->verdict, LM_VERDICT_CONVERGING, name);
+	} else if (r->x.converges == 0) {
+		snprintf(name, sizeof(name), "%s: not-converging said", r->name);
+		ASSERT_EQ(r->ever_nc, 1, name);
+	}
+	if (r->x.nc_by_round) {
+		snprintf(name, sizeof(name), "%s: not-converging by round %d", r->name, r->x.nc_by_round);
+		ASSERT_TRUE(r->ever_nc && r->nc_round <= (uint32_t)r->x.nc_by_round, name);
+	}
+	if (r->x.total_s > 0) {
+		snprintf(name, sizeof(name), "%s: total within 10%% from round 2", r->name);
+		ASSERT_TRUE(r->npred > 0 && r->eta_max_err <= 0.10, name);
+	}
+	if (r->x.downtime_ms > 0 && r->x.switchover_bw > 0) {
+		snprintf(name, sizeof(name), "%s: downtime within 50 ms or 30%%", r->name);
+		ASSERT_TRUE(r->dt_max_err <= fmax(50, 0.3 * r->x.downtime_ms), name);
+	}
+}
+
+static void run_text(const char *path, const char *name)
+{
+	static struct replay r;
+	char line[1024], err[160], msg[1200];
+	FILE *f = fopen(path, "r");
+	int lineno = 0, bad = 0;
+	struct lm_obs o;
+
+	replay_init(&r, name);
+	if (!ASSERT_TRUE(f != NULL, name))
+		return;
+	/* expectations first: they may configure the estimator */
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "# expect ", 9))
+			expect_parse(line + 9, &r.x);
+	rewind(f);
+	while (fgets(line, sizeof(line), f)) {
+		int ret = obs_text_parse_line(line, &o, err, sizeof(err));
+
+		lineno++;
+		if (ret < 0 && bad++ < 3)
+			fprintf(stderr, "%s:%d: %s\n", path, lineno, err);
+		if (ret == 1)
+			replay_feed(&r, &o);
+	}
+	fclose(f);
+	snprintf(msg, sizeof(msg), "%s: every line parses", name);
+	ASSERT_EQ(bad, 0, msg);
+	replay_check(&r);
+}
+
+static void run_lmrec(const char *path, const char *name)
+{
+	static struct replay r;
+	struct lm_record *rec = NULL;
+	struct lm_rec_item it;
+	char xpath[1100], line[512], err[256], msg[1200];
+	FILE *xf;
+	int ret;
+
+	replay_init(&r, name);
+	snprintf(xpath, sizeof(xpath), "%s.expect", path);
+	xf = fopen(xpath, "r");
+	if (xf) {
+		while (fgets(line, sizeof(line), xf))
+			if (!strncmp(line, "expect ", 7))
+				expect_parse(line + 7, &r.x);
+		fclose(xf);
+	}
+	ret = lm_record_open(path, &rec, err, sizeof(err));
+	snprintf(msg, sizeof(msg), "%s: opens (%s)", name, ret ? err : "ok");
+	if (!ASSERT_EQ(ret, 0, msg))
+		return;
+	while ((ret = lm_record_next(rec, &it)) == 1)
+		if (it.type == LM_REC_E_OBS)
+			replay_feed(&r, &it.obs);
+	snprintf(msg, sizeof(msg), "%s: reads to the end (%s)", name, ret ? lm_record_error(rec) : "ok");
+	ASSERT_TRUE(ret == 0 || ret == -ENODATA, msg);
+	lm_record_close(rec);
+	replay_check(&r);
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+int main(int argc, char **argv)
+{
+	const char *top = getenv("LM_TOP");
+	char dir[512], path[1024];
+	struct dirent **ents;
+	int i, n, traces = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	snprintf(dir, sizeof(dir), "%s/tests/traces", argc > 1 ? argv[1] : top ? top : ".");
+	n = scandir(dir, &ents, NULL, by_name);
+	if (n < 0) {
+		printf("no trace directory %s: run from the repository root or set LM_TOP\n", dir);
+		return 77;
+	}
+	for (i = 0; i < n; i++) {
+		const char *nm = ents[i]->d_name;
+		size_t len = strlen(nm);
+
+		snprintf(path, sizeof(path), "%s/%s", dir, nm);
+		if (len > 8 && !strcmp(nm + len - 8, ".obs.txt")) {
+			run_text(path, nm);
+			traces++;
+		} else if (len > 6 && !strcmp(nm + len - 6, ".lmrec")) {
+			run_lmrec(path, nm);
+			traces++;
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	ASSERT_TRUE(traces > 0, "at least one trace checked in");
+	return unit_done(argv[0]);
+}
