@@ -31,7 +31,7 @@ started=()
 cleanup() {
 	local p
 	for p in "${started[@]}"; do
-		kill -TERM "$p" 2>/dev/null # timeout(1) passes it on to its command
+		kill -TERM "$p" 2>/dev/null # timeout -k passes it on, then KILLs
 	done
 	rm -rf "$tmp"
 }
@@ -51,7 +51,9 @@ dead() { ! kill -0 "$1" 2>/dev/null; }
 
 show() { echo "--- $1:"; sed 's/^/    /' "$1"; }
 
-# Stops this case's processes: timeout(1) passes TERM on to its command.
+# Stops this case's processes: timeout(1) passes TERM on to its command and
+# sends KILL 5 s later (-k) if it is still there (lmtrace blocks TERM while
+# it loads its BPF programs).
 stop_case() {
 	local p
 	for p in "$@"; do
@@ -69,7 +71,7 @@ run_case() {
 	echo "=== $name: kvm_gt --wait-signal --port $port $*"
 	: >"$truth"
 	: >"$lmerr"
-	timeout 120 "$GT" --wait-signal --port "$port" "$@" >"$truth" 2>"$gt_err" &
+	timeout -k 5 120 "$GT" --wait-signal --port "$port" "$@" >"$truth" 2>"$gt_err" &
 	gt_timeout=$!
 	started+=("$gt_timeout")
 	if ! wait_for 30 grep -q '^ready pid=' "$truth" || dead "$gt_timeout"; then
@@ -79,7 +81,7 @@ run_case() {
 	vm_pid=$(sed -n 's/^ready pid=\([0-9]*\).*/\1/p' "$truth")
 
 	# shellcheck disable=SC2086 # lm_port is empty or "--port N"
-	timeout 150 "$LMTRACE" -j -p "$vm_pid" $lm_port >"$lmout" 2>"$lmerr" &
+	timeout -k 5 150 "$LMTRACE" -j -p "$vm_pid" $lm_port >"$lmout" 2>"$lmerr" &
 	lm_timeout=$!
 	started+=("$lm_timeout")
 	wait_for "$attach_timeout" eval "grep -q Tracing '$lmerr' || dead $lm_timeout"
