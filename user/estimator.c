@@ -64,6 +64,8 @@
 #define CONT_FAIL_TICKS		3
 /* Shortest in-round window used as a U(T) point (a tick right after a sync says little). */
 #define CONT_MIN_TAU_S		0.5
+/* Measured rates above max-bandwidth x this are sampling noise (rate-limiter windows). */
+#define RATE_CAP_SLACK		1.00
 /* A point exceeding a longer window's by this factor marks a busy phase. */
 #define BUSY_FACTOR		1.15
 /* Knee assumed at this fraction of the shortest window when U(T) is already flat there. */
@@ -608,6 +610,7 @@ static int compute(struct lm_estimator *e, int kind)
 	int guessed = 0, cont_ok = 0;
 	uint32_t keep_round = est->verdict_round;
 	double keep_dt = est->measured_downtime_ms, keep_conf = est->confidence;
+	double keep_tp = est->throttle_pct, keep_limit = est->dirty_limit_Bps;
 	char keep_reason[LM_REASON_MAX];
 
 	memcpy(keep_reason, est->reason, sizeof(keep_reason));
@@ -616,6 +619,11 @@ static int compute(struct lm_estimator *e, int kind)
 	x.now = e->last_ts_s;
 	x.rate = rate_now(e);
 	x.rate_best = fmax(x.rate, e->last_round_rate_Bps);
+	/* lumpy samples aside, QEMU does not average more than its cap */
+	if (e->cfg.max_bandwidth_Bps > 0) {
+		x.rate = fmin(x.rate, RATE_CAP_SLACK * e->cfg.max_bandwidth_Bps);
+		x.rate_best = fmin(x.rate_best, RATE_CAP_SLACK * e->cfg.max_bandwidth_Bps);
+	}
 	x.thr = threshold(e, x.rate);
 	x.thr_best = threshold(e, x.rate_best);
 	x.tscale = 1 - e->throttle_pct_now / 100.0;
@@ -736,12 +744,11 @@ static int compute(struct lm_estimator *e, int kind)
 	fmt_bytes(s1, sizeof(s1), e->pending_at_sync);
 	fmt_bytes(s2, sizeof(s2), x.thr);
 	if (b.result == 0) {
-		/* A tick alone does not flip to not-converging (transient rate dips), a sync does. */
-		int allowed = kind == LM_OBS_ROUND || old == LM_VERDICT_NOT_CONVERGING;
-
-		if (kind == LM_OBS_TICK && e->have_events && cont_ok)
-			allowed |= ++e->cont_fail_ticks >= CONT_FAIL_TICKS;
-		v = allowed ? LM_VERDICT_NOT_CONVERGING : (old == LM_VERDICT_UNKNOWN ? old : LM_VERDICT_MARGINAL);
+		v = LM_VERDICT_NOT_CONVERGING;
+		/* continuous evidence inside a round: only once it persists */
+		if (kind == LM_OBS_TICK && e->have_events && cont_ok &&
+		    ++e->cont_fail_ticks < CONT_FAIL_TICKS && old != v)
+			v = old;
 		tp = recommend_throttle(e, &x, &b, &limit, &guessed);
 		est->throttle_pct = tp;
 		est->dirty_limit_Bps = limit;
@@ -791,6 +798,21 @@ static int compute(struct lm_estimator *e, int kind)
 					   "switchover in %.0f s after %u syncs; throttle %.0f%% for a margin",
 					   e->last_round, s1, lam, b.eta_s >= 0 ? b.eta_s : x.horizon, b.rounds, tp);
 		}
+	}
+	/*
+	 * Between syncs the only new facts are bytes sent: a rate wobble (lumpy
+	 * ticks, a transient dip) must not flip the verdict back and forth.
+	 * Ticks update the numbers; syncs, parameters and a continuous dirty
+	 * source move the verdict.
+	 */
+	if (kind == LM_OBS_TICK && !(e->have_events && cont_ok) && old != LM_VERDICT_UNKNOWN && v != old) {
+		v = old;
+		est->confidence = keep_conf;
+		memcpy(est->reason, keep_reason, sizeof(est->reason));
+		est->throttle_pct = keep_tp;
+		est->dirty_limit_Bps = keep_limit;
+		if (old == LM_VERDICT_NOT_CONVERGING)
+			est->eta_s = est->total_s = est->downtime_ms = -1;
 	}
 	est->verdict = v;
 out:

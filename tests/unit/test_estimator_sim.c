@@ -18,6 +18,7 @@
 #include "unit.h"
 #include "test_estimator_sim.h"
 #include "test_estimator_text.h"
+#include "test_estimator_base.h"
 
 #define LINK_MIBPS 1500		/* loopback-like link for the stop phase */
 #define MAX_PRED 4096
@@ -106,15 +107,7 @@ struct run {
 	double pred_t[MAX_PRED], pred_total[MAX_PRED], pred_dt[MAX_PRED];
 	uint32_t pred_round[MAX_PRED];
 	int pred_bound;
-	/* baselines */
-	double ac_t0, ac_dirty;
-	uint64_t ac_tx;
-	int ac_cnt;
-	double ac_fire_t;
-	uint32_t ac_fire_round;
-	double stall_prev;
-	double stall_fire_t;
-	uint32_t stall_fire_round;
+	struct baselines base;
 };
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -124,38 +117,6 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 	while (n--)
 		h = (h ^ *b++) * 1099511628211ull;
 	return h;
-}
-
-static void baselines(struct run *r, const struct lm_obs *o, double t)
-{
-	const struct lm_obs_round *rd = &o->round;
-	double dirty = (double)rd->dirty_pages * SIM_PAGE;
-
-	if (rd->round == 1) {
-		r->ac_t0 = t;
-		r->ac_tx = rd->tx_total;
-		return;
-	}
-	if (rd->flags & LM_ROUND_FINAL)
-		return;
-	/* QEMU's trigger: two >1 s sync periods with dirtied > 50 % of sent */
-	r->ac_dirty += dirty;
-	if (t - r->ac_t0 > 1.0) {
-		if (r->ac_dirty > (double)(rd->tx_total - r->ac_tx) / 2 && ++r->ac_cnt >= 2 &&
-		    r->ac_fire_t < 0) {
-			r->ac_fire_t = t;
-			r->ac_fire_round = rd->round;
-		}
-		r->ac_t0 = t;
-		r->ac_tx = rd->tx_total;
-		r->ac_dirty = 0;
-	}
-	/* stall: what a sync leaves to send did not shrink since the previous sync */
-	if (r->stall_prev > 0 && dirty >= r->stall_prev && r->stall_fire_t < 0) {
-		r->stall_fire_t = t;
-		r->stall_fire_round = rd->round;
-	}
-	r->stall_prev = dirty;
 }
 
 static void on_obs(void *ctx, const struct lm_obs *o, struct qsim *q)
@@ -180,7 +141,7 @@ static void on_obs(void *ctx, const struct lm_obs *o, struct qsim *q)
 	}
 	if (o->kind == LM_OBS_ROUND) {
 		r->round = o->round.round;
-		baselines(r, o, t);
+		baselines_round(&r->base, &o->round, t);
 	}
 	if (e->verdict != LM_VERDICT_UNKNOWN && r->first_verdict_t < 0)
 		r->first_verdict_t = t;
@@ -216,7 +177,8 @@ static void run_init(struct run *r, const struct scen *sc, int tell_link)
 		cfg.switchover_bandwidth_Bps = sc->link_mibps * 1048576;
 	lm_est_init(&r->est, &cfg);
 	r->hash = 1469598103934665603ull;
-	r->first_verdict_t = r->ac_fire_t = r->stall_fire_t = -1;
+	r->first_verdict_t = -1;
+	baselines_init(&r->base, SIM_PAGE);
 }
 
 struct acc {
@@ -291,14 +253,14 @@ static void check_scenario(const struct scen *sc, const char *wdir)
 	       "eta r2 %5.1f%% max %5.1f%% | dt %6.1f ms err %5.1f (cap-bound err %6.1f)\n",
 	       sc->name, q.converged ? "conv" : "NC", q.converged ? q.switchover_s : -1, q.round,
 	       lm_verdict_name(r.final_verdict), r.ever_nc ? r.nc_t : -1, r.ever_nc ? r.nc_round : 0,
-	       r.ac_fire_t, r.ac_fire_t >= 0 ? (int)r.ac_fire_round : 0,
-	       r.stall_fire_t, r.stall_fire_t >= 0 ? (int)r.stall_fire_round : 0,
+	       r.base.ac_fire_t, r.base.ac_fire_t >= 0 ? (int)r.base.ac_fire_round : 0,
+	       r.base.stall_fire_t, r.base.stall_fire_t >= 0 ? (int)r.base.stall_fire_round : 0,
 	       a.eta_r2_err * 100, a.eta_max_err * 100, q.downtime_ms, a.dt_max_err_ms,
 	       a.dt_bound_max_err_ms);
 	if (r.ever_nc)
 		printf("%-22s   lmtrace throttle at the verdict: %.0f%%; lead vs qemu trigger %+.1f s, vs stall %+.1f s\n",
-		       "", r.throttle_at_nc, r.ac_fire_t >= 0 ? r.ac_fire_t - r.nc_t : NAN,
-		       r.stall_fire_t >= 0 ? r.stall_fire_t - r.nc_t : NAN);
+		       "", r.throttle_at_nc, r.base.ac_fire_t >= 0 ? r.base.ac_fire_t - r.nc_t : NAN,
+		       r.base.stall_fire_t >= 0 ? r.base.stall_fire_t - r.nc_t : NAN);
 
 	snprintf(name, sizeof(name), "%s: ground truth", sc->name);
 	ASSERT_EQ(q.converged, sc->expect_converge, name);
@@ -318,9 +280,9 @@ static void check_scenario(const struct scen *sc, const char *wdir)
 		snprintf(name, sizeof(name), "%s: not-converging by round %d", sc->name, sc->nc_by_round);
 		ASSERT_TRUE(r.ever_nc && r.nc_round <= (uint32_t)sc->nc_by_round, name);
 		snprintf(name, sizeof(name), "%s: not later than QEMU's trigger", sc->name);
-		ASSERT_TRUE(r.ac_fire_t < 0 || (r.ever_nc && r.nc_t <= r.ac_fire_t), name);
+		ASSERT_TRUE(r.base.ac_fire_t < 0 || (r.ever_nc && r.nc_t <= r.base.ac_fire_t), name);
 		snprintf(name, sizeof(name), "%s: not later than the stall rule", sc->name);
-		ASSERT_TRUE(r.stall_fire_t < 0 || (r.ever_nc && r.nc_t <= r.stall_fire_t), name);
+		ASSERT_TRUE(r.base.stall_fire_t < 0 || (r.ever_nc && r.nc_t <= r.base.stall_fire_t), name);
 	}
 	if (sc->expect_converge && sc->nc_by_round) {
 		snprintf(name, sizeof(name), "%s: converging once throttled", sc->name);

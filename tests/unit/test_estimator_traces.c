@@ -24,6 +24,7 @@
 #include "record.h"
 #include "unit.h"
 #include "test_estimator_text.h"
+#include "test_estimator_base.h"
 
 struct expect {
 	int converges;		/* -1 unset */
@@ -44,6 +45,7 @@ struct replay {
 	double nc_t;
 	double eta_max_err, dt_max_err;
 	int npred, in_final;
+	struct baselines base;
 };
 
 static void expect_parse(const char *line, struct expect *x)
@@ -89,6 +91,7 @@ static void replay_feed(struct replay *r, const struct lm_obs *o)
 		r->inited = 1;
 		r->pid = o->pid;
 		r->start_ns = o->ts_ns;
+		baselines_init(&r->base, r->est.cfg.page_size);
 	}
 	if (o->pid != r->pid)
 		return;
@@ -96,7 +99,13 @@ static void replay_feed(struct replay *r, const struct lm_obs *o)
 		r->start_ns = o->ts_ns;
 	lm_est_feed(&r->est, o);
 	e = lm_est_current(&r->est);
+	if (getenv("EST_DEBUG") && (o->kind == LM_OBS_ROUND || !strcmp(getenv("EST_DEBUG"), "all")))
+		printf("  %7.2f %s r%u %-14s %.2f rate %.1f MB/s rem %.1f MiB eta %.1f | %s\n",
+		       (o->ts_ns - r->start_ns) / 1e9, o->kind == LM_OBS_ROUND ? "ROUND" : "tick ",
+		       r->est.last_round, lm_verdict_name(e->verdict), e->confidence, e->tx_rate_Bps / 1e6,
+		       e->remaining_bytes / 1048576.0, e->eta_s, e->reason);
 	if (o->kind == LM_OBS_ROUND) {
+		baselines_round(&r->base, &o->round, (o->ts_ns - r->start_ns) / 1e9);
 		r->round = o->round.round;
 		r->in_final |= !!(o->round.flags & LM_ROUND_FINAL);
 	}
@@ -123,9 +132,11 @@ static void replay_check(struct replay *r)
 	char name[1200];
 
 	printf("%-44s verdict %-14s (%.2f) NC %s at round %u (%.1f s); eta err max %.1f%% over %d rounds; "
-	       "downtime err %.1f ms\n   reason: %s\n", r->name, lm_verdict_name(e->verdict), e->confidence,
+	       "downtime err %.1f ms\n   baselines: qemu trigger %.1f s (round %u), stall rule %.1f s (round %u)\n"
+	       "   reason: %s\n", r->name, lm_verdict_name(e->verdict), e->confidence,
 	       r->ever_nc ? "said" : "never", r->nc_round, r->ever_nc ? r->nc_t : -1,
-	       r->eta_max_err * 100, r->npred, r->dt_max_err, e->reason);
+	       r->eta_max_err * 100, r->npred, r->dt_max_err, r->base.ac_fire_t, r->base.ac_fire_round,
+	       r->base.stall_fire_t, r->base.stall_fire_round, e->reason);
 	snprintf(name, sizeof(name), "%s: replayed something", r->name);
 	ASSERT_TRUE(r->inited, name);
 	if (r->x.converges == 1) {
