@@ -42,3 +42,10 @@ $(OUTPUT)/fuzz/make_seeds: tests/fuzz/make_seeds.c $(FUZZ_SRCS) $(FUZZ_HDRS) | $
 
 fuzz-seeds: $(OUTPUT)/fuzz/make_seeds
 	$(Q)$< tests/fuzz/corpus
+
+# lm_synth: a recording of a model migration for tests/t_outputs*.sh.
+$(OUTPUT)/tests/lm_synth: tests/lm_synth.c tests/unit/synth.h $(LIB_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+TEST_PROGS += $(OUTPUT)/tests/lm_synth

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# The outputs through the real lmtrace binary, without root or BPF: a
+# recording of a model migration (lm_synth) replayed with -r into JSON and
+# CSV that agree, a corrupt and a truncated recording (clean error with the
+# offset, no crash), the live view in a real terminal (tmux, capture-pane),
+# Prometheus over HTTP probed with curl and with raw malformed requests while
+# lmtrace replays from a FIFO it is still reading, --prom-file, and
+# `lmtrace report` rendered to PNG by rsvg-convert.
+# Ports 47450-47499 belong to this test.
+set -u
+cd "${LM_TOP:-$(dirname "$0")/..}" || exit 1
+OUTPUT=${OUTPUT:-.output}
+case $OUTPUT in /*) ;; *) OUTPUT=$PWD/$OUTPUT ;; esac
+LMTRACE=${LMTRACE:-$OUTPUT/lmtrace}
+SYNTH=$OUTPUT/tests/lm_synth
+
+for tool in curl tmux rsvg-convert; do
+	command -v "$tool" >/dev/null || { echo "skip: $tool not installed (apt-get install ${tool/rsvg-convert/librsvg2-bin})"; exit 77; }
+done
+[ -x "$LMTRACE" ] || { echo "FAIL: $LMTRACE missing (run make)"; exit 1; }
+[ -x "$SYNTH" ] || { echo "FAIL: $SYNTH missing (run make test)"; exit 1; }
+
+tmp=$(mktemp -d /tmp/lmtrace-t-outputs.XXXXXX) || exit 1
+tmux_sock=lmtrace-t-outputs-$$
+lm_pid=
+cleanup() {
+	[ -n "$lm_pid" ] && kill "$lm_pid" 2>/dev/null
+	tmux -L "$tmux_sock" kill-server 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+failed=0
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+ok() { echo "ok: $*"; }
+
+rec=$tmp/both.lmrec
+"$SYNTH" both "$rec" || { echo "FAIL: lm_synth"; exit 1; }
+
+# --- replay: JSON and CSV, which must tell the same story
+"$LMTRACE" -r "$rec" -j >"$tmp/a.json" 2>"$tmp/a.err" || fail "-r -j exited $?: $(cat "$tmp/a.err")"
+"$LMTRACE" -r "$rec" -j >"$tmp/b.json" 2>/dev/null || fail "second -r -j exited $?"
+if cmp -s "$tmp/a.json" "$tmp/b.json" && [ -s "$tmp/a.json" ]; then
+	ok "replay is deterministic ($(wc -l <"$tmp/a.json") JSON lines)"
+else
+	fail "two replays of one recording differ"
+fi
+"$LMTRACE" -r "$rec" --csv >"$tmp/a.csv" 2>/dev/null || fail "-r --csv exited $?"
+cols=$(head -1 "$tmp/a.csv" | awk -F, '{ print NF }')
+bad=$(awk -F, -v n="$cols" 'NR > 1 && NF != n' "$tmp/a.csv" | wc -l)
+rows=$(($(wc -l <"$tmp/a.csv") - 1))
+if [ "$cols" -ge 20 ] && [ "$bad" -eq 0 ] && [ "$rows" -gt 40 ]; then
+	ok "CSV: $cols columns, $rows rows, all complete"
+else
+	fail "CSV: $cols columns, $rows rows, $bad incomplete"
+fi
+# final verdict per pid, from the JSON summaries; the CSV's last line per pid agrees
+verdict_of() { sed -n "s/.*\"pid\":$1,\"type\":\"summary\".*\"verdict\":\"\([a-z-]*\)\".*/\1/p" "$tmp/a.json"; }
+v1=$(verdict_of 4242) v2=$(verdict_of 4343)
+[ -n "$v1" ] && [ -n "$v2" ] || fail "no verdicts in the JSON summaries"
+vcol=$(head -1 "$tmp/a.csv" | tr , '\n' | grep -nx verdict | cut -d: -f1)
+for pv in "4242 $v1" "4343 $v2"; do
+	set -- $pv
+	last=$(awk -F, -v p="$1" -v c="$vcol" '$2 == p { v = $c } END { print v }' "$tmp/a.csv")
+	[ "$last" = "$2" ] && ok "pid $1: CSV and JSON agree: $2" || fail "pid $1: CSV says $last, JSON $2"
+done
+
+# --- damaged recordings: a clear message naming the offset, exit 1, no crash
+size=$(stat -c %s "$rec")
+head -c $((size / 2)) "$rec" >"$tmp/cut.lmrec"
+cp "$rec" "$tmp/flip.lmrec"
+printf '\x5a' | dd of="$tmp/flip.lmrec" bs=1 seek=$((size - 30)) conv=notrunc 2>/dev/null
+for f in cut flip; do
+	"$LMTRACE" -r "$tmp/$f.lmrec" -j >/dev/null 2>"$tmp/$f.err"
+	rc=$?
+	if [ "$rc" -eq 1 ] && grep -q offset "$tmp/$f.err"; then
+		ok "$f recording: exit 1, $(head -1 "$tmp/$f.err")"
+	else
+		fail "$f recording: exit $rc, stderr: $(cat "$tmp/$f.err")"
+	fi
+done
+
+# --- the live view in a real terminal
+tmux -L "$tmux_sock" -f /dev/null new-session -d -x 100 -y 40 \
+	"TERM=xterm-256color '$LMTRACE' -r '$rec'; echo LMTRACE-EXIT=\$?; sleep 60"
+for _ in $(seq 100); do
+	tmux -L "$tmux_sock" capture-pane -p >"$tmp/pane.txt" 2>/dev/null
+	grep -q LMTRACE-EXIT "$tmp/pane.txt" && break
+	sleep 0.1
+done
+headline() { case $1 in converging) echo CONVERGING ;; marginal) echo MARGINAL ;;
+	not-converging) echo "NOT CONVERGING" ;; *) echo "NOT ENOUGH DATA" ;; esac; }
+if grep -q "LMTRACE-EXIT=0" "$tmp/pane.txt" && grep -q "(final)" "$tmp/pane.txt" &&
+   grep -q "dirty MiB/s" "$tmp/pane.txt" && grep -q "ETA s" "$tmp/pane.txt" &&
+   grep -A1 "pid 4242" "$tmp/pane.txt" | grep -q "$(headline "$v1")" &&
+   grep -A1 "pid 4343" "$tmp/pane.txt" | grep -q "$(headline "$v2")" &&
+   grep -q "[▁▂▃▄▅▆▇█]" "$tmp/pane.txt"; then
+	ok "live view in tmux: both blocks, headlines $v1 / $v2, unit headers, sparklines"
+else
+	fail "live view in tmux"; sed 's/^/    | /' "$tmp/pane.txt"
+fi
+tmux -L "$tmux_sock" kill-server 2>/dev/null
+
+# --- Prometheus: lmtrace replays from a FIFO we keep open, so it stays up
+port=
+for p in $(seq 47450 47469); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { port=$p; break; }
+done
+[ -n "$port" ] || { echo "FAIL: no free port in 47450-47469"; exit 1; }
+mkfifo "$tmp/fifo"
+"$LMTRACE" -r "$tmp/fifo" --rows --listen "127.0.0.1:$port" --prom-file "$tmp/lmtrace.prom" \
+	>"$tmp/rows.txt" 2>"$tmp/lm.err" &
+lm_pid=$!
+exec 4>"$tmp/fifo"
+cat "$rec" >&4
+url=http://127.0.0.1:$port/metrics
+for _ in $(seq 100); do
+	curl -sf "$url" 2>/dev/null | grep -q 'pid="4343"' && break
+	sleep 0.1
+done
+code=$(curl -s -o "$tmp/metrics.txt" -w '%{http_code} %{content_type}' "$url")
+if [ "$code" = "200 text/plain; version=0.0.4; charset=utf-8" ] &&
+   grep -q "^lmtrace_verdict{pid=\"4242\",vm=\"vm-converging\",verdict=\"$v1\"} 1$" "$tmp/metrics.txt" &&
+   grep -q "^lmtrace_verdict{pid=\"4343\",vm=\"vm-stuck\",verdict=\"$v2\"} 1$" "$tmp/metrics.txt" &&
+   [ "$(grep -c '^lmtrace_verdict{.*} 1$' "$tmp/metrics.txt")" -eq 2 ] &&
+   grep -q '^# TYPE lmtrace_rounds_total counter$' "$tmp/metrics.txt" &&
+   grep -q '^lmtrace_tx_bytes_total{pid="4242",vm="vm-converging"} [0-9]' "$tmp/metrics.txt"; then
+	ok "curl GET /metrics: $code, verdicts agree with the JSON"
+else
+	fail "GET /metrics: $code"; head -20 "$tmp/metrics.txt"
+fi
+bad=$(grep -v '^#' "$tmp/metrics.txt" | grep -cv '^lmtrace_[a-z_]*{pid="[0-9]*",vm="[^"]*"\(,[a-z]*="[^"]*"\)\?} [-0-9.e+]*$')
+[ "$bad" -eq 0 ] && ok "every series line well formed" || fail "$bad malformed series lines"
+if cmp -s "$tmp/metrics.txt" "$tmp/lmtrace.prom"; then
+	ok "--prom-file holds what /metrics serves"
+else
+	fail "--prom-file differs from /metrics"; diff "$tmp/metrics.txt" "$tmp/lmtrace.prom" | head
+fi
+ls "$tmp"/lmtrace.prom.tmp >/dev/null 2>&1 && fail "temporary prom file left behind"
+check_code() { # EXPECTED DESCRIPTION CURL-ARGS...
+	local want=$1 what=$2 got
+	shift 2
+	got=$(curl -s -o /dev/null -w '%{http_code}' "$@")
+	[ "$got" = "$want" ] && ok "$what: $got" || fail "$what: $got, expected $want"
+}
+check_code 404 "GET /" "http://127.0.0.1:$port/"
+check_code 404 "GET /metrics/extra" "$url/extra"
+check_code 405 "POST /metrics" -X POST -d x=1 "$url"
+check_code 405 "PUT /metrics" -X PUT "$url"
+check_code 200 "HEAD /metrics" -I "$url"
+curl -s -D - -o /dev/null -X DELETE "$url" | grep -qi '^Allow: GET, HEAD' && ok "405 names the allowed methods" ||
+	fail "no Allow header on 405"
+# raw malformed requests: an error status or a closed connection, then still serving
+raw() { # BYTES (printf format)
+	local out
+	out=$(exec 5<>"/dev/tcp/127.0.0.1/$port" && printf "$1" >&5 && timeout 15 head -c 200 <&5 | head -1)
+	echo "${out%$'\r'}"
+}
+for req in 'BREW /pot HTCPCP/1.0\r\n\r\n' 'GET /metrics HTTP/7.0\r\n\r\n' '\x00\x01\x02\xfe\xff\r\n\r\n' \
+	   'GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n' \
+	   "GET /$(head -c 70000 /dev/zero | tr '\0' a) HTTP/1.1\r\n\r\n"; do
+	line=$(raw "$req")
+	case $line in
+	"HTTP/1.1 "[45]*|"") ok "malformed request ${req:0:24}...: ${line:-closed}" ;;
+	*) fail "malformed request ${req:0:24}...: answered '$line'" ;;
+	esac
+done
+check_code 200 "still serving after malformed requests" "$url"
+exec 4>&-
+wait "$lm_pid"
+rc=$?
+lm_pid=
+[ "$rc" -eq 0 ] && ok "lmtrace -r from a FIFO exits 0 when the FIFO closes" || { fail "lmtrace exited $rc"; cat "$tmp/lm.err"; }
+curl -s -o /dev/null "$url" && fail "the server still answers after lmtrace exited"
+
+# --- report: SVG and HTML, rendered by a real SVG renderer
+if "$LMTRACE" report "$rec" -o "$tmp/chart.svg" 2>"$tmp/report.err" &&
+   "$LMTRACE" report "$rec" -o "$tmp/chart.html" 2>>"$tmp/report.err"; then
+	ok "report wrote $(stat -c %s "$tmp/chart.svg") bytes of SVG, $(stat -c %s "$tmp/chart.html") of HTML"
+else
+	fail "report: $(cat "$tmp/report.err")"
+fi
+for el in 'class="dirty" d="M' 'class="transfer" points="' 'class="remaining" points="' \
+	  'class="verdict-band"' 'class="verdict-change"' 'class="migration-end"' \
+	  '<line class="predicted-switchover"' '<g id="vm-4242">' '<g id="vm-4343">'; do
+	grep -qF "$el" "$tmp/chart.svg" || fail "chart lacks $el"
+done
+if rsvg-convert "$tmp/chart.svg" -o "$tmp/chart.png" 2>"$tmp/rsvg.err"; then
+	# PNG: signature, then IHDR width and height (big-endian) at bytes 16..23
+	sig=$(od -An -tx1 -N8 "$tmp/chart.png" | tr -d ' \n')
+	w=$((16#$(od -An -tx1 -j16 -N4 "$tmp/chart.png" | tr -d ' \n')))
+	h=$((16#$(od -An -tx1 -j20 -N4 "$tmp/chart.png" | tr -d ' \n')))
+	if [ "$sig" = 89504e470d0a1a0a ] && [ "$w" -eq 960 ] && [ "$h" -gt 800 ]; then
+		ok "rsvg-convert rendered the chart: ${w}x${h} PNG"
+	else
+		fail "rendered PNG: signature $sig, ${w}x${h}"
+	fi
+else
+	fail "rsvg-convert: $(cat "$tmp/rsvg.err")"
+fi
+"$LMTRACE" report "$tmp/cut.lmrec" -o "$tmp/cut.svg" 2>"$tmp/cut-report.err"
+rc=$?
+[ "$rc" -eq 1 ] && grep -q offset "$tmp/cut-report.err" && ok "report of a cut recording: exit 1 with the offset" ||
+	fail "report of a cut recording: exit $rc: $(cat "$tmp/cut-report.err")"
+
+[ "$failed" -eq 0 ] || { echo "$failed check(s) failed"; exit 1; }
+echo "all output checks passed"
