@@ -37,3 +37,12 @@ lab: $(LMLAB) $(GUEST_ELF)
 
 TEST_PROGS += $(LMLAB)
 .PHONY: lab
+
+LMCHECK := $(OUTPUT)/lab/lmcheck
+
+$(LMCHECK): tests/lab/lmcheck.c | $(OUTPUT)/lab
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LAB_LIBS) -lm -o $@
+
+lab: $(LMCHECK)
+TEST_PROGS += $(LMCHECK)

@@ -361,10 +361,21 @@ static int is_final(const char *status)
 /* Poll every poll_ms until the migration is final or must be cancelled. */
 struct run_state {
 	struct lm_qmp_migrate_info last;
+	struct lm_qmp_migrate_info last_ram;	/* last reply with "ram" (a cancelled one has none) */
+	uint32_t max_throttle_pct;
 	int attempt;
 	double started;		/* monotonic s at `migrate` */
 	int cancelled_by_bound;
 };
+
+static void note_poll(struct run_state *rs)
+{
+	emit_poll(&rs->last, rs->attempt);
+	if (rs->last.has_ram)
+		rs->last_ram = rs->last;
+	if (rs->last.cpu_throttle_pct > rs->max_throttle_pct)
+		rs->max_throttle_pct = rs->last.cpu_throttle_pct;
+}
 
 static int start_migration(struct lab_qemu *src, unsigned port, struct run_state *rs)
 {
@@ -377,6 +388,8 @@ static int start_migration(struct lab_qemu *src, unsigned port, struct run_state
 		return qmp_failed(src, "migrate", err);
 	rs->attempt++;
 	rs->started = mono_s();
+	memset(&rs->last_ram, 0, sizeof(rs->last_ram));
+	rs->max_throttle_pct = 0;
 	emit("lab", json_pack("{s:s, s:i, s:s}", "event", "migrate", "attempt", rs->attempt, "uri", uri));
 	say("migration %d started to %s", rs->attempt, uri);
 	return 0;
@@ -397,7 +410,7 @@ static int cancel_and_wait(struct lab_qemu *src, struct run_state *rs, struct gu
 		err = lm_qmp_query_migrate(src->qmp, &rs->last);
 		if (err)
 			return qmp_failed(src, "query-migrate", err);
-		emit_poll(&rs->last, rs->attempt);
+		note_poll(rs);
 		guest_poll(g);
 		if (is_final(rs->last.status))
 			return 0;
@@ -691,9 +704,10 @@ int main(int argc, char **argv)
 	cfg.mem_mib = o.mem_mib;
 	snprintf(cfg.append, sizeof(cfg.append), "wss=%u rate=%s pattern=%s",
 		 o.wss_mib, o.rate, o.pattern);
-	emit("lab", json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:b, s:i, s:i, s:i, s:s}",
+	emit("lab", json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:b, s:i, s:i, s:i, s:s}",
 			      "event", "config", "scenario", o.sc->name, "guest_cmdline", cfg.append,
-			      "mem_mib", o.mem_mib, "wss_mib", o.wss_mib,
+			      "mem_mib", o.mem_mib, "wss_mib", o.wss_mib, "rate", o.rate,
+			      "pattern", o.pattern, "poll_ms", o.poll_ms,
 			      "bandwidth_mib", o.bandwidth_mib, "downtime_ms", o.downtime_ms,
 			      "bound_s", o.bound_s, "auto_converge", o.auto_converge,
 			      "throttle_initial", o.throttle_initial,
@@ -758,7 +772,7 @@ int main(int argc, char **argv)
 			qmp_failed(&src, "query-migrate", err);
 			goto cleanup;
 		}
-		emit_poll(&rs.last, rs.attempt);
+		note_poll(&rs);
 		guest_poll(&sg);
 		if (is_final(rs.last.status))
 			break;
@@ -800,7 +814,7 @@ int main(int argc, char **argv)
 	guest_rate = guest_window_rate(&sg);
 	say("migration %d %s after %.1f s: %llu sync rounds, %.1f MiB sent",
 	    rs.attempt, rs.last.status, mono_s() - rs.started,
-	    (unsigned long long)rs.last.ram.dirty_sync_count, rs.last.ram.transferred / 1048576.0);
+	    (unsigned long long)rs.last_ram.ram.dirty_sync_count, rs.last_ram.ram.transferred / 1048576.0);
 
 	if (!strcmp(rs.last.status, "completed")) {
 		if (check_destination(&dst, &dg, &dest_alive))
@@ -823,11 +837,11 @@ cleanup:
 				 "attempts", rs.attempt, "cancelled_by_bound", rs.cancelled_by_bound,
 				 "total_time_ms", (json_int_t)rs.last.total_time_ms,
 				 "downtime_ms", (json_int_t)rs.last.downtime_ms,
-				 "dirty_sync_count", (json_int_t)rs.last.ram.dirty_sync_count,
-				 "transferred", (json_int_t)rs.last.ram.transferred,
-				 "remaining", (json_int_t)rs.last.ram.remaining,
-				 "ram_total", (json_int_t)rs.last.ram.total,
-				 "cpu_throttle_pct", (json_int_t)rs.last.cpu_throttle_pct,
+				 "dirty_sync_count", (json_int_t)rs.last_ram.ram.dirty_sync_count,
+				 "transferred", (json_int_t)rs.last_ram.ram.transferred,
+				 "remaining", (json_int_t)rs.last_ram.ram.remaining,
+				 "ram_total", (json_int_t)rs.last_ram.ram.total,
+				 "max_cpu_throttle_pct", (json_int_t)rs.max_throttle_pct,
 				 "guest_rate_pages_s", guest_rate,
 				 "dest_running", dest_alive));
 	if (dir && made_dir && !o.keep)

@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# Sourced by tests/t_lab_*.sh: run one lmlab migration with lmtrace attached
+# (before `migrate`, or some seconds after it), then compare with lmcheck.
+# Everything started here is stopped by pid on exit, pass or fail.
+
+LM_TOP=${LM_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+OUTPUT=${OUTPUT:-.output}
+case $OUTPUT in /*) out_dir=$OUTPUT ;; *) out_dir=$LM_TOP/$OUTPUT ;; esac
+LMTRACE=${LMTRACE:-$out_dir/lmtrace}
+LMLAB=$out_dir/lab/lmlab
+LMCHECK=$out_dir/lab/lmcheck
+GUEST=$out_dir/guest/guest.elf
+
+skip() { echo "$*"; exit 77; }
+fail() { echo "FAIL: $*"; exit 1; }
+
+lab_requirements() {
+	[ "$(id -u)" = 0 ] || skip "needs root (BPF, /dev/kvm)"
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm"
+	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
+	[ -x "$LMLAB" ] && [ -x "$LMCHECK" ] && [ -r "$GUEST" ] ||
+		skip "the lab is not built (make lab)"
+	if [ "${1:-}" != no-lmtrace ]; then
+		[ -x "$LMTRACE" ] || skip "lmtrace is not built ($LMTRACE)"
+	fi
+}
+
+lab_pid= trace_pid= work=
+lab_cleanup() {
+	local p
+	for p in $trace_pid $lab_pid; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in $trace_pid $lab_pid; do
+		wait_exit "$p" 5 || kill -KILL "$p" 2>/dev/null
+	done
+	[ -n "$work" ] && [ -z "${KEEP:-}" ] && rm -rf "$work"
+}
+
+# wait_exit PID SECONDS: 0 once PID is gone, 1 if it is still there.
+wait_exit() {
+	local i
+	for i in $(seq $(($2 * 10))); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	! kill -0 "$1" 2>/dev/null
+}
+
+# wait_file FILE SECONDS PID: until FILE exists; fails if PID died first.
+wait_file() {
+	local i
+	for i in $(seq $(($2 * 10))); do
+		[ -e "$1" ] && return 0
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+start_lmtrace() {
+	"$LMTRACE" -j -p "$src_pid" >"$work/trace.jsonl" 2>"$work/trace.err" &
+	trace_pid=$!
+	local i
+	for i in $(seq 200); do
+		grep -q Tracing "$work/trace.err" && return 0
+		kill -0 "$trace_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	sed 's/^/  lmtrace: /' "$work/trace.err"
+	fail "lmtrace did not print 'Tracing' within 20 s (still loading its BPF programs, or it failed: see above)"
+}
+
+# lab_e2e PORT LATE_SECONDS [lmlab options...]
+#   LATE_SECONDS = 0: lmtrace attaches before `migrate`; else that long after.
+# Leaves $work/lab.jsonl and $work/trace.jsonl; exits on a harness failure.
+lab_e2e() {
+	local port=$1 late=$2
+	shift 2
+	work=$(mktemp -d /tmp/lmlab-e2e.XXXXXX)
+	trap lab_cleanup EXIT
+	"$LMLAB" "$@" --port "$port" --ready "$work/ready" --go "$work/go" \
+		--out "$work/lab.jsonl" 2>"$work/lab.err" &
+	lab_pid=$!
+	if ! wait_file "$work/ready" 90 "$lab_pid"; then
+		cat "$work/lab.err"
+		fail "the lab did not get ready"
+	fi
+	. "$work/ready"
+	echo "source QEMU pid $src_pid (lmlab $*)"
+	if [ "$late" = 0 ]; then
+		start_lmtrace
+		touch "$work/go"
+	else
+		touch "$work/go"
+		sleep "$late"
+		start_lmtrace
+	fi
+	wait "$lab_pid"
+	lab_rc=$?
+	lab_pid=
+	sed 's/^/  /' "$work/lab.err"
+	[ "$lab_rc" = 0 ] || fail "lmlab exited with $lab_rc"
+	# The source QEMU is gone now: lmtrace should notice and finish on its own.
+	if ! wait_exit "$trace_pid" 10; then
+		echo "  (lmtrace still running 10 s after its VMM exited: interrupting it)"
+		kill -INT "$trace_pid"
+		wait_exit "$trace_pid" 5 || fail "lmtrace did not exit after SIGINT"
+	fi
+	wait "$trace_pid"
+	trace_rc=$?
+	trace_pid=
+	sed 's/^/  lmtrace: /' "$work/trace.err" | tail -n 20
+	[ "$trace_rc" = 0 ] || fail "lmtrace exited with $trace_rc"
+	grep '"type":"result"' "$work/lab.jsonl"
+}
+
+lab_check() {
+	"$LMCHECK" --lab "$work/lab.jsonl" --trace "$work/trace.jsonl" "$@"
+}

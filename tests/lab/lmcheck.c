@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * lmcheck: compare what lmtrace said about a lab migration with what QEMU
+ * and the guest said (lmlab's records). Prints every comparison with its
+ * numbers, then "lmcheck: N checks, N failed"; exit 0 only if none failed.
+ *
+ *   lmcheck --lab lab.jsonl --trace lmtrace.jsonl [--late]
+ *
+ * Per migration attempt (lmtrace's n-th "migration start" is the lab's n-th
+ * `migrate`, except with --late where lmtrace attached mid-migration):
+ *   - start and end reported, the end reason matching QEMU's final status;
+ *   - lmtrace's rounds == QEMU's final dirty-sync-count (with --late: the
+ *     syncs QEMU made after lmtrace attached);
+ *   - per round >= 2, unsaturated (the guest wrote fewer pages than its
+ *     working set): dirty_pages vs QEMU's dirty-pages-rate x period within
+ *     5 %, and vs the pages the guest says it wrote in the round within 5 %;
+ *     saturated rounds: QEMU's figure plus the pages still unsent before the
+ *     sync (`remaining` at the last poll before it) explains lmtrace's count
+ *     within 5 % plus one poll period of transfer (QEMU counts only pages
+ *     newly dirty in its own bitmap; see host-facts.md);
+ * and overall: lmtrace's summary tx_bytes within 2 % of QEMU's transferred
+ * (summed over attempts).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#define MAX_ATTEMPTS 8
+
+struct poll {
+	double ts;
+	int attempt;
+	char status[24];
+	double transferred, remaining, dirty_rate, syncs;
+};
+
+struct guest_rep {
+	double ts, t_ms, pages;
+};
+
+struct round {
+	double ts, dur, pages, tx;
+	int n, final;
+};
+
+struct segment {		/* one migration as lmtrace saw it */
+	double start_ts, end_ts;
+	int late, has_end;
+	char end_reason[32];
+	struct round *rounds;
+	int nrounds;
+};
+
+struct lab {
+	struct poll *polls;
+	int npolls;
+	struct guest_rep *guest;	/* source guest reports */
+	int nguest;
+	double migrate_ts[MAX_ATTEMPTS + 1];
+	int attempts;
+	int src_pid;
+	double wss_pages, poll_s, bandwidth_Bps;
+	char pattern[16];
+};
+
+static int checks, failures;
+
+static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void check(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	checks++;
+	failures += !ok;
+	printf("%s ", ok ? "ok  " : "FAIL");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static double num(const json_t *o, const char *key)
+{
+	return json_number_value(json_object_get(o, key));
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+#define PUSH(arr, n, val) do {							\
+	void *_p = realloc((arr), sizeof(*(arr)) * ((n) + 1));			\
+	if (!_p) { perror("realloc"); exit(2); }				\
+	(arr) = _p;								\
+	(arr)[(n)++] = (val);							\
+} while (0)
+
+static FILE *open_or_die(const char *path)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		fprintf(stderr, "lmcheck: cannot read %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	return f;
+}
+
+static void read_lab(const char *path, struct lab *lab)
+{
+	char line[8192];
+	FILE *f = open_or_die(path);
+	json_t *o;
+
+	lab->poll_s = 0.25;
+	while (fgets(line, sizeof(line), f)) {
+		const char *type, *event;
+
+		o = json_loads(line, 0, NULL);
+		if (!o)
+			continue;
+		type = str(o, "type");
+		event = str(o, "event");
+		if (!strcmp(type, "poll")) {
+			struct poll p = { .ts = num(o, "ts"), .attempt = (int)num(o, "attempt"),
+					  .transferred = num(o, "transferred"),
+					  .remaining = num(o, "remaining"),
+					  .dirty_rate = num(o, "dirty-pages-rate"),
+					  .syncs = num(o, "dirty-sync-count") };
+
+			snprintf(p.status, sizeof(p.status), "%s", str(o, "status"));
+			PUSH(lab->polls, lab->npolls, p);
+		} else if (!strcmp(type, "guest") && !strcmp(str(o, "vm"), "src") &&
+			   json_object_get(o, "pages_written")) {
+			struct guest_rep g = { num(o, "ts"), num(o, "t_ms"), num(o, "pages_written") };
+
+			PUSH(lab->guest, lab->nguest, g);
+		} else if (!strcmp(type, "lab") && !strcmp(event, "config")) {
+			lab->wss_pages = num(o, "wss_mib") * 256;
+			lab->bandwidth_Bps = num(o, "bandwidth_mib") * 1048576;
+			if (num(o, "poll_ms") > 0)
+				lab->poll_s = num(o, "poll_ms") / 1000;
+			snprintf(lab->pattern, sizeof(lab->pattern), "%s", str(o, "pattern"));
+		} else if (!strcmp(type, "lab") && !strcmp(event, "ready")) {
+			lab->src_pid = (int)num(o, "src_pid");
+		} else if (!strcmp(type, "lab") && !strcmp(event, "migrate") &&
+			   lab->attempts < MAX_ATTEMPTS) {
+			lab->migrate_ts[++lab->attempts] = num(o, "ts");
+		}
+		json_decref(o);
+	}
+	fclose(f);
+}
+
+static int read_trace(const char *path, int pid, struct segment *segs, double *sum_tx, int *have_summary)
+{
+	char line[8192];
+	FILE *f = open_or_die(path);
+	struct segment *cur = NULL;
+	int nsegs = 0;
+	json_t *o;
+
+	*have_summary = 0;
+	while (fgets(line, sizeof(line), f)) {
+		const char *type;
+
+		o = json_loads(line, 0, NULL);
+		if (!o)
+			continue;
+		type = str(o, "type");
+		if ((int)num(o, "pid") != pid) {
+			json_decref(o);
+			continue;
+		}
+		if (!strcmp(type, "migration") && !strcmp(str(o, "event"), "start") &&
+		    nsegs < MAX_ATTEMPTS) {
+			cur = &segs[nsegs++];
+			memset(cur, 0, sizeof(*cur));
+			cur->start_ts = num(o, "ts");
+			cur->late = json_is_true(json_object_get(o, "late"));
+		} else if (!strcmp(type, "migration") && !strcmp(str(o, "event"), "end") && cur) {
+			cur->has_end = 1;
+			cur->end_ts = num(o, "ts");
+			snprintf(cur->end_reason, sizeof(cur->end_reason), "%s", str(o, "reason"));
+			cur = NULL;
+		} else if (!strcmp(type, "round") && cur) {
+			struct round r = { num(o, "ts"), num(o, "duration_s"), num(o, "dirty_pages"),
+					   num(o, "tx_bytes"), (int)num(o, "round"),
+					   json_is_true(json_object_get(o, "final")) };
+
+			PUSH(cur->rounds, cur->nrounds, r);
+		} else if (!strcmp(type, "summary")) {
+			*sum_tx = num(o, "tx_bytes");
+			*have_summary = 1;
+		}
+		json_decref(o);
+	}
+	fclose(f);
+	return nsegs;
+}
+
+/* Polls of one attempt: [first, last]. */
+static void attempt_polls(const struct lab *lab, int a, int *first, int *last)
+{
+	int i;
+
+	*first = -1;
+	*last = -1;
+	for (i = 0; i < lab->npolls; i++)
+		if (lab->polls[i].attempt == a) {
+			if (*first < 0)
+				*first = i;
+			*last = i;
+		}
+}
+
+/* The last poll of the attempt that had RAM numbers (a cancelled one has none). */
+static const struct poll *final_poll(const struct lab *lab, int a)
+{
+	int first, last, i;
+
+	attempt_polls(lab, a, &first, &last);
+	for (i = last; i >= first && i >= 0; i--)
+		if (lab->polls[i].syncs > 0)
+			return &lab->polls[i];
+	return NULL;
+}
+
+/* Guest pages written at host time ts (guest clock mapped by the smallest read lag). */
+static double guest_pages_at(const struct lab *lab, double ts)
+{
+	double offset = 1e30, g;
+	int i;
+
+	if (lab->nguest < 2)
+		return NAN;
+	for (i = 0; i < lab->nguest; i++)
+		if (lab->guest[i].ts - lab->guest[i].t_ms / 1000 < offset)
+			offset = lab->guest[i].ts - lab->guest[i].t_ms / 1000;
+	g = (ts - offset) * 1000;
+	for (i = 1; i < lab->nguest; i++) {
+		const struct guest_rep *a = &lab->guest[i - 1], *b = &lab->guest[i];
+
+		if (g >= a->t_ms && g <= b->t_ms && b->t_ms > a->t_ms)
+			return a->pages + (b->pages - a->pages) * (g - a->t_ms) / (b->t_ms - a->t_ms);
+	}
+	return NAN;
+}
+
+/* QEMU's view right after sync `k` of attempt a: the first poll showing it. */
+static const struct poll *poll_after_sync(const struct lab *lab, int a, int k)
+{
+	int i;
+
+	for (i = 0; i < lab->npolls; i++)
+		if (lab->polls[i].attempt == a && (int)lab->polls[i].syncs == k)
+			return &lab->polls[i];
+	return NULL;
+}
+
+/* The last poll before time ts in attempt a. */
+static const struct poll *poll_before(const struct lab *lab, int a, double ts)
+{
+	const struct poll *p = NULL;
+	int i;
+
+	for (i = 0; i < lab->npolls; i++)
+		if (lab->polls[i].attempt == a && lab->polls[i].ts < ts)
+			p = &lab->polls[i];
+	return p;
+}
+
+static double rel(double a, double b)
+{
+	return b ? (a - b) / b : (a ? INFINITY : 0);
+}
+
+static void check_rounds(const struct lab *lab, int a, const struct segment *s)
+{
+	double acc_pages = 0, acc_dur = 0;
+	int i, qemu_compared = 0, guest_compared = 0;
+
+	printf("     round  dur_s   lmtrace   guest(d%%)          qemu(d%%)\n");
+	for (i = 0; i < s->nrounds; i++) {
+		const struct round *r = &s->rounds[i];
+		double g0 = guest_pages_at(lab, r->ts - r->dur), g1 = guest_pages_at(lab, r->ts);
+		double guest = g1 - g0, tol;
+		int saturated = isnan(guest) || guest >= 0.9 * lab->wss_pages ||
+				strcmp(lab->pattern, "seq");
+		const struct poll *q, *before;
+
+		if (r->n <= 1 || (i == 0 && s->late)) {
+			printf("     %5d %6.2f %9.0f   (round 1 is the RAM size, or a partial first round)\n",
+			       r->n, r->dur, r->pages);
+			continue;
+		}
+		printf("     %5d %6.2f %9.0f", r->n, r->dur, r->pages);
+		if (!isnan(guest))
+			printf("   %7.0f(%+5.1f%%)", guest, 100 * rel(r->pages, guest));
+		else
+			printf("   %16s", "-");
+		/* The guest's own truth, for rounds where every written page is unique. */
+		if (!saturated && guest >= 200) {
+			tol = 0.05 * guest + 20;
+			check(fabs(r->pages - guest) <= tol,
+			      "attempt %d round %d: lmtrace %.0f dirty pages, guest wrote %.0f (%+.1f %%, tolerance 5 %%)",
+			      a, r->n, r->pages, guest, 100 * rel(r->pages, guest));
+			guest_compared++;
+		} else {
+			putchar('\n');
+		}
+		/* QEMU recomputes its rate only when >= 1 s passed since the last time. */
+		acc_pages += r->pages;
+		acc_dur += r->dur;
+		if (r->final || acc_dur < 1.0)
+			continue;
+		q = poll_after_sync(lab, a, r->n);
+		if (!q || !q->dirty_rate) {
+			printf("          (no QEMU rate seen after sync %d)\n", r->n);
+			acc_pages = acc_dur = 0;
+			continue;
+		}
+		if (!saturated) {
+			double qemu = q->dirty_rate * acc_dur;
+
+			check(fabs(acc_pages - qemu) <= 0.05 * qemu,
+			      "attempt %d round %d: lmtrace %.0f pages over %.2f s, QEMU dirty-pages-rate %.0f x period = %.0f (%+.1f %%, tolerance 5 %%)",
+			      a, r->n, acc_pages, acc_dur, q->dirty_rate, qemu, 100 * rel(acc_pages, qemu));
+			qemu_compared++;
+		} else if ((before = poll_before(lab, a, r->ts)) && before->syncs == r->n - 1) {
+			/* QEMU leaves out pages still unsent from the previous round. */
+			double unsent = before->remaining / 4096;
+			double explained = q->dirty_rate * acc_dur + unsent;
+			double slack = lab->bandwidth_Bps * lab->poll_s / 4096;
+
+			check(fabs(acc_pages - explained) <= 0.05 * acc_pages + slack,
+			      "attempt %d round %d (saturated): lmtrace %.0f pages = QEMU %.0f x %.2f s + %.0f unsent before the sync = %.0f (%+.1f %%, tolerance 5 %% + %.0f pages of one poll)",
+			      a, r->n, acc_pages, q->dirty_rate, acc_dur, unsent, explained,
+			      100 * rel(acc_pages, explained), slack);
+			qemu_compared++;
+		} else {
+			printf("          (saturated, no poll just before sync %d)\n", r->n);
+		}
+		acc_pages = acc_dur = 0;
+	}
+	printf("     compared %d rounds with the guest, %d with QEMU's rate\n",
+	       guest_compared, qemu_compared);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "lab", required_argument, 0, 'l' },
+		{ "trace", required_argument, 0, 't' },
+		{ "late", no_argument, 0, 'L' },
+		{ 0 },
+	};
+	struct segment segs[MAX_ATTEMPTS] = { 0 };
+	struct lab lab = { 0 };
+	const char *lab_path = NULL, *trace_path = NULL;
+	double sum_tx = 0, qemu_tx = 0;
+	int c, late = 0, nsegs, a, have_summary;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': lab_path = optarg; break;
+		case 't': trace_path = optarg; break;
+		case 'L': late = 1; break;
+		default: return 2;
+		}
+	}
+	if (!lab_path || !trace_path) {
+		fprintf(stderr, "usage: lmcheck --lab LAB.jsonl --trace LMTRACE.jsonl [--late]\n");
+		return 2;
+	}
+	read_lab(lab_path, &lab);
+	if (!lab.src_pid || !lab.attempts) {
+		fprintf(stderr, "lmcheck: %s has no migration (no ready/migrate records)\n", lab_path);
+		return 2;
+	}
+	nsegs = read_trace(trace_path, lab.src_pid, segs, &sum_tx, &have_summary);
+	printf("lmcheck: source pid %d, %d migration(s) in the lab, %d seen by lmtrace\n",
+	       lab.src_pid, lab.attempts, nsegs);
+	check(nsegs == lab.attempts, "lmtrace reported %d migration start(s), the lab ran %d",
+	      nsegs, lab.attempts);
+
+	for (a = 1; a <= lab.attempts && a <= nsegs; a++) {
+		const struct segment *s = &segs[a - 1];
+		const struct poll *fin = final_poll(&lab, a), *at_attach;
+		int first, last, qemu_syncs;
+		const char *qemu_status;
+
+		attempt_polls(&lab, a, &first, &last);
+		qemu_status = last >= 0 ? lab.polls[last].status : "?";
+		qemu_syncs = fin ? (int)fin->syncs : 0;
+		if (fin)
+			qemu_tx += fin->transferred;
+		printf("attempt %d: QEMU %s, %d syncs, %.0f bytes transferred\n",
+		       a, qemu_status, qemu_syncs, fin ? fin->transferred : 0);
+		check(late ? s->late : !s->late && fabs(s->start_ts - lab.migrate_ts[a]) < 2,
+		      "attempt %d: start reported %.2f s after `migrate`%s", a,
+		      s->start_ts - lab.migrate_ts[a], s->late ? " (late attach)" : "");
+		check(s->has_end && !strcmp(s->end_reason, qemu_status),
+		      "attempt %d: end reported (%s), QEMU says %s", a,
+		      s->has_end ? s->end_reason : "none", qemu_status);
+		if (late) {
+			/* QEMU's syncs after lmtrace attached: between the polls around its start. */
+			int lo, hi;
+
+			at_attach = poll_before(&lab, a, s->start_ts);
+			hi = qemu_syncs - (at_attach ? (int)at_attach->syncs : 0);
+			lo = hi - 1;
+			check(s->nrounds >= lo && s->nrounds <= hi,
+			      "attempt %d: lmtrace %d rounds after attaching, QEMU made %d-%d syncs since", a,
+			      s->nrounds, lo, hi);
+		} else {
+			check(s->nrounds == qemu_syncs,
+			      "attempt %d: lmtrace %d rounds, QEMU dirty-sync-count %d", a,
+			      s->nrounds, qemu_syncs);
+		}
+		check_rounds(&lab, a, s);
+	}
+
+	if (!late) {
+		check(have_summary && fabs(rel(sum_tx, qemu_tx)) <= 0.02,
+		      "summary tx_bytes %.0f vs QEMU transferred %.0f (%+.2f %%, tolerance 2 %%)",
+		      sum_tx, qemu_tx, 100 * rel(sum_tx, qemu_tx));
+	} else if (nsegs) {
+		const struct poll *p = poll_before(&lab, 1, segs[0].start_ts);
+		double since = qemu_tx - (p ? p->transferred : 0);
+		double slack = lab.bandwidth_Bps * lab.poll_s;
+
+		check(have_summary && fabs(sum_tx - since) <= 0.02 * since + slack,
+		      "summary tx_bytes %.0f vs QEMU's transferred since attach %.0f (%+.2f %%, tolerance 2 %% + one poll)",
+		      sum_tx, since, 100 * rel(sum_tx, since));
+	}
+	printf("lmcheck: %d checks, %d failed\n", checks, failures);
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# A migration that converges (guest 4 MiB/s over 256 MiB, 32 MiB/s link),
+# lmtrace attached before `migrate`: rounds, bytes and dirty pages per round
+# against QEMU's own numbers and the guest's.
+set -u
+. "$(dirname "$0")/lab/e2e.sh"
+lab_requirements
+lab_e2e 47220 0 -s converge
+grep -q '"status":"completed"' "$work/lab.jsonl" || fail "the converge scenario did not complete"
+lab_check
