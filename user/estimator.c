@@ -111,6 +111,7 @@ struct curve {
 	double u[LM_EST_MAX_POINTS + 1];
 	int saturated;			/* flat part observed: u[n-1] is the WWS */
 	int varying;			/* busy points left out (quiet_only) */
+	int slope_measured;		/* the initial slope is seen over a range of windows */
 	int knee_unresolved;		/* flat already at the first vertex */
 	double wws;			/* u[n-1] if saturated, else 0 */
 	double max_u;
@@ -225,12 +226,42 @@ static void curve_build(const struct lm_estimator *e, struct curve *c, uint64_t 
 		c->saturated = 1;
 	if (c->saturated)
 		c->wws = c->max_u;
+	/* several windows, wide apart, on the initial line: the slope was measured */
+	if (c->n >= 2) {
+		double s0 = c->u[1] / c->t[1], tmin = 0, tmax = 0;
+
+		for (i = 0; i < n; i++) {
+			if (pu[i] < 0.9 * s0 * pt[i])
+				continue;
+			if (!tmin || pt[i] < tmin)
+				tmin = pt[i];
+			if (pt[i] > tmax)
+				tmax = pt[i];
+		}
+		c->slope_measured = tmin > 0 && tmax >= 1.5 * tmin;
+	}
 	/* flat from the first vertex on: the initial slope is only bounded below */
 	if (c->n == 2)
 		c->knee_unresolved = c->saturated;
 	else if (c->n > 2)
 		c->knee_unresolved = (c->u[2] - c->u[1]) / (c->t[2] - c->t[1]) <
 				     0.25 * c->u[1] / c->t[1];
+}
+
+/*
+ * Flat already at the shortest window, or that window dirtied about all the
+ * link could send in it: the initial slope is only bounded below (the knee
+ * can be anywhere before). Assume it at KNEE_GUESS of that window; rounds
+ * measured later, shorter in guest time, replace the guess.
+ */
+static int curve_guess_knee(struct curve *c, double rate, double tscale)
+{
+	if (c->n < 2 || !(tscale > 0))
+		return 0;
+	if (!c->knee_unresolved && (c->slope_measured || c->u[1] < 0.9 * rate * c->t[1] / tscale))
+		return 0;
+	c->t[1] *= KNEE_GUESS;
+	return 1;
 }
 
 /* ---- replay of QEMU's pre-copy loop on a curve ------------------------- */
@@ -509,7 +540,8 @@ static void fmt_bytes(char *b, size_t n, double v)
 
 struct ctx {
 	double now, rate, rate_best, thr, thr_best, horizon, quantum, tscale, sw_rate;
-	struct curve c;		/* all points: the expected curve */
+	struct curve c;		/* all points */
+	struct curve exp;	/* all points, knee guessed when unseen: the expected curve */
 	struct curve quiet;	/* busy phases left out: the best case */
 };
 
@@ -528,15 +560,7 @@ static double recommend_throttle(const struct lm_estimator *e, const struct ctx 
 	double margin = cfg_or(e->cfg.throttle_margin, 0.25);
 	double rate = x->rate / (1 + margin);
 
-	*guessed = 0;
-	/*
-	 * Flat already at the shortest window (or a single round that resent
-	 * all it could send): the initial slope is only bounded below.
-	 */
-	if (c.knee_unresolved || (c.n == 2 && c.u[1] >= 0.9 * x->rate * c.t[1] / x->tscale)) {
-		c.t[1] *= KNEE_GUESS;
-		*guessed = 1;
-	}
+	*guessed = curve_guess_knee(&c, x->rate, x->tscale);
 	while (hi - lo > 1) {
 		mid = (lo + hi) / 2;
 		s = *base;
@@ -732,12 +756,14 @@ static int compute(struct lm_estimator *e, int kind)
 	b.quantum = x.quantum;
 	b.wws = x.quiet.wws;
 	simulate(&x.quiet, &b);
-	/* Expected: every point, the current rate (ETA, downtime). */
+	/* Expected: every point, the current rate, the knee guessed if unseen (ETA, downtime). */
+	x.exp = x.c;
+	curve_guess_knee(&x.exp, x.rate, x.tscale);
 	ex = b;
 	ex.rate = x.rate;
 	ex.thr = x.thr;
 	ex.wws = x.c.wws;
-	simulate(&x.c, &ex);
+	simulate(&x.exp, &ex);
 	if (ex.result != 1 && b.result == 1)
 		ex = b;
 

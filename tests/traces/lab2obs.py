@@ -43,10 +43,6 @@ def main():
     syncs, last_sync_t, rate, prev, throttle = 0, t0, 0, None, 0
     for p in polls:
         t = p["ts"]
-        if p.get("cpu-throttle-percentage", 0) != throttle:
-            throttle = p["cpu-throttle-percentage"]
-            out.append("params ts=%s pid=%d downtime_ms=%d max_bandwidth=%d ram_bytes=%d throttle_pct=%d page_size=%d"
-                       % (ts(t), pid, cfg["downtime_ms"], cfg["bandwidth_mib"] << 20, ram, throttle, PAGE))
         n = p["dirty-sync-count"]
         done = p["status"] == "completed"
         while syncs < n:
@@ -73,6 +69,12 @@ def main():
                        "tx_total=%d ram_bytes=%d sync_ns=0"
                        % (ts(st), pid, syncs, "final" if final else "0", dirty, dur, tx, ram))
             last_sync_t = st
+        # QEMU changes the throttle at a sync: after the rounds of this poll
+        if p.get("cpu-throttle-percentage", 0) != throttle:
+            throttle = p["cpu-throttle-percentage"]
+            out.append("params ts=%s pid=%d downtime_ms=%d max_bandwidth=%d ram_bytes=%d throttle_pct=%d page_size=%d"
+                       % (ts(max(t - 0.001, last_sync_t)), pid, cfg["downtime_ms"], cfg["bandwidth_mib"] << 20,
+                          ram, throttle, PAGE))
         if not done and p["status"] == "active":
             out.append("tick ts=%s pid=%d interval_s=%.9f tx_total=%d dirty_events_total=0 rounds=%d source=0"
                        % (ts(t), pid, t - prev["ts"] if prev else 0.25, p["transferred"], syncs))
