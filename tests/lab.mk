@@ -46,3 +46,12 @@ $(LMCHECK): tests/lab/lmcheck.c | $(OUTPUT)/lab
 
 lab: $(LMCHECK)
 TEST_PROGS += $(LMCHECK)
+
+QMP_REAL := $(OUTPUT)/lab/qmp_real
+
+$(QMP_REAL): tests/lab/qmp_real.c tests/lab/lab_qemu.c user/qmp.c tests/unit/unit.h | $(OUTPUT)/lab
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/lab -Itests/unit tests/lab/qmp_real.c tests/lab/lab_qemu.c user/qmp.c $(LAB_LIBS) -lm -o $@
+
+lab: $(QMP_REAL)
+TEST_PROGS += $(QMP_REAL)

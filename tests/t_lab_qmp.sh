@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The QMP client (user/qmp.c) against a real QEMU: see tests/lab/qmp_real.c.
+set -u
+. "$(dirname "$0")/lab/e2e.sh"
+lab_requirements no-lmtrace
+work=$(mktemp -d /tmp/lmlab-qmp.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+timeout 60 "$out_dir/lab/qmp_real" "$GUEST" "$work"
