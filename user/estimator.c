@@ -367,6 +367,25 @@ static void push_point(struct lm_estimator *e, double tau, double bytes, uint32_
 	e->npts++;
 }
 
+/*
+ * In-round samples of a continuous source all measure windows that start at
+ * the sync: good for an early warning inside the round, but a burst right
+ * after the sync looks like a working set. Once the round is measured as a
+ * whole they go.
+ */
+static void drop_tick_points(struct lm_estimator *e)
+{
+	struct lm_est_point keep[LM_EST_MAX_POINTS];
+	uint32_t i, k = 0, first = e->npts > LM_EST_MAX_POINTS ? e->npts - LM_EST_MAX_POINTS : 0;
+
+	for (i = first; i < e->npts; i++)
+		if (!e->pts[i % LM_EST_MAX_POINTS].from_ticks)
+			keep[k++] = e->pts[i % LM_EST_MAX_POINTS];
+	memset(e->pts, 0, sizeof(e->pts));
+	memcpy(e->pts, keep, k * sizeof(keep[0]));
+	e->npts = k;
+}
+
 static void reset_migration(struct lm_estimator *e, double now)
 {
 	e->npts = 0;
@@ -458,6 +477,7 @@ static void on_round(struct lm_estimator *e, const struct lm_obs_round *r, doubl
 	e->pending_at_sync = left + dirty * (c.wws > 0 ? 1 - clampd(left / c.wws, 0, 1) : 1);
 	if (e->last_round <= 1 && e->phase == LM_PHASE_BULK && wall > 0)
 		e->bulk_s = wall;
+	drop_tick_points(e);
 	if (wall > 0 && tau > 0) {
 		push_point(e, tau, dirty, r->round, 0);
 		e->last_round_rate_Bps = tx / wall;
@@ -724,6 +744,8 @@ static int compute(struct lm_estimator *e, int kind)
 
 	sent = (double)(e->tx_total - e->sync_tx);
 	pending_now = fmax(0, e->pending_at_sync - sent);
+	/* a continuous source has measured part of the curve inside this round */
+	cont_ok = e->have_events && x.c.n >= 2 && e->guest_s - e->sync_guest_s >= 2 * CONT_MIN_TAU_S;
 	est->remaining_bytes = (uint64_t)pending_now;
 	if (e->phase == LM_PHASE_BULK) {
 		double bulk_total = (e->last_ts_s - e->sync_ts_s) + fmax(0, pending_now - x.thr) / x.rate;
@@ -734,7 +756,6 @@ static int compute(struct lm_estimator *e, int kind)
 		if (x.c.n >= 2 && e->ram_bytes)
 			est->remaining_bytes += (uint64_t)(curve_eval(&x.c, e->guest_s - e->sync_guest_s) *
 							   fmin(1, sent / (double)e->ram_bytes));
-		cont_ok = x.c.n >= 2 && x.c.t[x.c.n - 1] >= 2 * CONT_MIN_TAU_S;
 		if (!e->ram_bytes || (!cont_ok && e->pending_at_sync >= x.thr)) {
 			estimate_bulk_unknown(e, est, &x, (double)(e->tx_total - e->tx_total_at_start));
 			goto out;
@@ -771,10 +792,22 @@ static int compute(struct lm_estimator *e, int kind)
 	fmt_bytes(s2, sizeof(s2), x.thr);
 	if (b.result == 0) {
 		v = LM_VERDICT_NOT_CONVERGING;
-		/* continuous evidence inside a round: only once it persists */
-		if (kind == LM_OBS_TICK && e->have_events && cont_ok &&
-		    ++e->cont_fail_ticks < CONT_FAIL_TICKS && old != v)
-			v = old;
+		/*
+		 * Continuous evidence inside a round: all of it comes from windows
+		 * that start at the last sync, so a burst looks like a working set.
+		 * Only while the guest is still dirtying new pages at its initial
+		 * rate, faster than the link, and for a few ticks in a row.
+		 */
+		if (kind == LM_OBS_TICK && cont_ok && old != v) {
+			const struct lm_est_point *last = &e->pts[(e->npts - 1) % LM_EST_MAX_POINTS];
+			double s0 = curve_slope0(&x.c);
+			int sustained = last->from_ticks && last->bytes >= 0.9 * s0 * last->tau_s &&
+					s0 * x.tscale > x.rate_best;
+
+			e->cont_fail_ticks = sustained ? e->cont_fail_ticks + 1 : 0;
+			if (e->cont_fail_ticks < CONT_FAIL_TICKS)
+				v = old;
+		}
 		tp = recommend_throttle(e, &x, &b, &limit, &guessed);
 		est->throttle_pct = tp;
 		est->dirty_limit_Bps = limit;

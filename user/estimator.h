@@ -49,7 +49,7 @@ struct lm_est_config {
 void lm_est_config_default(struct lm_est_config *cfg);
 
 #define LM_REASON_MAX 192
-#define LM_EST_MAX_ROUNDS 64	/* rounds kept for the U(T) fit (oldest dropped) */
+#define LM_EST_MAX_ROUNDS 64	/* unused since the fit keeps LM_EST_MAX_POINTS samples; kept for callers */
 #define LM_EST_CURVE_MAX 8	/* vertices of the fitted U(T) curve exported */
 
 enum lm_phase {
