@@ -80,7 +80,11 @@ static void labels(FILE *f, const struct lm_prom_vm *v, const char *extra_k, con
 /* A sample value: integers exactly, the rest with enough digits. */
 static void value(FILE *f, double v)
 {
-	if (v == floor(v) && fabs(v) < 9.007199254740992e15)
+	if (isnan(v))
+		fputs(" NaN\n", f);
+	else if (isinf(v))
+		fputs(v > 0 ? " +Inf\n" : " -Inf\n", f);
+	else if (v == floor(v) && fabs(v) < 9.007199254740992e15)
 		fprintf(f, " %.0f\n", v);
 	else
 		fprintf(f, " %.6g\n", v);

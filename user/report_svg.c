@@ -81,10 +81,18 @@ static double px(const struct frame *fr, double t)
 	return fr->x0 + (fr->x1 - fr->x0) * (t / fr->t_max);
 }
 
+static double finite_or(double v, double dflt)
+{
+	return isfinite(v) ? v : dflt;
+}
+
+/* Values off the scale (or not finite) are drawn at its edges. */
 static double py(const struct frame *fr, double v)
 {
-	if (v < 0)
+	if (!(v >= 0))
 		v = 0;
+	if (v > fr->v_max * 1.05)
+		v = fr->v_max * 1.05;
 	return fr->y0 + fr->h - fr->h * (v / fr->v_max);
 }
 
@@ -94,7 +102,7 @@ static void y_axis(FILE *f, const struct frame *fr, struct unit u, const char *l
 
 	fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" class=\"panel\"/>\n",
 		fr->x0, fr->y0, fr->x1 - fr->x0, (int)fr->h);
-	for (double v = 0; v <= fr->v_max / u.div * 1.0001; v += step) {
+	for (double v = 0; v <= fr->v_max / u.div * 1.0001 && v <= 20 * step; v += step) {
 		double y = py(fr, v * u.div);
 
 		fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
@@ -125,14 +133,16 @@ static void draw_vm(FILE *f, const struct lm_rep_vm *v, double y_top, int width)
 	rem.h = REM_H;
 	/* Time axis: the whole recording, and the prediction if it lies near. */
 	t_max = v->last_t_s > 1 ? v->last_t_s : 1;
-	if (v->predicted_switchover_t_s > t_max && v->predicted_switchover_t_s < 3 * t_max)
+	if (isfinite(v->predicted_switchover_t_s) && v->predicted_switchover_t_s > t_max &&
+	    v->predicted_switchover_t_s < 3 * t_max)
 		t_max = v->predicted_switchover_t_s;
 	t_max *= 1.02;
+	/* Scales from finite values only (the estimator's numbers are not trusted to be). */
 	for (i = 0; i < v->nrounds; i++)
-		max_rate = fmax(max_rate, v->rounds[i].dirty_Bps);
+		max_rate = fmax(max_rate, finite_or(v->rounds[i].dirty_Bps, 0));
 	for (i = 0; i < v->nsamples; i++) {
-		max_rate = fmax(max_rate, v->samples[i].tx_Bps);
-		max_rem = fmax(max_rem, v->samples[i].remaining);
+		max_rate = fmax(max_rate, finite_or(v->samples[i].tx_Bps, 0));
+		max_rem = fmax(max_rem, finite_or(v->samples[i].remaining, 0));
 	}
 	rate.t_max = rem.t_max = t_max;
 	ur = byte_unit(max_rate, "/s", ubuf[0], sizeof(ubuf[0]));
@@ -156,7 +166,7 @@ static void draw_vm(FILE *f, const struct lm_rep_vm *v, double y_top, int width)
 	snprintf(title, sizeof(title), "remaining (%s)", ubuf[1]);
 	y_axis(f, &rem, um, title);
 	/* time ticks, on the remaining panel's axis */
-	for (double t = 0, step = nice_step(t_max, 8); t <= t_max; t += step)
+	for (double t = 0, step = nice_step(t_max, 8); t <= t_max && t <= 20 * step; t += step)
 		fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
 			"<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">%g</text>\n",
 			px(&rem, t), px(&rem, t), rem.y0 + rem.h, rem.y0 + rem.h + 4,
@@ -243,7 +253,8 @@ static void draw_vm(FILE *f, const struct lm_rep_vm *v, double y_top, int width)
 			fprintf(f, "</title>%s</text>\n", lm_verdict_name(e->value));
 		}
 	}
-	if (v->predicted_switchover_t_s >= 0 && v->predicted_switchover_t_s <= t_max) {
+	if (isfinite(v->predicted_switchover_t_s) && v->predicted_switchover_t_s >= 0 &&
+	    v->predicted_switchover_t_s <= t_max) {
 		double x = px(&rate, v->predicted_switchover_t_s);
 
 		fprintf(f, "<line class=\"predicted-switchover\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n",

@@ -8,6 +8,7 @@
  * picture does not flicker.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -85,7 +86,12 @@ static void sparkline(FILE *f, const struct lm_vm_view *vm, int which, double ma
 
 	for (uint32_t i = first; i < n; i++) {
 		double v = hist_value(vm, i, which);
-		int level = max > 0 && v > 0 ? (int)(v / max * 7.999) : 0;
+		int level = 0;
+
+		if (!(v <= max))	/* NaN or above a non-finite max: full bar */
+			level = 7;
+		else if (max > 0 && v > 0)
+			level = (int)(v / max * 7.999);
 
 		fputs(spark[level < 0 ? 0 : level > 7 ? 7 : level], f);
 	}
@@ -96,7 +102,7 @@ static double hist_max(const struct lm_vm_view *vm, int which)
 	double max = 0;
 
 	for (uint32_t i = 0; i < vm->hist_len; i++)
-		if (hist_value(vm, i, which) > max)
+		if (hist_value(vm, i, which) > max && isfinite(hist_value(vm, i, which)))
 			max = hist_value(vm, i, which);
 	return max;
 }
