@@ -36,9 +36,9 @@ fuzz: $(OUTPUT)/fuzz/fuzz_record $(OUTPUT)/fuzz/fuzz_record_nocrc
 	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus-nocrc
 	$(Q)$(OUTPUT)/fuzz/fuzz_record_nocrc $(FUZZ_RUN) $(OUTPUT)/fuzz/corpus-nocrc tests/fuzz/corpus
 
-$(OUTPUT)/fuzz/make_seeds: tests/fuzz/make_seeds.c $(FUZZ_SRCS) $(FUZZ_HDRS) | $(OUTPUT)/fuzz
+$(OUTPUT)/fuzz/make_seeds: tests/fuzz/make_seeds.c tests/unit/synth.h $(FUZZ_SRCS) $(FUZZ_HDRS) | $(OUTPUT)/fuzz
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(FUZZ_SRCS) -lz -lm -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(FUZZ_SRCS) -lz -lm -o $@
 
 fuzz-seeds: $(OUTPUT)/fuzz/make_seeds
 	$(Q)$< tests/fuzz/corpus
@@ -49,3 +49,19 @@ $(OUTPUT)/tests/lm_synth: tests/lm_synth.c tests/unit/synth.h $(LIB_OBJS) | $(OU
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -o $@
 
 TEST_PROGS += $(OUTPUT)/tests/lm_synth
+
+# fuzz-replay: recordings through lm_replay, the pipeline, the estimator, every
+# formatting sink and the report (sources compiled with the sanitizers).
+REPLAY_FUZZ_SRCS := $(FUZZ_SRCS) user/replay.c user/pipeline.c user/estimator.c \
+	user/sink_csv.c user/sink_json.c user/sink_text.c user/sink_live.c user/prom_metrics.c \
+	user/report.c user/report_svg.c
+
+$(OUTPUT)/fuzz/fuzz_replay: tests/fuzz/fuzz_replay.c $(REPLAY_FUZZ_SRCS) $(wildcard user/*.h) | $(OUTPUT)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
+		$< $(REPLAY_FUZZ_SRCS) -lz -lm -lpthread -o $@
+
+.PHONY: fuzz-replay
+fuzz-replay: $(OUTPUT)/fuzz/fuzz_replay
+	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus-replay
+	$(Q)$< $(FUZZ_RUN) -max_len=8192 -close_fd_mask=3 $(OUTPUT)/fuzz/corpus-replay tests/fuzz/corpus

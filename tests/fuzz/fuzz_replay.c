@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * libFuzzer target for everything behind the reader (make fuzz-replay):
+ * whatever observations a recording holds (crafted values, time going
+ * backwards, 0-length rounds, hundreds of pids) go through lm_replay into
+ * the real pipeline, estimator and every formatting sink, and through
+ * `lmtrace report`; none may crash, read out of bounds or hang.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "outputs.h"
+#include "prom_metrics.h"
+
+static FILE *devnull;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char path[64], err[512];
+	char *argv[] = { "report", path, "-o", "/dev/null", NULL };
+	struct lm_prom_state st;
+	struct lm_est_config cfg;
+	struct lm_pipeline p;
+	struct lm_sink *s;
+	size_t len;
+	char *text;
+	int fd;
+
+	if (!devnull)
+		devnull = fopen("/dev/null", "w");
+	fd = memfd_create("recording", 0);
+	if (fd < 0 || write(fd, data, size) != (ssize_t)size)
+		abort();
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+
+	lm_est_config_default(&cfg);
+	lm_pipeline_init(&p, &cfg);
+	if (!lm_sink_csv_new(devnull, &s))
+		lm_pipeline_add_sink(&p, s);
+	if (!lm_sink_json_new(devnull, &s))
+		lm_pipeline_add_sink(&p, s);
+	if (!lm_sink_text_new(devnull, &s))
+		lm_pipeline_add_sink(&p, s);
+	if (!lm_sink_live_new(devnull, &s))
+		lm_pipeline_add_sink(&p, s);
+	lm_replay(path, &p, err, sizeof(err));
+	lm_prom_init(&st);
+	for (int i = 0; i < p.nvms; i++)
+		lm_prom_update(&st, p.vms[i]);
+	text = lm_prom_render(&st, &len);
+	free(text);
+	lm_prom_destroy(&st);
+	lm_pipeline_finish(&p);
+
+	lm_report_main(4, argv);
+	close(fd);
+	return 0;
+}
