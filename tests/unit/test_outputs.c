@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include "outputs.h"
 #include "prom_metrics.h"
+#include "record.h"
 #include "synth.h"
 #include "unit.h"
 
@@ -471,6 +472,38 @@ static void test_report(void)
 	free(text);
 }
 
+/*
+ * A recording written by an lmtrace that is then killed: blocks close on a
+ * wall-clock timer, so what was fed more than LM_REC_FLUSH_S ago is on disk.
+ */
+static void test_record_flush_timer(void)
+{
+	struct lm_pipeline p;
+	struct lm_record *r;
+	struct lm_rec_item it;
+	struct lm_sink *s;
+	char path[512], err[512];
+	int n = 0, ret;
+	struct lm_obs o = { .kind = LM_OBS_TICK, .pid = 99, .ts_ns = 1764075600000000000ull };
+
+	snprintf(path, sizeof(path), "%s/killed.lmrec", tmpdir);
+	init_pipe(&p);
+	ASSERT_EQ(lm_sink_record_new(path, &p.cfg, &s, err, sizeof(err)), 0, "record sink");
+	lm_pipeline_add_sink(&p, s);
+	for (int i = 0; i < 5; i++, o.ts_ns += 1000000000)
+		lm_pipeline_feed(&p, &o);
+	usleep((LM_REC_FLUSH_S * 1000 + 200) * 1000);
+	lm_pipeline_feed(&p, &o);	/* the first observation after the timer closes the block */
+	/* read it now, as if lmtrace had been killed here */
+	ASSERT_EQ(lm_record_open(path, &r, err, sizeof(err)), 0, "open a live recording");
+	while ((ret = lm_record_next(r, &it)) > 0)
+		n += it.type == LM_REC_E_OBS;
+	ASSERT_EQ(ret, -ENODATA, "cut short, not corrupt");
+	ASSERT_EQ(n, 6, "everything fed before the timer is on disk");
+	lm_record_close(r);
+	lm_pipeline_finish(&p);
+}
+
 int main(int argc, char **argv)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -478,6 +511,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	test_csv_and_replay();
+	test_record_flush_timer();
 	test_prom_text();
 	test_prom_file();
 	test_http();
