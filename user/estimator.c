@@ -66,6 +66,17 @@
 #define CONT_MIN_TAU_S		0.5
 /* Measured rates above max-bandwidth x this are sampling noise (rate-limiter windows). */
 #define RATE_CAP_SLACK		1.00
+/*
+ * "Not converging" = no switchover, even in the best case, within
+ * max(HORIZON_MIN_S, HORIZON_BULK x the bulk pass). A migration that needs
+ * twenty times its first pass is stuck for any operator (KubeVirt gives up
+ * after 150 s per GiB, about five passes at 1 Gbit/s); a slower one that
+ * would still finish is called marginal before that.
+ */
+#define HORIZON_MIN_S		60
+#define HORIZON_BULK		20
+/* Rates within this fraction of each other (or of the cap) are the same rate. */
+#define RATE_STEADY		0.15
 /* A point exceeding a longer window's by this factor marks a busy phase. */
 #define BUSY_FACTOR		1.15
 /* Knee assumed at this fraction of the shortest window when U(T) is already flat there. */
@@ -88,8 +99,8 @@ void lm_est_config_default(struct lm_est_config *cfg)
 	cfg->max_bandwidth_Bps = 0;
 	cfg->page_size = 4096;
 	cfg->switchover_bandwidth_Bps = 0;
-	cfg->horizon_s = 300;
-	cfg->horizon_bulk = 20;
+	cfg->horizon_s = HORIZON_MIN_S;
+	cfg->horizon_bulk = HORIZON_BULK;
 	cfg->throttle_margin = 0.25;
 }
 
@@ -413,13 +424,25 @@ static void reset_migration(struct lm_estimator *e, double now)
 	e->cur.measured_downtime_ms = -1;
 }
 
+/*
+ * The transfer rate for predictions. Ticks are short and lumpy (the rate
+ * limiter sends in 100 ms bursts): they only win when they say the rate
+ * really moved (a drop); otherwise the last round's average holds, and a
+ * migration running at its cap averages exactly the cap.
+ */
 static double rate_now(const struct lm_estimator *e)
 {
+	double cap = e->cfg.max_bandwidth_Bps, round = e->last_round_rate_Bps, r = 0;
+
 	if (e->have_tick_rate && e->tx_rate_ewma > 0)
-		return e->tx_rate_ewma;
-	if (e->last_round_rate_Bps > 0)
-		return e->last_round_rate_Bps;
-	return e->cfg.max_bandwidth_Bps;
+		r = e->tx_rate_ewma;
+	if (round > 0 && (!(r > 0) || fabs(r - round) < RATE_STEADY * round))
+		r = round;
+	if (!(r > 0))
+		r = cap;
+	if (cap > 0 && r > (1 - RATE_STEADY) * cap)
+		r = cap;
+	return r;
 }
 
 static double threshold(const struct lm_estimator *e, double rate)
@@ -673,7 +696,7 @@ static int compute(struct lm_estimator *e, int kind)
 	x.tscale = 1 - e->throttle_pct_now / 100.0;
 	x.quantum = e->cfg.max_bandwidth_Bps > 0 ? QUANTUM_CAPPED_S : QUANTUM_FREE_S;
 	x.sw_rate = e->cfg.switchover_bandwidth_Bps > 0 ? e->cfg.switchover_bandwidth_Bps : x.rate;
-	x.horizon = cfg_or(e->cfg.horizon_s, 300);
+	x.horizon = cfg_or(e->cfg.horizon_s, HORIZON_MIN_S);
 	curve_build(e, &x.c, e->ram_bytes, 0);
 	curve_build(e, &x.quiet, e->ram_bytes, 1);
 
@@ -751,7 +774,7 @@ static int compute(struct lm_estimator *e, int kind)
 		double bulk_total = (e->last_ts_s - e->sync_ts_s) + fmax(0, pending_now - x.thr) / x.rate;
 
 		est->eta_min_s = fmax(0, pending_now - x.thr) / x.rate;
-		x.horizon = fmax(x.horizon, cfg_or(e->cfg.horizon_bulk, 20) * bulk_total);
+		x.horizon = fmax(x.horizon, cfg_or(e->cfg.horizon_bulk, HORIZON_BULK) * bulk_total);
 		/* the part already sent that the guest dirtied again comes back after the pass */
 		if (x.c.n >= 2 && e->ram_bytes)
 			est->remaining_bytes += (uint64_t)(curve_eval(&x.c, e->guest_s - e->sync_guest_s) *
@@ -761,7 +784,7 @@ static int compute(struct lm_estimator *e, int kind)
 			goto out;
 		}
 	} else {
-		x.horizon = fmax(x.horizon, cfg_or(e->cfg.horizon_bulk, 20) * e->bulk_s);
+		x.horizon = fmax(x.horizon, cfg_or(e->cfg.horizon_bulk, HORIZON_BULK) * e->bulk_s);
 	}
 	est->horizon_s = x.horizon;
 

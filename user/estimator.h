@@ -39,7 +39,7 @@ struct lm_est_config {
 	/*
 	 * "not-converging" means: no switchover within the horizon even in
 	 * the best case the data allows. Horizon = max(horizon_s, horizon_bulk
-	 * x bulk-pass duration). Defaults 300 s and 20.
+	 * x bulk-pass duration). Defaults 60 s and 20.
 	 */
 	double horizon_s;
 	double horizon_bulk;
