@@ -55,3 +55,11 @@ $(QMP_REAL): tests/lab/qmp_real.c tests/lab/lab_qemu.c user/qmp.c tests/unit/uni
 
 lab: $(QMP_REAL)
 TEST_PROGS += $(QMP_REAL)
+
+# make demo [DEMO=stuck|converge|autoconverge|zero]: as root, installs what is
+# missing, builds, runs one migration with lmtrace's live view, cleans up.
+DEMO ?= stuck
+demo:
+	$(Q)tests/lab/demo.sh deps
+	$(Q)$(MAKE) --no-print-directory all lab
+	$(Q)OUTPUT=$(OUTPUT) tests/lab/demo.sh run $(DEMO)

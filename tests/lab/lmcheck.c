@@ -19,7 +19,9 @@
  *     within 5 % plus one poll period of transfer (QEMU counts only pages
  *     newly dirty in its own bitmap; see host-facts.md);
  * and overall: lmtrace's summary tx_bytes within 2 % of QEMU's transferred
- * (summed over attempts).
+ * (summed over attempts). With --expect-verdict V: lmtrace's last verdict
+ * of the first migration is V, and a migration expected to converge was
+ * never called not-converging (no false alarm).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -50,6 +52,8 @@ struct round {
 
 struct segment {		/* one migration as lmtrace saw it */
 	double start_ts, end_ts;
+	char last_verdict[32];
+	int said_not_converging;
 	int late, has_end;
 	char end_reason[32];
 	struct round *rounds;
@@ -197,6 +201,10 @@ static int read_trace(const char *path, int pid, struct segment *segs, double *s
 					   json_is_true(json_object_get(o, "final")) };
 
 			PUSH(cur->rounds, cur->nrounds, r);
+		} else if ((!strcmp(type, "verdict") || !strcmp(type, "sample")) && cur &&
+			   json_is_string(json_object_get(o, "verdict"))) {
+			snprintf(cur->last_verdict, sizeof(cur->last_verdict), "%s", str(o, "verdict"));
+			cur->said_not_converging |= !strcmp(cur->last_verdict, "not-converging");
 		} else if (!strcmp(type, "summary")) {
 			*sum_tx = num(o, "tx_bytes");
 			*have_summary = 1;
@@ -361,11 +369,12 @@ int main(int argc, char **argv)
 		{ "lab", required_argument, 0, 'l' },
 		{ "trace", required_argument, 0, 't' },
 		{ "late", no_argument, 0, 'L' },
+		{ "expect-verdict", required_argument, 0, 'V' },
 		{ 0 },
 	};
 	struct segment segs[MAX_ATTEMPTS] = { 0 };
 	struct lab lab = { 0 };
-	const char *lab_path = NULL, *trace_path = NULL;
+	const char *lab_path = NULL, *trace_path = NULL, *expect_verdict = NULL;
 	double sum_tx = 0, qemu_tx = 0;
 	int c, late = 0, nsegs, a, have_summary;
 
@@ -374,6 +383,7 @@ int main(int argc, char **argv)
 		case 'l': lab_path = optarg; break;
 		case 't': trace_path = optarg; break;
 		case 'L': late = 1; break;
+		case 'V': expect_verdict = optarg; break;
 		default: return 2;
 		}
 	}
@@ -441,6 +451,14 @@ int main(int argc, char **argv)
 		check(have_summary && fabs(sum_tx - since) <= 0.02 * since + slack,
 		      "summary tx_bytes %.0f vs QEMU's transferred since attach %.0f (%+.2f %%, tolerance 2 %% + one poll)",
 		      sum_tx, since, 100 * rel(sum_tx, since));
+	}
+	if (expect_verdict && nsegs) {
+		check(!strcmp(segs[0].last_verdict, expect_verdict),
+		      "lmtrace's last verdict during the migration: %s (expected %s)",
+		      segs[0].last_verdict[0] ? segs[0].last_verdict : "none", expect_verdict);
+		if (!strcmp(expect_verdict, "converging"))
+			check(!segs[0].said_not_converging,
+			      "no false alarm: never said not-converging on a migration that converged");
 	}
 	printf("lmcheck: %d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# `make demo`: one real QEMU/KVM live migration on this machine, watched live
+# by lmtrace, then what lmtrace concluded next to what QEMU itself reported.
+#   tests/lab/demo.sh deps          install missing build/run dependencies (Debian/Ubuntu)
+#   tests/lab/demo.sh run [SCENARIO] stuck (default), converge, autoconverge, zero
+set -u
+cd "$(dirname "$0")/../.."
+OUTPUT=${OUTPUT:-.output}
+
+deps() {
+	local missing=() tool pkg
+	for pair in clang:clang bpftool:bpftool pkg-config:pkg-config \
+		    qemu-system-x86_64:qemu-system-x86 make:make gcc:gcc; do
+		tool=${pair%%:*} pkg=${pair#*:}
+		command -v "$tool" >/dev/null || missing+=("$pkg")
+	done
+	for pair in libbpf:libbpf-dev libelf:libelf-dev zlib:zlib1g-dev jansson:libjansson-dev \
+		    libmicrohttpd:libmicrohttpd-dev; do
+		tool=${pair%%:*} pkg=${pair#*:}
+		pkg-config --exists "$tool" 2>/dev/null || missing+=("$pkg")
+	done
+	# gcc -m32 for the lab guest
+	echo 'int x;' | gcc -m32 -c -x c -o /dev/null - 2>/dev/null || missing+=(gcc-multilib)
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+		echo "demo: missing ${missing[*]}: install them (as root: apt-get install ${missing[*]})" >&2
+		exit 1
+	fi
+	echo "demo: installing ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null ||
+		{ echo "demo: apt-get install failed" >&2; exit 1; }
+}
+
+run() {
+	local scenario=${1:-stuck} bound
+	[ "$(id -u)" = 0 ] || { echo "demo: run it as root (BPF and /dev/kvm)" >&2; exit 1; }
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "demo: /dev/kvm is not usable: the demo needs KVM" >&2; exit 1; }
+	case $scenario in
+	stuck) bound=20; what="a guest dirtying 64 MiB/s over 256 MiB on a 32 MiB/s link: it cannot converge" ;;
+	converge) bound=40; what="a guest dirtying 4 MiB/s over 256 MiB on a 32 MiB/s link: it converges" ;;
+	autoconverge) bound=60; what="the stuck guest, saved by QEMU's auto-converge throttle" ;;
+	zero) bound=20; what="a mostly empty guest: done at once" ;;
+	*) echo "demo: unknown DEMO=$scenario (stuck, converge, autoconverge, zero)" >&2; exit 2 ;;
+	esac
+
+	work=$(mktemp -d /tmp/lmtrace-demo.XXXXXX)
+	lab_pid= trace_pid=
+	trap 'for p in $trace_pid $lab_pid; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"' EXIT
+	trap 'exit 130' INT TERM
+
+	cat <<MSG
+
+== lmtrace demo: $scenario ==
+Two QEMUs on this machine: a source running a tiny guest, $what,
+and a destination on 127.0.0.1. lmtrace attaches to the source before the
+migration starts and says, live, whether it will converge. (${bound} s at most)
+
+MSG
+	"$OUTPUT/lab/lmlab" -s "$scenario" --bound "$bound" --port 47300 \
+		--ready "$work/ready" --go "$work/go" --out "$work/lab.jsonl" 2>"$work/lab.err" &
+	lab_pid=$!
+	local i
+	for i in $(seq 900); do
+		[ -e "$work/ready" ] && break
+		kill -0 "$lab_pid" 2>/dev/null || { cat "$work/lab.err"; exit 1; }
+		sleep 0.1
+	done
+	[ -e "$work/ready" ] || { cat "$work/lab.err"; echo "demo: the lab did not start" >&2; exit 1; }
+	. "$work/ready"
+	echo "source QEMU pid $src_pid is up; its guest has filled its memory. Starting:"
+	echo "  $OUTPUT/lmtrace -p $src_pid"
+	echo
+	# The live view on this terminal; a recording on the side for the conclusion.
+	"$OUTPUT/lmtrace" -p "$src_pid" -d $((bound + 30)) -w "$work/demo.lmt" 2> >(tee "$work/trace.err" >&2) &
+	trace_pid=$!
+	for i in $(seq 600); do
+		grep -q Tracing "$work/trace.err" 2>/dev/null && break
+		kill -0 "$trace_pid" 2>/dev/null || { echo "demo: lmtrace stopped (see above)" >&2; exit 1; }
+		sleep 0.1
+	done
+	touch "$work/go"
+	wait "$lab_pid"; lab_pid=
+	wait "$trace_pid"; trace_pid=
+
+	echo
+	echo "== What QEMU itself reported =="
+	sed -n 's/^lmlab: \(migration [0-9]* .*\|downtime .*\)/  \1/p' "$work/lab.err"
+	echo "== What lmtrace concluded (replayed from its recording) =="
+	"$OUTPUT/lmtrace" -r "$work/demo.lmt" -j 2>/dev/null |
+		sed -n 's/.*"type":"verdict".*"verdict":"\([^"]*\)".*"reason":"\([^"]*\)".*/  \1: \2/p' |
+		tail -n 3
+	echo
+	echo "Try another: make demo DEMO=converge (or autoconverge, zero)."
+}
+
+case ${1:-} in
+deps) deps ;;
+run) shift; run "$@" ;;
+*) echo "usage: $0 deps | run [SCENARIO]" >&2; exit 2 ;;
+esac

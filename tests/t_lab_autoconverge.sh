@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The stuck migration saved by auto-converge (throttle from 90 %), lmtrace
+# attached before `migrate`.
+set -u
+. "$(dirname "$0")/lab/e2e.sh"
+lab_requirements
+lab_e2e 47240 0 -s autoconverge
+grep -q '"status":"completed"' "$work/lab.jsonl" || fail "auto-converge did not save the migration within its bound"
+lab_check

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# A migration cancelled after 3 s and started again on the same VM (to a
+# fresh destination): lmtrace must report two migrations, the first ended as
+# cancelled, and count each one's rounds from 1 again.
+set -u
+. "$(dirname "$0")/lab/e2e.sh"
+lab_requirements
+lab_e2e 47270 0 -s converge --cancel-at 3 --restart
+grep -q '"status":"completed","attempts":2' "$work/lab.jsonl" ||
+	fail "the restarted migration did not complete"
+lab_check
