@@ -114,6 +114,14 @@ static double clampd(double v, double lo, double hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
+/* Bytes as an integer, saturating (a double beyond 2^64 is UB to convert). */
+static uint64_t to_u64(double v)
+{
+	if (!(v > 0))
+		return 0;
+	return v >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)v;
+}
+
 /* ---- the U(T) curve ---------------------------------------------------- */
 
 struct curve {
@@ -555,13 +563,13 @@ static void on_tick(struct lm_estimator *e, const struct lm_obs_tick *t, double 
 
 static void on_params(struct lm_estimator *e, const struct lm_obs_params *p)
 {
-	if (p->downtime_limit_ms)
+	if (p->downtime_limit_ms && p->downtime_limit_ms <= 3600000)
 		e->cfg.downtime_limit_s = p->downtime_limit_ms / 1e3;
 	if (p->max_bandwidth)
 		e->cfg.max_bandwidth_Bps = (double)p->max_bandwidth;
 	if (p->ram_bytes)
 		e->ram_bytes = p->ram_bytes;
-	if (p->page_size)
+	if (p->page_size && p->page_size <= (1u << 30) && !(p->page_size & (p->page_size - 1)))
 		e->cfg.page_size = p->page_size;
 	e->throttle_pct_now = p->throttle_pct > 99 ? 99 : p->throttle_pct;
 	e->have_params = 1;
@@ -666,6 +674,30 @@ static void estimate_bulk_unknown(const struct lm_estimator *e, struct lm_estima
 	}
 }
 
+/* Crafted or absurd input (a replayed file) must not leak inf/NaN to the outputs. */
+static void sanitize(struct lm_estimate *est)
+{
+	double *unknown_if_bad[] = { &est->eta_s, &est->downtime_ms, &est->throttle_pct,
+				     &est->dirty_limit_Bps, &est->ratio, &est->eta_min_s, &est->total_s,
+				     &est->measured_downtime_ms };
+	double *zero_if_bad[] = { &est->confidence, &est->dirty_rate_Bps, &est->tx_rate_Bps,
+				  &est->short_dirty_rate_Bps, &est->threshold_bytes, &est->horizon_s };
+	uint32_t i;
+
+	for (i = 0; i < sizeof(unknown_if_bad) / sizeof(unknown_if_bad[0]); i++)
+		if (!isfinite(*unknown_if_bad[i]))
+			*unknown_if_bad[i] = -1;
+	for (i = 0; i < sizeof(zero_if_bad) / sizeof(zero_if_bad[0]); i++)
+		if (!isfinite(*zero_if_bad[i]))
+			*zero_if_bad[i] = 0;
+	for (i = 0; i < est->curve_n; i++)
+		if (!isfinite(est->curve_t_s[i]) || !isfinite(est->curve_bytes[i]))
+			est->curve_t_s[i] = est->curve_bytes[i] = 0;
+	est->confidence = clampd(est->confidence, 0, 1);
+	if (est->throttle_pct > 99)
+		est->throttle_pct = 99;
+}
+
 static int compute(struct lm_estimator *e, int kind)
 {
 	struct lm_estimate *est = &e->cur;
@@ -716,9 +748,9 @@ static int compute(struct lm_estimator *e, int kind)
 	export_curve(est, &x.c);
 	est->short_dirty_rate_Bps = curve_slope0(&x.c);
 	if (x.c.saturated) {
-		est->wws_bytes = (uint64_t)x.c.wws;
+		est->wws_bytes = to_u64(x.c.wws);
 	} else if (x.c.n >= 2) {
-		est->wws_bytes = (uint64_t)x.c.max_u;
+		est->wws_bytes = to_u64(x.c.max_u);
 		est->wws_is_lower_bound = 1;
 	}
 	if (e->last_round_wall_s > 0) {
@@ -769,7 +801,7 @@ static int compute(struct lm_estimator *e, int kind)
 	pending_now = fmax(0, e->pending_at_sync - sent);
 	/* a continuous source has measured part of the curve inside this round */
 	cont_ok = e->have_events && x.c.n >= 2 && e->guest_s - e->sync_guest_s >= 2 * CONT_MIN_TAU_S;
-	est->remaining_bytes = (uint64_t)pending_now;
+	est->remaining_bytes = to_u64(pending_now);
 	if (e->phase == LM_PHASE_BULK) {
 		double bulk_total = (e->last_ts_s - e->sync_ts_s) + fmax(0, pending_now - x.thr) / x.rate;
 
@@ -777,8 +809,8 @@ static int compute(struct lm_estimator *e, int kind)
 		x.horizon = fmax(x.horizon, cfg_or(e->cfg.horizon_bulk, HORIZON_BULK) * bulk_total);
 		/* the part already sent that the guest dirtied again comes back after the pass */
 		if (x.c.n >= 2 && e->ram_bytes)
-			est->remaining_bytes += (uint64_t)(curve_eval(&x.c, e->guest_s - e->sync_guest_s) *
-							   fmin(1, sent / (double)e->ram_bytes));
+			est->remaining_bytes = to_u64(pending_now + curve_eval(&x.c, e->guest_s - e->sync_guest_s) *
+							     fmin(1, sent / (double)e->ram_bytes));
 		if (!e->ram_bytes || (!cont_ok && e->pending_at_sync >= x.thr)) {
 			estimate_bulk_unknown(e, est, &x, (double)(e->tx_total - e->tx_total_at_start));
 			goto out;
@@ -898,6 +930,7 @@ static int compute(struct lm_estimator *e, int kind)
 	}
 	est->verdict = v;
 out:
+	sanitize(est);
 	if (est->verdict != old)
 		est->verdict_round = e->last_round;
 	return est->verdict != old;
@@ -910,8 +943,21 @@ void lm_est_init(struct lm_estimator *e, const struct lm_est_config *cfg)
 		e->cfg = *cfg;
 	else
 		lm_est_config_default(&e->cfg);
-	if (!(e->cfg.downtime_limit_s > 0))
+	/* a config from a file may hold anything: keep only sane values */
+	if (!(e->cfg.downtime_limit_s > 0) || !(e->cfg.downtime_limit_s <= 3600))
 		e->cfg.downtime_limit_s = 0.300;
+	if (!(e->cfg.max_bandwidth_Bps > 1) || !isfinite(e->cfg.max_bandwidth_Bps))
+		e->cfg.max_bandwidth_Bps = 0;
+	if (!(e->cfg.switchover_bandwidth_Bps > 1) || !isfinite(e->cfg.switchover_bandwidth_Bps))
+		e->cfg.switchover_bandwidth_Bps = 0;
+	if (!(e->cfg.horizon_s > 0) || !(e->cfg.horizon_s <= 1e6))
+		e->cfg.horizon_s = 0;
+	if (!(e->cfg.horizon_bulk > 0) || !(e->cfg.horizon_bulk <= 1000))
+		e->cfg.horizon_bulk = 0;
+	if (!(e->cfg.throttle_margin > 0) || !(e->cfg.throttle_margin <= 10))
+		e->cfg.throttle_margin = 0;
+	if (e->cfg.page_size > (1ull << 30) || (e->cfg.page_size & (e->cfg.page_size - 1)))
+		e->cfg.page_size = 4096;
 	if (!e->cfg.page_size)
 		e->cfg.page_size = 4096;
 	e->events_uniqueness = 1;

@@ -312,8 +312,13 @@ static void test_determinism_and_garbage(void)
 	uint64_t rng = 99;
 	int i, same = 1, sane = 1;
 
-	lm_est_init(&a, NULL);
-	lm_est_init(&b, NULL);
+	struct lm_est_config cfg;
+
+	lm_est_config_default(&cfg);
+	cfg.switchover_bandwidth_Bps = 1e-320;	/* nonsense from a crafted file */
+	cfg.horizon_s = NAN;
+	lm_est_init(&a, &cfg);
+	lm_est_init(&b, &cfg);
 	for (i = 0; i < 20000; i++) {
 		struct lm_obs o;
 		uint64_t r1, r2;
@@ -331,6 +336,12 @@ static void test_determinism_and_garbage(void)
 		o.round.duration_ns = (r1 % 3) ? (r2 % 20000000000ull) : 0;
 		o.round.tx_bytes = r1 % (1ull << 31);
 		o.round.tx_total = (uint64_t)i << 24;
+		if (r2 % 97 == 0) {	/* extremes a crafted file can hold */
+			o.round.dirty_pages = UINT64_MAX;
+			o.round.duration_ns = 1;
+			o.round.tx_bytes = UINT64_MAX;
+			o.round.tx_total = UINT64_MAX - (r1 % 3);
+		}
 		if (o.kind == LM_OBS_PARAMS) {
 			memset(&o.params, 0, sizeof(o.params));
 			o.params.throttle_pct = r2 % 120;
