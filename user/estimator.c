@@ -19,7 +19,7 @@
  * the measured points is their least concave majorant from the origin, flat
  * after its highest vertex. It is the best case the data allows: any real
  * curve lies on or above it. The estimator replays QEMU's loop on that curve
- * (simulate()): if even this best case does not reach switchover within the
+ * (lm_replay_run()): if even this best case does not reach switchover within the
  * horizon, the verdict is not-converging; if it does, the same replay gives
  * the ETA, the number of rounds and the pending bytes at switchover, hence
  * the downtime.
@@ -50,6 +50,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "estimator.h"
+#include "estimator_model.h"
 
 #define MiB (1024.0 * 1024.0)
 
@@ -59,7 +60,6 @@
 #define QUANTUM_FREE_S		0.050
 /* Device state sent while the VM is stopped (~330 KB measured here). */
 #define DEVICE_STATE_BYTES	(320.0 * 1024.0)
-#define SIM_MAX_ROUNDS		20000
 /* Continuous-source ticks in a row whose best case fails before saying so. */
 #define CONT_FAIL_TICKS		3
 /* Shortest in-round window used as a U(T) point (a tick right after a sync says little). */
@@ -77,10 +77,6 @@
 #define HORIZON_BULK		20
 /* Rates within this fraction of each other (or of the cap) are the same rate. */
 #define RATE_STEADY		0.15
-/* A point exceeding a longer window's by this factor marks a busy phase. */
-#define BUSY_FACTOR		1.15
-/* Knee assumed at this fraction of the shortest window when U(T) is already flat there. */
-#define KNEE_GUESS		0.5
 
 const char *lm_verdict_name(enum lm_verdict v)
 {
@@ -120,237 +116,6 @@ static uint64_t to_u64(double v)
 	if (!(v > 0))
 		return 0;
 	return v >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)v;
-}
-
-/* ---- the U(T) curve ---------------------------------------------------- */
-
-struct curve {
-	int n;				/* vertices, [0] is the origin */
-	double t[LM_EST_MAX_POINTS + 1];
-	double u[LM_EST_MAX_POINTS + 1];
-	int saturated;			/* flat part observed: u[n-1] is the WWS */
-	int varying;			/* busy points left out (quiet_only) */
-	int slope_measured;		/* the initial slope is seen over a range of windows */
-	int knee_unresolved;		/* flat already at the first vertex */
-	double wws;			/* u[n-1] if saturated, else 0 */
-	double max_u;
-};
-
-static double curve_eval(const struct curve *c, double tau)
-{
-	int i;
-
-	if (tau <= 0 || c->n < 2)
-		return 0;
-	for (i = 1; i < c->n; i++) {
-		if (tau <= c->t[i]) {
-			double f = (tau - c->t[i - 1]) / (c->t[i] - c->t[i - 1]);
-
-			return c->u[i - 1] + f * (c->u[i] - c->u[i - 1]);
-		}
-	}
-	return c->u[c->n - 1];
-}
-
-static double curve_slope0(const struct curve *c)
-{
-	return c->n >= 2 ? c->u[1] / c->t[1] : 0;
-}
-
-/*
- * A stationary guest cannot dirty fewer unique pages in a longer window. A
- * point beaten that way by a longer window was taken while the guest was
- * busier than at other times (bursty or phased workload): it says how bad
- * things can get, not how good.
- */
-static int point_is_busy(const struct lm_estimator *e, const struct lm_est_point *p, uint32_t have)
-{
-	uint32_t i;
-
-	for (i = 0; i < have; i++) {
-		const struct lm_est_point *q = &e->pts[i];
-
-		if (q->tau_s > p->tau_s && q->bytes * BUSY_FACTOR < p->bytes)
-			return 1;
-	}
-	return 0;
-}
-
-/*
- * Least concave non-decreasing majorant of the points, anchored at (0,0).
- * Points measured on a stationary guest lie on a concave curve; noise or a
- * changing workload can put them off it, and the majorant then keeps the
- * higher ones (the cautious side for "converging").
- */
-static void curve_build(const struct lm_estimator *e, struct curve *c, uint64_t ram, int quiet_only)
-{
-	double pt[LM_EST_MAX_POINTS], pu[LM_EST_MAX_POINTS];
-	uint32_t i, n = 0, have = e->npts < LM_EST_MAX_POINTS ? e->npts : LM_EST_MAX_POINTS;
-	int j, k, imax;
-
-	memset(c, 0, sizeof(*c));
-	c->n = 1;
-	for (i = 0; i < have; i++) {
-		const struct lm_est_point *p = &e->pts[i];
-
-		if (!(p->tau_s > 0) || !(p->bytes >= 0))
-			continue;
-		if (quiet_only && point_is_busy(e, p, have)) {
-			c->varying = 1;
-			continue;
-		}
-		/* insertion sort by tau, equal taus keep the larger value */
-		for (j = 0; j < (int)n && pt[j] < p->tau_s; j++)
-			;
-		if (j < (int)n && pt[j] == p->tau_s) {
-			if (p->bytes > pu[j])
-				pu[j] = p->bytes;
-			continue;
-		}
-		for (k = n; k > j; k--) {
-			pt[k] = pt[k - 1];
-			pu[k] = pu[k - 1];
-		}
-		pt[j] = p->tau_s;
-		pu[j] = p->bytes;
-		n++;
-	}
-	if (!n)
-		return;
-	imax = 0;
-	for (i = 0; i < n; i++)
-		if (pu[i] > pu[imax] || (pu[i] == pu[imax] && pt[i] < pt[imax]))
-			imax = i;
-	/* Upper hull over (0,0) and the points up to the highest one. */
-	for (i = 0; i <= (uint32_t)imax; i++) {
-		while (c->n >= 2) {
-			double ax = c->t[c->n - 2], ay = c->u[c->n - 2];
-			double bx = c->t[c->n - 1], by = c->u[c->n - 1];
-
-			if ((bx - ax) * (pu[i] - ay) - (by - ay) * (pt[i] - ax) >= 0)
-				c->n--;
-			else
-				break;
-		}
-		c->t[c->n] = pt[i];
-		c->u[c->n] = pu[i];
-		c->n++;
-	}
-	c->max_u = pu[imax];
-	/* Flat beyond the highest point: measured at a longer window, or the whole RAM. */
-	for (i = imax + 1; i < n; i++)
-		if (pt[i] >= 1.15 * pt[imax])
-			c->saturated = 1;
-	if (ram && c->max_u >= 0.9 * (double)ram)
-		c->saturated = 1;
-	if (c->saturated)
-		c->wws = c->max_u;
-	/* several windows, wide apart, on the initial line: the slope was measured */
-	if (c->n >= 2) {
-		double s0 = c->u[1] / c->t[1], tmin = 0, tmax = 0;
-
-		for (i = 0; i < n; i++) {
-			if (pu[i] < 0.9 * s0 * pt[i])
-				continue;
-			if (!tmin || pt[i] < tmin)
-				tmin = pt[i];
-			if (pt[i] > tmax)
-				tmax = pt[i];
-		}
-		c->slope_measured = tmin > 0 && tmax >= 1.5 * tmin;
-	}
-	/* flat from the first vertex on: the initial slope is only bounded below */
-	if (c->n == 2)
-		c->knee_unresolved = c->saturated;
-	else if (c->n > 2)
-		c->knee_unresolved = (c->u[2] - c->u[1]) / (c->t[2] - c->t[1]) <
-				     0.25 * c->u[1] / c->t[1];
-}
-
-/*
- * Flat already at the shortest window, or that window dirtied about all the
- * link could send in it: the initial slope is only bounded below (the knee
- * can be anywhere before). Assume it at KNEE_GUESS of that window; rounds
- * measured later, shorter in guest time, replace the guess.
- */
-static int curve_guess_knee(struct curve *c, double rate, double tscale)
-{
-	if (c->n < 2 || !(tscale > 0))
-		return 0;
-	if (!c->knee_unresolved && (c->slope_measured || c->u[1] < 0.9 * rate * c->t[1] / tscale))
-		return 0;
-	c->t[1] *= KNEE_GUESS;
-	return 1;
-}
-
-/* ---- replay of QEMU's pre-copy loop on a curve ------------------------- */
-
-struct sim {
-	/* in */
-	double pending;		/* bytes to send right after the last sync */
-	double sent;		/* bytes sent since that sync */
-	double tau0;		/* guest seconds since that sync */
-	double rate;		/* bytes/s */
-	double thr;		/* switchover threshold, bytes */
-	double tscale;		/* guest seconds per wall second (1 - throttle) */
-	double horizon;		/* wall seconds */
-	double quantum;
-	double wws;		/* pages pending and rewritten add nothing; 0 = ignore */
-	/* out */
-	int result;		/* 1 switchover, 0 not within horizon, -1 undecided */
-	double eta_s;
-	double final_pending;
-	uint32_t rounds;
-	double next_pending;	/* after the next sync */
-	double next_sync_s;
-};
-
-static void simulate(const struct curve *c, struct sim *s)
-{
-	double t = 0, tau = s->tau0, left = s->pending - s->sent;
-	uint32_t r;
-
-	s->result = 0;
-	s->eta_s = -1;
-	s->final_pending = -1;
-	s->rounds = 0;
-	s->next_pending = -1;
-	s->next_sync_s = -1;
-	if (left < 0)
-		left = 0;
-	if (!(s->rate > 0) || !(s->thr > 0))
-		return;
-	for (r = 0; r < SIM_MAX_ROUNDS; r++) {
-		double excess = left - s->thr, dt = 0, add;
-
-		/* Sends a window at a time until pending is below thr, then syncs. */
-		if (excess >= 0)
-			dt = (floor(excess / (s->rate * s->quantum)) + 1) * s->quantum;
-		left -= dt * s->rate;
-		if (left < 0)
-			left = 0;
-		t += dt;
-		tau += dt * s->tscale;
-		if (t > s->horizon)
-			return;
-		add = curve_eval(c, tau);
-		if (s->wws > 0)
-			add *= 1 - clampd(left / s->wws, 0, 1);
-		left += add;
-		tau = 0;
-		s->rounds++;
-		if (r == 0) {
-			s->next_pending = left;
-			s->next_sync_s = t;
-		}
-		if (left < s->thr) {
-			s->result = 1;
-			s->eta_s = t;
-			s->final_pending = left;
-			return;
-		}
-	}
-	s->result = -1;
 }
 
 /* ---- state updates ----------------------------------------------------- */
@@ -463,7 +228,7 @@ static void on_round(struct lm_estimator *e, const struct lm_obs_round *r, doubl
 	double page = (double)e->cfg.page_size;
 	double dirty = (double)r->dirty_pages * page;
 	double wall = r->duration_ns / 1e9, tau, tx, left, thr;
-	struct curve c;
+	struct lm_curve c;
 
 	if (r->ram_bytes)
 		e->ram_bytes = r->ram_bytes;
@@ -504,7 +269,7 @@ static void on_round(struct lm_estimator *e, const struct lm_obs_round *r, doubl
 	thr = threshold(e, rate_now(e));
 	/* QEMU syncs when what is left drops below thr: the leftover is at most thr. */
 	left = clampd(e->pending_at_sync - tx, 0, thr > 0 ? thr : 0);
-	curve_build(e, &c, e->ram_bytes, 0);
+	lm_curve_build(&c, e->pts, e->npts, e->ram_bytes, 0);
 	e->pending_at_sync = left + dirty * (c.wws > 0 ? 1 - clampd(left / c.wws, 0, 1) : 1);
 	if (e->last_round <= 1 && e->phase == LM_PHASE_BULK && wall > 0)
 		e->bulk_s = wall;
@@ -591,9 +356,9 @@ static void fmt_bytes(char *b, size_t n, double v)
 
 struct ctx {
 	double now, rate, rate_best, thr, thr_best, horizon, quantum, tscale, sw_rate;
-	struct curve c;		/* all points */
-	struct curve exp;	/* all points, knee guessed when unseen: the expected curve */
-	struct curve quiet;	/* busy phases left out: the best case */
+	struct lm_curve c;		/* all points */
+	struct lm_curve exp;	/* all points, knee guessed when unseen: the expected curve */
+	struct lm_curve quiet;	/* busy phases left out: the best case */
 };
 
 static double downtime_ms(const struct ctx *x, double pending)
@@ -603,15 +368,15 @@ static double downtime_ms(const struct ctx *x, double pending)
 
 /* Smallest throttle (percent) whose replay converges at rate / (1 + margin). */
 static double recommend_throttle(const struct lm_estimator *e, const struct ctx *x,
-				 const struct sim *base, double *limit_Bps, int *guessed)
+				 const struct lm_replay *base, double *limit_Bps, int *guessed)
 {
-	struct curve c = x->c;
-	struct sim s;
+	struct lm_curve c = x->c;
+	struct lm_replay s;
 	int lo = -1, hi = 99, mid;
 	double margin = cfg_or(e->cfg.throttle_margin, 0.25);
 	double rate = x->rate / (1 + margin);
 
-	*guessed = curve_guess_knee(&c, x->rate, x->tscale);
+	*guessed = lm_curve_guess_knee(&c, x->rate, x->tscale);
 	while (hi - lo > 1) {
 		mid = (lo + hi) / 2;
 		s = *base;
@@ -619,13 +384,13 @@ static double recommend_throttle(const struct lm_estimator *e, const struct ctx 
 		s.rate = rate;
 		s.thr = threshold(e, rate);
 		s.tscale = 1 - (mid < 0 ? 0 : mid) / 100.0;
-		simulate(&c, &s);
+		lm_replay_run(&c, &s);
 		if (s.result == 1)
 			hi = mid;
 		else
 			lo = mid;
 	}
-	*limit_Bps = (1 - hi / 100.0) * curve_slope0(&c);
+	*limit_Bps = (1 - hi / 100.0) * lm_curve_slope0(&c);
 	return hi;
 }
 
@@ -641,7 +406,7 @@ static void set_reason(struct lm_estimate *est, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void export_curve(struct lm_estimate *est, const struct curve *c)
+static void export_curve(struct lm_estimate *est, const struct lm_curve *c)
 {
 	int i, n = c->n - 1 < LM_EST_CURVE_MAX ? c->n - 1 : LM_EST_CURVE_MAX;
 
@@ -703,7 +468,7 @@ static int compute(struct lm_estimator *e, int kind)
 	struct lm_estimate *est = &e->cur;
 	enum lm_verdict old = est->verdict, v;
 	struct ctx x;
-	struct sim b, ex;
+	struct lm_replay b, ex;
 	double sent, pending_now, tp, limit;
 	char s1[24], s2[24];
 	int guessed = 0, cont_ok = 0;
@@ -729,8 +494,8 @@ static int compute(struct lm_estimator *e, int kind)
 	x.quantum = e->cfg.max_bandwidth_Bps > 0 ? QUANTUM_CAPPED_S : QUANTUM_FREE_S;
 	x.sw_rate = e->cfg.switchover_bandwidth_Bps > 0 ? e->cfg.switchover_bandwidth_Bps : x.rate;
 	x.horizon = cfg_or(e->cfg.horizon_s, HORIZON_MIN_S);
-	curve_build(e, &x.c, e->ram_bytes, 0);
-	curve_build(e, &x.quiet, e->ram_bytes, 1);
+	lm_curve_build(&x.c, e->pts, e->npts, e->ram_bytes, 0);
+	lm_curve_build(&x.quiet, e->pts, e->npts, e->ram_bytes, 1);
 
 	/* Rebuild the estimate from scratch: same state, same bytes. */
 	memset(est, 0, sizeof(*est));
@@ -746,7 +511,7 @@ static int compute(struct lm_estimator *e, int kind)
 	est->threshold_bytes = x.thr;
 	est->downtime_is_bound = !(e->cfg.switchover_bandwidth_Bps > 0) && e->cfg.max_bandwidth_Bps > 0;
 	export_curve(est, &x.c);
-	est->short_dirty_rate_Bps = curve_slope0(&x.c);
+	est->short_dirty_rate_Bps = lm_curve_slope0(&x.c);
 	if (x.c.saturated) {
 		est->wws_bytes = to_u64(x.c.wws);
 	} else if (x.c.n >= 2) {
@@ -809,7 +574,7 @@ static int compute(struct lm_estimator *e, int kind)
 		x.horizon = fmax(x.horizon, cfg_or(e->cfg.horizon_bulk, HORIZON_BULK) * bulk_total);
 		/* the part already sent that the guest dirtied again comes back after the pass */
 		if (x.c.n >= 2 && e->ram_bytes)
-			est->remaining_bytes = to_u64(pending_now + curve_eval(&x.c, e->guest_s - e->sync_guest_s) *
+			est->remaining_bytes = to_u64(pending_now + lm_curve_eval(&x.c, e->guest_s - e->sync_guest_s) *
 							     fmin(1, sent / (double)e->ram_bytes));
 		if (!e->ram_bytes || (!cont_ok && e->pending_at_sync >= x.thr)) {
 			estimate_bulk_unknown(e, est, &x, (double)(e->tx_total - e->tx_total_at_start));
@@ -831,15 +596,15 @@ static int compute(struct lm_estimator *e, int kind)
 	b.horizon = x.horizon;
 	b.quantum = x.quantum;
 	b.wws = x.quiet.wws;
-	simulate(&x.quiet, &b);
+	lm_replay_run(&x.quiet, &b);
 	/* Expected: every point, the current rate, the knee guessed if unseen (ETA, downtime). */
 	x.exp = x.c;
-	curve_guess_knee(&x.exp, x.rate, x.tscale);
+	lm_curve_guess_knee(&x.exp, x.rate, x.tscale);
 	ex = b;
 	ex.rate = x.rate;
 	ex.thr = x.thr;
 	ex.wws = x.c.wws;
-	simulate(&x.exp, &ex);
+	lm_replay_run(&x.exp, &ex);
 	if (ex.result != 1 && b.result == 1)
 		ex = b;
 
@@ -855,7 +620,7 @@ static int compute(struct lm_estimator *e, int kind)
 		 */
 		if (kind == LM_OBS_TICK && cont_ok && old != v) {
 			const struct lm_est_point *last = &e->pts[(e->npts - 1) % LM_EST_MAX_POINTS];
-			double s0 = curve_slope0(&x.c);
+			double s0 = lm_curve_slope0(&x.c);
 			int sustained = last->from_ticks && last->bytes >= 0.9 * s0 * last->tau_s &&
 					s0 * x.tscale > x.rate_best;
 
@@ -878,7 +643,7 @@ static int compute(struct lm_estimator *e, int kind)
 				   e->last_round, s1, e->cfg.downtime_limit_s * 1e3, x.rate / 1e6, s2,
 				   x.horizon, guessed ? ">=" : "", tp);
 	} else {
-		double lam = curve_slope0(&x.c) * x.tscale / x.rate;
+		double lam = lm_curve_slope0(&x.c) * x.tscale / x.rate;
 
 		e->cont_fail_ticks = 0;
 		est->eta_s = ex.eta_s;

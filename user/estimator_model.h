@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The estimator's model (estimator.c has the overview): the unique-pages
+ * curve U(T) fitted to measured windows, and a replay of QEMU's pre-copy
+ * loop on such a curve. Pure arithmetic on the caller's data.
+ */
+#ifndef LM_ESTIMATOR_MODEL_H
+#define LM_ESTIMATOR_MODEL_H
+
+#include <stdint.h>
+#include "estimator.h"
+
+/*
+ * U(T): unique bytes dirtied in a window of T guest seconds, as the vertices
+ * of a concave, non-decreasing piecewise-linear curve from (0,0), flat after
+ * the last vertex.
+ */
+struct lm_curve {
+	int n;				/* vertices, [0] is the origin */
+	double t[LM_EST_MAX_POINTS + 1];
+	double u[LM_EST_MAX_POINTS + 1];
+	int saturated;			/* flat part observed: u[n-1] is the WWS */
+	int varying;			/* busy points left out (quiet_only) */
+	int slope_measured;		/* the initial slope is seen over a range of windows */
+	int knee_unresolved;		/* flat already at the first vertex */
+	double wws;			/* u[n-1] if saturated, else 0 */
+	double max_u;
+};
+
+/*
+ * The least concave non-decreasing majorant of the points from the origin:
+ * the smallest curve a stationary guest could have produced them with.
+ * quiet_only leaves out points taken in a busy phase (beaten by a longer
+ * window), which gives the best case for a guest whose dirtying varies.
+ */
+void lm_curve_build(struct lm_curve *c, const struct lm_est_point *pts, uint32_t npts, uint64_t ram,
+		    int quiet_only);
+double lm_curve_eval(const struct lm_curve *c, double tau);
+/* Slope of the first segment: the short-window dirty rate, bytes per guest second. */
+double lm_curve_slope0(const struct lm_curve *c);
+/* Moves the first vertex to a guessed knee when the initial slope was not seen; 1 if it did. */
+int lm_curve_guess_knee(struct lm_curve *c, double rate, double tscale);
+
+/* One replay of QEMU's loop: inputs, then what came out. */
+struct lm_replay {
+	/* in */
+	double pending;		/* bytes to send right after the last sync */
+	double sent;		/* bytes sent since that sync */
+	double tau0;		/* guest seconds since that sync */
+	double rate;		/* bytes/s */
+	double thr;		/* switchover threshold, bytes */
+	double tscale;		/* guest seconds per wall second (1 - throttle) */
+	double horizon;		/* wall seconds */
+	double quantum;
+	double wws;		/* pages pending and rewritten add nothing; 0 = ignore */
+	/* out */
+	int result;		/* 1 switchover, 0 not within horizon, -1 undecided */
+	double eta_s;
+	double final_pending;
+	uint32_t rounds;
+	double next_pending;	/* after the next sync */
+	double next_sync_s;
+};
+
+/*
+ * Sends a rate-limiter window at a time until pending is below thr, syncs
+ * (pending += U(guest time since the last sync), less what was pending
+ * already), and stops at the first sync that leaves less than thr, or at
+ * the horizon.
+ */
+void lm_replay_run(const struct lm_curve *c, struct lm_replay *s);
+
+#endif /* LM_ESTIMATOR_MODEL_H */
