@@ -52,14 +52,13 @@ TEST_PROGS += $(OUTPUT)/tests/lm_synth
 
 # fuzz-replay: recordings through lm_replay, the pipeline, the estimator, every
 # formatting sink and the report (sources compiled with the sanitizers).
-REPLAY_FUZZ_SRCS := $(FUZZ_SRCS) user/replay.c user/pipeline.c user/estimator.c \
-	user/sink_csv.c user/sink_json.c user/sink_text.c user/sink_live.c user/prom_metrics.c \
-	user/report.c user/report_svg.c
+# Every user source but main() and the BPF loader (the only one needing libbpf).
+REPLAY_FUZZ_SRCS := $(filter-out user/main.c user/tracer.c,$(wildcard user/*.c))
 
 $(OUTPUT)/fuzz/fuzz_replay: tests/fuzz/fuzz_replay.c $(REPLAY_FUZZ_SRCS) $(wildcard user/*.h) | $(OUTPUT)/fuzz
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
-		$< $(REPLAY_FUZZ_SRCS) -lz -lm -lpthread -o $@
+		$< $(REPLAY_FUZZ_SRCS) $(EXTRA_LIBS) -lpthread -o $@
 
 .PHONY: fuzz-replay
 fuzz-replay: $(OUTPUT)/fuzz/fuzz_replay
