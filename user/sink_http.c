@@ -27,7 +27,6 @@ struct http_sink {
 	struct lm_sink sink;
 	struct lm_prom_state st;
 	struct MHD_Daemon *d;
-	int fd;
 };
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status,
@@ -167,8 +166,7 @@ static int http_close(struct lm_sink *s)
 {
 	struct http_sink *hs = s->ctx;
 
-	MHD_stop_daemon(hs->d);
-	close(hs->fd);
+	MHD_stop_daemon(hs->d);	/* closes the listening socket too */
 	lm_prom_destroy(&hs->st);
 	free(hs);
 	return 0;
@@ -189,7 +187,6 @@ int lm_sink_http_new(const char *addr_port, struct lm_sink **out, char *err, siz
 		return -ENOMEM;
 	}
 	lm_prom_init(&hs->st);
-	hs->fd = fd;
 	hs->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL,
 				 on_request, hs,
 				 MHD_OPTION_LISTEN_SOCKET, fd,
