@@ -36,12 +36,12 @@
 /*
  * Bitmap counting budget: up to this many bitmap bytes per GET are counted
  * exactly (2 MiB = a 64 GiB slot, ~0.7 ms here); bigger bitmaps are sampled
- * (one chunk in N, scaled) so the time spent inside the VMM's ioctl, which in
+ * (one 512-byte block in N, scaled) so the time spent inside the VMM's ioctl, which in
  * the final sync is downtime, stays bounded.
  */
-#define LM_BITMAP_CHUNK		4096u
+#define LM_BITMAP_BLOCK		512u
 #define LM_BITMAP_EXACT_MAX	(2u << 20)
-#define LM_BITMAP_MAX_CHUNKS	(LM_BITMAP_EXACT_MAX / LM_BITMAP_CHUNK)
+#define LM_BITMAP_MAX_BLOCKS	(LM_BITMAP_EXACT_MAX / LM_BITMAP_BLOCK)
 
 /* Event kinds sent through the ring buffer (rare events only). */
 enum lm_event_kind {

@@ -90,6 +90,6 @@ struct lm_obs {
 		struct lm_obs_params params;
 	};
 };
-_Static_assert(sizeof(struct lm_obs) == 80, "lm_obs layout");
+_Static_assert(sizeof(struct lm_obs) == 72, "lm_obs layout");
 
 #endif /* LM_OBS_H */

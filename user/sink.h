@@ -34,6 +34,7 @@ struct lm_vm_view {
 	double dirty_pages_per_s;	/* unique pages/s of the last completed round */
 	double tx_bytes_per_s;		/* over the last tick interval */
 	uint32_t srtt_us, cwnd;
+	uint64_t dirty_events_total;	/* continuous source, cumulative */
 	/* ring of recent samples, oldest first at hist_head when full */
 	struct {
 		double ts_s, dirty_Bps, tx_Bps;
@@ -56,5 +57,15 @@ struct lm_sink {
 	/* flush and free; returns 0 or -errno (e.g. a write error) */
 	int (*close)(struct lm_sink *s);
 };
+
+/* The two basic sinks (others are in outputs.h). f stays owned by the caller. */
+/* -j: one JSON object per line (schema in README.md). */
+int lm_sink_json_new(FILE *f, struct lm_sink **out);
+/* Plain rows: one per interval and VM, for pipes and logs. */
+int lm_sink_text_new(FILE *f, struct lm_sink **out);
+
+/* Names used by every output. */
+const char *lm_source_name(uint32_t source);	/* enum lm_dirty_source */
+const char *lm_end_reason_name(uint32_t reason); /* enum lm_end_reason */
 
 #endif /* LM_SINK_H */

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Command-line options (argp, as bcc's libbpf-tools do). */
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include "env.h"
+
+const char *argp_program_version = "lmtrace 0.1";
+const char *argp_program_bug_address = "the lmtrace issue tracker";
+
+static const char doc[] =
+"Watch a QEMU/KVM live migration from the host kernel and say, live and early,\n"
+"whether it will converge, when, with what downtime, and what throttle would\n"
+"make it converge. Run it on the source host as root.\n"
+"\n"
+"USAGE: lmtrace [-p PID[,PID...]] [-i SECONDS] [-d SECONDS] [-j | --csv] [OPTIONS]\n"
+"       lmtrace -r FILE [-j | --csv]          replay a recording (no root needed)\n"
+"       lmtrace report FILE -o chart.svg      draw a recording\n"
+"\n"
+"EXAMPLES:\n"
+"    lmtrace -p $(pidof qemu-system-x86_64)   # live view of one VM's migration\n"
+"    lmtrace                                  # every process with /dev/kvm open\n"
+"    lmtrace -p 1234 -j | jq .                # JSON lines for scripts\n"
+"    lmtrace -p 1234 --qmp /run/vm1.qmp       # read downtime limit, bandwidth from QEMU\n"
+"    lmtrace -p 1234 --downtime-limit 300 --bandwidth 32M\n"
+"    lmtrace -p 1234 -w mig.lmt               # also record, replay with -r mig.lmt\n"
+"    lmtrace --prom-file /var/lib/node_exporter/lmtrace.prom\n"
+"    lmtrace --listen 127.0.0.1:9595          # Prometheus /metrics over HTTP\n"
+"\n"
+"Exit status: 0 on success, 1 on a runtime error (no such process, not a VMM,\n"
+"no privileges, BPF failure, output error), 2 on a usage error.\n"
+"\n"
+"OPTIONS:";
+
+enum {
+	OPT_CSV = 1000, OPT_PORT, OPT_QMP, OPT_DOWNTIME, OPT_BANDWIDTH, OPT_PROM, OPT_LISTEN,
+	OPT_ROWS, OPT_NO_FENTRY, OPT_NO_KPROBE,
+};
+
+static const struct argp_option options[] = {
+	{ "pid", 'p', "PID[,PID...]", 0, "VMM process(es) to trace (default: every process with /dev/kvm open)", 0 },
+	{ "interval", 'i', "SECONDS", 0, "Seconds between samples (default 1)", 0 },
+	{ "duration", 'd', "SECONDS", 0, "Stop after this many seconds (default: when the VMMs exit)", 0 },
+	{ "json", 'j', NULL, 0, "JSON lines on stdout (schema in README.md)", 0 },
+	{ "csv", OPT_CSV, NULL, 0, "CSV on stdout", 0 },
+	{ "rows", OPT_ROWS, NULL, 0, "Plain rows even when stdout is a terminal", 0 },
+	{ "port", OPT_PORT, "PORT", 0, "Count only TCP connections with this local or remote port", 0 },
+	{ "qmp", OPT_QMP, "SOCKET", 0, "QEMU's QMP socket: read downtime limit, bandwidth, RAM size", 0 },
+	{ "downtime-limit", OPT_DOWNTIME, "MS", 0, "Allowed downtime (default: QEMU's 300 ms)", 0 },
+	{ "bandwidth", OPT_BANDWIDTH, "BYTES/S", 0, "Migration bandwidth cap, e.g. 32M, 1G (default: measured)", 0 },
+	{ "write", 'w', "FILE", 0, "Record what the estimator consumed to FILE (replay with -r)", 0 },
+	{ "read", 'r', "FILE", 0, "Replay a recording instead of tracing", 0 },
+	{ "prom-file", OPT_PROM, "PATH", 0, "Write Prometheus textfile-collector metrics to PATH", 0 },
+	{ "listen", OPT_LISTEN, "ADDR:PORT", 0, "Serve Prometheus /metrics over HTTP", 0 },
+	{ "no-fentry", OPT_NO_FENTRY, NULL, 0, "Do not try fentry programs", 0 },
+	{ "no-kprobe", OPT_NO_KPROBE, NULL, 0, "Do not try kprobe programs", 0 },
+	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf messages)", 0 },
+	{},
+};
+
+static double parse_positive(struct argp_state *state, const char *what, const char *arg)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || v <= 0)
+		argp_error(state, "invalid %s '%s': expected a positive number", what, arg);
+	return v;
+}
+
+/* 32M, 1.5G, 100k (powers of 1024) or plain bytes. */
+static double parse_bytes(struct argp_state *state, const char *arg)
+{
+	double mult = 1, v;
+	char *end;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	switch (*end) {
+	case 'k': case 'K': mult = 1024.0; end++; break;
+	case 'm': case 'M': mult = 1024.0 * 1024; end++; break;
+	case 'g': case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
+	}
+	/* tolerate the unit spelled out: 32MiB, 32MB, 1GiB/s */
+	if (!strcmp(end, "i") || !strcmp(end, "iB") || !strcmp(end, "B") ||
+	    !strcmp(end, "iB/s") || !strcmp(end, "B/s") || !strcmp(end, "/s"))
+		end += strlen(end);
+	if (errno || end == arg || *end || v <= 0)
+		argp_error(state, "invalid bandwidth '%s': expected bytes/s like 33554432, 32M or 1G", arg);
+	return v * mult;
+}
+
+static void parse_pids(struct argp_state *state, struct lm_env *env, char *arg)
+{
+	char *tok, *save = NULL, *end;
+	long pid;
+
+	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		errno = 0;
+		pid = strtol(tok, &end, 10);
+		if (errno || end == tok || *end || pid <= 0 || pid > INT_MAX)
+			argp_error(state, "invalid pid '%s'", tok);
+		if (env->npids >= LM_MAX_VMS)
+			argp_error(state, "too many pids: at most %d", LM_MAX_VMS);
+		env->pids[env->npids++] = (pid_t)pid;
+	}
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct lm_env *env = state->input;
+	long port;
+	char *end;
+
+	switch (key) {
+	case 'p': parse_pids(state, env, arg); break;
+	case 'i': env->interval_s = parse_positive(state, "interval", arg); break;
+	case 'd': env->duration_s = parse_positive(state, "duration", arg); break;
+	case 'j': env->json = 1; break;
+	case 'v': env->verbose = 1; break;
+	case 'w': env->record_path = arg; break;
+	case 'r': env->replay_path = arg; break;
+	case OPT_CSV: env->csv = 1; break;
+	case OPT_ROWS: env->rows = 1; break;
+	case OPT_QMP: env->qmp_path = arg; break;
+	case OPT_PROM: env->prom_path = arg; break;
+	case OPT_LISTEN: env->listen = arg; break;
+	case OPT_NO_FENTRY: env->no_fentry = 1; break;
+	case OPT_NO_KPROBE: env->no_kprobe = 1; break;
+	case OPT_DOWNTIME: env->downtime_limit_ms = parse_positive(state, "downtime limit", arg); break;
+	case OPT_BANDWIDTH: env->bandwidth_Bps = parse_bytes(state, arg); break;
+	case OPT_PORT:
+		errno = 0;
+		port = strtol(arg, &end, 10);
+		if (errno || end == arg || *end || port <= 0 || port > 65535)
+			argp_error(state, "invalid port '%s'", arg);
+		env->port = (uint16_t)port;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s' (pids go with -p)", arg);
+		break;
+	case ARGP_KEY_END:
+		if (env->json && env->csv)
+			argp_error(state, "-j and --csv are exclusive");
+		if (env->replay_path && (env->npids || env->qmp_path || env->record_path))
+			argp_error(state, "-r replays a recording: -p, --qmp and -w do not apply");
+		if (env->qmp_path && env->npids != 1)
+			argp_error(state, "--qmp needs exactly one -p PID (the QEMU it belongs to)");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+void lm_env_parse(struct lm_env *env, int argc, char **argv)
+{
+	static const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
+
+	memset(env, 0, sizeof(*env));
+	env->interval_s = 1.0;
+	env->downtime_limit_ms = -1;
+	env->bandwidth_Bps = -1;
+	argp_err_exit_status = 2;
+	argp_parse(&argp, argc, argv, 0, NULL, env);
+}

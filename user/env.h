@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Command-line options. */
+#ifndef LM_ENV_H
+#define LM_ENV_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include "lmtrace.h"
+
+struct lm_env {
+	pid_t pids[LM_MAX_VMS];
+	int npids;			/* 0: every process with /dev/kvm open */
+	double interval_s;		/* -i */
+	double duration_s;		/* -d, 0 = until the VMMs exit or Ctrl-C */
+	int json;			/* -j */
+	int csv;			/* --csv */
+	int rows;			/* --rows: plain rows even on a terminal */
+	int verbose;			/* -v */
+	uint16_t port;			/* --port, 0 = every TCP socket of the VMM */
+	const char *qmp_path;		/* --qmp */
+	double downtime_limit_ms;	/* --downtime-limit, <0 = default/QMP */
+	double bandwidth_Bps;		/* --bandwidth, <0 = default/QMP */
+	const char *record_path;	/* -w */
+	const char *replay_path;	/* -r */
+	const char *prom_path;		/* --prom-file */
+	const char *listen;		/* --listen */
+	int no_fentry, no_kprobe;	/* --no-fentry/--no-kprobe: force fallbacks (testing) */
+};
+
+/* Parses argv; on a usage error prints it and exits 2 (argp). */
+void lm_env_parse(struct lm_env *env, int argc, char **argv);
+
+#endif /* LM_ENV_H */

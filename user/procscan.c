@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Finding VMM processes: those with /dev/kvm or an anon_inode:kvm-vm open. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "procscan.h"
+
+int lm_proc_is_vmm(pid_t pid)
+{
+	char path[64], target[128];
+	struct dirent *de;
+	int found = 0;
+	ssize_t n;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (!found && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%.16s", (int)pid, de->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		found = !strcmp(target, "/dev/kvm") || !strcmp(target, "anon_inode:kvm-vm");
+	}
+	closedir(d);
+	return found;
+}
+
+int lm_proc_find_vmms(pid_t *pids, int max)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while (n < max && (de = readdir(d))) {
+		pid_t pid;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = (pid_t)atoi(de->d_name);
+		if (pid != getpid() && lm_proc_is_vmm(pid) == 1)
+			pids[n++] = pid;
+	}
+	closedir(d);
+	return n;
+}
+
+/* -name guest=NAME,... or -name NAME,... from QEMU's command line. */
+static int qemu_name(pid_t pid, char *buf, size_t len)
+{
+	char path[64], cmdline[8192], *arg, *end;
+	ssize_t n;
+	int fd, next_is_name = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, cmdline, sizeof(cmdline) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ENOENT;
+	cmdline[n] = 0;
+	for (arg = cmdline, end = cmdline + n; arg < end; arg += strlen(arg) + 1) {
+		if (next_is_name) {
+			if (!strncmp(arg, "guest=", 6))
+				arg += 6;
+			snprintf(buf, len, "%.*s", (int)strcspn(arg, ","), arg);
+			return 0;
+		}
+		next_is_name = !strcmp(arg, "-name") || !strcmp(arg, "--name");
+	}
+	return -ENOENT;
+}
+
+void lm_proc_name(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	if (qemu_name(pid, buf, len) == 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	buf[0] = 0;
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = 0;
+	fclose(f);
+}

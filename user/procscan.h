@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Finding VMM processes in /proc. */
+#ifndef LM_PROCSCAN_H
+#define LM_PROCSCAN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* 1 if pid has /dev/kvm or a KVM VM file open, 0 if not, -errno (-ESRCH: no such process). */
+int lm_proc_is_vmm(pid_t pid);
+/* Every process with /dev/kvm or a KVM VM open; returns how many (at most max). */
+int lm_proc_find_vmms(pid_t *pids, int max);
+/* QEMU's -name, else the command name. */
+void lm_proc_name(pid_t pid, char *buf, size_t len);
+
+#endif /* LM_PROCSCAN_H */

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * -j: JSON lines. The keys are an interface: add keys, never rename them.
+ * Every record has ts (Unix seconds), pid and type. Unknown numbers are null.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include "sink.h"
+
+struct json_sink {
+	FILE *f;
+};
+
+const char *lm_source_name(uint32_t source)
+{
+	switch (source) {
+	case LM_SRC_BITMAP: return "bitmap";
+	case LM_SRC_RING: return "dirty-ring";
+	case LM_SRC_FENTRY: return "bitmap+fentry";
+	case LM_SRC_KPROBE: return "bitmap+kprobe";
+	default: return "unknown";
+	}
+}
+
+const char *lm_end_reason_name(uint32_t reason)
+{
+	switch (reason) {
+	case LM_END_CANCELLED: return "cancelled";
+	case LM_END_COMPLETED: return "completed";
+	case LM_END_PROC_EXIT: return "process-exited";
+	case LM_END_TRACE_STOP: return "trace-stopped";
+	default: return "unknown";
+	}
+}
+
+static void json_str(FILE *f, const char *key, const char *s)
+{
+	fprintf(f, ",\"%s\":\"", key);
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* A number, or null when the estimator says unknown (negative / NaN). */
+static void json_num_or_null(FILE *f, const char *key, double v, int decimals)
+{
+	if (v < 0 || isnan(v) || isinf(v))
+		fprintf(f, ",\"%s\":null", key);
+	else
+		fprintf(f, ",\"%s\":%.*f", key, decimals, v);
+}
+
+static void json_head(FILE *f, const char *type, double ts_s, uint32_t pid)
+{
+	fprintf(f, "{\"ts\":%.6f,\"pid\":%u,\"type\":\"%s\"", ts_s, pid, type);
+}
+
+static void json_estimate(FILE *f, const struct lm_estimate *e)
+{
+	json_str(f, "verdict", lm_verdict_name(e->verdict));
+	fprintf(f, ",\"confidence\":%.2f", e->confidence);
+	json_str(f, "reason", e->reason);
+	json_num_or_null(f, "eta_s", e->eta_s, 1);
+	json_num_or_null(f, "downtime_ms", e->downtime_ms, 0);
+	fprintf(f, ",\"remaining_bytes\":%llu", (unsigned long long)e->remaining_bytes);
+	json_num_or_null(f, "throttle_pct", e->throttle_pct, 0);
+	json_num_or_null(f, "dirty_limit_bytes_per_s", e->dirty_limit_Bps, 0);
+	if (e->wws_bytes)
+		fprintf(f, ",\"wws_bytes\":%llu", (unsigned long long)e->wws_bytes);
+	else
+		fprintf(f, ",\"wws_bytes\":null");
+	json_num_or_null(f, "dirty_ratio", e->ratio, 3);
+}
+
+static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
+			const struct lm_vm_view *vm, int verdict_changed)
+{
+	struct json_sink *js = s->ctx;
+	const struct lm_estimate *est = lm_est_current(&vm->est);
+	double ts = o->ts_ns / 1e9;
+	FILE *f = js->f;
+
+	switch (o->kind) {
+	case LM_OBS_START:
+		json_head(f, "migration", ts, o->pid);
+		fprintf(f, ",\"event\":\"start\",\"ram_bytes\":%llu,\"late\":%s}\n",
+			(unsigned long long)o->start.ram_bytes, o->start.late ? "true" : "false");
+		break;
+	case LM_OBS_END:
+		json_head(f, "migration", ts, o->pid);
+		fprintf(f, ",\"event\":\"end\",\"ram_bytes\":%llu", (unsigned long long)vm->ram_bytes);
+		json_str(f, "reason", lm_end_reason_name(o->end.reason));
+		fprintf(f, "}\n");
+		break;
+	case LM_OBS_ROUND:
+		json_head(f, "round", ts, o->pid);
+		fprintf(f, ",\"round\":%u,\"dirty_pages\":%llu,\"duration_s\":%.6f,\"tx_bytes\":%llu"
+			",\"sync_ms\":%.3f,\"ram_bytes\":%llu,\"sampled\":%s,\"partial\":%s,\"final\":%s}\n",
+			o->round.round, (unsigned long long)o->round.dirty_pages,
+			o->round.duration_ns / 1e9, (unsigned long long)o->round.tx_bytes,
+			o->round.sync_ns / 1e6, (unsigned long long)o->round.ram_bytes,
+			o->round.flags & LM_ROUND_SAMPLED ? "true" : "false",
+			o->round.flags & LM_ROUND_PARTIAL ? "true" : "false",
+			o->round.flags & LM_ROUND_FINAL ? "true" : "false");
+		break;
+	case LM_OBS_TICK:
+		json_head(f, "sample", ts, o->pid);
+		fprintf(f, ",\"dirty_pages_per_s\":%.1f,\"tx_bytes_per_s\":%.0f,\"rounds\":%u",
+			vm->dirty_pages_per_s, vm->tx_bytes_per_s, o->tick.rounds);
+		json_str(f, "source", lm_source_name(o->tick.source));
+		fprintf(f, ",\"migrating\":%s,\"tx_total_bytes\":%llu,\"acked_bytes\":%llu"
+			",\"srtt_us\":%u,\"cwnd\":%u",
+			vm->migrating ? "true" : "false", (unsigned long long)o->tick.tx_total,
+			(unsigned long long)o->tick.acked_total, o->tick.srtt_us, o->tick.cwnd);
+		json_estimate(f, est);
+		fprintf(f, "}\n");
+		break;
+	case LM_OBS_PARAMS:
+		json_head(f, "params", ts, o->pid);
+		fprintf(f, ",\"downtime_limit_ms\":%llu,\"max_bandwidth_bytes_per_s\":%llu"
+			",\"ram_bytes\":%llu,\"throttle_pct\":%u}\n",
+			(unsigned long long)o->params.downtime_limit_ms,
+			(unsigned long long)o->params.max_bandwidth,
+			(unsigned long long)o->params.ram_bytes, o->params.throttle_pct);
+		break;
+	}
+	if (verdict_changed) {
+		json_head(f, "verdict", ts, o->pid);
+		json_estimate(f, est);
+		fprintf(f, ",\"round\":%u}\n", est->rounds);
+	}
+}
+
+static void json_on_summary(struct lm_sink *s, const struct lm_vm_view *vm)
+{
+	struct json_sink *js = s->ctx;
+	const struct lm_estimate *est = lm_est_current(&vm->est);
+
+	json_head(js->f, "summary", vm->last_ts_s, vm->pid);
+	fprintf(js->f, ",\"rounds\":%u,\"dirty_pages\":%llu,\"tx_bytes\":%llu,\"migrations\":%u"
+		",\"ram_bytes\":%llu,\"duration_s\":%.3f",
+		vm->rounds, (unsigned long long)vm->dirty_pages, (unsigned long long)vm->tx_bytes,
+		vm->migrations, (unsigned long long)vm->ram_bytes,
+		vm->first_ts_s >= 0 ? vm->last_ts_s - vm->first_ts_s : 0.0);
+	json_str(js->f, "end", vm->migrations ? lm_end_reason_name(vm->end_reason) : "none");
+	json_str(js->f, "verdict", lm_verdict_name(est->verdict));
+	fprintf(js->f, "}\n");
+	fflush(js->f);
+}
+
+static void json_on_message(struct lm_sink *s, int level, const char *msg)
+{
+	struct json_sink *js = s->ctx;
+	static const char *levels[] = { "info", "warning", "error" };
+
+	fprintf(js->f, "{\"type\":\"message\"");
+	json_str(js->f, "level", levels[level < 0 ? 0 : level > 2 ? 2 : level]);
+	json_str(js->f, "message", msg);
+	fprintf(js->f, "}\n");
+	fflush(js->f);
+}
+
+static int json_close(struct lm_sink *s)
+{
+	struct json_sink *js = s->ctx;
+	int err = fflush(js->f) ? -errno : 0;
+
+	if (!err && ferror(js->f))
+		err = -EIO;
+	free(js);
+	free(s);
+	return err;
+}
+
+int lm_sink_json_new(FILE *f, struct lm_sink **out)
+{
+	struct lm_sink *s = calloc(1, sizeof(*s));
+	struct json_sink *js = calloc(1, sizeof(*js));
+
+	if (!s || !js) {
+		free(s);
+		free(js);
+		return -ENOMEM;
+	}
+	js->f = f;
+	s->name = "json";
+	s->ctx = js;
+	s->on_obs = json_on_obs;
+	s->on_summary = json_on_summary;
+	s->on_message = json_on_message;
+	s->close = json_close;
+	*out = s;
+	return 0;
+}

@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Loading and attaching lmtrace's BPF programs. The dirty-log and socket
+ * programs are required; the continuous dirty source (fentry, else kprobe on
+ * mark_page_dirty_in_slot), the dirty-ring counter (tp_btf, else tracepoint)
+ * and the TCP extras are optional: whatever this kernel refuses is left out,
+ * said in lm_tracer_describe(), and never fails the tool.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "lmtrace.skel.h"
+#include "obs.h"
+#include "tracer.h"
+
+#define MAX_LINKS 16
+
+struct lm_tracer {
+	struct lmtrace_bpf *skel;
+	struct bpf_link *links[MAX_LINKS];
+	int nlinks;
+	struct ring_buffer *rb;
+	int ncpus;
+	uint32_t source;
+	char desc[512];
+	lm_event_fn cb;
+	void *ctx;
+};
+
+/* What to try loading; stepped down until the kernel accepts it. */
+struct load_plan {
+	int fentry, kprobe, ring_btf, ring_tp, send_tp;
+};
+
+static int verbose;
+static char last_libbpf_msg[512];
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	va_list copy;
+
+	va_copy(copy, ap);
+	if (level == LIBBPF_WARN)
+		vsnprintf(last_libbpf_msg, sizeof(last_libbpf_msg), fmt, copy);
+	va_end(copy);
+	if (!verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int tracepoint_exists(const char *category, const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s/%s", category, name);
+	if (access(path, F_OK) == 0)
+		return 1;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s/%s", category, name);
+	return access(path, F_OK) == 0;
+}
+
+/* libbpf resolves tracepoint ids through tracefs: make sure it is there. */
+static void ensure_tracefs(void)
+{
+	if (access("/sys/kernel/tracing/events", F_OK) == 0 ||
+	    access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+		return;
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) && verbose)
+		fprintf(stderr, "lmtrace: could not mount tracefs on /sys/kernel/tracing: %s\n",
+			strerror(errno));
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct lm_tracer *t = ctx;
+
+	if (size < sizeof(struct lm_event))
+		return 0;
+	return t->cb(t->ctx, data);
+}
+
+static void set_autoload(struct lmtrace_bpf *skel, const struct load_plan *p)
+{
+	bpf_program__set_autoload(skel->progs.handle_kvm_mark_dirty_fentry, p->fentry);
+	bpf_program__set_autoload(skel->progs.handle_kvm_mark_dirty_kprobe, p->kprobe);
+	bpf_program__set_autoload(skel->progs.handle_kvm_dirty_ring_push, p->ring_btf);
+	bpf_program__set_autoload(skel->progs.handle_kvm_dirty_ring_push_tp, p->ring_tp);
+	bpf_program__set_autoload(skel->progs.handle_sock_send_length, p->send_tp);
+	bpf_program__set_autoload(skel->progs.handle_sys_exit_sendmsg, !p->send_tp);
+	bpf_program__set_autoload(skel->progs.handle_inet_sock_set_state,
+				  tracepoint_exists("sock", "inet_sock_set_state"));
+	bpf_program__set_autoload(skel->progs.handle_tcp_probe, tracepoint_exists("tcp", "tcp_probe"));
+}
+
+/* The next, more modest plan after a failed load; 0 when nothing is left. */
+static int step_down(struct load_plan *p, const struct lm_tracer_opts *opts)
+{
+	if (p->fentry) {
+		p->fentry = 0;
+		p->kprobe = !opts->no_kprobe;
+		return 1;
+	}
+	if (p->ring_btf) {
+		p->ring_btf = 0;
+		p->ring_tp = tracepoint_exists("kvm", "kvm_dirty_ring_push");
+		return 1;
+	}
+	if (p->kprobe) {
+		p->kprobe = 0;
+		return 1;
+	}
+	if (p->ring_tp) {
+		p->ring_tp = 0;
+		return 1;
+	}
+	return 0;
+}
+
+static int load(struct lm_tracer *t, const struct lm_tracer_opts *opts, struct load_plan *plan,
+		char *err, size_t errlen)
+{
+	int ret;
+
+	for (;;) {
+		t->skel = lmtrace_bpf__open();
+		if (!t->skel) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot open the BPF object: %s", strerror(-ret));
+			return ret;
+		}
+		t->skel->rodata->nr_cpus = t->ncpus;
+		t->skel->rodata->targ_port = opts->port;
+		set_autoload(t->skel, plan);
+		ret = lmtrace_bpf__load(t->skel);
+		if (!ret)
+			return 0;
+		lmtrace_bpf__destroy(t->skel);
+		t->skel = NULL;
+		if (ret == -EPERM && !plan->fentry && !plan->kprobe) {
+			snprintf(err, errlen, "loading BPF programs was refused (EPERM): run lmtrace as "
+				 "root (it needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN)");
+			return ret;
+		}
+		if (!step_down(plan, opts)) {
+			snprintf(err, errlen, "cannot load the BPF programs: %s%s%s", strerror(-ret),
+				 last_libbpf_msg[0] ? "; libbpf said: " : "", last_libbpf_msg);
+			err[strcspn(err, "\n")] = 0;
+			return ret;
+		}
+	}
+}
+
+/* Attach one program; *ok says whether it runs. Required ones fail the tracer. */
+static int attach(struct lm_tracer *t, struct bpf_program *prog, int required, int *ok,
+		  char *err, size_t errlen)
+{
+	struct bpf_link *link;
+
+	*ok = 0;
+	if (!bpf_program__autoload(prog) || t->nlinks >= MAX_LINKS)
+		return 0;
+	link = bpf_program__attach(prog);
+	if (!link) {
+		if (!required)
+			return 0;
+		snprintf(err, errlen, "cannot attach %s: %s", bpf_program__name(prog), strerror(errno));
+		return -errno;
+	}
+	t->links[t->nlinks++] = link;
+	*ok = 1;
+	return 0;
+}
+
+static int attach_all(struct lm_tracer *t, char *err, size_t errlen)
+{
+	struct lmtrace_bpf *s = t->skel;
+	int ok, fentry, kprobe, ring, send_tp, close_tp, probe_tp, ret;
+
+	if ((ret = attach(t, s->progs.handle_kvm_ioctl_enter, 1, &ok, err, errlen)) ||
+	    (ret = attach(t, s->progs.handle_kvm_ioctl_exit, 1, &ok, err, errlen)))
+		return ret;
+	if ((ret = attach(t, s->progs.handle_sock_send_length, 1, &send_tp, err, errlen)) ||
+	    (ret = attach(t, s->progs.handle_sys_exit_sendmsg, 1, &ok, err, errlen)))
+		return ret;
+	attach(t, s->progs.handle_kvm_mark_dirty_fentry, 0, &fentry, err, errlen);
+	attach(t, s->progs.handle_kvm_mark_dirty_kprobe, 0, &kprobe, err, errlen);
+	attach(t, s->progs.handle_kvm_dirty_ring_push, 0, &ring, err, errlen);
+	if (!ring)
+		attach(t, s->progs.handle_kvm_dirty_ring_push_tp, 0, &ring, err, errlen);
+	attach(t, s->progs.handle_inet_sock_set_state, 0, &close_tp, err, errlen);
+	attach(t, s->progs.handle_tcp_probe, 0, &probe_tp, err, errlen);
+
+	t->source = fentry ? LM_SRC_FENTRY : kprobe ? LM_SRC_KPROBE : LM_SRC_BITMAP;
+	snprintf(t->desc, sizeof(t->desc),
+		 "dirty pages: KVM_GET_DIRTY_LOG bitmap popcount per round%s%s; "
+		 "bytes: %s%s%s",
+		 fentry ? " + fentry mark_page_dirty_in_slot inside rounds" :
+		 kprobe ? " + kprobe mark_page_dirty_in_slot inside rounds" :
+			  " (no fentry/kprobe here: no intra-round rate)",
+		 ring ? ", dirty ring: kvm_dirty_ring_push" : "",
+		 send_tp ? "sock:sock_send_length" : "sendmsg() return values (no sock_send_length)",
+		 probe_tp ? ", acks: tcp:tcp_probe" : "",
+		 close_tp ? "" : " (no inet_sock_set_state: completion seen only when the VMM exits)");
+	return 0;
+}
+
+int lm_tracer_open(struct lm_tracer **out, const struct lm_tracer_opts *opts,
+		   lm_event_fn cb, void *ctx, char *err, size_t errlen)
+{
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	struct load_plan plan = {0};
+	struct lm_tracer *t;
+	int ret;
+
+	verbose = opts->verbose;
+	libbpf_set_print(libbpf_print);
+	/* Kernels >= 5.11 account BPF memory to the memcg; failing here is fine. */
+	setrlimit(RLIMIT_MEMLOCK, &rl);
+	ensure_tracefs();
+	if (!tracepoint_exists("syscalls", "sys_enter_ioctl")) {
+		snprintf(err, errlen, "this kernel has no syscalls:sys_enter_ioctl tracepoint "
+			 "(CONFIG_FTRACE_SYSCALLS) or tracefs is not mounted: lmtrace needs it");
+		return -ENOENT;
+	}
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->cb = cb;
+	t->ctx = ctx;
+	t->ncpus = libbpf_num_possible_cpus();
+	if (t->ncpus <= 0) {
+		ret = t->ncpus ? t->ncpus : -EINVAL;
+		snprintf(err, errlen, "cannot count CPUs: %s", strerror(-ret));
+		goto fail;
+	}
+	plan.fentry = !opts->no_fentry;
+	plan.kprobe = opts->no_fentry && !opts->no_kprobe;
+	plan.ring_btf = 1;
+	plan.send_tp = tracepoint_exists("sock", "sock_send_length");
+	ret = load(t, opts, &plan, err, errlen);
+	if (ret)
+		goto fail;
+	ret = attach_all(t, err, errlen);
+	if (ret)
+		goto fail;
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_event, t, NULL);
+	if (!t->rb) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open the ring buffer: %s", strerror(-ret));
+		goto fail;
+	}
+	*out = t;
+	return 0;
+fail:
+	lm_tracer_close(t);
+	return ret;
+}
+
+void lm_tracer_close(struct lm_tracer *t)
+{
+	if (!t)
+		return;
+	ring_buffer__free(t->rb);
+	while (t->nlinks > 0)
+		bpf_link__destroy(t->links[--t->nlinks]);
+	lmtrace_bpf__destroy(t->skel);
+	free(t);
+}
+
+int lm_tracer_add_pid(struct lm_tracer *t, uint32_t pid)
+{
+	struct lm_vm_counters *zero;
+	uint32_t one = 1;
+	int ret;
+
+	zero = calloc(t->ncpus, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	/* Counters first, so no event finds the pid traced without them. */
+	ret = bpf_map_update_elem(bpf_map__fd(t->skel->maps.vm_counters), &pid, zero, BPF_ANY);
+	free(zero);
+	if (ret)
+		return -errno;
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.traced_pids), &pid, &one, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int lm_tracer_remove_pid(struct lm_tracer *t, uint32_t pid)
+{
+	struct lm_slot_key key, next;
+	int slots_fd = bpf_map__fd(t->skel->maps.slots), have = 0;
+
+	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.traced_pids), &pid);
+	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.vm_counters), &pid);
+	/* Forget its memslots: the pid may be reused by another VMM. */
+	while (bpf_map_get_next_key(slots_fd, have ? &key : NULL, &next) == 0) {
+		if (next.pid == pid) {
+			bpf_map_delete_elem(slots_fd, &next);
+			have = 0;	/* restart: deleting invalidates the cursor */
+			continue;
+		}
+		key = next;
+		have = 1;
+	}
+	return 0;
+}
+
+int lm_tracer_poll(struct lm_tracer *t, int timeout_ms)
+{
+	int ret = ring_buffer__poll(t->rb, timeout_ms);
+
+	return ret == -EINTR ? 0 : ret;
+}
+
+int lm_tracer_counters(struct lm_tracer *t, uint32_t pid, struct lm_vm_counters *sum)
+{
+	struct lm_vm_counters *v;
+	uint64_t newest = 0;
+	int i, ret = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	v = calloc(t->ncpus, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.vm_counters), &pid, v)) {
+		ret = -errno;
+		goto out;
+	}
+	for (i = 0; i < t->ncpus; i++) {
+		sum->tx_bytes += v[i].tx_bytes;
+		sum->tx_calls += v[i].tx_calls;
+		sum->acked_bytes += v[i].acked_bytes;
+		sum->dirty_events += v[i].dirty_events;
+		sum->ring_pushes += v[i].ring_pushes;
+		sum->get_calls += v[i].get_calls;
+		sum->clear_calls += v[i].clear_calls;
+		sum->bitmap_bytes += v[i].bitmap_bytes;
+		sum->count_ns += v[i].count_ns;
+		if (v[i].last_probe_ns >= newest) {
+			newest = v[i].last_probe_ns;
+			sum->last_probe_ns = newest;
+			sum->last_srtt_us = v[i].last_srtt_us;
+			sum->last_cwnd = v[i].last_cwnd;
+		}
+	}
+out:
+	free(v);
+	return ret;
+}
+
+int lm_tracer_drops(struct lm_tracer *t, struct lm_drops *sum)
+{
+	struct lm_drops *v;
+	uint32_t zero = 0;
+	int i, ret = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	v = calloc(t->ncpus, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.drops), &zero, v)) {
+		ret = -errno;
+		goto out;
+	}
+	for (i = 0; i < t->ncpus; i++) {
+		sum->ringbuf_full += v[i].ringbuf_full;
+		sum->pending_full += v[i].pending_full;
+		sum->slot_map_full += v[i].slot_map_full;
+		sum->sock_map_full += v[i].sock_map_full;
+	}
+out:
+	free(v);
+	return ret;
+}
+
+uint32_t lm_tracer_source(const struct lm_tracer *t)
+{
+	return t->source;
+}
+
+const char *lm_tracer_describe(const struct lm_tracer *t)
+{
+	return t->desc;
+}
