@@ -17,6 +17,8 @@
 #include "outputs.h"
 
 #define LIVE_MAX_MSGS	3
+#define LIVE_REASON_LINES 2
+#define LIVE_VM_LINES	(8 + LIVE_REASON_LINES)	/* lines per VM block */
 #define MiB		(1024.0 * 1024.0)
 
 struct live_sink {
@@ -107,10 +109,34 @@ static double hist_max(const struct lm_vm_view *vm, int which)
 	return max;
 }
 
-/* At most width display columns of s (ASCII from the estimator). */
+/* At most width display columns of s (ASCII). */
 static void clipped(FILE *f, const char *s, int width)
 {
 	fprintf(f, "%.*s", width < 0 ? 0 : width, s);
+}
+
+/*
+ * The estimator's reason under the headline: always `lines` lines (blank
+ * when shorter) so blocks never move, broken at spaces, "..." if cut.
+ */
+static void wrapped(FILE *f, const char *s, int width, int lines)
+{
+	for (int l = 0; l < lines; l++) {
+		int n = (int)strlen(s);
+
+		if (n > width) {
+			n = width;
+			while (n > width / 2 && s[n] != ' ')
+				n--;
+			if (l == lines - 1)
+				n = width - 3;
+		}
+		fprintf(f, "    %.*s%s", n, s, l == lines - 1 && (int)strlen(s) > width ? "..." : "");
+		eol(f);
+		s += n;
+		while (*s == ' ')
+			s++;
+	}
 }
 
 static void draw_vm(struct live_sink *ls, FILE *f, const struct lm_vm_view *vm, int cols)
@@ -137,9 +163,9 @@ static void draw_vm(struct live_sink *ls, FILE *f, const struct lm_vm_view *vm, 
 		e->verdict == LM_VERDICT_MARGINAL ? "MARGINAL" : "NOT CONVERGING");
 	if (ls->color)
 		fputs("\033[0m", f);
-	fprintf(f, " %3.0f%%  ", e->confidence * 100);
-	clipped(f, e->reason, cols - 24);
+	fprintf(f, " %3.0f%% confidence", e->confidence * 100);
 	eol(f);
+	wrapped(f, e->reason, cols - 5, LIVE_REASON_LINES);
 	fprintf(f, "  %12s %14s %13s %8s %11s %10s", "dirty MiB/s", "transfer MiB/s",
 		"remaining MiB", "ETA s", "downtime ms", "throttle %");
 	eol(f);
@@ -192,14 +218,14 @@ static void draw(struct live_sink *ls)
 	lines = 2;
 	for (int i = 0; i < ls->nvms; i++) {
 		/* Keep the messages visible: stop before the screen overflows. */
-		if (rows && lines + 8 + LIVE_MAX_MSGS > rows) {
+		if (rows && lines + LIVE_VM_LINES + LIVE_MAX_MSGS > rows) {
 			fprintf(f, "... %d more VM%s (enlarge the terminal, or use -j)", ls->nvms - i,
 				ls->nvms - i == 1 ? "" : "s");
 			eol(f);
 			break;
 		}
 		draw_vm(ls, f, ls->vms[i], cols);
-		lines += 8;
+		lines += LIVE_VM_LINES;
 	}
 	for (int i = 0; i < ls->nmsgs; i++) {
 		clipped(f, ls->msgs[i], cols - 1);
