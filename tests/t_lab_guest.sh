@@ -17,7 +17,7 @@ trap cleanup EXIT
 # run_guest MEM_MIB APPEND REPORTS: until REPORTS progress lines or an error (60 s at most)
 run_guest() {
 	: >"$work/serial"
-	timeout 60 qemu-system-x86_64 -enable-kvm -m "$1" -display none -monitor none \
+	timeout 60 qemu-system-x86_64 -enable-kvm -m "$1" -display none -monitor none -nic none \
 		-serial "file:$work/serial" -kernel "$GUEST" -append "$2" 2>"$work/qemu.err" &
 	qemu_pid=$!
 	local i start=$(date +%s.%N)
