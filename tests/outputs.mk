@@ -64,3 +64,9 @@ $(OUTPUT)/fuzz/fuzz_replay: tests/fuzz/fuzz_replay.c $(REPLAY_FUZZ_SRCS) $(wildc
 fuzz-replay: $(OUTPUT)/fuzz/fuzz_replay
 	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus-replay
 	$(Q)$< $(FUZZ_RUN) -max_len=8192 -close_fd_mask=3 $(OUTPUT)/fuzz/corpus-replay tests/fuzz/corpus
+
+# With libFuzzer available, `make test` builds the fuzz targets too and
+# tests/t_fuzz_corpus.sh runs them briefly over the committed corpus.
+ifneq ($(wildcard /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a),)
+TEST_PROGS += $(OUTPUT)/fuzz/fuzz_record $(OUTPUT)/fuzz/fuzz_record_nocrc $(OUTPUT)/fuzz/fuzz_replay
+endif
