@@ -291,7 +291,11 @@ static double rel(double a, double b)
 	return b ? (a - b) / b : (a ? INFINITY : 0);
 }
 
-static void check_rounds(const struct lab *lab, int a, const struct segment *s)
+/*
+ * sync_offset maps lmtrace's round numbers to QEMU's sync numbers: 0 when
+ * lmtrace saw the whole migration, more when it attached late.
+ */
+static void check_rounds(const struct lab *lab, int a, const struct segment *s, int sync_offset)
 {
 	double acc_pages = 0, acc_dur = 0;
 	int i, qemu_compared = 0, guest_compared = 0;
@@ -330,7 +334,7 @@ static void check_rounds(const struct lab *lab, int a, const struct segment *s)
 		acc_dur += r->dur;
 		if (r->final || acc_dur < 1.0)
 			continue;
-		q = poll_after_sync(lab, a, r->n);
+		q = poll_after_sync(lab, a, r->n + sync_offset);
 		if (!q || !q->dirty_rate) {
 			printf("          (no QEMU rate seen after sync %d)\n", r->n);
 			acc_pages = acc_dur = 0;
@@ -343,7 +347,8 @@ static void check_rounds(const struct lab *lab, int a, const struct segment *s)
 			      "attempt %d round %d: lmtrace %.0f pages over %.2f s, QEMU dirty-pages-rate %.0f x period = %.0f (%+.1f %%, tolerance 5 %%)",
 			      a, r->n, acc_pages, acc_dur, q->dirty_rate, qemu, 100 * rel(acc_pages, qemu));
 			qemu_compared++;
-		} else if ((before = poll_before(lab, a, r->ts)) && before->syncs == r->n - 1) {
+		} else if ((before = poll_before(lab, a, r->ts)) &&
+			   before->syncs == r->n + sync_offset - 1) {
 			/* QEMU leaves out pages still unsent from the previous round. */
 			double unsent = before->remaining / 4096;
 			double explained = q->dirty_rate * acc_dur + unsent;
@@ -436,7 +441,7 @@ int main(int argc, char **argv)
 			      "attempt %d: lmtrace %d rounds, QEMU dirty-sync-count %d", a,
 			      s->nrounds, qemu_syncs);
 		}
-		check_rounds(&lab, a, s);
+		check_rounds(&lab, a, s, late && s->nrounds ? qemu_syncs - s->rounds[s->nrounds - 1].n : 0);
 	}
 
 	if (!late) {
