@@ -19,10 +19,21 @@
  * the measured points is their least concave majorant from the origin, flat
  * after its highest vertex. It is the best case the data allows: any real
  * curve lies on or above it. The estimator replays QEMU's loop on that curve
- * (lm_replay_run()): if even this best case does not reach switchover within the
- * horizon, the verdict is not-converging; if it does, the same replay gives
- * the ETA, the number of rounds and the pending bytes at switchover, hence
- * the downtime.
+ * (lm_replay_run() in estimator_model.c).
+ *
+ * Verdict. not-converging: even the best case (busy-phase points left out,
+ * the better of the measured rates, never above the cap) does not switch
+ * over within the horizon, max(60 s, 20 x the bulk pass). converging: the
+ * expected case (all points, knee guessed where unseen) switches over well
+ * inside it with a short-window dirty/bandwidth ratio below 0.8. Anything
+ * between is marginal: slow, bursty, or at the mercy of the link. Verdicts
+ * move at syncs and parameter changes; ticks only refresh the numbers
+ * (remaining, ETA), except that a continuous dirty source may say
+ * not-converging inside a round when the guest keeps dirtying new pages
+ * faster than the link for three ticks in a row. The expected replay gives
+ * the ETA, the syncs left and the pending bytes at switchover, hence the
+ * downtime (at the stop-phase rate, which QEMU does not cap: with a cap and
+ * no switchover_bandwidth the capped figure is an upper bound).
  *
  * Throttle. QEMU's auto-converge runs each vCPU (1 - p) of the time, so a
  * CPU-bound writer performs in T wall seconds the writes it would do in
