@@ -218,6 +218,41 @@ static void accuracy(const struct run *r, const struct run *rb, const struct qsi
 			a->dt_bound_max_err_ms = fabs(rb->pred_dt[i] - q->downtime_ms);
 }
 
+/* Summary over the table: alarms on migrations that converged, lead times on the stuck ones. */
+static struct {
+	int converging, stuck;
+	int fa_lmtrace, fa_qemu, fa_stall;
+	double lead_qemu_sum, lead_stall_sum;
+	int lead_qemu_n, lead_stall_n, earlier_qemu, earlier_stall;
+	double eta_err_max, dt_err_max;
+} sum;
+
+static void summarize(const struct scen *sc, const struct run *r, const struct acc *a, const struct qsim *q)
+{
+	if (q->converged && !sc->nc_by_round) {
+		sum.converging++;
+		sum.fa_lmtrace += r->ever_nc;
+		sum.fa_qemu += r->base.ac_fire_t >= 0;
+		sum.fa_stall += r->base.stall_fire_t >= 0;
+		if (!sc->eta_free && a->eta_max_err > sum.eta_err_max)
+			sum.eta_err_max = a->eta_max_err;
+		if (a->dt_max_err_ms > sum.dt_err_max)
+			sum.dt_err_max = a->dt_max_err_ms;
+	} else if (sc->nc_by_round && r->ever_nc) {
+		sum.stuck++;
+		if (r->base.ac_fire_t >= 0) {
+			sum.lead_qemu_sum += r->base.ac_fire_t - r->nc_t;
+			sum.lead_qemu_n++;
+			sum.earlier_qemu += r->base.ac_fire_t > r->nc_t;
+		}
+		if (r->base.stall_fire_t >= 0) {
+			sum.lead_stall_sum += r->base.stall_fire_t - r->nc_t;
+			sum.lead_stall_n++;
+			sum.earlier_stall += r->base.stall_fire_t > r->nc_t;
+		}
+	}
+}
+
 static void check_scenario(const struct scen *sc, const char *wdir)
 {
 	static struct run r, rb, r2;
@@ -259,6 +294,7 @@ static void check_scenario(const struct scen *sc, const char *wdir)
 	ASSERT_TRUE(r.hash == r2.hash, name);
 
 	accuracy(&r, &rb, &q, &a);
+	summarize(sc, &r, &a, &q);
 	printf("%-22s %-4s %7.1f %4u | %-14s %5.1f/%-3u | qemu %5.1f/%-3d stall %5.1f/%-3d | "
 	       "eta r2 %5.1f%% max %5.1f%% | dt %6.1f ms err %5.1f (cap-bound err %6.1f)\n",
 	       sc->name, q.converged ? "conv" : "NC", q.converged ? q.switchover_s : -1, q.round,
@@ -388,6 +424,13 @@ int main(int argc, char **argv)
 	check_closed_loop(&scens[1]);
 	check_closed_loop(&scens[5]);
 	check_closed_loop(&scens[7]);
+	printf("summary: %d converging runs: not-converging said by lmtrace %d, QEMU trigger fired %d, "
+	       "stall rule fired %d; max total-time error from round 2 %.1f%%, max downtime error %.1f ms\n",
+	       sum.converging, sum.fa_lmtrace, sum.fa_qemu, sum.fa_stall, sum.eta_err_max * 100, sum.dt_err_max);
+	printf("summary: %d stuck runs: earlier than QEMU's trigger in %d of %d (mean lead %.1f s), "
+	       "than the stall rule in %d of %d (mean lead %.1f s)\n", sum.stuck,
+	       sum.earlier_qemu, sum.lead_qemu_n, sum.lead_qemu_n ? sum.lead_qemu_sum / sum.lead_qemu_n : 0,
+	       sum.earlier_stall, sum.lead_stall_n, sum.lead_stall_n ? sum.lead_stall_sum / sum.lead_stall_n : 0);
 	check_text_roundtrip(&scens[0]);
 	check_text_roundtrip(&scens[1]);
 	return unit_done(argv[0]);
