@@ -126,6 +126,11 @@ static void replay_feed(struct replay *r, const struct lm_obs *o)
 	}
 }
 
+static struct {
+	int conv, fa_lm, fa_qemu, fa_stall, stuck, n_qemu, n_stall;
+	double eta_err_max, lead_qemu, lead_stall;
+} sum;
+
 static void replay_check(struct replay *r)
 {
 	const struct lm_estimate *e = lm_est_current(&r->est);
@@ -137,6 +142,23 @@ static void replay_check(struct replay *r)
 	       r->ever_nc ? "said" : "never", r->nc_round, r->ever_nc ? r->nc_t : -1,
 	       r->eta_max_err * 100, r->npred, r->dt_max_err, r->base.ac_fire_t, r->base.ac_fire_round,
 	       r->base.stall_fire_t, r->base.stall_fire_round, e->reason);
+	if (r->x.converges == 1 && !r->x.nc_by_round) {
+		sum.conv++;
+		sum.fa_lm += r->ever_nc;
+		sum.fa_qemu += r->base.ac_fire_t >= 0;
+		sum.fa_stall += r->base.stall_fire_t >= 0;
+		sum.eta_err_max = fmax(sum.eta_err_max, r->eta_max_err);
+	} else if (r->x.nc_by_round && r->ever_nc) {
+		sum.stuck++;
+		if (r->base.ac_fire_t >= 0) {
+			sum.n_qemu++;
+			sum.lead_qemu += r->base.ac_fire_t - r->nc_t;
+		}
+		if (r->base.stall_fire_t >= 0) {
+			sum.n_stall++;
+			sum.lead_stall += r->base.stall_fire_t - r->nc_t;
+		}
+	}
 	snprintf(name, sizeof(name), "%s: replayed something", r->name);
 	ASSERT_TRUE(r->inited, name);
 	if (r->x.converges == 1) {
@@ -259,6 +281,12 @@ int main(int argc, char **argv)
 		free(ents[i]);
 	}
 	free(ents);
+	printf("summary: %d converging traces: not-converging said by lmtrace %d, QEMU trigger fired %d, "
+	       "stall rule fired %d; max total-time error from round 2 %.1f%%\n", sum.conv, sum.fa_lm,
+	       sum.fa_qemu, sum.fa_stall, sum.eta_err_max * 100);
+	printf("summary: %d stuck traces: mean lead over QEMU's trigger %.1f s (%d fired), over the stall rule "
+	       "%.1f s (%d fired)\n", sum.stuck, sum.n_qemu ? sum.lead_qemu / sum.n_qemu : 0, sum.n_qemu,
+	       sum.n_stall ? sum.lead_stall / sum.n_stall : 0, sum.n_stall);
 	ASSERT_TRUE(traces > 0, "at least one trace checked in");
 	return unit_done(argv[0]);
 }
