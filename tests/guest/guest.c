@@ -21,7 +21,7 @@
  * Output lines (all start with "lm-guest: "):
  *   config wss_mib=.. wss_pages=.. rate_pages_s=..|max pattern=.. mem_mib=.. tsc_khz=.. clock=..
  *   filled N pages in M ms
- *   t_ms=.. pages_written=.. rate_pages_s=.. stalled_ms=..   (every report_ms)
+ *   t_ms=.. pages_written=.. rate_pages_s=.. stalled_ms=..   (at the start, then every report_ms)
  * t_ms counts from the guest's start; pages_written from the end of the fill.
  */
 #include <stdint.h>
@@ -377,7 +377,8 @@ static void run(const struct params *p, uint32_t npages)
 	uint64_t last = now_us();
 	uint8_t val = 2;
 
-	pr.last_report_us = last;
+	/* A first report at pages_written=0 marks where the dirtying starts. */
+	report(&pr, last);
 	for (;;) {
 		uint64_t t = now_us(), dt = t - last, allowed, n;
 
