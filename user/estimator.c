@@ -274,9 +274,9 @@ static void on_round(struct lm_estimator *e, const struct lm_obs_round *r, doubl
 		return;
 	}
 	tx = r->tx_bytes ? (double)r->tx_bytes : (double)(e->tx_total - e->sync_tx);
-	tau = e->guest_s - e->sync_guest_s;
-	if (wall > 0 && !(tau > 0))
-		tau = wall * (1 - e->throttle_pct_now / 100.0);
+	/* the round's own length, in guest time at the throttle that ran meanwhile */
+	tau = wall * (now > e->sync_ts_s ? (e->guest_s - e->sync_guest_s) / (now - e->sync_ts_s) :
+		      1 - e->throttle_pct_now / 100.0);
 	thr = threshold(e, rate_now(e));
 	/* QEMU syncs when what is left drops below thr: the leftover is at most thr. */
 	left = clampd(e->pending_at_sync - tx, 0, thr > 0 ? thr : 0);
