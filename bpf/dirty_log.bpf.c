@@ -63,6 +63,7 @@ struct kvm_memslots___lm {
 } __attribute__((preserve_access_index));
 
 struct kvm___lm {
+	unsigned long nr_memslot_pages;
 	struct kvm_memslots___lm *memslots[2];
 } __attribute__((preserve_access_index));
 
@@ -70,32 +71,32 @@ struct kvm___lm {
 #define ID_HASH_BITS 7
 #define ID_CHAIN_MAX 16
 
-/*
- * Size and flags of a memslot, read from KVM itself: the VM's struct kvm is
- * the private data of the file behind the ioctl's fd.
- */
-static __always_inline int kernel_memslot(__u32 fd, __u32 slot, struct lm_slot_info *out)
+/* The VM's struct kvm: the private data of the file behind the ioctl's fd. */
+static __always_inline struct kvm___lm *vm_of_fd(__u32 fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct kvm_memslots___lm *ms;
-	struct kvm___lm *kvm;
-	struct hlist_node *node;
 	struct file **fdt, *file;
-	__u32 as_id = LM_SLOT_AS(slot), id = LM_SLOT_ID(slot), bucket;
+
+	if (fd >= BPF_CORE_READ(task, files, fdt, max_fds))
+		return NULL;
+	fdt = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt[fd & 0xfffff]) || !file)
+		return NULL;
+	return BPF_CORE_READ(file, private_data);
+}
+
+/* Size and flags of a memslot, read from KVM itself. */
+static __always_inline int kernel_memslot(struct kvm___lm *kvm, __u32 slot, struct lm_slot_info *out)
+{
 	__u32 id_node_off = bpf_core_field_offset(struct kvm_memory_slot___lm, id_node);
+	__u32 as_id = LM_SLOT_AS(slot), id = LM_SLOT_ID(slot), bucket;
+	struct kvm_memslots___lm *ms;
+	struct hlist_node *node;
 	int node_idx, i;
 
-	if (as_id > 1)
-		return -1;
-	fdt = BPF_CORE_READ(task, files, fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt[fd & 0xffff]) || !file)
-		return -1;
-	kvm = BPF_CORE_READ(file, private_data);
-	if (!kvm)
-		return -1;
 	if (as_id == 0)
 		ms = BPF_CORE_READ(kvm, memslots[0]);
-	else if (bpf_core_field_size(kvm->memslots) >= 2 * sizeof(void *))
+	else if (as_id == 1 && bpf_core_field_size(kvm->memslots) >= 2 * sizeof(void *))
 		ms = BPF_CORE_READ(kvm, memslots[1]);
 	else
 		return -1;
@@ -246,9 +247,10 @@ int handle_kvm_ioctl_enter(struct trace_event_raw_sys_enter *ctx)
 
 static __always_inline void on_get_dirty_log(struct pending_ioctl *p, __u32 tgid, __u32 tid)
 {
-	struct lm_slot_info *si, ksi = {};
+	struct lm_slot_info *si, cur = {};
 	struct lm_slot_key key = { .pid = tgid };
 	struct lm_vm_counters *vc;
+	struct kvm___lm *kvm;
 	struct lm_event *e;
 	__u64 bitmap = 0, t0;
 	__u32 flags = 0;
@@ -263,39 +265,42 @@ static __always_inline void on_get_dirty_log(struct pending_ioctl *p, __u32 tgid
 	e->get.call_ns = e->ts_ns - p->enter_ns;
 	lm_counters_sum(tgid, &e->get.tx_total, &e->get.ring_total);
 
+	kvm = vm_of_fd(p->fd);
+	if (kvm)
+		e->get.vm_pages = BPF_CORE_READ(kvm, nr_memslot_pages);
 	si = bpf_map_lookup_elem(&slots, &key);
-	if (!si && kernel_memslot(p->fd, key.slot, &ksi) == 0) {
-		/* Remembered for the next rounds; counted from the copy now. */
+	if (si) {
+		cur = *si;
+		si->state &= ~(LM_SLOT_CLEARED_SINCE_GET | LM_SLOT_FRESH_LOG);
+	} else if (kvm && kernel_memslot(kvm, key.slot, &cur) == 0) {
+		/* Set up before we attached: remembered for the next rounds. */
 		flags |= LM_GET_SIZE_FROM_KERNEL;
-		bpf_map_update_elem(&slots, &key, &ksi, BPF_NOEXIST);
-		si = &ksi;
-	}
-	if (!si) {
+		bpf_map_update_elem(&slots, &key, &cur, BPF_NOEXIST);
+	} else {
 		e->flags = flags | LM_GET_SIZE_UNKNOWN;
 		bpf_ringbuf_submit(e, 0);
 		return;
 	}
-	e->get.npages = si->npages;
-	e->get.mem_flags = si->mem_flags;
-	if (si->state & LM_SLOT_CLEARED_SINCE_GET)
+	e->get.npages = cur.npages;
+	e->get.mem_flags = cur.mem_flags;
+	if (cur.state & LM_SLOT_CLEARED_SINCE_GET)
 		flags |= LM_GET_CLEARED_SINCE_LAST;
-	if (si->state & LM_SLOT_FRESH_LOG) {
+	if (cur.state & LM_SLOT_FRESH_LOG) {
 		/* First harvest after logging was enabled: QEMU's INITIALLY_SET
 		 * makes it all ones, and it is RAM size, not dirtying: skip. */
 		flags |= LM_GET_NOT_COUNTED;
-		e->get.dirty_pages = si->npages;
+		e->get.dirty_pages = cur.npages;
 	} else {
 		t0 = bpf_ktime_get_ns();
-		e->get.dirty_pages = count_bitmap(bitmap, si->npages, &flags);
+		e->get.dirty_pages = count_bitmap(bitmap, cur.npages, &flags);
 		e->get.count_ns = bpf_ktime_get_ns() - t0;
 	}
-	si->state &= ~(LM_SLOT_CLEARED_SINCE_GET | LM_SLOT_FRESH_LOG);
 	e->flags = flags;
 
 	vc = lm_counters(tgid);
 	if (vc) {
 		vc->get_calls++;
-		vc->bitmap_bytes += ((si->npages + 63) / 64) * 8;
+		vc->bitmap_bytes += ((cur.npages + 63) / 64) * 8;
 		vc->count_ns += e->get.count_ns;
 	}
 	bpf_ringbuf_submit(e, 0);

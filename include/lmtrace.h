@@ -75,6 +75,7 @@ struct lm_event {
 			__u64 call_ns;		/* time the ioctl itself took */
 			__u64 tx_total;		/* VM's tx_bytes counter (all CPUs) at the call */
 			__u64 ring_total;	/* VM's ring_pushes counter (all CPUs) at the call */
+			__u64 vm_pages;		/* pages in all the VM's memslots (KVM's count), 0 if unknown */
 		} get;			/* also LM_EV_RESET_RINGS (slot unused) */
 		struct {
 			__u32 slot;

@@ -127,8 +127,13 @@ static int add_vm(struct app *app, pid_t pid)
 static void remove_vm(struct app *app, int i, uint32_t reason)
 {
 	struct traced_vm *vm = app->vms[i];
+	struct lm_vm_counters sum;
+	uint64_t now = mono_ns();
 
-	lm_vmtrack_finish(&vm->track, mono_ns(), reason, emit_obs, app);
+	/* A last sample, so the totals include what was sent since the last tick. */
+	if (lm_tracer_counters(app->tracer, vm->track.pid, &sum) == 0)
+		lm_vmtrack_tick(&vm->track, now, &sum, emit_obs, app);
+	lm_vmtrack_finish(&vm->track, now, reason, emit_obs, app);
 	lm_tracer_remove_pid(app->tracer, vm->track.pid);
 	close(vm->pidfd);
 	free(vm);
@@ -244,7 +249,6 @@ static int trace(struct app *app)
 		return ret;
 	}
 	fprintf(stderr, "lmtrace: %s\n", lm_tracer_describe(app->tracer));
-	lm_pipeline_message(&app->pipe, 0, "%s", lm_tracer_describe(app->tracer));
 	app->realtime_offset_ns = realtime_offset_ns();
 	for (i = 0; i < app->env.npids; i++) {
 		ret = add_vm(app, app->env.pids[i]);

@@ -10,6 +10,7 @@
 
 struct json_sink {
 	FILE *f;
+	double last_ts_s;	/* newest observation: the time given to messages */
 };
 
 const char *lm_source_name(uint32_t source)
@@ -89,6 +90,7 @@ static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
 	double ts = o->ts_ns / 1e9;
 	FILE *f = js->f;
 
+	js->last_ts_s = ts;
 	switch (o->kind) {
 	case LM_OBS_START:
 		json_head(f, "migration", ts, o->pid);
@@ -162,7 +164,8 @@ static void json_on_message(struct lm_sink *s, int level, const char *msg)
 	struct json_sink *js = s->ctx;
 	static const char *levels[] = { "info", "warning", "error" };
 
-	fprintf(js->f, "{\"type\":\"message\"");
+	/* Not about one VM: pid 0. */
+	json_head(js->f, "message", js->last_ts_s, 0);
 	json_str(js->f, "level", levels[level < 0 ? 0 : level > 2 ? 2 : level]);
 	json_str(js->f, "message", msg);
 	fprintf(js->f, "}\n");

@@ -2,9 +2,12 @@
 /*
  * From one VMM's BPF events to observations. The rules (see
  * ../shared/host-facts.md for what QEMU does, as seen from the kernel):
- *  - A migration runs while at least half of the VMM's known guest memory is
- *    dirty-logged: QEMU turns logging on for every RAM slot at start and off
- *    on cancel, while the VGA slot alone is logged from VM creation.
+ *  - A migration runs while at least half of the VM's memory is dirty-logged
+ *    (KVM's own page count, else the slots we know): QEMU turns logging on for
+ *    every RAM slot at start and off on cancel, while the VGA slot alone is
+ *    logged from VM creation (and harvested for display refresh). It starts
+ *    with the first harvest burst after logging was switched on; attached
+ *    late, with a harvest burst that covers most of the VM's memory.
  *  - A round is a burst of KVM_GET_DIRTY_LOG calls; the next round starts when
  *    a slot is read again or after a 50 ms gap (a gap rule alone would merge
  *    the final syncs, which come 1 ms apart).
@@ -81,9 +84,11 @@ static uint64_t known_bytes(const struct lm_vmtrack *t)
 
 static int mostly_logged(const struct lm_vmtrack *t)
 {
-	uint64_t logged = lm_vmtrack_logged_bytes(t);
+	uint64_t logged = lm_vmtrack_logged_bytes(t), all = known_bytes(t);
 
-	return logged > 0 && logged * 2 >= known_bytes(t);
+	if (t->vm_pages * t->page_size > all)
+		all = t->vm_pages * t->page_size;
+	return logged > 0 && logged * 2 >= all;
 }
 
 static void reset_migration(struct lm_vmtrack *t)
@@ -92,6 +97,7 @@ static void reset_migration(struct lm_vmtrack *t)
 
 	t->migrating = 0;
 	t->late = 0;
+	t->start_pending_ns = 0;
 	t->round = 0;
 	t->in_burst = 0;
 	t->have_prev_round = 0;
@@ -107,7 +113,7 @@ static void start_migration(struct lm_vmtrack *t, uint64_t ns, int late,
 {
 	struct lm_obs o;
 
-	reset_migration(t);
+	t->start_pending_ns = 0;
 	t->migrating = 1;
 	t->late = late;
 	t->start_ns = ns;
@@ -129,6 +135,17 @@ static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 	t->in_burst = 0;
 	for (i = 0; i < t->nslots; i++)
 		t->slots[i].in_burst = 0;
+	if (!t->migrating) {
+		/* Harvests outside a migration, e.g. display refresh of VGA memory. */
+		if (!mostly_logged(t))
+			return;
+		/* Started now that the whole burst told us every logged slot;
+		 * without a logging switch seen, it was under way before we came. */
+		if (t->start_pending_ns)
+			start_migration(t, t->start_pending_ns, 0, emit, ctx);
+		else
+			start_migration(t, t->burst_enter_ns, 1, emit, ctx);
+	}
 
 	t->round++;
 	obs_init(t, &o, LM_OBS_ROUND, t->burst_first_ns);
@@ -197,6 +214,8 @@ static void on_get(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn em
 
 	if (!s)
 		return;
+	if (e->get.vm_pages)
+		t->vm_pages = e->get.vm_pages;
 	if (e->flags & LM_GET_SIZE_FROM_KERNEL) {
 		/* A slot configured before we attached: KVM told us its size. */
 		s->npages = e->get.npages;
@@ -204,12 +223,6 @@ static void on_get(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn em
 	}
 	if (t->in_burst && (s->in_burst || e->ts_ns - t->burst_last_ns > LM_BURST_GAP_NS))
 		close_burst(t, emit, ctx);
-	if (!t->migrating) {
-		/* Logging was on before we attached: a migration under way. */
-		if (!(e->flags & LM_GET_SIZE_FROM_KERNEL) || !mostly_logged(t))
-			return;
-		start_migration(t, e->ts_ns - e->get.call_ns, 1, emit, ctx);
-	}
 	if (!t->in_burst)
 		open_burst(t, e);
 	s->in_burst = 1;
@@ -245,10 +258,14 @@ static void on_set(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn em
 		s->mem_flags = e->set.mem_flags;
 		s->have_last_pop = 0;
 	}
-	if (!t->migrating && mostly_logged(t))
-		start_migration(t, e->ts_ns, 0, emit, ctx);
-	else if (t->migrating && !mostly_logged(t))
-		end_migration(t, e->ts_ns, LM_END_CANCELLED, emit, ctx);
+	if (t->migrating) {
+		if (!mostly_logged(t))
+			end_migration(t, e->ts_ns, LM_END_CANCELLED, emit, ctx);
+	} else if (!mostly_logged(t)) {
+		t->start_pending_ns = 0;
+	} else if (!t->start_pending_ns) {
+		t->start_pending_ns = e->ts_ns;
+	}
 }
 
 static void on_sock(struct lm_vmtrack *t, const struct lm_event *e)

@@ -42,8 +42,11 @@ struct lm_vmtrack {
 	uint32_t nslots;
 	int manual_protect;		/* a CLEAR was seen: GET does not clear */
 
+	uint64_t vm_pages;		/* pages in all memslots, as KVM counts them */
+
 	int migrating;
 	int late;			/* started before lmtrace attached */
+	uint64_t start_pending_ns;	/* logging switched on, first harvest not yet seen */
 	uint64_t start_ns;
 	uint32_t round;			/* rounds of this migration */
 
