@@ -116,6 +116,7 @@ struct run {
 	uint32_t pred_round[MAX_PRED];
 	int pred_bound;
 	struct baselines base;
+	int ret_mismatch;		/* lm_est_feed() said changed when it did not, or the reverse */
 };
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -133,9 +134,11 @@ static void on_obs(void *ctx, const struct lm_obs *o, struct qsim *q)
 	const struct lm_estimate *e;
 	double t = (o->ts_ns - SIM_T0_NS) / 1e9;
 
+	enum lm_verdict before = lm_est_current(&r->est)->verdict;
+
 	if (r->trace)
 		obs_text_write(r->trace, o);
-	lm_est_feed(&r->est, o);
+	r->ret_mismatch += lm_est_feed(&r->est, o) != (lm_est_current(&r->est)->verdict != before);
 	e = lm_est_current(&r->est);
 	r->hash = fnv(r->hash, e, sizeof(*e));
 	if (getenv("EST_DEBUG") && !strcmp(getenv("EST_DEBUG"), r->sc->name) && o->kind != LM_OBS_PARAMS) {
@@ -308,6 +311,8 @@ static void check_scenario(const struct scen *sc, const char *wdir)
 		       "", r.throttle_at_nc, r.base.ac_fire_t >= 0 ? r.base.ac_fire_t - r.nc_t : NAN,
 		       r.base.stall_fire_t >= 0 ? r.base.stall_fire_t - r.nc_t : NAN);
 
+	snprintf(name, sizeof(name), "%s: feed() returns 1 exactly when the verdict changes", sc->name);
+	ASSERT_EQ(r.ret_mismatch, 0, name);
 	snprintf(name, sizeof(name), "%s: ground truth", sc->name);
 	ASSERT_EQ(q.converged, sc->expect_converge, name);
 	if (sc->expect_converge && !sc->nc_by_round) {
