@@ -375,6 +375,7 @@ static void check_text_roundtrip(const struct scen *sc)
 {
 	static struct run r;
 	struct lm_estimator e;
+	struct lm_est_config cfg;
 	struct qsim q;
 	char *buf = NULL, *line, *save = NULL, err[128];
 	size_t len = 0;
@@ -388,15 +389,9 @@ static void check_text_roundtrip(const struct scen *sc)
 	r.trace = f;
 	qsim_run(&q, sc, on_obs, &r);
 	fclose(f);
-	lm_est_init(&e, &r.est.cfg);
-	e.cfg.switchover_bandwidth_Bps = sc->link_mibps * 1048576;
-	{
-		struct lm_est_config cfg;
-
-		lm_est_config_default(&cfg);
-		cfg.switchover_bandwidth_Bps = sc->link_mibps * 1048576;
-		lm_est_init(&e, &cfg);
-	}
+	lm_est_config_default(&cfg);
+	cfg.switchover_bandwidth_Bps = sc->link_mibps * 1048576;
+	lm_est_init(&e, &cfg);
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		struct lm_obs o;
 		int ret = obs_text_parse_line(line, &o, err, sizeof(err));
