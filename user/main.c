@@ -16,6 +16,7 @@
 #include "outputs.h"
 #include "pipeline.h"
 #include "procscan.h"
+#include "qmp_watch.h"
 #include "tracer.h"
 #include "vmtrack.h"
 
@@ -36,6 +37,8 @@ struct app {
 	int nvms;
 	int64_t realtime_offset_ns;
 	struct lm_drops drops_seen;
+	struct lm_qmp_watch qmp;	/* --qmp, for env.pids[0] */
+	int qmp_open;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -205,6 +208,22 @@ static void tick(struct app *app, uint64_t now)
 	struct lm_vm_counters sum;
 	int i;
 
+	struct lm_obs params;
+	char err[256];
+
+	/* Parameters first: the estimator sees them before the sample. */
+	if (app->qmp_open) {
+		int ret = lm_qmp_watch_poll(&app->qmp, now + app->realtime_offset_ns, &params,
+					    err, sizeof(err));
+
+		if (ret == 1) {
+			emit_obs(app, &params);
+		} else if (ret < 0) {
+			lm_pipeline_message(&app->pipe, 1, "%s; going on without QMP", err);
+			lm_qmp_watch_close(&app->qmp);
+			app->qmp_open = 0;
+		}
+	}
 	for (i = 0; i < app->nvms; i++) {
 		if (lm_tracer_counters(app->tracer, app->vms[i]->track.pid, &sum))
 			continue;
@@ -243,6 +262,15 @@ static int trace(struct app *app)
 	ret = check_pids(&app->env);
 	if (ret)
 		return ret;
+	if (app->env.qmp_path) {
+		ret = lm_qmp_watch_open(&app->qmp, app->env.qmp_path, app->env.pids[0],
+					err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "lmtrace: %s\n", err);
+			return ret;
+		}
+		app->qmp_open = 1;
+	}
 	ret = lm_tracer_open(&app->tracer, &topts, on_event, app, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "lmtrace: %s\n", err);
@@ -305,6 +333,8 @@ static int trace(struct app *app)
 				     app->drops_seen.slot_map_full + app->drops_seen.sock_map_full));
 	while (app->nvms)
 		remove_vm(app, app->nvms - 1, LM_END_TRACE_STOP);
+	if (app->qmp_open)
+		lm_qmp_watch_close(&app->qmp);
 	(void)had_vms;
 	return ret < 0 ? ret : 0;
 }
