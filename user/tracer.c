@@ -66,6 +66,23 @@ static int tracepoint_exists(const char *category, const char *name)
 	return access(path, F_OK) == 0;
 }
 
+/* CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON, in the effective set. */
+static int have_bpf_privileges(void)
+{
+	unsigned long long caps = 0;
+	char line[256];
+	FILE *f;
+
+	f = fopen("/proc/self/status", "r");
+	if (!f)
+		return 1;	/* cannot tell: let the kernel decide */
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &caps) == 1)
+			break;
+	fclose(f);
+	return (caps >> 21 & 1) || ((caps >> 38 & 1) && (caps >> 39 & 1));
+}
+
 /* libbpf resolves tracepoint ids through tracefs: make sure it is there. */
 static void ensure_tracefs(void)
 {
@@ -223,6 +240,11 @@ int lm_tracer_open(struct lm_tracer **out, const struct lm_tracer_opts *opts,
 	libbpf_set_print(libbpf_print);
 	/* Kernels >= 5.11 account BPF memory to the memcg; failing here is fine. */
 	setrlimit(RLIMIT_MEMLOCK, &rl);
+	if (!have_bpf_privileges()) {
+		snprintf(err, errlen, "no privileges to load BPF programs: run lmtrace as root "
+			 "(it needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)");
+		return -EPERM;
+	}
 	ensure_tracefs();
 	if (!tracepoint_exists("syscalls", "sys_enter_ioctl")) {
 		snprintf(err, errlen, "this kernel has no syscalls:sys_enter_ioctl tracepoint "

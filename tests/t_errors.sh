@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Bad input gets one clear line on stderr and the right exit code, never a
+# hang: a pid that does not exist, a process that is not a VMM, a usage error,
+# no privileges (run as nobody), and a VMM that exits while traced (lmtrace
+# then stops by itself with a summary and exit 0).
+set -u
+cd "${LM_TOP:-$(dirname "$0")/..}" || exit 1
+OUTPUT=${OUTPUT:-.output}
+case $OUTPUT in /*) ;; *) OUTPUT=$PWD/$OUTPUT ;; esac
+LMTRACE=${LMTRACE:-$OUTPUT/lmtrace}
+GT=$OUTPUT/tests/kvm_gt
+
+[ "$(id -u)" -eq 0 ] || { echo "skip: needs root (BPF and /dev/kvm)"; exit 77; }
+[ -c /dev/kvm ] || { echo "skip: no /dev/kvm"; exit 77; }
+
+tmp=$(mktemp -d /tmp/lmtrace-errors.XXXXXX) || exit 1
+chmod 755 "$tmp"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
+failures=0
+
+# expect NAME WANT_RC PATTERN -- COMMAND...: exit code and a stderr line matching PATTERN.
+expect() {
+	local name=$1 want=$2 pattern=$3 rc
+	shift 4
+	timeout -k 2 20 "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	rc=$?
+	if [ "$rc" -ne "$want" ] || ! grep -Eq -- "$pattern" "$tmp/err"; then
+		echo "FAIL $name: exit $rc (want $want), stderr:"
+		sed 's/^/    /' "$tmp/err"
+		failures=$((failures + 1))
+	else
+		echo "ok   $name: exit $rc, $(grep -E -- "$pattern" "$tmp/err" | head -n 1)"
+	fi
+}
+
+# A pid that is free: past pid_max, never in use.
+nopid=$(($(cat /proc/sys/kernel/pid_max) + 1))
+expect "no such process" 1 "pid $nopid: no such process" -- "$LMTRACE" -p "$nopid"
+
+sleep 30 & pids+=($!)
+expect "not a VMM" 1 "pid $!.*is not a VMM" -- "$LMTRACE" -p "$!"
+
+expect "bad interval" 2 "invalid interval" -- "$LMTRACE" -i abc
+expect "bad pid" 2 "invalid pid" -- "$LMTRACE" -p 12x
+expect "bad bandwidth" 2 "invalid bandwidth" -- "$LMTRACE" --bandwidth fast
+expect "qmp needs one pid" 2 "--qmp needs exactly one" -- "$LMTRACE" --qmp /nonexistent
+expect "missing recording" 1 "nonexistent.lmt" -- "$LMTRACE" -r "$tmp/nonexistent.lmt"
+
+# No privileges: as nobody, lmtrace may neither read a root VMM's fds nor load BPF.
+if command -v setpriv >/dev/null; then
+	cp "$LMTRACE" "$tmp/lmtrace" && chmod 755 "$tmp/lmtrace"
+	"$GT" --wait-signal >"$tmp/gt.out" 2>&1 & gt=$!; pids+=($gt)
+	expect "no privileges, -p" 1 "run lmtrace as root" -- \
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/lmtrace" -p "$gt"
+	expect "no privileges, all VMMs" 1 "run lmtrace as root|refused|permission" -- \
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/lmtrace" -d 1
+	kill "$gt" 2>/dev/null
+else
+	echo "FAIL: setpriv (util-linux) is missing"; failures=$((failures + 1))
+fi
+
+# A VMM that exits mid-trace: lmtrace notices, prints its summary, exits 0.
+"$GT" --wait-signal --linger-ms 0 >"$tmp/gt.out" 2>&1 & gt=$!; pids+=($gt)
+timeout -k 2 30 "$LMTRACE" -j -p "$gt" >"$tmp/trace.jsonl" 2>"$tmp/trace.err" & lm=$!; pids+=($lm)
+for _ in $(seq 100); do grep -q Tracing "$tmp/trace.err" 2>/dev/null && break; sleep 0.1; done
+kill -USR1 "$gt"; sleep 0.3; kill -KILL "$gt"; wait "$gt" 2>/dev/null
+wait "$lm"; rc=$?
+if [ "$rc" -eq 0 ] && grep -q "pid $gt exited" "$tmp/trace.err" &&
+   grep -q '"type":"summary"' "$tmp/trace.jsonl"; then
+	echo "ok   VMM killed mid-trace: exit 0, '$(grep exited "$tmp/trace.err")', summary written"
+else
+	echo "FAIL VMM killed mid-trace: exit $rc"; sed 's/^/    /' "$tmp/trace.err"
+	failures=$((failures + 1))
+fi
+
+[ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
+echo "all error cases behave"
