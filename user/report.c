@@ -63,7 +63,8 @@ static void add_event(struct collector *c, struct lm_rep_vm *v, double t, uint32
 		c->oom = 1;
 		return;
 	}
-	v->events[v->nevents] = (struct lm_rep_event){ .t_s = t, .kind = kind, .value = value };
+	v->events[v->nevents] = (struct lm_rep_event){ .t_s = t, .kind = kind, .value = value,
+						       .seq = (uint32_t)v->nevents };
 	snprintf(v->events[v->nevents].text, sizeof(v->events[0].text), "%s", text);
 	v->nevents++;
 }
@@ -89,18 +90,20 @@ static void collect_obs(struct lm_sink *s, const struct lm_obs *o,
 	}
 	t = o->ts_ns / 1e9 - rep->t0_s;
 	snprintf(v->name, sizeof(v->name), "%s", vm->name);
-	switch (o->kind) {
-	case LM_OBS_TICK:
-		if (!GROW(v->samples, v->nsamples, v->cap_samples)) {
+	/* The estimator's state after every sample and every sync: the
+	 * remaining bytes jump at syncs, and short recordings have no ticks. */
+	if (o->kind == LM_OBS_TICK || o->kind == LM_OBS_ROUND) {
+		if (!GROW(v->samples, v->nsamples, v->cap_samples))
 			c->oom = 1;
-			break;
-		}
-		v->samples[v->nsamples++] = (struct lm_rep_sample){
-			.t_s = t, .dirty_Bps = e->dirty_rate_Bps, .tx_Bps = e->tx_rate_Bps,
-			.remaining = e->migrating || e->remaining_bytes ? (double)e->remaining_bytes : -1,
-			.verdict = e->verdict,
-		};
-		break;
+		else
+			v->samples[v->nsamples++] = (struct lm_rep_sample){
+				.t_s = t, .dirty_Bps = e->dirty_rate_Bps, .tx_Bps = e->tx_rate_Bps,
+				.remaining = e->migrating || e->remaining_bytes ?
+					     (double)e->remaining_bytes : -1,
+				.verdict = e->verdict, .seq = (uint32_t)v->nsamples,
+			};
+	}
+	switch (o->kind) {
 	case LM_OBS_ROUND:
 		if (!GROW(v->rounds, v->nrounds, v->cap_rounds)) {
 			c->oom = 1;
@@ -110,6 +113,7 @@ static void collect_obs(struct lm_sink *s, const struct lm_obs *o,
 			.t_s = t, .dur_s = o->round.duration_ns / 1e9, .round = o->round.round,
 			.flags = o->round.flags, .dirty_pages = o->round.dirty_pages,
 			.dirty_Bps = o->round.round >= 2 ? e->dirty_rate_Bps : -1,
+			.seq = (uint32_t)v->nrounds,
 		};
 		break;
 	case LM_OBS_START:
@@ -145,6 +149,37 @@ static void collect_message(struct lm_sink *s, int level, const char *msg)
 static int collect_close(struct lm_sink *s)
 {
 	return 0;
+}
+
+/*
+ * Observations arrive in the order the tracer emits them: a round is known
+ * only after its burst ends, so it can follow a later tick. Charts want
+ * time order; ties keep arrival order (seq), so the sort is stable.
+ */
+#define BY_TIME(name, type)							\
+	static int name(const void *a, const void *b)				\
+	{									\
+		const type *x = a, *y = b;					\
+		if (x->t_s != y->t_s)						\
+			return x->t_s < y->t_s ? -1 : 1;			\
+		return x->seq < y->seq ? -1 : x->seq > y->seq;			\
+	}
+BY_TIME(sample_cmp, struct lm_rep_sample)
+BY_TIME(round_cmp, struct lm_rep_round)
+BY_TIME(event_cmp, struct lm_rep_event)
+
+static void sort_rep(struct lm_rep *rep)
+{
+	for (int i = 0; i < rep->nvms; i++) {
+		struct lm_rep_vm *v = &rep->vms[i];
+
+		if (v->nsamples)
+			qsort(v->samples, v->nsamples, sizeof(v->samples[0]), sample_cmp);
+		if (v->nrounds)
+			qsort(v->rounds, v->nrounds, sizeof(v->rounds[0]), round_cmp);
+		if (v->nevents)
+			qsort(v->events, v->nevents, sizeof(v->events[0]), event_cmp);
+	}
 }
 
 static void free_rep(struct lm_rep *rep)
@@ -242,6 +277,7 @@ int lm_report_main(int argc, char **argv)
 		fprintf(stderr, "lmtrace report: %s holds no observations: nothing to draw\n", in);
 		goto cleanup;
 	}
+	sort_rep(rep);
 	f = strcmp(out, "-") ? fopen(out, "we") : stdout;
 	if (!f) {
 		fprintf(stderr, "lmtrace report: cannot create %s: %s\n", out, strerror(errno));

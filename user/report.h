@@ -11,11 +11,12 @@
 #include <stdio.h>
 #include "estimator.h"
 
-struct lm_rep_sample {		/* every tick */
+struct lm_rep_sample {		/* after every tick and every round */
 	double t_s;		/* since the first observation in the recording */
 	double dirty_Bps, tx_Bps;	/* estimator's, <0 unknown */
 	double remaining;	/* bytes, <0 unknown */
 	uint32_t verdict;
+	uint32_t seq;		/* arrival order, for a stable sort by time */
 };
 
 struct lm_rep_round {
@@ -23,6 +24,7 @@ struct lm_rep_round {
 	uint32_t round, flags;
 	double dirty_Bps;	/* the estimator's dirty rate after this round, <0 unknown */
 	uint64_t dirty_pages;
+	uint32_t seq;
 };
 
 struct lm_rep_event {
@@ -30,6 +32,7 @@ struct lm_rep_event {
 	uint32_t kind;		/* LM_OBS_START, LM_OBS_END or 0 = verdict change */
 	uint32_t value;		/* verdict, or end reason */
 	char text[LM_REASON_MAX];
+	uint32_t seq;
 };
 
 struct lm_rep_vm {

@@ -126,6 +126,7 @@ static void draw_vm(FILE *f, const struct lm_rep_vm *v, double y_top, int width)
 	double band_y = rate.y0 + RATE_H + 10, max_rate = 1, max_rem = 1, t_max = 1;
 	double bottom = band_y + BAND_H + 14 + REM_H;
 	char ubuf[2][16], title[256];
+	double last_label_x;
 	struct unit ur, um;
 	size_t i;
 
@@ -232,8 +233,8 @@ static void draw_vm(FILE *f, const struct lm_rep_vm *v, double y_top, int width)
 			fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"rnum\" text-anchor=\"middle\">%u</text>\n",
 				x, rate.y0 + rate.h - 9, v->rounds[i].round);
 	}
-	/* events across both panels */
-	for (i = 0; i < v->nevents; i++) {
+	/* events across both panels; verdict names only where they fit */
+	for (i = 0, last_label_x = -1e9; i < v->nevents; i++) {
 		const struct lm_rep_event *e = &v->events[i];
 		double x = px(&rate, e->t_s);
 
@@ -250,7 +251,9 @@ static void draw_vm(FILE *f, const struct lm_rep_vm *v, double y_top, int width)
 			fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"verdict-change\" fill=\"%s\"><title>",
 				x + 2, band_y - 3, verdict_fill(e->value));
 			xml_text(f, e->text);
-			fprintf(f, "</title>%s</text>\n", lm_verdict_name(e->value));
+			fprintf(f, "</title>%s</text>\n", x - last_label_x > 90 ? lm_verdict_name(e->value) : "");
+			if (x - last_label_x > 90)
+				last_label_x = x;
 		}
 	}
 	if (isfinite(v->predicted_switchover_t_s) && v->predicted_switchover_t_s >= 0 &&
