@@ -1,5 +1,6 @@
 # lmtrace — build, test and install.
 #   make            build .output/lmtrace
+#   make deps       install the Debian packages lmtrace needs (as root)
 #   make test       build and run every test (tests/run-tests.sh)
 #   make demo       a real live migration, traced live (needs root, /dev/kvm, QEMU)
 #   make bench      overhead benchmarks, ratios against a run without lmtrace
@@ -49,7 +50,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 # Programs other tests/*.mk fragments add to `make test` prerequisites.
 TEST_PROGS :=
 
-.PHONY: all test unit bench demo install uninstall clean
+.PHONY: all deps test unit bench demo install uninstall clean
 .DELETE_ON_ERROR:
 
 all: $(OUTPUT)/lmtrace
@@ -94,6 +95,9 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIB_OBJS) | $(OU
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -o $@
 
 -include $(wildcard tests/*.mk)
+
+deps:
+	$(Q)tests/install-deps.sh
 
 unit: $(UNIT_BINS)
 

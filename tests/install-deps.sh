@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what lmtrace needs to build, test and run its demo, from Debian's
+# packages (Debian 12 / Ubuntu). Does nothing when everything is there.
+#   build: clang llvm bpftool libbpf libelf zlib, jansson (QMP's JSON),
+#          libmicrohttpd (Prometheus /metrics), gcc-multilib (the lab guest)
+#   tests: qemu-system-x86 (the lab), curl (HTTP client), tmux (live view),
+#          librsvg2-bin (renders report charts), util-linux (setpriv)
+set -eu
+pkgs="make gcc gcc-multilib clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
+      libjansson-dev libmicrohttpd-dev qemu-system-x86 curl tmux librsvg2-bin util-linux
+      ca-certificates"
+missing=
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "missing packages:$missing — install them as root: apt-get install$missing" >&2
+	exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends $missing
