@@ -298,6 +298,8 @@ static void check_scenario(const struct scen *sc, const char *wdir)
 
 	accuracy(&r, &rb, &q, &a);
 	summarize(sc, &r, &a, &q);
+	if (!q.converged || sc->nc_by_round)	/* no truth to compare with */
+		a.eta_r2_err = a.eta_max_err = NAN;
 	printf("%-22s %-4s %7.1f %4u | %-14s %5.1f/%-3u | qemu %5.1f/%-3d stall %5.1f/%-3d | "
 	       "eta r2 %5.1f%% max %5.1f%% | dt %6.1f ms err %5.1f (cap-bound err %6.1f)\n",
 	       sc->name, q.converged ? "conv" : "NC", q.converged ? q.switchover_s : -1, q.round,
