@@ -113,8 +113,9 @@ lm_pid=$!
 exec 4>"$tmp/fifo"
 cat "$rec" >&4
 url=http://127.0.0.1:$port/metrics
+# replayed to the end: both migrations have ended
 for _ in $(seq 100); do
-	curl -sf "$url" 2>/dev/null | grep -q 'pid="4343"' && break
+	curl -sf "$url" 2>/dev/null | grep -q '^lmtrace_migrating{pid="4343",vm="vm-stuck"} 0$' && break
 	sleep 0.1
 done
 code=$(curl -s -o "$tmp/metrics.txt" -w '%{http_code} %{content_type}' "$url")

@@ -87,7 +87,7 @@ static void value(FILE *f, double v)
 	else if (v == floor(v) && fabs(v) < 9.007199254740992e15)
 		fprintf(f, " %.0f\n", v);
 	else
-		fprintf(f, " %.6g\n", v);
+		fprintf(f, " %.10g\n", v);
 }
 
 struct family {
