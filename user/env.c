@@ -36,7 +36,7 @@ static const char doc[] =
 
 enum {
 	OPT_CSV = 1000, OPT_PORT, OPT_QMP, OPT_DOWNTIME, OPT_BANDWIDTH, OPT_PROM, OPT_LISTEN,
-	OPT_ROWS, OPT_NO_FENTRY, OPT_NO_KPROBE,
+	OPT_ROWS, OPT_NO_FENTRY, OPT_NO_KPROBE, OPT_SWITCHOVER,
 };
 
 static const struct argp_option options[] = {
@@ -50,6 +50,8 @@ static const struct argp_option options[] = {
 	{ "qmp", OPT_QMP, "SOCKET", 0, "QEMU's QMP socket: read downtime limit, bandwidth, RAM size", 0 },
 	{ "downtime-limit", OPT_DOWNTIME, "MS", 0, "Allowed downtime (default: QEMU's 300 ms)", 0 },
 	{ "bandwidth", OPT_BANDWIDTH, "BYTES/S", 0, "Migration bandwidth cap, e.g. 32M, 1G (default: measured)", 0 },
+	{ "switchover-bandwidth", OPT_SWITCHOVER, "BYTES/S", 0, "Link rate once the VM is stopped (QEMU lifts "
+	  "its cap then); without it the predicted downtime is an upper bound", 0 },
 	{ "write", 'w', "FILE", 0, "Record what the estimator consumed to FILE (replay with -r)", 0 },
 	{ "read", 'r', "FILE", 0, "Replay a recording instead of tracing", 0 },
 	{ "prom-file", OPT_PROM, "PATH", 0, "Write Prometheus textfile-collector metrics to PATH", 0 },
@@ -133,6 +135,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_NO_KPROBE: env->no_kprobe = 1; break;
 	case OPT_DOWNTIME: env->downtime_limit_ms = parse_positive(state, "downtime limit", arg); break;
 	case OPT_BANDWIDTH: env->bandwidth_Bps = parse_bytes(state, arg); break;
+	case OPT_SWITCHOVER: env->switchover_Bps = parse_bytes(state, arg); break;
 	case OPT_PORT:
 		errno = 0;
 		port = strtol(arg, &end, 10);
@@ -165,6 +168,7 @@ void lm_env_parse(struct lm_env *env, int argc, char **argv)
 	env->interval_s = 1.0;
 	env->downtime_limit_ms = -1;
 	env->bandwidth_Bps = -1;
+	env->switchover_Bps = -1;
 	argp_err_exit_status = 2;
 	argp_parse(&argp, argc, argv, 0, NULL, env);
 }

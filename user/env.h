@@ -20,6 +20,7 @@ struct lm_env {
 	const char *qmp_path;		/* --qmp */
 	double downtime_limit_ms;	/* --downtime-limit, <0 = default/QMP */
 	double bandwidth_Bps;		/* --bandwidth, <0 = default/QMP */
+	double switchover_Bps;		/* --switchover-bandwidth, <0 = unknown */
 	const char *record_path;	/* -w */
 	const char *replay_path;	/* -r */
 	const char *prom_path;		/* --prom-file */

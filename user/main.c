@@ -383,6 +383,8 @@ static void config_from_env(const struct lm_env *env, struct lm_est_config *cfg)
 		cfg->downtime_limit_s = env->downtime_limit_ms / 1000.0;
 	if (env->bandwidth_Bps > 0)
 		cfg->max_bandwidth_Bps = env->bandwidth_Bps;
+	if (env->switchover_Bps > 0)
+		cfg->switchover_bandwidth_Bps = env->switchover_Bps;
 }
 
 int main(int argc, char **argv)

@@ -80,6 +80,10 @@ static void json_estimate(FILE *f, const struct lm_estimate *e)
 	else
 		fprintf(f, ",\"wws_bytes\":null");
 	json_num_or_null(f, "dirty_ratio", e->ratio, 3);
+	json_num_or_null(f, "total_s", e->total_s, 1);
+	fprintf(f, ",\"downtime_is_bound\":%s,\"wws_is_lower_bound\":%s",
+		e->downtime_is_bound ? "true" : "false", e->wws_is_lower_bound ? "true" : "false");
+	json_num_or_null(f, "measured_downtime_ms", e->measured_downtime_ms, 0);
 }
 
 static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
