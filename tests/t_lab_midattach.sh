@@ -6,4 +6,4 @@ set -u
 lab_requirements
 lab_e2e 47260 3 -s converge
 grep -q '"status":"completed"' "$work/lab.jsonl" || fail "the migration did not complete"
-lab_check --late
+lab_check --late "$attach_ts"

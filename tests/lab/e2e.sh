@@ -63,7 +63,8 @@ start_lmtrace() {
 	trace_pid=$!
 	local i
 	for i in $(seq 200); do
-		grep -q Tracing "$work/trace.err" && return 0
+		# attach_ts: when lmtrace said it traces (Unix s), for lmcheck --late
+		grep -q Tracing "$work/trace.err" && { attach_ts=$(date +%s.%N); return 0; }
 		kill -0 "$trace_pid" 2>/dev/null || break
 		sleep 0.1
 	done

@@ -702,7 +702,8 @@ int main(int argc, char **argv)
 	cfg.qemu = o.qemu;
 	cfg.guest = o.guest;
 	cfg.mem_mib = o.mem_mib;
-	snprintf(cfg.append, sizeof(cfg.append), "wss=%u rate=%s pattern=%s",
+	/* Reports every 100 ms: a round's truth is interpolated between them. */
+	snprintf(cfg.append, sizeof(cfg.append), "wss=%u rate=%s pattern=%s report_ms=100",
 		 o.wss_mib, o.rate, o.pattern);
 	emit("lab", json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:b, s:i, s:i, s:i, s:s}",
 			      "event", "config", "scenario", o.sc->name, "guest_cmdline", cfg.append,
