@@ -98,7 +98,8 @@ static int split_addr(const char *addr_port, char *buf, size_t buflen, char **ho
 		*host = buf;
 		*port = colon + 1;
 	}
-	if (!**port)
+	if (!**port || strspn(*port, "0123456789") != strlen(*port) || strlen(*port) > 5 ||
+	    atoi(*port) > 65535)
 		return -EINVAL;
 	if (!**host)
 		*host = NULL;	/* every address */
@@ -115,7 +116,7 @@ static int bind_listen(const char *addr_port, char *err, size_t errlen)
 
 	ret = split_addr(addr_port, buf, sizeof(buf), &host, &port);
 	if (ret) {
-		snprintf(err, errlen, "--listen %s: expected ADDR:PORT, e.g. 127.0.0.1:9464, [::1]:9464 or :9464",
+		snprintf(err, errlen, "--listen %s: expected ADDR:PORT with a numeric port, e.g. 127.0.0.1:9464, [::1]:9464 or :9464",
 			 addr_port);
 		return ret;
 	}
@@ -141,7 +142,8 @@ static int bind_listen(const char *addr_port, char *err, size_t errlen)
 	if (fd < 0) {
 		snprintf(err, errlen, "--listen %s: cannot listen: %s%s", addr_port, strerror(saved),
 			 saved == EADDRINUSE ? " (another program has this port: pick another)" :
-			 saved == EACCES ? " (ports below 1024 need privileges)" : "");
+			 saved == EACCES ? " (ports below 1024 need privileges)" :
+			 saved == EADDRNOTAVAIL ? " (not an address of this host)" : "");
 		return -saved;
 	}
 	return fd;
