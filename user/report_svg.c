@@ -18,7 +18,8 @@
 #define RATE_H 200
 #define BAND_H 14
 #define REM_H 130
-#define VM_H (44 + RATE_H + 10 + BAND_H + 14 + REM_H + 56)
+#define HEAD_H 58	/* title and two lines of reason */
+#define VM_H (HEAD_H + RATE_H + 10 + BAND_H + 14 + REM_H + 56)
 
 static const char *verdict_fill(uint32_t v)
 {
@@ -119,9 +120,32 @@ static void vline(FILE *f, const char *cls, double x, double y0, double y1, cons
 		cls, x, x, y0, y1, color);
 }
 
+/* The estimator's reason: up to two lines of chars characters, broken at spaces. */
+static void sub_lines(FILE *f, const char *s, double y, int chars)
+{
+	char line[LM_REASON_MAX + 4];
+
+	for (int l = 0; l < 2 && *s; l++, y += 14) {
+		int n = (int)strlen(s);
+
+		if (n > chars) {
+			n = chars;
+			while (n > chars / 2 && s[n] != ' ')
+				n--;
+		}
+		snprintf(line, sizeof(line), "%.*s%s", n, s, l == 1 && (int)strlen(s) > n ? "..." : "");
+		fprintf(f, "<text x=\"%d\" y=\"%.1f\" class=\"sub\">", ML, y);
+		xml_text(f, line);
+		fputs("</text>\n", f);
+		s += n;
+		while (*s == ' ')
+			s++;
+	}
+}
+
 static void draw_vm(FILE *f, const struct lm_rep_vm *v, double y_top, int width)
 {
-	struct frame rate = { .x0 = ML, .x1 = width - MR, .y0 = y_top + 44, .h = RATE_H };
+	struct frame rate = { .x0 = ML, .x1 = width - MR, .y0 = y_top + HEAD_H, .h = RATE_H };
 	struct frame rem = rate;
 	double band_y = rate.y0 + RATE_H + 10, max_rate = 1, max_rem = 1, t_max = 1;
 	double bottom = band_y + BAND_H + 14 + REM_H;
@@ -158,9 +182,8 @@ static void draw_vm(FILE *f, const struct lm_rep_vm *v, double y_top, int width)
 		 v->name[0] ? " " : "", v->name, lm_verdict_name(v->final.verdict),
 		 v->rounds_total, v->tx_bytes / 1048576.0);
 	xml_text(f, title);
-	fprintf(f, "</text>\n<text x=\"%d\" y=\"%.1f\" class=\"sub\">", ML, y_top + 36);
-	xml_text(f, v->final.reason);
 	fputs("</text>\n", f);
+	sub_lines(f, v->final.reason, y_top + 36, (width - ML - MR) / 7);
 
 	snprintf(title, sizeof(title), "rate (%s)", ubuf[0]);
 	y_axis(f, &rate, ur, title);
@@ -197,9 +220,10 @@ static void draw_vm(FILE *f, const struct lm_rep_vm *v, double y_top, int width)
 			ei++;
 		if (ei < v->nevents && v->events[ei].t_s < t1)
 			t1 = v->events[ei].t_s;
-		fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n",
-			px(&rate, t), band_y, fmax(px(&rate, t1) - px(&rate, t), 0.5), BAND_H,
-			verdict_fill(verdict));
+		/* whole pixels: crispEdges would leave hairline gaps between fractions */
+		fprintf(f, "<rect x=\"%.0f\" y=\"%.1f\" width=\"%.0f\" height=\"%d\" fill=\"%s\"/>\n",
+			round(px(&rate, t)), band_y,
+			fmax(round(px(&rate, t1)) - round(px(&rate, t)), 1), BAND_H, verdict_fill(verdict));
 	}
 	fputs("</g>\n", f);
 
