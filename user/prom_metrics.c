@@ -77,9 +77,20 @@ static void labels(FILE *f, const struct lm_prom_vm *v, const char *extra_k, con
 	fputc('}', f);
 }
 
-/* A sample value: integers exactly, the rest with enough digits. */
+/* The shortest of %.15g/%.17g that reads back as v (0.3, not 0.29999...). */
+static const char *shortest(double v, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.15g", v);
+	if (strtod(buf, NULL) != v)
+		snprintf(buf, len, "%.17g", v);
+	return buf;
+}
+
+/* A sample value: integers exactly, the rest exactly too (round-trip). */
 static void value(FILE *f, double v)
 {
+	char buf[32];
+
 	if (isnan(v))
 		fputs(" NaN\n", f);
 	else if (isinf(v))
@@ -87,7 +98,7 @@ static void value(FILE *f, double v)
 	else if (v == floor(v) && fabs(v) < 9.007199254740992e15)
 		fprintf(f, " %.0f\n", v);
 	else
-		fprintf(f, " %.10g\n", v);
+		fprintf(f, " %s\n", shortest(v, buf, sizeof(buf)));
 }
 
 struct family {
