@@ -125,10 +125,19 @@ static void collect_obs(struct lm_sink *s, const struct lm_obs *o,
 	}
 	if (verdict_changed)
 		add_event(c, v, t, 0, e->verdict, e->reason);
-	/* The prediction to compare with what happened: the last one made. */
-	if (e->migrating && e->verdict == LM_VERDICT_CONVERGING && e->eta_s >= 0) {
+	/*
+	 * The prediction to compare with what happened: the one made when the
+	 * converging verdict was given (or at the first ETA after it), which
+	 * is what an operator would have acted on. Later ETAs only count down.
+	 */
+	if (e->verdict != LM_VERDICT_CONVERGING)
+		v->prediction_pending = 0;
+	else if (verdict_changed)
+		v->prediction_pending = 1;
+	if (v->prediction_pending && e->migrating && e->eta_s >= 0) {
 		v->predicted_switchover_t_s = t + e->eta_s;
 		v->predicted_at_t_s = t;
+		v->prediction_pending = 0;
 	}
 	v->last_t_s = t;
 	v->final = *e;

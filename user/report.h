@@ -43,8 +43,9 @@ struct lm_rep_vm {
 	struct lm_rep_event *events;
 	size_t nsamples, nrounds, nevents;
 	size_t cap_samples, cap_rounds, cap_events;
-	double predicted_switchover_t_s;	/* last ETA given while converging, <0 none */
-	double predicted_at_t_s;		/* when that prediction was made */
+	double predicted_switchover_t_s;	/* switchover predicted when "converging" was */
+	double predicted_at_t_s;		/* last given (t + ETA), <0 none; and when */
+	int prediction_pending;			/* converging, no ETA taken yet */
 	double last_t_s;
 	struct lm_estimate final;		/* the estimate at the end */
 	uint32_t rounds_total;
