@@ -36,7 +36,7 @@ ok=1
 expect() { if ! grep -qE "$1" "$work/serial"; then echo "FAIL: no line matching '$1'"; ok=0; fi; }
 
 run_guest 64 "wss=32 rate=16 pattern=seq" 4
-expect '^lm-guest: config wss_mib=32 wss_pages=8192 rate_pages_s=4096 pattern=seq mem_mib=6[34] tsc_khz=[1-9][0-9]* clock=(kvmclock|pit)$'
+expect '^lm-guest: config wss_mib=32 wss_pages=8192 rate_pages_s=4096 pattern=seq pace=hlt mem_mib=6[34] tsc_khz=[1-9][0-9]* clock=(kvmclock|pit)$'
 expect '^lm-guest: filled 8192 pages in [0-9]+ ms$'
 # Progress: pages_written grows, and never runs ahead of rate x time.
 awk -F'[ =]' '/t_ms=/ { t = $3; p = $5
@@ -50,7 +50,7 @@ awk -F'[ =]' '/t_ms=/ { t = $3; p = $5
 	      exit bad }' "$work/serial" || ok=0
 
 run_guest 64 "wss=16 rate=0" 2
-expect 'rate_pages_s=0 pattern=seq'
+expect 'rate_pages_s=0 pattern=seq pace=hlt'
 grep 't_ms=' "$work/serial" | grep -qv 'pages_written=0 ' && { echo "FAIL: an idle guest wrote pages"; ok=0; }
 
 run_guest 64 "wss=100 rate=1" 1

@@ -60,7 +60,7 @@ static const struct scenario scenarios[] = {
 struct options {
 	const struct scenario *sc;
 	unsigned wss_mib, mem_mib, bandwidth_mib, downtime_ms, bound_s, poll_ms, port;
-	char rate[16], pattern[16];
+	char rate[16], pattern[16], pace[8];
 	int auto_converge, throttle_initial, throttle_increment;
 	int throttle_pct;		/* --throttle */
 	double throttle_at_s;		/* --throttle-at, <0 = from the start */
@@ -477,6 +477,9 @@ static void usage(FILE *f)
 "  --wss MIB            guest working set\n"
 "  --rate MIB|max       guest dirty rate in MiB/s (0 = idle)\n"
 "  --pattern seq|random page order\n"
+"  --pace hlt|spin      the guest waits for its schedule in hlt (default) or\n"
+"                       spinning: then a vCPU throttle of p %% cuts its rate to\n"
+"                       (100-p) %% like a CPU-bound workload's\n"
 "  --mem MIB            guest RAM\n"
 "  --bandwidth MIB      max-bandwidth in MiB/s\n"
 "  --downtime MS        downtime-limit\n"
@@ -506,7 +509,7 @@ enum {
 	OPT_WSS = 256, OPT_RATE, OPT_PATTERN, OPT_MEM, OPT_BW, OPT_DOWNTIME, OPT_AC,
 	OPT_TINIT, OPT_TINC, OPT_THROTTLE, OPT_THROTTLE_AT, OPT_BOUND, OPT_CANCEL_AT,
 	OPT_RESTART, OPT_READY, OPT_GO, OPT_GO_TIMEOUT, OPT_OUT, OPT_PORT, OPT_DIR, OPT_KEEP,
-	OPT_POLL, OPT_QEMU, OPT_GUEST,
+	OPT_POLL, OPT_QEMU, OPT_GUEST, OPT_PACE,
 };
 
 static const struct option long_opts[] = {
@@ -514,6 +517,7 @@ static const struct option long_opts[] = {
 	{ "wss", required_argument, 0, OPT_WSS },
 	{ "rate", required_argument, 0, OPT_RATE },
 	{ "pattern", required_argument, 0, OPT_PATTERN },
+	{ "pace", required_argument, 0, OPT_PACE },
 	{ "mem", required_argument, 0, OPT_MEM },
 	{ "bandwidth", required_argument, 0, OPT_BW },
 	{ "downtime", required_argument, 0, OPT_DOWNTIME },
@@ -563,6 +567,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	apply_scenario(o, &scenarios[0]);
 	snprintf(o->pattern, sizeof(o->pattern), "seq");
+	snprintf(o->pace, sizeof(o->pace), "hlt");
 	o->poll_ms = 250;
 	o->port = 47200;
 	o->throttle_at_s = -1;
@@ -588,6 +593,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_WSS: o->wss_mib = (unsigned)atoi(optarg); break;
 		case OPT_RATE: snprintf(o->rate, sizeof(o->rate), "%s", optarg); break;
 		case OPT_PATTERN: snprintf(o->pattern, sizeof(o->pattern), "%s", optarg); break;
+		case OPT_PACE: snprintf(o->pace, sizeof(o->pace), "%s", optarg); break;
 		case OPT_MEM: o->mem_mib = (unsigned)atoi(optarg); break;
 		case OPT_BW: o->bandwidth_mib = (unsigned)atoi(optarg); break;
 		case OPT_DOWNTIME: o->downtime_ms = (unsigned)atoi(optarg); break;
@@ -703,8 +709,8 @@ int main(int argc, char **argv)
 	cfg.guest = o.guest;
 	cfg.mem_mib = o.mem_mib;
 	/* Reports every 100 ms: a round's truth is interpolated between them. */
-	snprintf(cfg.append, sizeof(cfg.append), "wss=%u rate=%s pattern=%s report_ms=100",
-		 o.wss_mib, o.rate, o.pattern);
+	snprintf(cfg.append, sizeof(cfg.append), "wss=%u rate=%s pattern=%s pace=%s report_ms=100",
+		 o.wss_mib, o.rate, o.pattern, o.pace);
 	emit("lab", json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:b, s:i, s:i, s:i, s:s}",
 			      "event", "config", "scenario", o.sc->name, "guest_cmdline", cfg.append,
 			      "mem_mib", o.mem_mib, "wss_mib", o.wss_mib, "rate", o.rate,
