@@ -37,10 +37,10 @@ run() {
 	[ "$(id -u)" = 0 ] || { echo "demo: run it as root (BPF and /dev/kvm)" >&2; exit 1; }
 	[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "demo: /dev/kvm is not usable: the demo needs KVM" >&2; exit 1; }
 	case $scenario in
-	stuck) bound=20; what="a guest dirtying 64 MiB/s over 256 MiB on a 32 MiB/s link: it cannot converge" ;;
-	converge) bound=40; what="a guest dirtying 4 MiB/s over 256 MiB on a 32 MiB/s link: it converges" ;;
-	autoconverge) bound=60; what="the stuck guest, saved by QEMU's auto-converge throttle" ;;
-	zero) bound=20; what="a mostly empty guest: done at once" ;;
+	stuck) bound=20; what="whose guest rewrites 256 MiB at 64 MiB/s while the link carries 32 MiB/s: it cannot converge" ;;
+	converge) bound=40; what="whose guest rewrites 256 MiB at 4 MiB/s on a 32 MiB/s link: it converges" ;;
+	autoconverge) bound=60; what="like stuck, but QEMU's auto-converge throttles the guest (90 %) until it converges" ;;
+	zero) bound=20; what="whose guest wrote only 8 MiB: mostly zero pages, done at once" ;;
 	*) echo "demo: unknown DEMO=$scenario (stuck, converge, autoconverge, zero)" >&2; exit 2 ;;
 	esac
 
@@ -52,9 +52,9 @@ run() {
 	cat <<MSG
 
 == lmtrace demo: $scenario ==
-Two QEMUs on this machine: a source running a tiny guest, $what,
-and a destination on 127.0.0.1. lmtrace attaches to the source before the
-migration starts and says, live, whether it will converge. (${bound} s at most)
+Two QEMUs on this machine migrate over 127.0.0.1: a source QEMU $what.
+lmtrace attaches to the source QEMU before the migration starts and says,
+live, from the kernel alone, whether it will converge. (${bound} s at most)
 
 MSG
 	"$OUTPUT/lab/lmlab" -s "$scenario" --bound "$bound" --port 47300 \
@@ -85,11 +85,16 @@ MSG
 
 	echo
 	echo "== What QEMU itself reported =="
-	sed -n 's/^lmlab: \(migration [0-9]* .*\|downtime .*\)/  \1/p' "$work/lab.err"
+	sed -n 's/^lmlab: \(migration [0-9]* \(completed\|cancelled\|failed\).*\|downtime .*\|.* still to send .*\)/  \1/p' "$work/lab.err"
 	echo "== What lmtrace concluded (replayed from its recording) =="
-	"$OUTPUT/lmtrace" -r "$work/demo.lmt" -j 2>/dev/null |
-		sed -n 's/.*"type":"verdict".*"verdict":"\([^"]*\)".*"reason":"\([^"]*\)".*/  \1: \2/p' |
-		tail -n 3
+	"$OUTPUT/lmtrace" -r "$work/demo.lmt" -j 2>/dev/null >"$work/replay.jsonl"
+	awk -F'"ts":' '/"type":"migration"/ && /"event":"start"/ && !start { split($2, a, ","); start = a[1] }
+		/"type":"verdict"/ && !first && start { split($2, a, ","); first = a[1]
+			match($0, /"verdict":"[^"]*"/); v = substr($0, RSTART + 11, RLENGTH - 12)
+			printf "  first verdict %.1f s after the migration started: %s\n", first - start, v }' \
+		"$work/replay.jsonl"
+	sed -n 's/.*"type":"verdict".*"verdict":"\([^"]*\)".*"reason":"\([^"]*\)".*/  \1: \2/p' \
+		"$work/replay.jsonl" | tail -n 2
 	echo
 	echo "Try another: make demo DEMO=converge (or autoconverge, zero)."
 }

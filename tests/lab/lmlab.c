@@ -819,10 +819,11 @@ int main(int argc, char **argv)
 	}
 	guest_poll(&sg);
 	guest_rate = guest_window_rate(&sg);
-	say("migration %d %s after %.1f s: %llu sync rounds, %.1f MiB sent, %s %.1f MiB at the last poll",
+	say("migration %d %s after %.1f s: %llu sync rounds, %.1f MiB sent",
 	    rs.attempt, rs.last.status, mono_s() - rs.started,
-	    (unsigned long long)rs.last_ram.ram.dirty_sync_count, rs.last_ram.ram.transferred / 1048576.0,
-	    "still to send", rs.last_ram.ram.remaining / 1048576.0);
+	    (unsigned long long)rs.last_ram.ram.dirty_sync_count, rs.last_ram.ram.transferred / 1048576.0);
+	if (strcmp(rs.last.status, "completed"))
+		say("%.1f MiB still to send at the last poll", rs.last_ram.ram.remaining / 1048576.0);
 	if (!strcmp(rs.last.status, "completed"))
 		say("downtime %lld ms (limit %u ms)", (long long)rs.last.downtime_ms, o.downtime_ms);
 
