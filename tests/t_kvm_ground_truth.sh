@@ -22,7 +22,9 @@ GT=$OUTPUT/tests/kvm_gt
 attach_timeout=${LM_ATTACH_TIMEOUT:-15}
 
 [ "$(id -u)" -eq 0 ] || { echo "skip: needs root (BPF and /dev/kvm)"; exit 77; }
-[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "skip: no usable /dev/kvm"; exit 77; }
+if [ ! -c /dev/kvm ] || [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+	echo "skip: no usable /dev/kvm"; exit 77
+fi
 [ -x "$GT" ] || { echo "FAIL: $GT missing (run make test)"; exit 1; }
 [ -x "$LMTRACE" ] || { echo "FAIL: $LMTRACE missing (run make)"; exit 1; }
 
