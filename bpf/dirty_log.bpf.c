@@ -145,9 +145,15 @@ struct count_ctx {
  */
 __noinline int popcount_block(const struct bitmap_block *b)
 {
+	__u64 any = 0;
 	__u32 j, total = 0;
 
 	if (!b)
+		return 0;
+	/* Dirty bitmaps are mostly zeros: one OR per word finds the empty blocks. */
+	for (j = 0; j < BLOCK_WORDS; j++)
+		any |= b->words[j];
+	if (!any)
 		return 0;
 	for (j = 0; j < BLOCK_WORDS; j++)
 		total += __builtin_popcountll(b->words[j]);
