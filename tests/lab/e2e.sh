@@ -25,13 +25,13 @@ lab_requirements() {
 	fi
 }
 
-lab_pid= trace_pid= work=
+lab_pid= trace_pid= during_pid= work=
 lab_cleanup() {
 	local p
-	for p in $trace_pid $lab_pid; do
+	for p in $during_pid $trace_pid $lab_pid; do
 		kill -TERM "$p" 2>/dev/null
 	done
-	for p in $trace_pid $lab_pid; do
+	for p in $during_pid $trace_pid $lab_pid; do
 		wait_exit "$p" 5 || kill -KILL "$p" 2>/dev/null
 	done
 	[ -n "$work" ] && [ -z "${KEEP:-}" ] && rm -rf "$work"
@@ -74,12 +74,16 @@ start_lmtrace() {
 
 # lab_e2e PORT LATE_SECONDS [lmlab options...]
 #   LATE_SECONDS = 0: lmtrace attaches before `migrate`; else that long after.
+#   @WORK@ in an option stands for the test's work directory.
+#   A function during_migration, if defined, runs in the background from
+#   `migrate` until lmlab exits.
 # Leaves $work/lab.jsonl and $work/trace.jsonl; exits on a harness failure.
 lab_e2e() {
 	local port=$1 late=$2
 	shift 2
 	work=$(mktemp -d /tmp/lmlab-e2e.XXXXXX)
 	trap lab_cleanup EXIT
+	set -- "${@//@WORK@/$work}"	# lmlab options may name files in $work
 	"$LMLAB" "$@" --port "$port" --ready "$work/ready" --go "$work/go" \
 		--out "$work/lab.jsonl" 2>"$work/lab.err" &
 	lab_pid=$!
@@ -97,8 +101,18 @@ lab_e2e() {
 		sleep "$late"
 		start_lmtrace
 	fi
+	# A test may act while the migration runs: define during_migration.
+	if declare -F during_migration >/dev/null; then
+		during_migration &
+		during_pid=$!
+	fi
 	wait "$lab_pid"
 	lab_rc=$?
+	if [ -n "${during_pid:-}" ]; then
+		kill "$during_pid" 2>/dev/null
+		wait "$during_pid" 2>/dev/null
+		during_pid=
+	fi
 	lab_pid=
 	sed 's/^/  /' "$work/lab.err"
 	[ "$lab_rc" = 0 ] || fail "lmlab exited with $lab_rc"

@@ -67,6 +67,7 @@ struct options {
 	double cancel_at_s;		/* --cancel-at, <0 = never */
 	int restart;			/* migrate again after --cancel-at */
 	const char *out_path, *ready_path, *go_path, *dir, *qemu, *guest;
+	const char *throttle_file;	/* --throttle-file: a percentage to apply when it appears */
 	unsigned go_timeout_s;
 	int keep, quiet;
 };
@@ -268,7 +269,7 @@ static int setup_source(struct lab_qemu *src, const struct options *o)
 		 * cpu-throttle-initial at its next trigger; max = initial holds it there. */
 		json_object_set_new(params, "cpu-throttle-initial", json_integer(o->throttle_pct));
 		json_object_set_new(params, "max-cpu-throttle", json_integer(o->throttle_pct));
-	} else if (o->throttle_pct > 0) {
+	} else if (o->throttle_pct > 0 || o->throttle_file) {
 		/* Until --throttle-at: at most 1 %, i.e. no throttle to speak of. */
 		json_object_set_new(params, "cpu-throttle-initial", json_integer(1));
 		json_object_set_new(params, "max-cpu-throttle", json_integer(1));
@@ -283,7 +284,7 @@ static int setup_source(struct lab_qemu *src, const struct options *o)
 static int apply_throttle(struct lab_qemu *src, int pct)
 {
 	json_t *params = json_pack("{s:i, s:i, s:i}", "cpu-throttle-initial", pct,
-				   "max-cpu-throttle", pct, "cpu-throttle-increment", 100);
+				   "max-cpu-throttle", pct, "cpu-throttle-increment", 99);
 	int err = lm_qmp_set_migrate_params(src->qmp, params);
 
 	json_decref(params);
@@ -292,6 +293,20 @@ static int apply_throttle(struct lab_qemu *src, int pct)
 	emit("lab", json_pack("{s:s, s:i, s:s}", "event", "throttle", "pct", pct, "note",
 			      "applied by auto-converge at its next trigger"));
 	return 0;
+}
+
+/* The first number in path, rounded; -1 if none. */
+static int read_percentage(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	double v = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lf", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v < 0 ? -1 : (int)(v + 0.5);
 }
 
 static int start_destination(struct lab_qemu *dst, const struct lab_vm_config *cfg,
@@ -488,6 +503,8 @@ static void usage(FILE *f)
 "  --throttle PCT       hold the vCPU throttle at PCT (auto-converge, applied at\n"
 "                       its next trigger: QEMU 7.2 has no direct command)\n"
 "  --throttle-at SEC    apply --throttle only SEC seconds into the migration\n"
+"  --throttle-file FILE apply the percentage written to FILE once it appears\n"
+"                       (e.g. a throttle lmtrace recommended), like --throttle\n"
 "  --bound SEC          cancel the migration after SEC seconds\n"
 "  --cancel-at SEC      cancel after SEC seconds; with --restart migrate again\n"
 "  --restart            (to a fresh destination on PORT+1)\n"
@@ -509,7 +526,7 @@ enum {
 	OPT_WSS = 256, OPT_RATE, OPT_PATTERN, OPT_MEM, OPT_BW, OPT_DOWNTIME, OPT_AC,
 	OPT_TINIT, OPT_TINC, OPT_THROTTLE, OPT_THROTTLE_AT, OPT_BOUND, OPT_CANCEL_AT,
 	OPT_RESTART, OPT_READY, OPT_GO, OPT_GO_TIMEOUT, OPT_OUT, OPT_PORT, OPT_DIR, OPT_KEEP,
-	OPT_POLL, OPT_QEMU, OPT_GUEST, OPT_PACE,
+	OPT_POLL, OPT_QEMU, OPT_GUEST, OPT_PACE, OPT_THROTTLE_FILE,
 };
 
 static const struct option long_opts[] = {
@@ -526,6 +543,7 @@ static const struct option long_opts[] = {
 	{ "throttle-increment", required_argument, 0, OPT_TINC },
 	{ "throttle", required_argument, 0, OPT_THROTTLE },
 	{ "throttle-at", required_argument, 0, OPT_THROTTLE_AT },
+	{ "throttle-file", required_argument, 0, OPT_THROTTLE_FILE },
 	{ "bound", required_argument, 0, OPT_BOUND },
 	{ "cancel-at", required_argument, 0, OPT_CANCEL_AT },
 	{ "restart", no_argument, 0, OPT_RESTART },
@@ -602,6 +620,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_TINC: o->throttle_increment = atoi(optarg); break;
 		case OPT_THROTTLE: o->throttle_pct = atoi(optarg); o->auto_converge = 1; break;
 		case OPT_THROTTLE_AT: o->throttle_at_s = atof(optarg); break;
+		case OPT_THROTTLE_FILE: o->throttle_file = optarg; o->auto_converge = 1; break;
 		case OPT_BOUND: o->bound_s = (unsigned)atoi(optarg); break;
 		case OPT_CANCEL_AT: o->cancel_at_s = atof(optarg); break;
 		case OPT_RESTART: o->restart = 1; break;
@@ -785,6 +804,17 @@ int main(int argc, char **argv)
 			break;
 		if (o.throttle_pct > 0 && o.throttle_at_s >= 0 && !throttle_done && t >= o.throttle_at_s) {
 			if (apply_throttle(&src, o.throttle_pct))
+				goto cleanup;
+			throttle_done = 1;
+		}
+		if (o.throttle_file && !throttle_done && !access(o.throttle_file, R_OK)) {
+			int pct = read_percentage(o.throttle_file);
+
+			if (pct < 1 || pct > 99) {
+				err_say("%s does not hold a percentage 1..99", o.throttle_file);
+				goto cleanup;
+			}
+			if (apply_throttle(&src, pct))
 				goto cleanup;
 			throttle_done = 1;
 		}
