@@ -238,7 +238,7 @@ static void on_round(struct lm_estimator *e, const struct lm_obs_round *r, doubl
 {
 	double page = (double)e->cfg.page_size;
 	double dirty = (double)r->dirty_pages * page;
-	double wall = r->duration_ns / 1e9, tau, tx, left, thr;
+	double wall = r->duration_ns / 1e9, tau, tx, left, thr, rate;
 	struct lm_curve c;
 
 	if (r->ram_bytes)
@@ -277,9 +277,15 @@ static void on_round(struct lm_estimator *e, const struct lm_obs_round *r, doubl
 	/* the round's own length, in guest time at the throttle that ran meanwhile */
 	tau = wall * (now > e->sync_ts_s ? (e->guest_s - e->sync_guest_s) / (now - e->sync_ts_s) :
 		      1 - e->throttle_pct_now / 100.0);
-	thr = threshold(e, rate_now(e));
+	/* no rate yet (a round shorter than a tick, e.g. uncapped): the round's own */
+	rate = rate_now(e);
+	if (!(rate > 0) && wall > 0)
+		rate = tx / wall;
+	thr = threshold(e, rate);
 	/* QEMU syncs when what is left drops below thr: the leftover is at most thr. */
-	left = clampd(e->pending_at_sync - tx, 0, thr > 0 ? thr : 0);
+	left = fmax(0, e->pending_at_sync - tx);
+	if (thr > 0)
+		left = fmin(left, thr);
 	lm_curve_build(&c, e->pts, e->npts, e->ram_bytes, 0);
 	e->pending_at_sync = left + dirty * (c.wws > 0 ? 1 - clampd(left / c.wws, 0, 1) : 1);
 	if (e->last_round <= 1 && e->phase == LM_PHASE_BULK && wall > 0)
