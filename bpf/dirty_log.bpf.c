@@ -333,6 +333,7 @@ static __always_inline void on_set_memslot(struct pending_ioctl *p, __u32 tgid, 
 	struct lm_slot_key key = { .pid = tgid };
 	struct lm_slot_info si = {}, *old;
 	struct lm_drops *d;
+	__u64 ring_total;
 	struct lm_event *e;
 	struct {
 		__u32 slot;
@@ -366,6 +367,7 @@ static __always_inline void on_set_memslot(struct pending_ioctl *p, __u32 tgid, 
 	e->set.mem_flags = r.flags;
 	e->set.guest_phys_addr = r.guest_phys_addr;
 	e->set.memory_size = r.memory_size;
+	lm_counters_sum(tgid, &e->set.tx_total, &ring_total);
 	bpf_ringbuf_submit(e, 0);
 }
 

@@ -82,6 +82,7 @@ struct lm_event {
 			__u32 mem_flags;	/* KVM_MEM_* */
 			__u64 guest_phys_addr;
 			__u64 memory_size;
+			__u64 tx_total;		/* VM's tx_bytes counter at the call */
 		} set;
 		struct {
 			__u64 sk;		/* socket identity (kernel address, compared only) */

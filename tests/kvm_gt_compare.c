@@ -200,10 +200,12 @@ static void compare_rounds(const struct gt_truth *t, const struct gt_traced *l,
 			      " (diff %+" PRId64 ")", i + 1, lr->dirty_pages, tr->dirty_pages,
 			      (int64_t)(lr->dirty_pages - tr->dirty_pages));
 		}
-		printf("info     round %u: tx_bytes lmtrace %" PRIu64 ", truth %" PRIu64
-		       " (since the previous sync); sync_ms lmtrace %.3f, kvm_gt %.3f"
-		       " (not asserted)\n", i + 1, lr->tx_bytes, tr->tx_bytes, lr->sync_ms,
-		       tr->sync_ms);
+		/* Bytes of a round: counters snapshotted in BPF at the harvest, exact. */
+		CHECK(lr->tx_bytes == tr->tx_bytes,
+		      "round %u: tx_bytes lmtrace %" PRIu64 ", truth %" PRIu64 " (since the previous sync)",
+		      i + 1, lr->tx_bytes, tr->tx_bytes);
+		printf("info     round %u: sync_ms lmtrace %.3f, kvm_gt %.3f (not asserted)\n",
+		       i + 1, lr->sync_ms, tr->sync_ms);
 	}
 	for (unsigned i = n; i < l->nrounds; i++) {
 		failures++;

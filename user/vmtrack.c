@@ -158,7 +158,10 @@ static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 	o.round.duration_ns = t->have_prev_round ? t->burst_first_ns - t->prev_round_ns
 						 : t->burst_first_ns - t->start_ns;
 	o.round.tx_total = t->burst_tx_total;
-	o.round.tx_bytes = t->have_prev_round ? t->burst_tx_total - t->prev_tx_total : 0;
+	if (t->have_prev_round)
+		o.round.tx_bytes = t->burst_tx_total - t->prev_tx_total;
+	else if (!t->late)	/* round 1: since logging was switched on */
+		o.round.tx_bytes = t->burst_tx_total - t->start_tx_total;
 	o.round.ram_bytes = lm_vmtrack_logged_bytes(t);
 	o.round.sync_ns = t->burst_last_ns - t->burst_enter_ns;
 	if (t->source == LM_SRC_RING && t->have_prev_round)
@@ -265,6 +268,7 @@ static void on_set(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn em
 		t->start_pending_ns = 0;
 	} else if (!t->start_pending_ns) {
 		t->start_pending_ns = e->ts_ns;
+		t->start_tx_total = e->set.tx_total;
 	}
 }
 

@@ -47,6 +47,7 @@ struct lm_vmtrack {
 	int migrating;
 	int late;			/* started before lmtrace attached */
 	uint64_t start_pending_ns;	/* logging switched on, first harvest not yet seen */
+	uint64_t start_tx_total;	/* bytes counter when logging was switched on */
 	uint64_t start_ns;
 	uint32_t round;			/* rounds of this migration */
 
