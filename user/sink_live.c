@@ -18,6 +18,7 @@
 
 #define LIVE_MAX_MSGS	3
 #define LIVE_REASON_LINES 2
+#define LIVE_MIN_FRAME_S 0.05
 #define LIVE_VM_LINES	(8 + LIVE_REASON_LINES)	/* lines per VM block */
 #define MiB		(1024.0 * 1024.0)
 
@@ -26,6 +27,7 @@ struct live_sink {
 	int color, started, nvms;
 	const struct lm_vm_view *vms[LM_PIPE_MAX_VMS];
 	double last_ts_s;
+	double last_frame_s;		/* monotonic */
 	char msgs[LIVE_MAX_MSGS][160];
 	int nmsgs;
 	int final;
@@ -239,6 +241,24 @@ static void draw(struct live_sink *ls)
 	free(buf);
 }
 
+/*
+ * At most one frame per LIVE_MIN_FRAME_S of wall time: live samples come
+ * once a second anyway, but a replay (-r) would otherwise paint thousands
+ * of frames; the last state is drawn at close.
+ */
+static int frame_due(struct live_sink *ls)
+{
+	struct timespec now;
+	double t;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	t = now.tv_sec + now.tv_nsec / 1e9;
+	if (ls->last_frame_s && t - ls->last_frame_s < LIVE_MIN_FRAME_S)
+		return 0;
+	ls->last_frame_s = t;
+	return 1;
+}
+
 static void remember(struct live_sink *ls, const struct lm_vm_view *vm)
 {
 	for (int i = 0; i < ls->nvms; i++)
@@ -256,8 +276,8 @@ static void live_on_obs(struct lm_sink *s, const struct lm_obs *o,
 	remember(ls, vm);
 	if (o->ts_ns / 1e9 > ls->last_ts_s)
 		ls->last_ts_s = o->ts_ns / 1e9;
-	if (o->kind == LM_OBS_TICK || o->kind == LM_OBS_START || o->kind == LM_OBS_END ||
-	    verdict_changed)
+	if ((o->kind == LM_OBS_TICK || o->kind == LM_OBS_START || o->kind == LM_OBS_END ||
+	     verdict_changed) && frame_due(ls))
 		draw(ls);
 }
 

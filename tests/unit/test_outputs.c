@@ -456,7 +456,8 @@ static void test_live(void)
 	for (l = buf; (l = strstr(l, "\033[H")); l++)
 		homes++;
 	ASSERT_EQ(clears, 1, "the screen is cleared once, not per frame");
-	ASSERT_TRUE(homes > 40, "a frame per sample");
+	/* replayed at full speed: frames are rate-limited, the final one always drawn */
+	ASSERT_TRUE(homes >= 2, "first and final frame");
 	for (l = buf; *l; l = end + 1) {
 		end = strchr(l, '\n');
 		if (!end)
