@@ -28,6 +28,7 @@ struct live_sink {
 	const struct lm_vm_view *vms[LM_PIPE_MAX_VMS];
 	double last_ts_s;
 	double last_frame_s;		/* monotonic */
+	double last_frame_obs_s;	/* observation time of that frame */
 	char msgs[LIVE_MAX_MSGS][160];
 	int nmsgs;
 	int final;
@@ -242,20 +243,23 @@ static void draw(struct live_sink *ls)
 }
 
 /*
- * At most one frame per LIVE_MIN_FRAME_S of wall time: live samples come
- * once a second anyway, but a replay (-r) would otherwise paint thousands
- * of frames; the last state is drawn at close.
+ * Frames follow the data: live, samples come once a second (those of all
+ * VMs together), so every one is drawn. A replay (-r) feeds seconds of
+ * recorded time in microseconds: when recorded time runs far ahead of the
+ * wall clock, frames are skipped; the last state is drawn at close.
  */
-static int frame_due(struct live_sink *ls)
+static int frame_due(struct live_sink *ls, double obs_ts_s)
 {
 	struct timespec now;
 	double t;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	t = now.tv_sec + now.tv_nsec / 1e9;
-	if (ls->last_frame_s && t - ls->last_frame_s < LIVE_MIN_FRAME_S)
+	if (ls->last_frame_s && t - ls->last_frame_s < LIVE_MIN_FRAME_S &&
+	    fabs(obs_ts_s - ls->last_frame_obs_s) > 0.5)
 		return 0;
 	ls->last_frame_s = t;
+	ls->last_frame_obs_s = obs_ts_s;
 	return 1;
 }
 
@@ -277,7 +281,7 @@ static void live_on_obs(struct lm_sink *s, const struct lm_obs *o,
 	if (o->ts_ns / 1e9 > ls->last_ts_s)
 		ls->last_ts_s = o->ts_ns / 1e9;
 	if ((o->kind == LM_OBS_TICK || o->kind == LM_OBS_START || o->kind == LM_OBS_END ||
-	     verdict_changed) && frame_due(ls))
+	     verdict_changed) && frame_due(ls, o->ts_ns / 1e9))
 		draw(ls);
 }
 
