@@ -5,6 +5,6 @@
 set -u
 . "$(dirname "$0")/lab/e2e.sh"
 lab_requirements
-lab_e2e 47220 0 -s converge
+LMTRACE_QMP=1 lab_e2e 47220 0 -s converge	# and lmtrace --qmp on the tracer socket
 grep -q '"status":"completed"' "$work/lab.jsonl" || fail "the converge scenario did not complete"
 lab_check --expect-verdict converging --no-false-alarm

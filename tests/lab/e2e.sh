@@ -59,7 +59,9 @@ wait_file() {
 }
 
 start_lmtrace() {
-	"$LMTRACE" -j -p "$src_pid" >"$work/trace.jsonl" 2>"$work/trace.err" &
+	# LMTRACE_QMP=1: lmtrace also reads QEMU's parameters over the tracer's QMP socket.
+	"$LMTRACE" -j -p "$src_pid" ${LMTRACE_QMP:+--qmp "$tracer_qmp"} \
+		>"$work/trace.jsonl" 2>"$work/trace.err" &
 	trace_pid=$!
 	local i
 	for i in $(seq 200); do

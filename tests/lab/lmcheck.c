@@ -22,6 +22,7 @@
  * and overall: lmtrace's summary tx_bytes within 2 % of QEMU's transferred
  * (summed over attempts). --expect-verdict V: lmtrace's last verdict of the
  * first migration is V. --no-false-alarm: it never said not-converging.
+ * If lmtrace ran with --qmp, the parameters it read must be the lab's.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -68,7 +69,7 @@ struct lab {
 	double migrate_ts[MAX_ATTEMPTS + 1];
 	int attempts;
 	int src_pid;
-	double wss_pages, poll_s, bandwidth_Bps;
+	double wss_pages, poll_s, bandwidth_Bps, downtime_ms, mem_bytes, max_throttle;
 	char pattern[16];
 };
 
@@ -149,6 +150,8 @@ static void read_lab(const char *path, struct lab *lab)
 					  .throttle_pct = num(o, "cpu-throttle-percentage") };
 
 			snprintf(p.status, sizeof(p.status), "%s", str(o, "status"));
+			if (p.throttle_pct > lab->max_throttle)
+				lab->max_throttle = p.throttle_pct;
 			PUSH(lab->polls, lab->npolls, p);
 		} else if (!strcmp(type, "guest") && !strcmp(str(o, "vm"), "src") &&
 			   json_object_get(o, "pages_written")) {
@@ -158,6 +161,8 @@ static void read_lab(const char *path, struct lab *lab)
 		} else if (!strcmp(type, "lab") && !strcmp(event, "config")) {
 			lab->wss_pages = num(o, "wss_mib") * 256;
 			lab->bandwidth_Bps = num(o, "bandwidth_mib") * 1048576;
+			lab->downtime_ms = num(o, "downtime_ms");
+			lab->mem_bytes = num(o, "mem_mib") * 1048576;
 			if (num(o, "poll_ms") > 0)
 				lab->poll_s = num(o, "poll_ms") / 1000;
 			snprintf(lab->pattern, sizeof(lab->pattern), "%s", str(o, "pattern"));
@@ -173,7 +178,15 @@ static void read_lab(const char *path, struct lab *lab)
 	qsort(lab->guest, (size_t)lab->nguest, sizeof(*lab->guest), by_guest_time);
 }
 
-static int read_trace(const char *path, int pid, struct segment *segs, double *sum_tx, int *have_summary)
+/* What lmtrace read over QMP (--qmp): "params" records. */
+struct params_seen {
+	int n;
+	double downtime_ms, bandwidth, ram_bytes;	/* the first record */
+	double max_throttle;
+};
+
+static int read_trace(const char *path, int pid, struct segment *segs, double *sum_tx,
+		      int *have_summary, struct params_seen *ps)
 {
 	char line[8192];
 	FILE *f = open_or_die(path);
@@ -214,6 +227,14 @@ static int read_trace(const char *path, int pid, struct segment *segs, double *s
 			   json_is_string(json_object_get(o, "verdict"))) {
 			snprintf(cur->last_verdict, sizeof(cur->last_verdict), "%s", str(o, "verdict"));
 			cur->said_not_converging |= !strcmp(cur->last_verdict, "not-converging");
+		} else if (!strcmp(type, "params")) {
+			if (!ps->n++) {
+				ps->downtime_ms = num(o, "downtime_limit_ms");
+				ps->bandwidth = num(o, "max_bandwidth_bytes_per_s");
+				ps->ram_bytes = num(o, "ram_bytes");
+			}
+			if (num(o, "throttle_pct") > ps->max_throttle)
+				ps->max_throttle = num(o, "throttle_pct");
 		} else if (!strcmp(type, "summary")) {
 			*sum_tx = num(o, "tx_bytes");
 			*have_summary = 1;
@@ -418,6 +439,7 @@ int main(int argc, char **argv)
 	};
 	struct segment segs[MAX_ATTEMPTS] = { 0 };
 	struct lab lab = { 0 };
+	struct params_seen ps = { 0 };
 	const char *lab_path = NULL, *trace_path = NULL, *expect_verdict = NULL;
 	double sum_tx = 0, qemu_tx = 0;
 	int c, late = 0, nsegs, a, have_summary, no_false_alarm = 0;
@@ -442,7 +464,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lmcheck: %s has no migration (no ready/migrate records)\n", lab_path);
 		return 2;
 	}
-	nsegs = read_trace(trace_path, lab.src_pid, segs, &sum_tx, &have_summary);
+	nsegs = read_trace(trace_path, lab.src_pid, segs, &sum_tx, &have_summary, &ps);
 	printf("lmcheck: source pid %d, %d migration(s) in the lab, %d seen by lmtrace\n",
 	       lab.src_pid, lab.attempts, nsegs);
 	check(nsegs == lab.attempts, "lmtrace reported %d migration start(s), the lab ran %d",
@@ -508,6 +530,18 @@ int main(int argc, char **argv)
 	if (no_false_alarm && nsegs)
 		check(!segs[0].said_not_converging,
 		      "no false alarm: never said not-converging on a migration that converged");
+	if (ps.n) {
+		/* lmtrace ran with --qmp: what it read must be what the lab set. */
+		check(ps.downtime_ms == lab.downtime_ms && ps.bandwidth == lab.bandwidth_Bps &&
+		      ps.ram_bytes == lab.mem_bytes,
+		      "QMP parameters read by lmtrace: downtime %.0f ms, bandwidth %.0f B/s, RAM %.0f B (the lab set %.0f, %.0f, %.0f)",
+		      ps.downtime_ms, ps.bandwidth, ps.ram_bytes, lab.downtime_ms, lab.bandwidth_Bps,
+		      lab.mem_bytes);
+		if (lab.max_throttle > 0)
+			check(ps.max_throttle == lab.max_throttle,
+			      "throttle seen over QMP by lmtrace: %.0f %% (QEMU's polls: %.0f %%)",
+			      ps.max_throttle, lab.max_throttle);
+	}
 	printf("lmcheck: %d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
 }
