@@ -142,7 +142,7 @@ static void replay_feed(struct replay *r, const struct lm_obs *o)
 
 static struct {
 	int conv, fa_lm, fa_qemu, fa_stall, stuck, n_qemu, n_stall;
-	double eta_err_max, lead_qemu, lead_stall;
+	double eta_err_max, eta_err_max_10, lead_qemu, lead_stall;
 } sum;
 
 static void replay_check(struct replay *r)
@@ -162,6 +162,8 @@ static void replay_check(struct replay *r)
 		sum.fa_qemu += r->base.ac_fire_t >= 0;
 		sum.fa_stall += r->base.stall_fire_t >= 0;
 		sum.eta_err_max = fmax(sum.eta_err_max, r->eta_max_err);
+		if (r->x.total_tol <= 0.10)
+			sum.eta_err_max_10 = fmax(sum.eta_err_max_10, r->eta_max_err);
 	} else if (r->x.nc_by_round && r->ever_nc) {
 		sum.stuck++;
 		if (r->base.ac_fire_t >= 0) {
@@ -296,8 +298,8 @@ int main(int argc, char **argv)
 	}
 	free(ents);
 	printf("summary: %d converging traces: not-converging said by lmtrace %d, QEMU trigger fired %d, "
-	       "stall rule fired %d; max total-time error from round 2 %.1f%%\n", sum.conv, sum.fa_lm,
-	       sum.fa_qemu, sum.fa_stall, sum.eta_err_max * 100);
+	       "stall rule fired %d; max total-time error from round 2 %.1f%% (%.1f%% on those held to 10%%)\n",
+	       sum.conv, sum.fa_lm, sum.fa_qemu, sum.fa_stall, sum.eta_err_max * 100, sum.eta_err_max_10 * 100);
 	printf("summary: %d stuck traces: mean lead over QEMU's trigger %.1f s (%d fired), over the stall rule "
 	       "%.1f s (%d fired)\n", sum.stuck, sum.n_qemu ? sum.lead_qemu / sum.n_qemu : 0, sum.n_qemu,
 	       sum.n_stall ? sum.lead_stall / sum.n_stall : 0, sum.n_stall);
