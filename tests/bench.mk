@@ -1,0 +1,13 @@
+# make bench: lmtrace's overhead against runs without it, printed as ratios
+# (tests/bench/bench.sh; needs root, /dev/kvm and QEMU, ~4 minutes).
+# BENCH_ARGS passes options on, e.g. BENCH_ARGS="--reps 1 --no-lab".
+LM_BPFSTATS := $(OUTPUT)/tests/lm_bpfstats
+
+$(LM_BPFSTATS): tests/bench/lm_bpfstats.c include/lmtrace.h | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LIBBPF_LIBS) -lelf -lz -o $@
+
+TEST_PROGS += $(LM_BPFSTATS)
+
+bench: all $(LM_BPFSTATS) $(OUTPUT)/tests/kvm_gt lab
+	$(Q)OUTPUT=$(OUTPUT) tests/bench/bench.sh $(BENCH_ARGS)

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The overhead benchmark (tests/bench/bench.sh, `make bench`) in its tiny
+# mode, so it cannot rot: it must finish, print every section, produce every
+# number (as "key value" results), see lmtrace's BPF programs run, use
+# lmtrace's sampled counting for the 128 GiB slot and exact counting below
+# it, and give kernel.bpf_stats_enabled back as it found it. Timings are
+# printed by the bench, never checked here. Ports 47550-47599 (--port-base).
+set -u
+cd "${LM_TOP:-$(dirname "$0")/..}" || exit 1
+OUTPUT=${OUTPUT:-.output}
+
+[ "$(id -u)" -eq 0 ] || { echo "skip: needs root (BPF and /dev/kvm)"; exit 77; }
+[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "skip: no usable /dev/kvm"; exit 77; }
+[ -r /proc/sys/kernel/bpf_stats_enabled ] || { echo "skip: no kernel.bpf_stats_enabled"; exit 77; }
+
+tmp=$(mktemp -d /tmp/lmbench-smoke.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+stats_before=$(cat /proc/sys/kernel/bpf_stats_enabled)
+OUTPUT=$OUTPUT timeout -k 10 240 tests/bench/bench.sh --quick --port-base 47550 \
+	--results "$tmp/results" >"$tmp/out" 2>&1
+rc=$?
+cat "$tmp/out"
+[ "$rc" -eq 77 ] && { echo "skip: $(tail -n 1 "$tmp/out")"; exit 77; }
+[ "$rc" -eq 0 ] || fail "bench.sh --quick exited with $rc$([ "$rc" -eq 124 ] && echo ' (timeout)')"
+[ "$(cat /proc/sys/kernel/bpf_stats_enabled)" = "$stats_before" ] ||
+	fail "kernel.bpf_stats_enabled was $stats_before before the bench, $(cat /proc/sys/kernel/bpf_stats_enabled) after"
+
+for section in "1. Dirtying throughput" "2. Sync burst time" "3. QEMU migration" "4. BPF handler cost"; do
+	grep -q "^$section" "$tmp/out" || fail "no section '$section' in the output"
+done
+
+keys="throughput.kvm_gt.base.pages_per_s throughput.kvm_gt.lm.pages_per_s"
+for gib in 0 1 16 64 128; do
+	for k in base.median_ms lm.median_ms lm.max_ms added_ms count_ms_per_sync \
+		 exit_handler_ms_per_sync lmtrace_sync_ms bitmap_bytes slots sampled_rounds; do
+		keys="$keys sync.$gib.$k"
+	done
+done
+for p in handle_kvm_ioctl_enter handle_kvm_ioctl_exit handle_sock_send_length; do
+	keys="$keys bpf.$p.events bpf.$p.ns_per_event"
+done
+if grep -q '^3. QEMU migration: skipped' "$tmp/out"; then
+	echo "(no lab here: its numbers are not checked)"
+else
+	keys="$keys throughput.lab.base.pages_per_s throughput.lab.lm.pages_per_s"
+	for what in total downtime syncs; do
+		keys="$keys migration.$what.base.median migration.$what.lm.median"
+		keys="$keys migration.$what.base.spread migration.$what.lm.spread"
+	done
+	keys="$keys migration.exit_handler_us_per_sync migration.lmtrace_sync_ms"
+fi
+missing=0
+for k in $keys; do
+	v=$(awk -v k="$k" '$1 == k { print $2 }' "$tmp/results")
+	if ! printf '%s' "$v" | grep -Eq '^-?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?$'; then
+		echo "no number for $k (got '${v}')"
+		missing=$((missing + 1))
+	fi
+done
+[ "$missing" -eq 0 ] || fail "$missing numbers missing"
+
+num() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/results"; }
+[ "$(num bpf.handle_kvm_ioctl_exit.events)" -gt 0 ] || fail "lmtrace's ioctl-exit handler never ran"
+[ "$(num bpf.handle_sock_send_length.events)" -gt 0 ] || fail "lmtrace's send handler never ran"
+[ "$(num sync.128.sampled_rounds)" -gt 0 ] || fail "the 128 GiB slot was not counted by sampling"
+[ "$(num sync.64.sampled_rounds)" -eq 0 ] || fail "the 64 GiB slot was sampled, not counted exactly"
+[ "$(num sync.64.bitmap_bytes)" -gt 2000000 ] || fail "the 64 GiB case had a $(num sync.64.bitmap_bytes)-byte bitmap"
+echo "PASS: every number present ($(echo "$keys" | wc -w) checked)"
