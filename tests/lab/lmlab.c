@@ -438,26 +438,29 @@ static int cancel_and_wait(struct lab_qemu *src, struct run_state *rs, struct gu
 /* After completion: the destination must run and its guest keep reporting. */
 static int check_destination(struct lab_qemu *dst, struct guest_watch *dg, int *alive)
 {
-	double deadline = mono_s() + 6;
+	double deadline = mono_s() + 8;
 	unsigned long long first_t = 0;
 	char status[32] = "";
 	int running = 0, err, reports = 0;
 
 	*alive = 0;
-	err = lm_qmp_query_status(dst->qmp, status, sizeof(status), &running);
-	if (err)
-		return qmp_failed(dst, "query-status", err);
 	while (mono_s() < deadline && !stop_requested) {
+		/* The source says completed a little before the destination resumes. */
+		if (!running) {
+			err = lm_qmp_query_status(dst->qmp, status, sizeof(status), &running);
+			if (err)
+				return qmp_failed(dst, "query-status", err);
+		}
 		guest_poll(dg);
 		if (dg->reports > reports) {
 			if (!reports)
 				first_t = dg->last.t_ms;
 			reports = dg->reports;
-			/* Two reports from the destination, time moving on: it runs there. */
-			if (reports >= 2 && dg->last.t_ms > first_t)
-				break;
 		}
-		sleep_ms(200);
+		/* Running, and two reports from the destination with time moving on. */
+		if (running && reports >= 2 && dg->last.t_ms > first_t)
+			break;
+		sleep_ms(100);
 	}
 	*alive = running && reports >= 2 && dg->last.t_ms > first_t;
 	say("destination: status %s, guest %s", status,
@@ -842,10 +845,18 @@ int main(int argc, char **argv)
 				goto cleanup;
 			break;
 		}
-		/* Keep the period regardless of how long the query took. */
+		/*
+		 * Keep the period regardless of how long the query took, and read
+		 * the guest's reports every 10 ms meanwhile: their read time maps
+		 * the guest's clock to the host's (lmcheck takes the smallest lag,
+		 * which a 250 ms read period would floor at up to 50 ms against
+		 * 100 ms reports).
+		 */
 		last_poll = mono_s();
-		while (mono_s() - last_poll < o.poll_ms / 1000.0 && !stop_requested)
+		while (mono_s() - last_poll < o.poll_ms / 1000.0 && !stop_requested) {
 			sleep_ms(10);
+			guest_poll(&sg);
+		}
 	}
 	guest_poll(&sg);
 	guest_rate = guest_window_rate(&sg);
