@@ -150,12 +150,13 @@ static void advance_clock(struct lm_estimator *e, double now)
 	}
 }
 
-static void push_point(struct lm_estimator *e, double tau, double bytes, uint32_t round,
+static void push_point(struct lm_estimator *e, double tau, double wall, double bytes, uint32_t round,
 		       uint32_t from_ticks)
 {
 	struct lm_est_point *p = &e->pts[e->npts % LM_EST_MAX_POINTS];
 
 	p->tau_s = tau;
+	p->wall_s = wall;
 	p->bytes = bytes;
 	p->round = round;
 	p->from_ticks = from_ticks;
@@ -292,7 +293,7 @@ static void on_round(struct lm_estimator *e, const struct lm_obs_round *r, doubl
 		e->bulk_s = wall;
 	drop_tick_points(e);
 	if (wall > 0 && tau > 0) {
-		push_point(e, tau, dirty, r->round, 0);
+		push_point(e, tau, wall, dirty, r->round, 0);
 		e->last_round_rate_Bps = tx / wall;
 		e->post_bulk_rounds++;
 	}
@@ -338,7 +339,7 @@ static void on_tick(struct lm_estimator *e, const struct lm_obs_tick *t, double 
 				   (double)e->cfg.page_size;
 
 			if (tau >= CONT_MIN_TAU_S)
-				push_point(e, tau, u, e->last_round + 1, 1);
+				push_point(e, tau, now - e->sync_ts_s, u, e->last_round + 1, 1);
 		}
 	}
 }

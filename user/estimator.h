@@ -97,6 +97,7 @@ struct lm_est_point {
 	double bytes;		/* unique bytes dirtied in that window */
 	uint32_t round;		/* round it belongs to */
 	uint32_t from_ticks;	/* 1: continuous-source sample inside a round */
+	double wall_s;		/* the window's wall-clock length (0 = unknown: tau / current 1 - throttle) */
 };
 
 #define LM_EST_MAX_POINTS 24	/* U(T) samples used for the fit (recent ones) */

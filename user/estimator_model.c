@@ -70,7 +70,7 @@ static int point_is_busy(const struct lm_est_point *pts, uint32_t have, const st
 void lm_curve_build(struct lm_curve *c, const struct lm_est_point *pts, uint32_t npts, uint64_t ram,
 		    int quiet_only)
 {
-	double pt[LM_EST_MAX_POINTS], pu[LM_EST_MAX_POINTS];
+	double pt[LM_EST_MAX_POINTS], pu[LM_EST_MAX_POINTS], pw[LM_EST_MAX_POINTS];
 	uint32_t i, n = 0, have = npts < LM_EST_MAX_POINTS ? npts : LM_EST_MAX_POINTS;
 	int j, k, imax;
 
@@ -89,16 +89,20 @@ void lm_curve_build(struct lm_curve *c, const struct lm_est_point *pts, uint32_t
 		for (j = 0; j < (int)n && pt[j] < p->tau_s; j++)
 			;
 		if (j < (int)n && pt[j] == p->tau_s) {
-			if (p->bytes > pu[j])
+			if (p->bytes > pu[j]) {
 				pu[j] = p->bytes;
+				pw[j] = p->wall_s;
+			}
 			continue;
 		}
 		for (k = n; k > j; k--) {
 			pt[k] = pt[k - 1];
 			pu[k] = pu[k - 1];
+			pw[k] = pw[k - 1];
 		}
 		pt[j] = p->tau_s;
 		pu[j] = p->bytes;
+		pw[j] = p->wall_s;
 		n++;
 	}
 	if (!n)
@@ -120,6 +124,8 @@ void lm_curve_build(struct lm_curve *c, const struct lm_est_point *pts, uint32_t
 		}
 		c->t[c->n] = pt[i];
 		c->u[c->n] = pu[i];
+		if (c->n == 1)
+			c->wall1 = pw[i];
 		c->n++;
 	}
 	c->max_u = pu[imax];
@@ -161,9 +167,17 @@ void lm_curve_build(struct lm_curve *c, const struct lm_est_point *pts, uint32_t
  */
 int lm_curve_guess_knee(struct lm_curve *c, double rate, double tscale)
 {
+	double wall;
+
 	if (c->n < 2 || !(tscale > 0))
 		return 0;
-	if (!c->knee_unresolved && (c->slope_measured || c->u[1] < 0.9 * rate * c->t[1] / tscale))
+	/*
+	 * What the link sent while that window ran: its own wall time, not its
+	 * guest time at today's throttle (a throttle QEMU just raised says
+	 * nothing yet about the slope measured before it).
+	 */
+	wall = c->wall1 > 0 ? c->wall1 : c->t[1] / tscale;
+	if (!c->knee_unresolved && (c->slope_measured || c->u[1] < 0.9 * rate * wall))
 		return 0;
 	c->t[1] *= KNEE_GUESS;
 	return 1;

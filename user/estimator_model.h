@@ -23,6 +23,7 @@ struct lm_curve {
 	int varying;			/* busy points left out (quiet_only) */
 	int slope_measured;		/* the initial slope is seen over a range of windows */
 	int knee_unresolved;		/* flat already at the first vertex */
+	double wall1;			/* wall-clock length of the window at vertex 1, 0 = unknown */
 	double wws;			/* u[n-1] if saturated, else 0 */
 	double max_u;
 };

@@ -262,6 +262,56 @@ static void test_throttle_guest_clock(void)
 	ASSERT_NEAR(f.e.pts[0].tau_s, 16.0 - 0.001, 0, 1e-6, "throttle: unthrottled round in wall time");
 }
 
+/*
+ * Seen on a real trace (QEMU's stock auto-converge): U(T) flat at the only
+ * window length measured, then QEMU sets a 20 % throttle at the sync. The
+ * slope measured before it is still only bounded below: the recommendation
+ * must not fall because of a throttle that has not run yet.
+ */
+static void test_throttle_before_evidence(void)
+{
+	static struct feeder f;
+	struct lm_obs p = { .kind = LM_OBS_PARAMS };
+	const struct lm_estimate *e = lm_est_current(&f.e);
+	double before;
+	int i;
+
+	start(&f, 336, 32, NULL);
+	sync_round(&f, 0.001, 336, 0, 0, 0);
+	for (i = 1; i <= 8; i++)
+		tick(&f, i, 32, 0);
+	f.tx -= 8 * 32 * MiB;
+	sync_round(&f, 8.0, 256, 256, 0, 0);
+	sync_round(&f, 15.8, 256, 250, 0, 0);
+	ASSERT_EQ(e->verdict, LM_VERDICT_NOT_CONVERGING, "stuck before the throttle");
+	before = e->throttle_pct;
+	ASSERT_TRUE(before >= 50, "stuck: a real throttle recommended");
+	p.params.downtime_limit_ms = 300;
+	p.params.max_bandwidth = (uint64_t)(32 * MiB);
+	p.params.page_size = 4096;
+	p.params.throttle_pct = 20;
+	feed(&f, &p, 15.8);
+	ASSERT_TRUE(e->throttle_pct >= before - 1, "QEMU's 20 % does not lower the recommendation");
+}
+
+/*
+ * Uncapped on loopback (real trace): remaining fell below the threshold
+ * mid bulk pass and round 2 came after 0.11 s, before any tick measured a
+ * rate. What was not sent yet is still pending: it goes in the stop phase.
+ */
+static void test_round_before_any_rate(void)
+{
+	static struct feeder f;
+	const struct lm_estimate *e = lm_est_current(&f.e);
+
+	start(&f, 336, 0, NULL);
+	sync_round(&f, 0.001, 336, 0, 0, 0);
+	sync_round(&f, 0.115, 0.35, 126, 0, 0);
+	ASSERT_TRUE(e->remaining_bytes > 150 * MiB, "round 2 mid bulk: the unsent part is pending");
+	sync_round(&f, 0.116, 0, 0, LM_ROUND_FINAL, 0);
+	ASSERT_TRUE(f.e.final_pending > 150 * MiB, "stop phase: the unsent part");
+}
+
 /* Attached late: the first record is a mid-migration round. */
 static void test_late_attach(void)
 {
@@ -365,6 +415,8 @@ int main(int argc, char **argv)
 	test_whole_ram_dirtied();
 	test_zero_duration_rounds();
 	test_throttle_guest_clock();
+	test_throttle_before_evidence();
+	test_round_before_any_rate();
 	test_late_attach();
 	test_continuous_bulk_verdict();
 	test_determinism_and_garbage();
