@@ -23,7 +23,7 @@ command -v rsvg-convert >/dev/null || { echo "skip: rsvg-convert not installed (
 [ -x "$LMTRACE" ] || { echo "FAIL: $LMTRACE missing (run make)"; exit 1; }
 
 tmp=$(mktemp -d /tmp/lmtrace-t-outputs-lab.XXXXXX) || exit 1
-lab_pid= lm_pid=
+lab_pid='' lm_pid=''
 cleanup() {
 	local p
 	for p in $lm_pid $lab_pid; do
@@ -56,7 +56,9 @@ done
 lab_pid=$!
 wait_for 90 eval '[ -e "$tmp/ready" ] || ! kill -0 $lab_pid 2>/dev/null'
 [ -e "$tmp/ready" ] || { echo "FAIL: the lab did not get ready"; cat "$tmp/lab.err"; exit 1; }
+# shellcheck disable=SC1091 # written by lmlab: src_pid=, dst_pid=, ...
 . "$tmp/ready"
+src_pid=${src_pid:?lmlab wrote no src_pid}
 timeout 120 "$LMTRACE" -p "$src_pid" --csv -w "$tmp/rec.lmrec" --prom-file "$tmp/lmtrace.prom" \
 	>"$tmp/live.csv" 2>"$tmp/lm.err" &
 lm_pid=$!

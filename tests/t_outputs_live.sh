@@ -25,7 +25,7 @@ done
 
 tmp=$(mktemp -d /tmp/lmtrace-t-outputs-live.XXXXXX) || exit 1
 tmux_sock=lmtrace-t-outputs-live-$$
-gt_timeout= lm_timeout=
+gt_timeout='' lm_timeout=''
 cleanup() {
 	[ -n "$gt_timeout" ] && kill -TERM "$gt_timeout" 2>/dev/null
 	[ -n "$lm_timeout" ] && kill -TERM "$lm_timeout" 2>/dev/null
@@ -81,7 +81,7 @@ if ! wait_for 30 grep -q Tracing "$tmp/lm.err"; then
 fi
 curl -s "http://127.0.0.1:$http_port/metrics" >"$tmp/scrape0.txt"
 kill -USR1 "$vm_pid"
-last= rounds_seen=()
+last='' rounds_seen=()
 while kill -0 "$lm_timeout" 2>/dev/null; do
 	curl -s "http://127.0.0.1:$http_port/metrics" >"$tmp/scrape.txt"
 	r=$(rounds_of "$tmp/scrape.txt")
