@@ -7,6 +7,9 @@
 #    the rounds in the JSON.
 # 2. lmtrace in a real terminal (tmux): the live view is redrawn in place
 #    while it runs, and its last headline is the verdict of its recording.
+# 3. lmtrace -j -w killed with SIGKILL mid-migration: the recording replays
+#    (exit 0) with a "cut short" warning, and its JSON is a prefix of what
+#    the killed lmtrace had printed, with rounds in it.
 # Ports 47470-47499 belong to this test.
 set -u
 cd "${LM_TOP:-$(dirname "$0")/..}" || exit 1
@@ -149,6 +152,34 @@ else
 	fail "live view vs recording verdict (${verdict:-none})"
 fi
 sed 's/^/    | /' "$tmp/pane.txt" | head -16
+
+# --- 3: a killed lmtrace leaves a recording that replays up to its last block
+start_gt "$gt_port"
+"$LMTRACE" -j -p "$vm_pid" --port "$gt_port" -w "$tmp/rec3.lmrec" >"$tmp/killed.json" 2>"$tmp/lm.err" &
+lm_timeout=$!
+if ! wait_for 30 grep -q Tracing "$tmp/lm.err"; then
+	echo "FAIL: lmtrace did not start tracing"; cat "$tmp/lm.err"; exit 1
+fi
+kill -USR1 "$vm_pid"
+# a few rounds (800 ms apart), and more than one 2 s block period
+wait_for 20 eval '[ "$(grep -c "\"type\":\"round\"" "$tmp/killed.json")" -ge 5 ]' ||
+	fail "no 5 rounds within 20 s"
+kill -KILL "$lm_timeout"
+wait "$lm_timeout" 2>/dev/null
+lm_timeout=''
+finish_gt
+"$LMTRACE" -r "$tmp/rec3.lmrec" -j >"$tmp/killed-replay.json" 2>"$tmp/replay.err"
+rc=$?
+grep -v -e '"type":"summary"' -e 'cut short' "$tmp/killed-replay.json" >"$tmp/killed-replay.body"
+n=$(wc -l <"$tmp/killed-replay.body")
+rounds=$(grep -c '"type":"round"' "$tmp/killed-replay.body")
+if [ "$rc" -eq 0 ] && grep -q 'cut short' "$tmp/killed-replay.json" && [ "$rounds" -ge 1 ] &&
+   head -n "$n" "$tmp/killed.json" | cmp -s - "$tmp/killed-replay.body"; then
+	ok "killed lmtrace: the recording replays $n of $(wc -l <"$tmp/killed.json") live lines ($rounds rounds), with a warning"
+else
+	fail "replay of a killed lmtrace's recording: exit $rc, $n lines, $rounds rounds: $(cat "$tmp/replay.err")"
+	diff "$tmp/killed.json" "$tmp/killed-replay.json" | head
+fi
 
 [ "$failed" -eq 0 ] || { echo "$failed check(s) failed"; exit 1; }
 echo "all live output checks passed"
