@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # The stuck migration saved by auto-converge (throttle from 90 %), lmtrace
 # attached before `migrate`.
 set -u
+# shellcheck source=lab/e2e.sh
 . "$(dirname "$0")/lab/e2e.sh"
 lab_requirements
 LMTRACE_QMP=1 lab_e2e 47240 0 -s autoconverge	# and lmtrace --qmp: it must see the throttle

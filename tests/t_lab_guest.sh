@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # The lab guest on its own: it boots from QEMU's multiboot loader, fills its
 # working set, reports what it writes (never more than asked: its pacing
 # only lets it fall behind), stays idle at rate=0, and refuses a working set
 # that does not fit in its RAM.
 set -u
+# shellcheck source=lab/e2e.sh
 . "$(dirname "$0")/lab/e2e.sh"
 lab_requirements no-lmtrace
 work=$(mktemp -d /tmp/lmlab-guest.XXXXXX)
@@ -20,8 +22,9 @@ run_guest() {
 	timeout 60 qemu-system-x86_64 -enable-kvm -m "$1" -display none -monitor none -nic none \
 		-serial "file:$work/serial" -kernel "$GUEST" -append "$2" 2>"$work/qemu.err" &
 	qemu_pid=$!
-	local i start=$(date +%s.%N)
-	for i in $(seq 600); do
+	local _ start
+	start=$(date +%s.%N)
+	for _ in $(seq 600); do
 		[ "$(grep -c 't_ms=' "$work/serial")" -ge "$3" ] && break
 		grep -q 'lm-guest: error' "$work/serial" && break
 		kill -0 "$qemu_pid" 2>/dev/null || break

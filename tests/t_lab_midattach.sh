@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # lmtrace attached 3 s into a converging migration: it must say it came late,
 # count only the syncs it saw, and still report the end and the bytes since.
 set -u
+# shellcheck source=lab/e2e.sh
 . "$(dirname "$0")/lab/e2e.sh"
 lab_requirements
 lab_e2e 47260 3 -s converge

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # lmtrace's throttle recommendation applied to a migration that cannot
 # converge: a CPU-bound guest (pace=spin) writing 64 MiB/s over 256 MiB on a
 # 32 MiB/s link. As soon as lmtrace says not-converging with a throttle, the
 # lab holds QEMU's vCPU throttle there (auto-converge applies it at its next
 # trigger); the migration must then complete, and lmtrace end on converging.
 set -u
+# shellcheck source=lab/e2e.sh
 . "$(dirname "$0")/lab/e2e.sh"
 lab_requirements
 

@@ -5,7 +5,7 @@
 #   tests/lab/demo.sh deps          install missing build/run dependencies (Debian/Ubuntu)
 #   tests/lab/demo.sh run [SCENARIO] stuck (default), converge, autoconverge, zero
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 OUTPUT=${OUTPUT:-.output}
 
 deps() {
@@ -32,8 +32,15 @@ deps() {
 		{ echo "demo: apt-get install failed" >&2; exit 1; }
 }
 
+stop_all() {
+	local p
+	for p in $trace_pid $lab_pid; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$work"
+}
+
 run() {
-	local scenario=${1:-stuck} bound
+	local scenario=${1:-stuck} bound src_pid=
 	[ "$(id -u)" = 0 ] || { echo "demo: run it as root (BPF and /dev/kvm)" >&2; exit 1; }
 	[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "demo: /dev/kvm is not usable: the demo needs KVM" >&2; exit 1; }
 	case $scenario in
@@ -45,8 +52,8 @@ run() {
 	esac
 
 	work=$(mktemp -d /tmp/lmtrace-demo.XXXXXX)
-	lab_pid= trace_pid=
-	trap 'for p in $trace_pid $lab_pid; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"' EXIT
+	lab_pid='' trace_pid=''
+	trap 'stop_all' EXIT
 	trap 'exit 130' INT TERM
 
 	cat <<MSG
@@ -60,8 +67,8 @@ MSG
 	"$OUTPUT/lab/lmlab" -s "$scenario" --bound "$bound" --port 47300 \
 		--ready "$work/ready" --go "$work/go" --out "$work/lab.jsonl" 2>"$work/lab.err" &
 	lab_pid=$!
-	local i
-	for i in $(seq 900); do
+	local _
+	for _ in $(seq 900); do
 		[ -e "$work/ready" ] && break
 		kill -0 "$lab_pid" 2>/dev/null || { cat "$work/lab.err"; exit 1; }
 		sleep 0.1
@@ -74,7 +81,7 @@ MSG
 	# The live view on this terminal; a recording on the side for the conclusion.
 	"$OUTPUT/lmtrace" -p "$src_pid" -d $((bound + 30)) -w "$work/demo.lmt" 2> >(tee "$work/trace.err" >&2) &
 	trace_pid=$!
-	for i in $(seq 600); do
+	for _ in $(seq 600); do
 		grep -q Tracing "$work/trace.err" 2>/dev/null && break
 		kill -0 "$trace_pid" 2>/dev/null || { echo "demo: lmtrace stopped (see above)" >&2; exit 1; }
 		sleep 0.1

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 # Sourced by tests/t_lab_*.sh: run one lmlab migration with lmtrace attached
 # (before `migrate`, or some seconds after it), then compare with lmcheck.
@@ -25,7 +26,10 @@ lab_requirements() {
 	fi
 }
 
-lab_pid= trace_pid= during_pid= work=
+lab_pid='' trace_pid='' during_pid='' work=''
+# shellcheck disable=SC2034 # attach_ts is for the tests' lmcheck --late
+attach_ts=''
+src_pid='' tracer_qmp=''	# set from lmlab's --ready file
 lab_cleanup() {
 	local p
 	for p in $during_pid $trace_pid $lab_pid; do
@@ -39,8 +43,8 @@ lab_cleanup() {
 
 # wait_exit PID SECONDS: 0 once PID is gone, 1 if it is still there.
 wait_exit() {
-	local i
-	for i in $(seq $(($2 * 10))); do
+	local _
+	for _ in $(seq $(($2 * 10))); do
 		kill -0 "$1" 2>/dev/null || return 0
 		sleep 0.1
 	done
@@ -49,8 +53,8 @@ wait_exit() {
 
 # wait_file FILE SECONDS PID: until FILE exists; fails if PID died first.
 wait_file() {
-	local i
-	for i in $(seq $(($2 * 10))); do
+	local _
+	for _ in $(seq $(($2 * 10))); do
 		[ -e "$1" ] && return 0
 		kill -0 "$3" 2>/dev/null || return 1
 		sleep 0.1
@@ -63,9 +67,10 @@ start_lmtrace() {
 	"$LMTRACE" -j -p "$src_pid" ${LMTRACE_QMP:+--qmp "$tracer_qmp"} \
 		>"$work/trace.jsonl" 2>"$work/trace.err" &
 	trace_pid=$!
-	local i
-	for i in $(seq 200); do
+	local _
+	for _ in $(seq 200); do
 		# attach_ts: when lmtrace said it traces (Unix s), for lmcheck --late
+		# shellcheck disable=SC2034
 		grep -q Tracing "$work/trace.err" && { attach_ts=$(date +%s.%N); return 0; }
 		kill -0 "$trace_pid" 2>/dev/null || break
 		sleep 0.1
