@@ -147,6 +147,7 @@ struct lm_estimator {
 	uint32_t cont_fail_ticks;	/* consecutive ticks whose best case fails */
 	/* completion */
 	double final_ts_s;
+	double stop_ts_s;		/* when the VM stop began (measured downtime starts here) */
 	double final_pending;
 	uint32_t verdict_changes;
 };

@@ -10,7 +10,11 @@ pct, cpu-throttle-increment = 99 on QEMU's QMP socket. QEMU 7.2 has no direct
 next trigger, from 0 % (initial) or from any lower throttle (+99, capped at
 max). Increment 99, not 100: QEMU accepts only 1..99.
 
-usage: apply_throttle.py TRACE.jsonl QMP_SOCKET
+With --repeat (closed loop): once QEMU runs at the applied throttle and
+lmtrace has seen two more syncs under it, a not-converging verdict with a
+higher recommendation is applied the same way, and so on.
+
+usage: apply_throttle.py TRACE.jsonl QMP_SOCKET [--repeat]
 """
 import json
 import math
@@ -37,9 +41,15 @@ def qmp(sock_path, cmd, args):
     return r
 
 
+def qemu_throttle(sock_path):
+    r = qmp(sock_path, "query-migrate", {})
+    return r.get("return", {}).get("cpu-throttle-percentage", 0)
+
+
 def main():
     trace, sock_path = sys.argv[1], sys.argv[2]
-    pos = 0
+    repeat = "--repeat" in sys.argv[3:]
+    pos, applied, settled_rounds = 0, 0, None
     while True:
         with open(trace) as f:
             f.seek(pos)
@@ -53,19 +63,30 @@ def main():
                 r = json.loads(line)
             except ValueError:
                 continue
-            if r.get("type") != "sample" or r.get("verdict") != "not-converging":
+            if r.get("type") != "sample":
+                continue
+            if applied and settled_rounds is None and qemu_throttle(sock_path) == applied:
+                settled_rounds = r.get("rounds", 0)
+            if r.get("verdict") != "not-converging":
                 continue
             pct = r.get("throttle_pct")
             if not pct or pct <= 0:
                 continue
             pct = min(99, int(math.ceil(pct)))
+            if applied:
+                if settled_rounds is None or r.get("rounds", 0) < settled_rounds + 2 or pct <= applied:
+                    continue
             res = qmp(sock_path, "migrate-set-parameters",
                       {"cpu-throttle-initial": pct, "max-cpu-throttle": pct,
                        "cpu-throttle-increment": 99})
-            print("applied throttle_pct=%d at %.3f (lmtrace sample ts %s, recommended %.1f): %s"
-                  % (pct, time.time(), r.get("ts"), r.get("throttle_pct"), json.dumps(res)))
+            print("applied throttle_pct=%d at %.3f (lmtrace sample ts %s, round %s, recommended %.1f): %s"
+                  % (pct, time.time(), r.get("ts"), r.get("rounds"), r.get("throttle_pct"), json.dumps(res)))
             sys.stdout.flush()
-            return 0 if "return" in res else 1
+            if "return" not in res:
+                return 1
+            if not repeat:
+                return 0
+            applied, settled_rounds = pct, None
         time.sleep(0.1)
 
 

@@ -4,7 +4,7 @@
 # write the regression trace NAME.lmrec plus NAME.lmrec.expect (expectations
 # from QEMU's own query-migrate numbers, never from lmtrace's).
 #
-#   tests/traces/record.sh NAME PORT [--apply-recommended] [--qmp] -- LMLAB-ARGS...
+#   tests/traces/record.sh NAME PORT [--apply-recommended [--closed-loop]] [--qmp] -- LMLAB-ARGS...
 #
 # --qmp                lmtrace also reads QEMU's parameters (cap, downtime
 #                      limit, throttle) over lmlab's spare QMP socket.
@@ -14,6 +14,8 @@
 #                      99, so auto-converge's next trigger lands on pct from
 #                      any lower value). Give lmlab --throttle 1 --throttle-at
 #                      9999 so auto-converge is on and holds 1 % until then.
+# --closed-loop        and again whenever lmtrace, two syncs into the applied
+#                      throttle, still says not-converging with a higher one.
 # Run as root, one at a time. Leaves the lab log in NAME.lab.jsonl.tmp only
 # with KEEP=1.
 set -u
@@ -21,10 +23,11 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 out=$top/.output
 name=$1 port=$2
 shift 2
-apply=0 use_qmp=0
+apply=0 use_qmp=0 repeat=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--apply-recommended) apply=1 ;;
+	--closed-loop) repeat=--repeat ;;
 	--qmp) use_qmp=1 ;;
 	--) shift; break ;;
 	*) echo "record.sh: unknown option $1" >&2; exit 2 ;;
@@ -70,7 +73,7 @@ for _ in $(seq 300); do
 	sleep 0.1
 done
 if [ "$apply" = 1 ]; then
-	python3 "$top/tests/traces/apply_throttle.py" "$work/trace.jsonl" "$work/extra-$src_pid.qmp" \
+	python3 "$top/tests/traces/apply_throttle.py" "$work/trace.jsonl" "$work/extra-$src_pid.qmp" $repeat \
 		>"$work/apply.log" 2>&1 &
 	watch_pid=$!
 fi

@@ -312,6 +312,31 @@ static void test_round_before_any_rate(void)
 	ASSERT_TRUE(f.e.final_pending > 150 * MiB, "stop phase: the unsent part");
 }
 
+/*
+ * Real trace, 90 % throttle: nothing sent after the last iterative sync, the
+ * completion sync 90 ms later (stopping the vCPUs), END 5 ms after it. QEMU
+ * said 95 ms of downtime: the stop counts.
+ */
+static void test_downtime_includes_vcpu_stop(void)
+{
+	static struct feeder f;
+	struct lm_obs o = { .kind = LM_OBS_ROUND };
+	const struct lm_estimate *e = lm_est_current(&f.e);
+
+	start(&f, 32, 32, NULL);
+	sync_round(&f, 0.001, 32, 0, 0, 0);
+	sync_round(&f, 0.8, 0.8, 25.6, 0, 0);
+	o.round.round = ++f.round;
+	o.round.flags = LM_ROUND_FINAL;
+	o.round.duration_ns = 90000000ull;
+	o.round.tx_total = f.tx;
+	o.round.sync_ns = 70000;
+	feed(&f, &o, 0.890);
+	end(&f, 0.895, LM_END_COMPLETED);
+	ASSERT_NEAR(e->measured_downtime_ms, 95, 0, 1e-3, "vCPU stop: downtime from the last iterative sync");
+	ASSERT_NEAR(e->total_s, 0.890, 0, 1e-6, "vCPU stop: total still to the completion sync");
+}
+
 /* Attached late: the first record is a mid-migration round. */
 static void test_late_attach(void)
 {
@@ -417,6 +442,7 @@ int main(int argc, char **argv)
 	test_throttle_guest_clock();
 	test_throttle_before_evidence();
 	test_round_before_any_rate();
+	test_downtime_includes_vcpu_stop();
 	test_late_attach();
 	test_continuous_bulk_verdict();
 	test_determinism_and_garbage();
