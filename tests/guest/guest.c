@@ -196,6 +196,32 @@ static void idt_set(int vec, void (*fn)(void))
 	idt[vec] = (struct idt_entry){ (uint16_t)off, cs, 0, 0x8e, (uint16_t)(off >> 16) };
 }
 
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/*
+ * Route the PIC through the local APIC ("virtual wire": LINT0 = ExtINT).
+ * SeaBIOS leaves it so; qboot does not, and then the PIT tick never wakes
+ * the guest from hlt.
+ */
+static void lapic_virtual_wire(void)
+{
+	uint64_t base = rdmsr(0x1b);	/* IA32_APIC_BASE */
+	volatile uint32_t *apic;
+
+	if (!(base & (1u << 11)))	/* APIC disabled: the PIC drives INTR directly */
+		return;
+	apic = (volatile uint32_t *)(uint32_t)(base & 0xfffff000u);
+	apic[0xf0 / 4] = 0x100 | 47;	/* enabled; spurious vector 47 (irq_other) */
+	apic[0x350 / 4] = 0x700;	/* LINT0: ExtINT, unmasked */
+	apic[0x360 / 4] = 0x400;	/* LINT1: NMI */
+}
+
 static void interrupts_init(int spin)
 {
 	struct { uint16_t limit; uint32_t base; } __attribute__((packed)) idtr = {
@@ -218,6 +244,8 @@ static void interrupts_init(int spin)
 	/* Only IRQ0, and not even that when spinning: a pending interrupt
 	 * the guest never takes would only cost exits. */
 	outb(0x21, spin ? 0xff : 0xfe); outb(0xa1, 0xff);
+
+	lapic_virtual_wire();
 
 	outb(0x43, 0x34);			/* channel 0, lo/hi, rate generator */
 	outb(0x40, (uint8_t)div);

@@ -57,6 +57,10 @@ int lab_qemu_start(struct lab_qemu *vm, const char *name, const struct lab_vm_co
 	/* No NIC: its iPXE option ROM alone costs ~5 s of boot under PVM's emulator. */
 	argv[argc++] = "-nic";
 	argv[argc++] = "none";
+	if (cfg->bios) {
+		argv[argc++] = "-bios";
+		argv[argc++] = cfg->bios;
+	}
 	/* Both sides get the same machine, -kernel included: its option ROM is a RAM block too. */
 	argv[argc++] = "-kernel";
 	argv[argc++] = cfg->guest;

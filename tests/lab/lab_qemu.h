@@ -13,6 +13,7 @@
 struct lab_vm_config {
 	const char *qemu;	/* qemu-system-x86_64 */
 	const char *guest;	/* guest.elf */
+	const char *bios;	/* -bios, NULL = QEMU's default (SeaBIOS) */
 	char append[256];	/* guest command line */
 	unsigned mem_mib;
 };

@@ -31,6 +31,8 @@
 #include "lab_serial.h"
 #include "qmp.h"
 
+#define QBOOT_ROM "/usr/share/qemu/qboot.rom"
+
 struct scenario {
 	const char *name;
 	const char *what;
@@ -66,7 +68,7 @@ struct options {
 	double throttle_at_s;		/* --throttle-at, <0 = from the start */
 	double cancel_at_s;		/* --cancel-at, <0 = never */
 	int restart;			/* migrate again after --cancel-at */
-	const char *out_path, *ready_path, *go_path, *dir, *qemu, *guest;
+	const char *out_path, *ready_path, *go_path, *dir, *qemu, *guest, *bios;
 	const char *throttle_file;	/* --throttle-file: a percentage to apply when it appears */
 	unsigned go_timeout_s;
 	int keep, quiet;
@@ -522,6 +524,8 @@ static void usage(FILE *f)
 "  --keep               keep the directory\n"
 "  --poll-ms MS         query-migrate period (default 250)\n"
 "  --qemu PATH, --guest PATH\n"
+"  --bios PATH|default  firmware (default: " QBOOT_ROM " if present, for a\n"
+"                       0.3 s boot; else QEMU's SeaBIOS)\n"
 "  -q                   no progress messages\n");
 }
 
@@ -529,7 +533,7 @@ enum {
 	OPT_WSS = 256, OPT_RATE, OPT_PATTERN, OPT_MEM, OPT_BW, OPT_DOWNTIME, OPT_AC,
 	OPT_TINIT, OPT_TINC, OPT_THROTTLE, OPT_THROTTLE_AT, OPT_BOUND, OPT_CANCEL_AT,
 	OPT_RESTART, OPT_READY, OPT_GO, OPT_GO_TIMEOUT, OPT_OUT, OPT_PORT, OPT_DIR, OPT_KEEP,
-	OPT_POLL, OPT_QEMU, OPT_GUEST, OPT_PACE, OPT_THROTTLE_FILE,
+	OPT_POLL, OPT_QEMU, OPT_GUEST, OPT_PACE, OPT_THROTTLE_FILE, OPT_BIOS,
 };
 
 static const struct option long_opts[] = {
@@ -538,6 +542,7 @@ static const struct option long_opts[] = {
 	{ "rate", required_argument, 0, OPT_RATE },
 	{ "pattern", required_argument, 0, OPT_PATTERN },
 	{ "pace", required_argument, 0, OPT_PACE },
+	{ "bios", required_argument, 0, OPT_BIOS },
 	{ "mem", required_argument, 0, OPT_MEM },
 	{ "bandwidth", required_argument, 0, OPT_BW },
 	{ "downtime", required_argument, 0, OPT_DOWNTIME },
@@ -595,6 +600,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->cancel_at_s = -1;
 	o->go_timeout_s = 60;
 	o->qemu = "qemu-system-x86_64";
+	/*
+	 * qboot (Debian's qemu-system-data ships it) boots the multiboot guest
+	 * in ~0.3 s where SeaBIOS takes 4-11 s under this host's emulated vCPU.
+	 */
+	if (!access(QBOOT_ROM, R_OK))
+		o->bios = QBOOT_ROM;
 	/* The guest next to the driver: .output/lab/lmlab -> .output/guest/guest.elf */
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
@@ -637,6 +648,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_POLL: o->poll_ms = (unsigned)atoi(optarg); break;
 		case OPT_QEMU: o->qemu = optarg; break;
 		case OPT_GUEST: o->guest = optarg; break;
+		case OPT_BIOS: o->bios = strcmp(optarg, "default") ? optarg : NULL; break;
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
@@ -729,6 +741,7 @@ int main(int argc, char **argv)
 
 	cfg.qemu = o.qemu;
 	cfg.guest = o.guest;
+	cfg.bios = o.bios;
 	cfg.mem_mib = o.mem_mib;
 	/* Reports every 100 ms: a round's truth is interpolated between them. */
 	snprintf(cfg.append, sizeof(cfg.append), "wss=%u rate=%s pattern=%s pace=%s report_ms=100",
@@ -742,6 +755,7 @@ int main(int argc, char **argv)
 			      "throttle_initial", o.throttle_initial,
 			      "throttle_increment", o.throttle_increment,
 			      "throttle_pct", o.throttle_pct, "dir", dir));
+	emit("lab", json_pack("{s:s, s:s}", "event", "firmware", "bios", o.bios ? o.bios : "default"));
 
 	port = o.port;
 	if (start_destination(&dst, &cfg, dir, "dst", port))
