@@ -125,6 +125,7 @@ struct lm_estimator {
 	double pending_at_sync;		/* bytes QEMU must send after the last sync (estimate) */
 	double last_round_dirty;	/* popcount bytes of the last round */
 	double last_round_wall_s;
+	double last_round_tscale;	/* guest/wall time over the last round: 1 - the throttle that ran */
 	double last_round_rate_Bps;	/* tx rate averaged over the last round */
 	double bulk_s;			/* duration of the bulk pass (round 2), 0 until known */
 	uint32_t post_bulk_rounds;	/* rounds >= 2 with a usable duration */

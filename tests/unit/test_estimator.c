@@ -292,6 +292,14 @@ static void test_throttle_before_evidence(void)
 	p.params.throttle_pct = 20;
 	feed(&f, &p, 15.8);
 	ASSERT_TRUE(e->throttle_pct >= before - 1, "QEMU's 20 % does not lower the recommendation");
+	/* a throttle at the recommendation, not run yet: no "converging" before a round shows it */
+	p.params.throttle_pct = (uint32_t)ceil(e->throttle_pct);
+	feed(&f, &p, 16.0);
+	ASSERT_EQ(e->verdict, LM_VERDICT_MARGINAL, "throttle just applied: marginal until measured");
+	ASSERT_TRUE(e->eta_s > 0, "throttle just applied: what it would give");
+	/* a round under it that did shrink: now it is evidence */
+	sync_round(&f, 23.8, 60, 250, 0, 0);
+	ASSERT_EQ(e->verdict, LM_VERDICT_CONVERGING, "round under the throttle shrank: converging");
 }
 
 /*
