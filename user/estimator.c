@@ -811,6 +811,17 @@ int lm_est_feed(struct lm_estimator *e, const struct lm_obs *o)
 		on_tick(e, &o->tick, now);
 		break;
 	case LM_OBS_END:
+		if (e->migrating && o->end.reason == LM_END_COMPLETED && e->final_ts_s < 0 &&
+		    e->phase == LM_PHASE_ITERATIVE) {
+			/*
+			 * Completed, yet no sync was marked final (seen on a real
+			 * trace: the completion sync came 1.3 ms after the last one,
+			 * unflagged): QEMU ends right after its completion sync, so
+			 * the last sync was it.
+			 */
+			e->final_ts_s = e->stop_ts_s = e->sync_ts_s;
+			e->final_pending = e->pending_at_sync;
+		}
 		if (e->migrating && o->end.reason == LM_END_COMPLETED && e->final_ts_s >= 0)
 			e->cur.measured_downtime_ms = (now - e->stop_ts_s) * 1e3;
 		e->migrating = 0;

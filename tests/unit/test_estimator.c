@@ -345,6 +345,23 @@ static void test_downtime_includes_vcpu_stop(void)
 	ASSERT_NEAR(e->total_s, 0.890, 0, 1e-6, "vCPU stop: total still to the completion sync");
 }
 
+/* Real trace: completed, but the completion sync came unflagged. */
+static void test_completed_without_final_flag(void)
+{
+	static struct feeder f;
+	const struct lm_estimate *e = lm_est_current(&f.e);
+
+	start(&f, 32, 32, NULL);
+	sync_round(&f, 0.001, 32, 0, 0, 0);
+	sync_round(&f, 0.8, 0.8, 25.6, 0, 0);
+	sync_round(&f, 0.8013, 0, 0, 0, 0);
+	end(&f, 0.8077, LM_END_COMPLETED);
+	ASSERT_EQ(e->verdict, LM_VERDICT_CONVERGING, "unflagged completion: converged");
+	ASSERT_NEAR(e->total_s, 0.8013, 0, 1e-6, "unflagged completion: total to the last sync");
+	ASSERT_NEAR(e->measured_downtime_ms, 6.4, 0, 1e-3, "unflagged completion: downtime from it");
+	ASSERT_TRUE(strncmp(e->reason, "switched over", 13) == 0, "unflagged completion: says it switched over");
+}
+
 /* Attached late: the first record is a mid-migration round. */
 static void test_late_attach(void)
 {
@@ -451,6 +468,7 @@ int main(int argc, char **argv)
 	test_throttle_before_evidence();
 	test_round_before_any_rate();
 	test_downtime_includes_vcpu_stop();
+	test_completed_without_final_flag();
 	test_late_attach();
 	test_continuous_bulk_verdict();
 	test_determinism_and_garbage();
