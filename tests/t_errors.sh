@@ -51,6 +51,7 @@ expect "missing recording" 1 "nonexistent.lmt" -- "$LMTRACE" -r "$tmp/nonexisten
 if command -v setpriv >/dev/null; then
 	cp "$LMTRACE" "$tmp/lmtrace" && chmod 755 "$tmp/lmtrace"
 	"$GT" --wait-signal >"$tmp/gt.out" 2>&1 & gt=$!; pids+=($gt)
+	for _ in $(seq 100); do grep -q '^ready' "$tmp/gt.out" 2>/dev/null && break; sleep 0.1; done
 	expect "no privileges, -p" 1 "run lmtrace as root" -- \
 		setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/lmtrace" -p "$gt"
 	expect "no privileges, all VMMs" 1 "run lmtrace as root|refused|permission" -- \
@@ -62,6 +63,8 @@ fi
 
 # A VMM that exits mid-trace: lmtrace notices, prints its summary, exits 0.
 "$GT" --wait-signal --linger-ms 0 >"$tmp/gt.out" 2>&1 & gt=$!; pids+=($gt)
+# It opens /dev/kvm before it says ready.
+for _ in $(seq 100); do grep -q '^ready' "$tmp/gt.out" 2>/dev/null && break; sleep 0.1; done
 timeout -k 2 30 "$LMTRACE" -j -p "$gt" >"$tmp/trace.jsonl" 2>"$tmp/trace.err" & lm=$!; pids+=($lm)
 for _ in $(seq 100); do grep -q Tracing "$tmp/trace.err" 2>/dev/null && break; sleep 0.1; done
 kill -USR1 "$gt"; sleep 0.3; kill -KILL "$gt"; wait "$gt" 2>/dev/null
