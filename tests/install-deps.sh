@@ -4,11 +4,12 @@
 #   build: clang llvm bpftool libbpf libelf zlib, jansson (QMP's JSON),
 #          libmicrohttpd (Prometheus /metrics), gcc-multilib (the lab guest)
 #   tests: qemu-system-x86 (the lab), curl (HTTP client), tmux (live view),
-#          librsvg2-bin (renders report charts), util-linux (setpriv)
+#          librsvg2-bin (renders report charts), util-linux (setpriv),
+#          libclang-rt-14-dev (libFuzzer, for the recording-reader fuzz test)
 set -eu
 pkgs="make gcc gcc-multilib clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
       libjansson-dev libmicrohttpd-dev qemu-system-x86 curl tmux librsvg2-bin util-linux
-      ca-certificates"
+      libclang-rt-14-dev ca-certificates"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

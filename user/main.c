@@ -409,9 +409,13 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (app.env.replay_path) {
+		if (app.env.downtime_limit_ms > 0 || app.env.bandwidth_Bps > 0 ||
+		    app.env.switchover_Bps > 0)
+			fprintf(stderr, "lmtrace: note: -r replays with the settings recorded live; "
+				"--downtime-limit, --bandwidth and --switchover-bandwidth are ignored\n");
 		ret = lm_replay(app.env.replay_path, &app.pipe, err, sizeof(err));
 		if (ret)
-			fprintf(stderr, "lmtrace: %s: %s\n", app.env.replay_path, err);
+			fprintf(stderr, "lmtrace: %s\n", err);	/* it names the file */
 	} else {
 		ret = trace(&app);
 	}
