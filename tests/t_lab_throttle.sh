@@ -29,4 +29,5 @@ lab_e2e 47290 0 -s stuck --pace spin --bound 60 --throttle-file @WORK@/throttle
 grep '"event":"throttle"' "$work/lab.jsonl"
 grep -q '"status":"completed"' "$work/lab.jsonl" ||
 	fail "the migration did not complete within 60 s with lmtrace's $(cat "$work/throttle") % throttle"
+# lmtrace's conclusion once QEMU has switched over.
 lab_check --expect-verdict converging

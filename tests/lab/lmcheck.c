@@ -20,8 +20,8 @@
  *     transfer (QEMU counts only pages newly dirty in its own bitmap; see
  *     host-facts.md);
  * and overall: lmtrace's summary tx_bytes within 2 % of QEMU's transferred
- * (summed over attempts). --expect-verdict V: lmtrace's last verdict of the
- * first migration is V. --no-false-alarm: it never said not-converging.
+ * (summed over attempts). --expect-verdict V[,V...]: lmtrace's last verdict
+ * of the first migration is one of them. --no-false-alarm: it never said not-converging.
  * If lmtrace ran with --qmp, the parameters it read must be the lab's.
  */
 #include <errno.h>
@@ -223,10 +223,13 @@ static int read_trace(const char *path, int pid, struct segment *segs, double *s
 					   json_is_true(json_object_get(o, "final")) };
 
 			PUSH(cur->rounds, cur->nrounds, r);
-		} else if ((!strcmp(type, "verdict") || !strcmp(type, "sample")) && cur &&
+		} else if ((!strcmp(type, "verdict") || !strcmp(type, "sample")) && nsegs &&
 			   json_is_string(json_object_get(o, "verdict"))) {
-			snprintf(cur->last_verdict, sizeof(cur->last_verdict), "%s", str(o, "verdict"));
-			cur->said_not_converging |= !strcmp(cur->last_verdict, "not-converging");
+			/* Until the next start: lmtrace's conclusion follows the end record. */
+			struct segment *last = &segs[nsegs - 1];
+
+			snprintf(last->last_verdict, sizeof(last->last_verdict), "%s", str(o, "verdict"));
+			last->said_not_converging |= !strcmp(last->last_verdict, "not-converging");
 		} else if (!strcmp(type, "params")) {
 			if (!ps->n++) {
 				ps->downtime_ms = num(o, "downtime_limit_ms");
@@ -333,6 +336,21 @@ static const struct poll *poll_before(const struct lab *lab, int a, double ts)
 	return p;
 }
 
+/* Is v one of the comma-separated verdicts in list? */
+static int verdict_in(const char *v, const char *list)
+{
+	size_t n = strlen(v);
+
+	while (*v && list && *list) {
+		if (!strncmp(list, v, n) && (list[n] == ',' || list[n] == '\0'))
+			return 1;
+		list = strchr(list, ',');
+		if (list)
+			list++;
+	}
+	return 0;
+}
+
 static double rel(double a, double b)
 {
 	return b ? (a - b) / b : (a ? INFINITY : 0);
@@ -405,12 +423,29 @@ static void check_rounds(const struct lab *lab, int a, const struct segment *s, 
 			acc_pages = acc_dur = 0;
 			continue;
 		}
-		if (!saturated) {
+		before = poll_before(lab, a, r->ts);
+		if (!saturated && (fabs(acc_pages - q->dirty_rate * acc_dur) <= 0.05 * q->dirty_rate * acc_dur ||
+				   !before || before->syncs != r->n + sync_offset - 1)) {
 			double qemu = q->dirty_rate * acc_dur;
 
 			check(fabs(acc_pages - qemu) <= 0.05 * qemu,
 			      "attempt %d round %d: lmtrace %.0f pages over %.2f s, QEMU dirty-pages-rate %.0f x period = %.0f (%+.1f %%, tolerance 5 %%)",
 			      a, r->n, acc_pages, acc_dur, q->dirty_rate, qemu, 100 * rel(acc_pages, qemu));
+			qemu_compared++;
+		} else if (!saturated) {
+			/*
+			 * More than 5 % apart: acceptable only as QEMU's known gap.
+			 * Pages unsent before the sync that the guest dirtied again
+			 * (a round that wraps onto the previous one's tail, e.g. right
+			 * after a throttle starts) are not new in QEMU's bitmap.
+			 */
+			double qemu = q->dirty_rate * acc_dur, unsent = before->remaining / 4096;
+			double slack = lab->bandwidth_Bps * lab->poll_s / 4096;
+
+			check(acc_pages >= qemu && acc_pages <= qemu + unsent + 0.05 * qemu + slack,
+			      "attempt %d round %d: lmtrace %.0f pages over %.2f s, QEMU dirty-pages-rate %.0f x period = %.0f (%+.1f %%): more than 5 %% apart, explained only if within [0, %.0f unsent before the sync] (+ 5 %% + %.0f pages of one poll)",
+			      a, r->n, acc_pages, acc_dur, q->dirty_rate, qemu, 100 * rel(acc_pages, qemu),
+			      unsent, slack);
 			qemu_compared++;
 		} else if ((before = poll_before(lab, a, r->ts)) &&
 			   before->syncs == r->n + sync_offset - 1) {
@@ -533,8 +568,8 @@ int main(int argc, char **argv)
 		      sum_tx, since, 100 * rel(sum_tx, since));
 	}
 	if (expect_verdict && nsegs) {
-		check(!strcmp(segs[0].last_verdict, expect_verdict),
-		      "lmtrace's last verdict during the migration: %s (expected %s)",
+		check(verdict_in(segs[0].last_verdict, expect_verdict),
+		      "lmtrace's last verdict on the migration: %s (expected %s)",
 		      segs[0].last_verdict[0] ? segs[0].last_verdict : "none", expect_verdict);
 	}
 	if (no_false_alarm && nsegs)
