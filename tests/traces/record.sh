@@ -63,7 +63,9 @@ for _ in $(seq 900); do
 done
 [ -e "$work/ready" ] || { cat "$work/lab.err"; echo "record.sh: the lab did not get ready" >&2; exit 1; }
 . "$work/ready"
-targs=(-p "$src_pid" -j -w "$work/rec.lmrec")
+# loopback: the stop phase runs uncapped at ~2 GB/s (see below)
+sbw=${SWITCHOVER_BW:-2000000000}
+targs=(-p "$src_pid" -j -w "$work/rec.lmrec" --switchover-bandwidth "$sbw")
 [ "$use_qmp" = 1 ] && targs+=(--qmp "$tracer_qmp")
 "$out/lmtrace" "${targs[@]}" >"$work/trace.jsonl" 2>"$work/trace.err" &
 trace_pid=$!
@@ -88,7 +90,7 @@ sed 's/^/  lab: /' "$work/lab.err" | grep -v '^  lab: *$' | tail -n 8
 cp "$work/rec.lmrec" "$dest"
 # Every lab migration runs on loopback: its stop phase (cap lifted) runs at the
 # loopback TCP rate, ~2.1 GB/s measured here with a plain socket copy.
-python3 "$top/tests/traces/lab2expect.py" "$work/lab.jsonl" --switchover-bw "${SWITCHOVER_BW:-2e9}" \
+python3 "$top/tests/traces/lab2expect.py" "$work/lab.jsonl" --switchover-bw "$sbw" \
 	$([ "$apply" = 1 ] && echo --applied "$work/apply.log") >"$dest.expect"
 [ -n "${KEEP:-}" ] && cp "$work/lab.jsonl" "$top/tests/traces/$name.lab.jsonl.tmp"
 echo "wrote $dest ($(stat -c %s "$dest") bytes) and $dest.expect:"
