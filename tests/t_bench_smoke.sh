@@ -41,6 +41,7 @@ done
 for p in handle_kvm_ioctl_enter handle_kvm_ioctl_exit handle_sock_send_length; do
 	keys="$keys bpf.$p.events bpf.$p.ns_per_event"
 done
+keys="$keys lmtrace.cpu_pct"
 if grep -q '^3. QEMU migration: skipped' "$tmp/out"; then
 	echo "(no lab here: its numbers are not checked)"
 else
@@ -49,7 +50,7 @@ else
 		keys="$keys migration.$what.base.median migration.$what.lm.median"
 		keys="$keys migration.$what.base.spread migration.$what.lm.spread"
 	done
-	keys="$keys migration.exit_handler_us_per_sync migration.lmtrace_sync_ms"
+	keys="$keys migration.count_us_per_sync migration.exit_handler_us_per_sync migration.lmtrace_sync_ms"
 fi
 missing=0
 for k in $keys; do

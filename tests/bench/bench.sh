@@ -71,6 +71,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 : >"$tmp/results"
 : >"$tmp/progs.sum"
+: >"$tmp/progs.idle"
+: >"$tmp/lm.cpu"
 echo 1 >/proc/sys/kernel/bpf_stats_enabled
 
 if [ "$quick" = 1 ]; then
@@ -85,6 +87,8 @@ say "Each line: baseline / with lmtrace = ratio (with lmtrace ÷ baseline). Noth
 say "Other processes share this machine: ratios near 1.0 are within its noise."
 
 # ---- 1a. kvm_gt's loop: guest writes 1000 pages, sync (GET+CLEAR), send ----
+section_took() { note "this section took $((SECONDS - section_t0)) s"; section_t0=$SECONDS; }
+section_t0=$SECONDS
 say ""
 say "1. Dirtying throughput"
 tp_args=(--mode manual --huge-slot-gib 16 --rounds "$(repeat_list "$tp_rounds" 1000)" --round-gap-ms 0
@@ -113,7 +117,8 @@ note "kvm_gt: $tp_rounds rounds of 1000 new pages each, a 16 GiB + 82 MiB guest,
 if [ "$lab" = 1 ]; then
 	: >"$tmp/max-base.pages_per_s"
 	: >"$tmp/max-lm.pages_per_s"
-	for i in $(seq "$reps"); do
+	max_reps=$((reps < 2 ? reps : 2))	# keeps the whole bench near 4 minutes
+	for i in $(seq "$max_reps"); do
 		for side in base lm; do
 			lab_run "max-$side-$i" $((port_base + 20)) "$side" -s stuck --rate max --bandwidth 128 \
 				--bound "$lab_max_bound" || continue
@@ -126,7 +131,7 @@ if [ "$lab" = 1 ]; then
 	read -r _ lmin lmed _ lmax < <(list_stats <"$tmp/max-lm.pages_per_s")
 	res throughput.lab.base.pages_per_s "$bmed"
 	res throughput.lab.lm.pages_per_s "$lmed"
-	ratio_line "lab guest pages/s while migrated, median of $reps" "$bmed" "$lmed" "[$bmin-$bmax] / [$lmin-$lmax]"
+	ratio_line "lab guest pages/s while migrated, median of $max_reps" "$bmed" "$lmed" "[$bmin-$bmax] / [$lmin-$lmax]"
 	note "lab: guest rate=max over 256 MiB, 320 MiB RAM, 128 MiB/s cap, cancelled after $lab_max_bound s;" \
 		"syncs per run $(sort -n "$tmp/max-base.syncs" 2>/dev/null | xargs) / $(sort -n "$tmp/max-lm.syncs" 2>/dev/null | xargs)"
 else
@@ -134,6 +139,7 @@ else
 fi
 
 # ---- 2. sync bursts by bitmap size ----
+section_took
 say ""
 say "2. Sync burst time, kvm_gt (manual protect, GET+CLEAR per slot; median ms of $sync_rounds syncs, round 1 excluded)"
 say "   (kvm_gt's huge slot comes in whole GiB: the 512 MiB / 16 KiB point lies between the first two lines)"
@@ -146,21 +152,25 @@ for gib in $sync_sizes; do
 	name=sync-$gib
 	gt_start "$name-base" $((port_base + 30)) "${sync_args[@]}" --linger-ms 0
 	kill -USR1 "$vm_pid"
+	poll_s=0.1 wait_until 60 grep -q '"summary"' "$tmp/$name-base.gt"	# as with lmtrace
 	gt_finish "$name-base"
 
 	gt_start "$name-lm" $((port_base + 31)) "${sync_args[@]}" --linger-ms 1500
 	lm_start "$name-lm" "$vm_pid"
+	lm_cpu_mark
 	stats_start
 	A=$(snap)
 	sleep 0.5
 	B=$(snap "$vm_pid")
 	kill -USR1 "$vm_pid"
-	wait_until 60 grep -q '"summary"' "$tmp/$name-lm.gt" || die "kvm_gt ($name-lm) did not finish"
+	poll_s=0.1 wait_until 60 grep -q '"summary"' "$tmp/$name-lm.gt" || die "kvm_gt ($name-lm) did not finish"
 	C=$(snap "$vm_pid")
+	lm_cpu_note
 	gt_finish "$name-lm"
 	lm_finish "$name-lm"
 	stats_stop
-	accumulate "$B" "$C"
+	accumulate "$tmp/progs.sum" "$B" "$C"
+	accumulate "$tmp/progs.idle" "$A" "$B"
 
 	ram=$(grep '"summary"' "$tmp/$name-base.gt" | jnum ram_bytes)
 	rounds=$(grep '"summary"' "$tmp/$name-lm.gt" | jnum rounds)
@@ -200,6 +210,7 @@ done
 say "   budget: <= 1 ms added per sync for a 64 GiB guest: added $(r sync.64.added_ms) ms (median), $(calc "$(r sync.64.lm.max_ms) - $(r sync.64.base.median_ms)") ms (worst sync)"
 
 # ---- 3. a real QEMU migration, interleaved repetitions ----
+section_took
 say ""
 if [ "$lab" = 1 ]; then
 	say "3. QEMU migration (lab scenario '$lab_scenario', $reps run(s) each side, interleaved): median [min-max]"
@@ -207,8 +218,9 @@ if [ "$lab" = 1 ]; then
 		: >"$tmp/mig-base.$f"
 		: >"$tmp/mig-lm.$f"
 	done
-	: >"$tmp/mig-lm.exit_ns"
-	: >"$tmp/mig-lm.own_sync"
+	for f in exit_ns count_ns gets own_sync; do
+		: >"$tmp/mig-lm.$f"
+	done
 	for i in $(seq "$reps"); do
 		for side in base lm; do
 			if ! lab_run "mig-$side-$i" $((port_base + 40)) "$side" -s "$lab_scenario"; then
@@ -222,10 +234,17 @@ if [ "$lab" = 1 ]; then
 			printf '%s\n' "$l" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p' >>"$tmp/mig-$side.status"
 			if [ "$side" = lm ]; then
 				syncs=$(printf '%s\n' "$l" | jnum dirty_sync_count)
-				per_sync_ns "$(cat "$tmp/mig-lm-$i.snapA")" "$(cat "$tmp/mig-lm-$i.snapB")" \
-					"$(cat "$tmp/mig-lm-$i.snapC")" handle_kvm_ioctl_exit "$syncs" 0 \
-					>>"$tmp/mig-lm.exit_ns"
-				echo >>"$tmp/mig-lm.exit_ns"
+				C=$(cat "$tmp/mig-lm-$i.snapC")
+				gets=$(printf '%s' "$C" | jnum get_calls)
+				count_ns=$(printf '%s' "$C" | jnum count_ns)
+				if [ -n "$gets" ]; then
+					per_sync_ns "$(cat "$tmp/mig-lm-$i.snapA")" "$(cat "$tmp/mig-lm-$i.snapB")" \
+						"$C" handle_kvm_ioctl_exit "$syncs" "$gets" >>"$tmp/mig-lm.exit_ns"
+					echo >>"$tmp/mig-lm.exit_ns"
+					# round 1 is not counted: its syncs - 1 bursts were
+					calc "$count_ns / ($syncs - 1)" '%.0f\n' >>"$tmp/mig-lm.count_ns"
+					calc "$gets / $syncs" '%.1f\n' >>"$tmp/mig-lm.gets"
+				fi
 				grep '"type":"round"' "$tmp/mig-lm-$i.lm" | grep -v '"round":1,' |
 					sed -n 's/.*"sync_ms":\([0-9.]*\).*/\1/p' >>"$tmp/mig-lm.own_sync"
 			fi
@@ -242,8 +261,13 @@ if [ "$lab" = 1 ]; then
 	done
 	say "   status: base $(sort "$tmp/mig-base.status" | uniq -c | xargs), with lmtrace $(sort "$tmp/mig-lm.status" | uniq -c | xargs)"
 	read -r _ _ emed _ _ < <(grep . "$tmp/mig-lm.exit_ns" | list_stats)
+	read -r _ _ cmed _ _ < <(list_stats <"$tmp/mig-lm.count_ns")
+	read -r _ _ gmed _ _ < <(list_stats <"$tmp/mig-lm.gets")
 	read -r _ _ omed _ _ < <(list_stats <"$tmp/mig-lm.own_sync")
-	say "   with lmtrace: ioctl-exit handler $(calc "$emed / 1000" %.1f) us per sync (bpf_stats, median over runs); lmtrace's sync_ms median $omed ms (rounds >= 2)"
+	say "   with lmtrace, per sync ($gmed GETs): counting $(calc "$cmed / 1000" %.1f) us (count_ns)," \
+	    "ioctl-exit handler $(calc "$emed / 1000" %.1f) us (bpf_stats, others' ioctls subtracted);" \
+	    "lmtrace's sync_ms $omed ms (medians, rounds >= 2)"
+	res "migration.count_us_per_sync" "$(calc "$cmed / 1000" %.1f)"
 	res "migration.exit_handler_us_per_sync" "$(calc "$emed / 1000" %.1f)"
 	res "migration.lmtrace_sync_ms" "$omed"
 else
@@ -251,21 +275,33 @@ else
 fi
 
 # ---- 4. BPF handlers, summed over every traced window above ----
+[ "$lab" = 1 ] && section_took
 say ""
-say "4. BPF handler cost per event (bpf_stats over every traced window above; includes other processes' events each filters out)"
-awk '{ rt[$1] += $2; n[$1] += $3 } END { for (p in rt) printf "%s %d %d\n", p, rt[p], n[p] }' "$tmp/progs.sum" |
-	sort | while read -r p rt n; do
-		if [ "$n" -gt 0 ]; then
-			printf '  %-32s %10d events %9.0f ns/event %10.3f ms total\n' "$p" "$n" "$(calc "$rt / $n" %.1f)" \
-				"$(calc "$rt / 1e6" %.3f)"
-			res "bpf.$p.ns_per_event" "$(calc "$rt / $n" %.1f)"
-		else
-			printf '  %-32s %10d events (not attached here, or never fired)\n' "$p" 0
-		fi
-		res "bpf.$p.events" "$n"
-	done
-say "  ioctl filter cost per sync and slot size: section 2; bitmap counting (count_ns) is most of it."
-
+say "4. BPF handler cost per event (kernel.bpf_stats_enabled): over every traced window above, and"
+say "   over the 0.5 s before each traced run (only other processes' events, which each handler filters out)"
+sum_progs() { awk '{ rt[$1] += $2; n[$1] += $3 } END { for (p in rt) printf "%s %d %d\n", p, rt[p], n[p] }' "$1" | sort; }
+sum_progs "$tmp/progs.idle" >"$tmp/progs.idle.sum"
+sum_progs "$tmp/progs.sum" | while read -r p rt n; do
+	read -r _ irt in < <(awk -v p="$p" '$1 == p' "$tmp/progs.idle.sum")
+	idle="-"
+	[ "${in:-0}" -gt 0 ] && idle=$(calc "$irt / $in" %.0f)
+	if [ "$n" -gt 0 ]; then
+		printf '  %-30s %9d events %6.0f ns/event %9.3f ms total | filtered out: %s ns/event\n' \
+			"$p" "$n" "$(calc "$rt / $n" %.1f)" "$(calc "$rt / 1e6" %.3f)" "$idle"
+		res "bpf.$p.ns_per_event" "$(calc "$rt / $n" %.1f)"
+	else
+		printf '  %-30s %9d events (not attached on this kernel, or never fired)\n' "$p" 0
+	fi
+	res "bpf.$p.events" "$n"
+	[ "$idle" != - ] && res "bpf.$p.filtered_ns_per_event" "$idle"
+done
+read -r wall cpu attach n < <(awk '{ w += $1; c += $2; a += $3 } END { printf "%.1f %.2f %.2f %d\n", w, c, a, NR }' "$tmp/lm.cpu")
+say "  lmtrace's own process: $cpu s of CPU (user+sys) while tracing for $wall s = $(calc "100 * $cpu / $wall" %.2f) % of one CPU;"
+say "  loading and attaching its programs took $(calc "$attach / $n" %.2f) s of CPU per start ($n starts)"
+res "lmtrace.attach_cpu_s" "$(calc "$attach / $n" %.2f)"
+res "lmtrace.cpu_pct" "$(calc "100 * $cpu / $wall" %.2f)"
+say "  per sync: section 2 (kvm_gt) and 3 (QEMU); counting the bitmap (count_ns) is most of it for big slots,"
+say "  the rest is a fixed cost per GET (its ring-buffer event)."
 say ""
 say "done ($(date -u '+%T UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg))"
 [ -n "$results_out" ] && cp "$tmp/results" "$results_out"

@@ -13,13 +13,14 @@ die() { echo "bench: $*" >&2; exit 1; }
 now_ns() { date +%s%N; }
 alive() { kill -0 "$1" 2>/dev/null; }
 
-# wait_until SECONDS COMMAND...: polls every 20 ms; 1 on timeout.
+# wait_until SECONDS COMMAND...: polls every $poll_s (default 20 ms); 1 on
+# timeout. Polls that run while something is measured run on both sides.
 wait_until() {
 	local deadline=$((SECONDS + $1))
 	shift
 	until "$@"; do
 		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.02
+		sleep "${poll_s:-0.02}"
 	done
 }
 
@@ -126,6 +127,22 @@ lm_finish() {
 	grep -q '"type":"summary"' "$tmp/$1.lm" || say "  (lmtrace ($1) wrote no summary record)"
 }
 
+# lm_cpu_mark after lmtrace attached, lm_cpu_note later: appends "wall_s
+# cpu_s attach_cpu_s" to $tmp/lm.cpu, lmtrace's own user+sys CPU time while
+# it traced (after loading its programs) and what loading them took.
+lm_ticks() { awk '{ print $14 + $15 }' "/proc/$lm_pid/stat" 2>/dev/null; }
+lm_cpu_mark() {
+	lm_t0=$(now_ns)
+	lm_ticks0=$(lm_ticks)
+}
+lm_cpu_note() {
+	local ticks hz
+	ticks=$(lm_ticks) || return 0
+	hz=$(getconf CLK_TCK)
+	printf '%s %s %s\n' "$(calc "($(now_ns) - $lm_t0) / 1e9")" "$(calc "($ticks - $lm_ticks0) / $hz")" \
+		"$(calc "$lm_ticks0 / $hz")" >>"$tmp/lm.cpu"
+}
+
 # stats_start: lm_bpfstats holding lmtrace's programs (coprocess STATCO).
 stats_start() {
 	coproc STATCO { "$STATS" "$lm_pid"; }
@@ -158,12 +175,12 @@ delta() {
 	echo $(( ${b:-0} - ${a:-0} ))
 }
 
-# accumulate A B: adds the B-A deltas of every program to $tmp/progs.sum.
+# accumulate FILE A B: adds the B-A deltas of every program to FILE.
 accumulate() {
 	local n
-	for n in $(prog_names "$2"); do
-		printf '%s %s %s\n' "$n" "$(delta "$1" "$2" "$n" run_time_ns)" \
-			"$(delta "$1" "$2" "$n" run_cnt)" >>"$tmp/progs.sum"
+	for n in $(prog_names "$3"); do
+		printf '%s %s %s\n' "$n" "$(delta "$2" "$3" "$n" run_time_ns)" \
+			"$(delta "$2" "$3" "$n" run_cnt)" >>"$1"
 	done
 }
 
@@ -183,7 +200,9 @@ per_sync_ns() {
 
 # lab_run NAME PORT base|lm LMLAB_ARGS...: one lmlab migration, lmtrace
 # attached before `migrate` when lm. Leaves $tmp/NAME.lab (records) and, for
-# lm, snapshots in $tmp/NAME.snap{A,B,C}. Returns 1 if the migration itself
+# lm, lm_bpfstats snapshots in $tmp/NAME.snapX: A and B (0.5 s apart, before
+# `migrate`: the cost of other processes' events), C at the migration's end
+# with the source's counters, D after lmtrace exited. Returns 1 if the migration itself
 # failed (lmlab's own exit status), after showing why.
 lab_run() {
 	local name=$1 port=$2 mode=$3 d=$tmp/$1.dir rc
@@ -200,19 +219,30 @@ lab_run() {
 	src_pid=$(sed -n 's/^src_pid=\([0-9]*\).*/\1/p' "$d/ready")
 	if [ "$mode" = lm ]; then
 		lm_start "$name" "$src_pid"
+		lm_cpu_mark
 		stats_start
 		snap >"$tmp/$name.snapA"
 		sleep 0.5
 		snap "$src_pid" >"$tmp/$name.snapB"
 	fi
 	touch "$d/go"
+	# At the migration's end the source QEMU still runs (lmlab checks the
+	# destination first): lmtrace's counters for it are still there. The
+	# same polling runs without lmtrace, so both sides pay for it.
+	poll_s=0.1 wait_until 150 eval "grep -Eq '\"status\":\"(completed|cancelled|failed)\"' \
+		'$tmp/$name.lab' || ! kill -0 $lab_tpid 2>/dev/null"
+	if [ "$mode" = lm ]; then
+		snap "$src_pid" >"$tmp/$name.snapC"
+		lm_cpu_note
+	fi
 	wait "$lab_tpid"
 	rc=$?
 	if [ "$mode" = lm ]; then
 		lm_finish "$name"
-		snap >"$tmp/$name.snapC"	# lmtrace is gone, its programs are held
+		snap >"$tmp/$name.snapD"	# lmtrace is gone, its programs are held
 		stats_stop
-		accumulate "$(cat "$tmp/$name.snapB")" "$(cat "$tmp/$name.snapC")"
+		accumulate "$tmp/progs.sum" "$(cat "$tmp/$name.snapB")" "$(cat "$tmp/$name.snapD")"
+		accumulate "$tmp/progs.idle" "$(cat "$tmp/$name.snapA")" "$(cat "$tmp/$name.snapB")"
 	fi
 	if [ "$rc" -ne 0 ] || ! grep -q '"type":"result"' "$tmp/$name.lab"; then
 		say "  (lmlab $name exited with $rc: this run is left out)"
