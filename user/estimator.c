@@ -545,7 +545,13 @@ static int compute(struct lm_estimator *e, int kind)
 	est->phase = e->phase;
 	est->tx_rate_Bps = x.rate;
 	est->threshold_bytes = x.thr;
-	est->downtime_is_bound = !(e->cfg.switchover_bandwidth_Bps > 0) && e->cfg.max_bandwidth_Bps > 0;
+	/*
+	 * Without a stop-phase rate the iterative one is used: a bound, since
+	 * QEMU lifts any cap once the VM is stopped, unless QEMU itself said
+	 * there is none (kernel-only, a 32 MiB/s cap looks like a slow link).
+	 */
+	est->downtime_is_bound = !(e->cfg.switchover_bandwidth_Bps > 0) &&
+				 (e->cfg.max_bandwidth_Bps > 0 || !e->have_params);
 	export_curve(est, &x.c);
 	est->short_dirty_rate_Bps = lm_curve_slope0(&x.c);
 	if (x.c.saturated) {

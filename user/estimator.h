@@ -80,7 +80,7 @@ struct lm_estimate {
 	uint32_t verdict_round;		/* sync round at which the current verdict was first given */
 	double eta_min_s;		/* lower bound on time to switchover (e.g. rest of the bulk pass); <0 unknown */
 	double total_s;			/* predicted migration time from start to switchover; <0 unknown */
-	int downtime_is_bound;		/* 1: downtime_ms uses the capped rate, the real one is shorter */
+	int downtime_is_bound;		/* 1: downtime_ms uses the iterative (maybe capped) rate, the real one is shorter */
 	int wws_is_lower_bound;		/* 1: U(T) has not flattened yet, wws_bytes is the largest round seen */
 	double short_dirty_rate_Bps;	/* slope of U(T) at the shortest window measured (guest time) */
 	double threshold_bytes;		/* switchover threshold: rate x downtime limit */
