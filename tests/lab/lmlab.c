@@ -775,7 +775,7 @@ int main(int argc, char **argv)
 
 	lab_serial_init(&sg.serial, src.serial_path);
 	lab_serial_init(&dg.serial, dst.serial_path);
-	fill_deadline = mono_s() + 30;
+	fill_deadline = mono_s() + 60;	/* SeaBIOS alone can take 20 s on a loaded host */
 	while (!sg.filled) {
 		guest_poll(&sg);
 		if (sg.failed || stop_requested || !lab_qemu_alive(&src) || mono_s() > fill_deadline) {
