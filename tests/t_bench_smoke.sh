@@ -34,7 +34,7 @@ done
 keys="throughput.kvm_gt.base.pages_per_s throughput.kvm_gt.lm.pages_per_s"
 for gib in 0 1 16 64 128; do
 	for k in base.median_ms lm.median_ms lm.max_ms added_ms count_ms_per_sync \
-		 exit_handler_ms_per_sync lmtrace_sync_ms bitmap_bytes slots sampled_rounds; do
+		 exit_handler_ms_per_sync lmtrace_sync_ms bitmap_bytes slots sampled_rounds fixed_us_per_get; do
 		keys="$keys sync.$gib.$k"
 	done
 done
