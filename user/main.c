@@ -133,10 +133,11 @@ static void remove_vm(struct app *app, int i, uint32_t reason)
 	struct lm_vm_counters sum;
 	uint64_t now = mono_ns();
 
-	/* A last sample, so the totals include what was sent since the last tick. */
+	/* The end first (a pending completion carries an earlier time), then a
+	 * last sample so the totals include what was sent since the last tick. */
+	lm_vmtrack_finish(&vm->track, now, reason, emit_obs, app);
 	if (lm_tracer_counters(app->tracer, vm->track.pid, &sum) == 0)
 		lm_vmtrack_tick(&vm->track, now, &sum, emit_obs, app);
-	lm_vmtrack_finish(&vm->track, now, reason, emit_obs, app);
 	lm_tracer_remove_pid(app->tracer, vm->track.pid);
 	close(vm->pidfd);
 	free(vm);

@@ -53,6 +53,7 @@ struct lm_obs_round {
 #define LM_ROUND_SAMPLED	(1u << 0) /* some bitmap was sampled, dirty_pages is scaled */
 #define LM_ROUND_PARTIAL	(1u << 1) /* some slot size unknown: dirty_pages is a lower bound */
 #define LM_ROUND_FINAL		(1u << 2) /* completion sync (repeat, VM stopped) */
+#define LM_ROUND_LATE		(1u << 3) /* began before lmtrace attached: duration and bytes unknown (0) */
 
 struct lm_obs_tick {
 	uint64_t interval_ns;	/* since the previous tick */

@@ -110,13 +110,15 @@ static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
 	case LM_OBS_ROUND:
 		json_head(f, "round", ts, o->pid);
 		fprintf(f, ",\"round\":%u,\"dirty_pages\":%llu,\"duration_s\":%.6f,\"tx_bytes\":%llu"
-			",\"sync_ms\":%.3f,\"ram_bytes\":%llu,\"sampled\":%s,\"partial\":%s,\"final\":%s}\n",
+			",\"sync_ms\":%.3f,\"ram_bytes\":%llu,\"sampled\":%s,\"partial\":%s,\"final\":%s"
+			",\"late\":%s}\n",
 			o->round.round, (unsigned long long)o->round.dirty_pages,
 			o->round.duration_ns / 1e9, (unsigned long long)o->round.tx_bytes,
 			o->round.sync_ns / 1e6, (unsigned long long)o->round.ram_bytes,
 			o->round.flags & LM_ROUND_SAMPLED ? "true" : "false",
 			o->round.flags & LM_ROUND_PARTIAL ? "true" : "false",
-			o->round.flags & LM_ROUND_FINAL ? "true" : "false");
+			o->round.flags & LM_ROUND_FINAL ? "true" : "false",
+			o->round.flags & LM_ROUND_LATE ? "true" : "false");
 		break;
 	case LM_OBS_TICK:
 		json_head(f, "sample", ts, o->pid);

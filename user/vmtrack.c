@@ -155,8 +155,12 @@ static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 	if (t->manual_protect && t->burst_any_repeat && !t->burst_any_cleared && t->round > 1)
 		o.round.flags |= LM_ROUND_FINAL;
 	o.round.dirty_pages = t->burst_pages;
-	o.round.duration_ns = t->have_prev_round ? t->burst_first_ns - t->prev_round_ns
-						 : t->burst_first_ns - t->start_ns;
+	if (t->have_prev_round)
+		o.round.duration_ns = t->burst_first_ns - t->prev_round_ns;
+	else if (!t->late)
+		o.round.duration_ns = t->burst_first_ns - t->start_ns;
+	else	/* its previous sync happened before we attached */
+		o.round.flags |= LM_ROUND_LATE;
 	o.round.tx_total = t->burst_tx_total;
 	if (t->have_prev_round)
 		o.round.tx_bytes = t->burst_tx_total - t->prev_tx_total;
@@ -319,6 +323,10 @@ void lm_vmtrack_tick(struct lm_vmtrack *t, uint64_t now_ns, const struct lm_vm_c
 		     lm_emit_fn emit, void *ctx)
 {
 	struct lm_obs o;
+
+	/* Held back until the end is settled: it will carry the earlier close time. */
+	if (t->close_pending_ns)
+		return;
 
 	if (sum->clear_calls)
 		t->manual_protect = 1;

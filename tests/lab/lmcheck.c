@@ -221,7 +221,8 @@ static int read_trace(const char *path, int pid, struct segment *segs, double *s
 			struct round r = { num(o, "ts"), num(o, "duration_s"), num(o, "dirty_pages"),
 					   num(o, "tx_bytes"), (int)num(o, "round"),
 					   json_is_true(json_object_get(o, "final")),
-					   json_is_true(json_object_get(o, "partial")) };
+					   json_is_true(json_object_get(o, "partial")) ||
+					   json_is_true(json_object_get(o, "late")) };
 
 			PUSH(cur->rounds, cur->nrounds, r);
 		} else if ((!strcmp(type, "verdict") || !strcmp(type, "sample")) && nsegs &&
@@ -378,12 +379,13 @@ static void check_rounds(const struct lab *lab, int a, const struct segment *s, 
 
 		/*
 		 * Round 1 is the RAM size. After a late attach, the first round
-		 * began before lmtrace was there: fine if flagged partial, but
-		 * otherwise its pages and duration are claims like any other.
+		 * began before lmtrace was there: fine if flagged partial or
+		 * late (its length unknown), otherwise its pages and duration are
+		 * claims like any other.
 		 */
 		if (r->n <= 1 || r->partial) {
 			printf("     %5d %6.2f %9.0f   (%s)\n", r->n, r->dur, r->pages,
-			       r->n <= 1 ? "round 1 is the RAM size" : "flagged partial");
+			       r->n <= 1 ? "round 1 is the RAM size" : "flagged partial/late");
 			continue;
 		}
 		printf("     %5d %6.2f %9.0f", r->n, r->dur, r->pages);

@@ -147,6 +147,8 @@ static void test_late_attach(void)
 	ASSERT_EQ(nth(LM_OBS_START, 0)->start.late, 1, "flagged late");
 	ASSERT_EQ(nth(LM_OBS_ROUND, 0)->round.round, 2, "first seen round is 2");
 	ASSERT_EQ(nth(LM_OBS_ROUND, 0)->round.dirty_pages, 302, "its pages");
+	ASSERT_TRUE(nth(LM_OBS_ROUND, 0)->round.flags & LM_ROUND_LATE, "flagged late");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 0)->round.duration_ns, 0, "its length is unknown");
 }
 
 /* Display refresh: only the small VGA slot is harvested, no migration. */
