@@ -9,34 +9,8 @@ cd "$(dirname "$0")/../.." || exit 1
 OUTPUT=${OUTPUT:-.output}
 
 deps() {
-	local missing=() tool pkg
-	for pair in clang:clang bpftool:bpftool pkg-config:pkg-config \
-		    qemu-system-x86_64:qemu-system-x86 make:make gcc:gcc; do
-		tool=${pair%%:*} pkg=${pair#*:}
-		command -v "$tool" >/dev/null || missing+=("$pkg")
-	done
-	for pair in libbpf:libbpf-dev libelf:libelf-dev zlib:zlib1g-dev jansson:libjansson-dev \
-		    libmicrohttpd:libmicrohttpd-dev; do
-		tool=${pair%%:*} pkg=${pair#*:}
-		pkg-config --exists "$tool" 2>/dev/null || missing+=("$pkg")
-	done
-	# gcc -m32 for the lab guest
-	echo 'int x;' | gcc -m32 -c -x c -o /dev/null - 2>/dev/null || missing+=(gcc-multilib)
-	[ ${#missing[@]} -eq 0 ] && return 0
-	if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-		echo "demo: missing ${missing[*]}: install them (as root: apt-get install ${missing[*]})" >&2
-		exit 1
-	fi
-	echo "demo: installing ${missing[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null ||
-		{ echo "demo: apt-get install failed" >&2; exit 1; }
-}
-
-stop_all() {
-	local p
-	for p in $trace_pid $lab_pid; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$work"
+	# The project's one list of packages; does nothing when all are there.
+	tests/install-deps.sh || { echo "demo: installing the dependencies failed" >&2; exit 1; }
 }
 
 run() {
