@@ -80,13 +80,14 @@ ratio_line() {
 
 # ---- processes ----
 
-# gt_start NAME PORT KVM_GT_ARGS...: kvm_gt waiting for SIGUSR1; sets
-# gt_tpid (its timeout(1) wrapper) and vm_pid. Output in $tmp/NAME.gt.
+# gt_start NAME KVM_GT_ARGS...: kvm_gt waiting for SIGUSR1; sets gt_tpid
+# (its timeout(1) wrapper) and vm_pid. Output in $tmp/NAME.gt. Its receiver
+# takes any free port: lmtrace finds the connection by itself.
 gt_start() {
-	local name=$1 port=$2
-	shift 2
+	local name=$1
+	shift
 	: >"$tmp/$name.gt"
-	timeout -k 5 90 "$GT" --wait-signal --port "$port" "$@" >"$tmp/$name.gt" 2>"$tmp/$name.gt.err" &
+	timeout -k 5 90 "$GT" --wait-signal "$@" >"$tmp/$name.gt" 2>"$tmp/$name.gt.err" &
 	gt_tpid=$!
 	started+=("$gt_tpid")
 	if ! wait_until 30 grep -q '^ready pid=' "$tmp/$name.gt"; then
@@ -150,6 +151,7 @@ stats_start() {
 	local ready=
 	read -r -t 10 ready <&"${STATCO[0]}"
 	case $ready in *'"ready":true'*) ;; *) die "lm_bpfstats could not hold lmtrace's programs" ;; esac
+	case $ready in *'"stats":true'*) ;; *) say "  (BPF run-time stats are off: handler costs read 0)" ;; esac
 }
 
 # snap [VMPID]: one lm_bpfstats line (programs, and VMPID's counters).

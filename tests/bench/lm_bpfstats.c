@@ -6,10 +6,14 @@
  * /proc/PID/fdinfo), so they stay loaded and readable after lmtrace exits
  * (its links close then: the numbers stop, they do not vanish). Then, for
  * every line read on stdin, prints one JSON line with each program's
- * run_time_ns and run_cnt (kernel.bpf_stats_enabled=1 must be set to make
- * them count). A line holding a VM pid also reads lmtrace's per-VM counters
- * (map vm_counters, summed over CPUs) for that pid: bitmap counting time
- * and calls. Used by tests/bench/bench.sh; root only.
+ * run_time_ns and run_cnt. A line holding a VM pid also reads lmtrace's
+ * per-VM counters (map vm_counters, summed over CPUs) for that pid: bitmap
+ * counting time and calls. Used by tests/bench/bench.sh; root only.
+ *
+ * Run-time statistics are switched on with BPF_ENABLE_STATS for as long as
+ * this process lives, the same switch as kernel.bpf_stats_enabled=1 but
+ * counted per holder: concurrent runs never turn it off under each other,
+ * and it goes back off by itself however we exit.
  */
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -177,7 +181,7 @@ int main(int argc, char **argv)
 {
 	struct held h = {};
 	char line[64];
-	int pid, err;
+	int pid, err, stats_fd;
 
 	if (argc != 2 || (pid = atoi(argv[1])) <= 0) {
 		fprintf(stderr, "usage: lm_bpfstats LMTRACE_PID   (then one line per snapshot on stdin,"
@@ -189,6 +193,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lm_bpfstats: cannot read the number of possible CPUs\n");
 		return 1;
 	}
+	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (stats_fd < 0)
+		fprintf(stderr, "lm_bpfstats: cannot enable BPF run-time stats (%s): run_time_ns "
+			"stays 0 unless kernel.bpf_stats_enabled=1\n", strerror(errno));
 	err = hold(pid, &h);
 	if (err) {
 		fprintf(stderr, "lm_bpfstats: no BPF programs held by pid %d (%s); is it lmtrace, "
@@ -196,8 +204,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("{\"ready\":true,\"nprogs\":%d,\"counters\":%s}\n", h.nprogs,
-	       h.counters_fd >= 0 ? "true" : "false");
+	printf("{\"ready\":true,\"nprogs\":%d,\"counters\":%s,\"stats\":%s}\n", h.nprogs,
+	       h.counters_fd >= 0 ? "true" : "false", stats_fd >= 0 ? "true" : "false");
 	while (fgets(line, sizeof(line), stdin)) {
 		unsigned vm_pid = 0;
 
