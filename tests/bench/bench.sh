@@ -183,7 +183,8 @@ for gib in $sync_sizes; do
 	count_ns=$(( $(printf '%s' "$C" | jnum count_ns) - $(printf '%s' "$B" | jnum count_ns) ))
 	gets=$(( $(printf '%s' "$C" | jnum get_calls) - $(printf '%s' "$B" | jnum get_calls) ))
 	count_ms=$(calc "$count_ns / ($rounds - 1) / 1e6" %.3f)
-	exit_ms=$(calc "$(per_sync_ns "$A" "$B" "$C" handle_kvm_ioctl_exit "$rounds" "$gets") / 1e6" %.3f)
+	read -r exit_ns _ < <(per_sync_ns "$A" "$B" "$C" handle_kvm_ioctl_exit "$rounds" "$gets")
+	exit_ms=$(calc "$exit_ns / 1e6" %.3f)
 	sampled=$(grep -c '"type":"round".*"sampled":true' "$tmp/$name-lm.lm")
 	added=$(calc "$lm_med - $base_med" %.3f)
 	if [ "$gib" = 0 ]; then
@@ -241,7 +242,6 @@ if [ "$lab" = 1 ]; then
 				if [ -n "$gets" ]; then
 					per_sync_ns "$(cat "$tmp/mig-lm-$i.snapA")" "$(cat "$tmp/mig-lm-$i.snapB")" \
 						"$C" handle_kvm_ioctl_exit "$syncs" "$gets" >>"$tmp/mig-lm.exit_ns"
-					echo >>"$tmp/mig-lm.exit_ns"
 					# round 1 is not counted: its syncs - 1 bursts were
 					calc "$count_ns / ($syncs - 1)" '%.0f\n' >>"$tmp/mig-lm.count_ns"
 					calc "$gets / $syncs" '%.1f\n' >>"$tmp/mig-lm.gets"
@@ -261,12 +261,13 @@ if [ "$lab" = 1 ]; then
 		res "migration.$what.lm.spread" "$(calc "$lmax - $lmin" %g)"
 	done
 	say "   status: base $(sort "$tmp/mig-base.status" | uniq -c | xargs), with lmtrace $(sort "$tmp/mig-lm.status" | uniq -c | xargs)"
-	read -r _ _ emed _ _ < <(grep . "$tmp/mig-lm.exit_ns" | list_stats)
+	read -r _ _ emed _ _ < <(cut -d' ' -f1 "$tmp/mig-lm.exit_ns" | list_stats)
+	read -r _ _ eunc _ _ < <(cut -d' ' -f2 "$tmp/mig-lm.exit_ns" | list_stats)
 	read -r _ _ cmed _ _ < <(list_stats <"$tmp/mig-lm.count_ns")
 	read -r _ _ gmed _ _ < <(list_stats <"$tmp/mig-lm.gets")
 	read -r _ _ omed _ _ < <(list_stats <"$tmp/mig-lm.own_sync")
 	say "   with lmtrace, per sync ($gmed GETs): counting $(calc "$cmed / 1000" %.1f) us (count_ns)," \
-	    "ioctl-exit handler $(calc "$emed / 1000" %.1f) us (bpf_stats, others' ioctls subtracted);" \
+	    "ioctl-exit handler $(calc "$emed / 1000" %.1f) +- $(calc "$eunc / 1000" %.0f) us (bpf_stats, others' ioctls subtracted);" \
 	    "lmtrace's sync_ms $omed ms (medians, rounds >= 2)"
 	res "migration.count_us_per_sync" "$(calc "$cmed / 1000" %.1f)"
 	res "migration.exit_handler_us_per_sync" "$(calc "$emed / 1000" %.1f)"

@@ -189,6 +189,8 @@ accumulate() {
 # per_sync_ns A B C PROG SYNCS CALLS: PROG's cost per sync in the window B..C,
 # where A..B (no syncs) gives the cost of the other ioctls/sends on the host
 # that the program filters out; CALLS of the window's events are the VMM's own.
+# Prints "ns uncertainty_ns", the latter if the others' events cost 10 % more
+# or less in B..C than in A..B (it grows with the window's length).
 per_sync_ns() {
 	local idle_rt idle_cnt rt cnt
 	idle_rt=$(delta "$1" "$2" "$4" run_time_ns)
@@ -197,7 +199,7 @@ per_sync_ns() {
 	cnt=$(delta "$2" "$3" "$4" run_cnt)
 	awk -v ir="$idle_rt" -v ic="$idle_cnt" -v r="$rt" -v c="$cnt" -v s="$5" -v k="$6" 'BEGIN {
 		idle = ic > 0 ? ir / ic : 0; other = c - k; if (other < 0) other = 0
-		v = (r - other * idle) / s; if (v < 0) v = 0; printf "%.0f", v }'
+		v = (r - other * idle) / s; if (v < 0) v = 0; printf "%.0f %.0f\n", v, 0.1 * other * idle / s }'
 }
 
 # lab_run NAME PORT base|lm LMLAB_ARGS...: one lmlab migration, lmtrace
