@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Which hooks lmtrace attaches, and that a missing optional one never fails
+# it: on this kernel fentry and kprobes are refused, so the bitmap source must
+# be chosen and said; the dirty-ring counter (tp_btf or tracepoint) must load
+# and attach even though ring mode cannot run here; --no-fentry/--no-kprobe
+# take the fallbacks directly.
+set -u
+cd "${LM_TOP:-$(dirname "$0")/..}" || exit 1
+OUTPUT=${OUTPUT:-.output}
+case $OUTPUT in /*) ;; *) OUTPUT=$PWD/$OUTPUT ;; esac
+LMTRACE=${LMTRACE:-$OUTPUT/lmtrace}
+
+[ "$(id -u)" -eq 0 ] || { echo "skip: needs root (BPF)"; exit 77; }
+failures=0
+check() { # NAME PATTERN FILE
+	if grep -Eq -- "$2" "$3"; then echo "ok   $1"; else
+		echo "FAIL $1: no /$2/ in:"; sed 's/^/    /' "$3"; failures=$((failures + 1)); fi
+}
+tmp=$(mktemp -d /tmp/lmtrace-sources.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+for flags in "" "--no-fentry" "--no-fentry --no-kprobe"; do
+	# shellcheck disable=SC2086 # the flags are words
+	timeout -k 2 30 "$LMTRACE" -j -d 1 $flags >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	[ "$rc" -eq 0 ] || { echo "FAIL lmtrace ${flags:-(no flags)} exited $rc"; cat "$tmp/err"; failures=$((failures + 1)); }
+	check "${flags:-default}: says its dirty-page source" "dirty pages: KVM_GET_DIRTY_LOG bitmap popcount" "$tmp/err"
+	check "${flags:-default}: dirty-ring counter attached" "dirty ring: kvm_dirty_ring_push" "$tmp/err"
+	check "${flags:-default}: migration bytes from sock_send_length" "bytes: sock:sock_send_length" "$tmp/err"
+done
+# Here fentry is refused (EPERM) and kprobes are compiled out: the fallback is said.
+if [ ! -e /sys/bus/event_source/devices/kprobe ]; then
+	check "no kprobes here: no intra-round source claimed" "no fentry/kprobe here" "$tmp/err"
+fi
+[ "$failures" -eq 0 ] || exit 1
+echo "sources as expected"
