@@ -186,7 +186,6 @@ static void open_burst(struct lm_vmtrack *t, const struct lm_event *e)
 	t->burst_last_ns = e->ts_ns;
 	t->burst_pages = 0;
 	t->burst_flags = 0;
-	t->burst_slots = 0;
 	t->burst_any_cleared = 0;
 	t->burst_any_repeat = 0;
 	t->burst_tx_total = e->get.tx_total;
@@ -233,7 +232,6 @@ static void on_get(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn em
 	if (!t->in_burst)
 		open_burst(t, e);
 	s->in_burst = 1;
-	t->burst_slots++;
 	t->burst_last_ns = e->ts_ns;
 	if (e->flags & LM_GET_SAMPLED)
 		t->burst_flags |= LM_ROUND_SAMPLED;

@@ -55,7 +55,7 @@ struct lm_vmtrack {
 	int in_burst;
 	uint64_t burst_first_ns, burst_last_ns, burst_enter_ns;
 	uint64_t burst_pages, burst_tx_total, burst_ring_total;
-	uint32_t burst_flags, burst_slots;
+	uint32_t burst_flags;
 	int burst_any_cleared, burst_any_repeat;
 
 	/* the previous round */
