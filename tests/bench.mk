@@ -1,5 +1,6 @@
 # make bench: lmtrace's overhead against runs without it, printed as ratios
-# (tests/bench/bench.sh; needs root, /dev/kvm and QEMU, ~4 minutes).
+# (tests/bench/bench.sh; needs root, /dev/kvm and QEMU; 2.5 minutes on an idle
+# 2-CPU machine, up to 4.5 when it is shared).
 # BENCH_ARGS passes options on, e.g. BENCH_ARGS="--reps 1 --no-lab".
 LM_BPFSTATS := $(OUTPUT)/tests/lm_bpfstats
 
