@@ -5,8 +5,8 @@
 # 1. dirtying throughput: kvm_gt's loop (guest writes, sync, send) and the lab
 #    guest's achieved write rate during a migration;
 # 2. each sync burst (KVM_GET_DIRTY_LOG over all slots, timed by kvm_gt) for
-#    bitmaps from 2.6 KiB to 4 MiB (82 MiB to 128 GiB of slots; the biggest is
-#    sampled by lmtrace), with lmtrace's counting time per sync (count_ns from
+#    bitmaps from 2.6 KiB to 32 MiB (82 MiB to 1 TiB of slots; above 64 GiB
+#    lmtrace samples), with lmtrace's counting time per sync (count_ns from
 #    its vm_counters map) and the ioctl-exit handler's cost per sync;
 # 3. a real QEMU migration's total time and downtime (lab, converging);
 # 4. each BPF handler's kernel cost per event (run_time_ns / run_cnt, with
@@ -17,8 +17,9 @@
 # so read the numbers with the load average printed at the top and bottom.
 #
 # Usage: tests/bench/bench.sh [--quick] [--reps N] [--no-lab] [--results FILE] [--port-base P]
-#   --quick      tiny mode (few rounds, the lab's "zero" scenario, short
-#                bounds): every number, less trust; used by t_bench_smoke.sh
+#   --quick      tiny mode (few rounds, no 1 TiB slot, the lab's "zero"
+#                scenario, short bounds): every number, less trust; used by
+#                t_bench_smoke.sh
 #   --reps N     lab migrations per side (default 3)
 #   --no-lab     skip the parts that need QEMU (1b, 3)
 #   --results F  also write every number as "key value" lines to F
