@@ -340,7 +340,15 @@ int lm_tracer_poll(struct lm_tracer *t, int timeout_ms)
 {
 	int ret = ring_buffer__poll(t->rb, timeout_ms);
 
-	return ret == -EINTR ? 0 : ret;
+	if (ret == -EINTR)
+		ret = 0;
+	/* Harvest events are submitted without a wake-up: take them now. */
+	if (ret >= 0) {
+		int more = ring_buffer__consume(t->rb);
+
+		ret = more < 0 ? more : ret + more;
+	}
+	return ret;
 }
 
 int lm_tracer_counters(struct lm_tracer *t, uint32_t pid, struct lm_vm_counters *sum)

@@ -183,7 +183,7 @@ static void open_burst(struct lm_vmtrack *t, const struct lm_event *e)
 	t->in_burst = 1;
 	t->burst_first_ns = e->ts_ns;
 	t->burst_enter_ns = e->ts_ns - e->get.call_ns;
-	t->burst_last_ns = e->ts_ns;
+	t->burst_last_ns = e->ts_ns + e->get.count_ns;
 	t->burst_pages = 0;
 	t->burst_flags = 0;
 	t->burst_any_cleared = 0;
@@ -227,12 +227,13 @@ static void on_get(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn em
 		s->npages = e->get.npages;
 		s->mem_flags = e->get.mem_flags;
 	}
-	if (t->in_burst && (s->in_burst || e->ts_ns - t->burst_last_ns > LM_BURST_GAP_NS))
+	if (t->in_burst && (s->in_burst || e->ts_ns > t->burst_last_ns + LM_BURST_GAP_NS))
 		close_burst(t, emit, ctx);
 	if (!t->in_burst)
 		open_burst(t, e);
 	s->in_burst = 1;
-	t->burst_last_ns = e->ts_ns;
+	/* The event's time is taken before its bitmap is counted. */
+	t->burst_last_ns = e->ts_ns + e->get.count_ns;
 	if (e->flags & LM_GET_SAMPLED)
 		t->burst_flags |= LM_ROUND_SAMPLED;
 	if (e->flags & (LM_GET_SIZE_UNKNOWN | LM_GET_READ_FAILED))
@@ -311,7 +312,7 @@ void lm_vmtrack_event(struct lm_vmtrack *t, const struct lm_event *e,
 
 void lm_vmtrack_poll(struct lm_vmtrack *t, uint64_t now_ns, lm_emit_fn emit, void *ctx)
 {
-	if (t->in_burst && now_ns - t->burst_last_ns > LM_BURST_GAP_NS)
+	if (t->in_burst && now_ns > t->burst_last_ns + LM_BURST_GAP_NS)
 		close_burst(t, emit, ctx);
 	if (t->close_pending_ns && now_ns - t->close_pending_ns > LM_END_SETTLE_NS)
 		end_migration(t, t->close_pending_ns, LM_END_COMPLETED, emit, ctx);
