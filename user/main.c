@@ -258,7 +258,7 @@ static int trace(struct app *app)
 	};
 	uint64_t start, now, next_tick, interval_ns = app->env.interval_s * 1e9;
 	char err[512];
-	int i, ret, had_vms = 0;
+	int i, ret;
 
 	ret = check_pids(&app->env);
 	if (ret)
@@ -315,7 +315,6 @@ static int trace(struct app *app)
 			if (!app->env.npids)
 				discover_vms(app);
 		}
-		had_vms |= app->nvms > 0;
 		reap_exited(app);
 		if (app->env.npids && !app->nvms)
 			break;	/* every traced VMM is gone */
@@ -336,7 +335,6 @@ static int trace(struct app *app)
 		remove_vm(app, app->nvms - 1, LM_END_TRACE_STOP);
 	if (app->qmp_open)
 		lm_qmp_watch_close(&app->qmp);
-	(void)had_vms;
 	return ret < 0 ? ret : 0;
 }
 
