@@ -4,14 +4,11 @@
 # no privileges (run as nobody), and a VMM that exits while traced (lmtrace
 # then stops by itself with a summary and exit 0).
 set -u
-cd "${LM_TOP:-$(dirname "$0")/..}" || exit 1
-OUTPUT=${OUTPUT:-.output}
-case $OUTPUT in /*) ;; *) OUTPUT=$PWD/$OUTPUT ;; esac
-LMTRACE=${LMTRACE:-$OUTPUT/lmtrace}
-GT=$OUTPUT/tests/kvm_gt
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || { echo "skip: needs root (BPF and /dev/kvm)"; exit 77; }
-[ -c /dev/kvm ] || { echo "skip: no /dev/kvm"; exit 77; }
+require_root
+require_kvm
 
 tmp=$(mktemp -d /tmp/lmtrace-errors.XXXXXX) || exit 1
 chmod 755 "$tmp"
@@ -38,7 +35,7 @@ expect() {
 nopid=$(($(cat /proc/sys/kernel/pid_max) + 1))
 expect "no such process" 1 "pid $nopid: no such process" -- "$LMTRACE" -p "$nopid"
 
-sleep 30 & pids+=($!)
+sleep 30 & pids+=("$!")
 expect "not a VMM" 1 "pid $!.*is not a VMM" -- "$LMTRACE" -p "$!"
 
 expect "bad interval" 2 "invalid interval" -- "$LMTRACE" -i abc
@@ -50,7 +47,7 @@ expect "missing recording" 1 "nonexistent.lmt" -- "$LMTRACE" -r "$tmp/nonexisten
 # No privileges: as nobody, lmtrace may neither read a root VMM's fds nor load BPF.
 if command -v setpriv >/dev/null; then
 	cp "$LMTRACE" "$tmp/lmtrace" && chmod 755 "$tmp/lmtrace"
-	"$GT" --wait-signal >"$tmp/gt.out" 2>&1 & gt=$!; pids+=($gt)
+	"$GT" --wait-signal >"$tmp/gt.out" 2>&1 & gt=$!; pids+=("$gt")
 	for _ in $(seq 100); do grep -q '^ready' "$tmp/gt.out" 2>/dev/null && break; sleep 0.1; done
 	expect "no privileges, -p" 1 "run lmtrace as root" -- \
 		setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/lmtrace" -p "$gt"
@@ -62,7 +59,7 @@ else
 fi
 
 # A VMM that exits mid-trace: lmtrace notices, prints its summary, exits 0.
-"$GT" --wait-signal --linger-ms 0 >"$tmp/gt.out" 2>&1 & gt=$!; pids+=($gt)
+"$GT" --wait-signal --linger-ms 0 >"$tmp/gt.out" 2>&1 & gt=$!; pids+=("$gt")
 # It opens /dev/kvm before it says ready.
 for _ in $(seq 100); do grep -q '^ready' "$tmp/gt.out" 2>/dev/null && break; sleep 0.1; done
 timeout -k 2 30 "$LMTRACE" -j -p "$gt" >"$tmp/trace.jsonl" 2>"$tmp/trace.err" & lm=$!; pids+=($lm)

@@ -8,15 +8,13 @@
 # What the numbers should be is the estimator's and the tracer's tests' job.
 # Ports 47490-47499 belong to this test.
 set -u
-cd "${LM_TOP:-$(dirname "$0")/..}" || exit 1
-OUTPUT=${OUTPUT:-.output}
-case $OUTPUT in /*) ;; *) OUTPUT=$PWD/$OUTPUT ;; esac
-LMTRACE=${LMTRACE:-$OUTPUT/lmtrace}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 LMLAB=$OUTPUT/lab/lmlab
 GUEST=$OUTPUT/guest/guest.elf
 
-[ "$(id -u)" -eq 0 ] || { echo "skip: needs root (BPF and /dev/kvm)"; exit 77; }
-[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "skip: no usable /dev/kvm"; exit 77; }
+require_root
+require_kvm
 command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 is not installed"; exit 77; }
 command -v rsvg-convert >/dev/null || { echo "skip: rsvg-convert not installed (librsvg2-bin)"; exit 77; }
 [ -x "$LMLAB" ] && [ -r "$GUEST" ] || { echo "skip: the lab is not built (make test builds it)"; exit 77; }
@@ -32,17 +30,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-failed=0
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-ok() { echo "ok: $*"; }
-wait_for() { # SECONDS COMMAND...
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
 port=
 for p in $(seq 47490 2 47498); do # lmlab uses PORT and PORT+1
 	(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || (exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null ||

@@ -12,14 +12,11 @@
 #    the killed lmtrace had printed, with rounds in it.
 # Ports 47470-47499 belong to this test.
 set -u
-cd "${LM_TOP:-$(dirname "$0")/..}" || exit 1
-OUTPUT=${OUTPUT:-.output}
-case $OUTPUT in /*) ;; *) OUTPUT=$PWD/$OUTPUT ;; esac
-LMTRACE=${LMTRACE:-$OUTPUT/lmtrace}
-GT=$OUTPUT/tests/kvm_gt
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || { echo "skip: needs root (BPF and /dev/kvm)"; exit 77; }
-[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "skip: no usable /dev/kvm"; exit 77; }
+require_root
+require_kvm
 for tool in curl tmux; do
 	command -v "$tool" >/dev/null || { echo "skip: $tool not installed"; exit 77; }
 done
@@ -36,17 +33,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-failed=0
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-ok() { echo "ok: $*"; }
-wait_for() { # SECONDS COMMAND...
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
 free_port() { # FIRST LAST
 	local p
 	for p in $(seq "$1" "$2"); do

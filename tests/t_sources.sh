@@ -5,12 +5,10 @@
 # and attach even though ring mode cannot run here; --no-fentry/--no-kprobe
 # take the fallbacks directly.
 set -u
-cd "${LM_TOP:-$(dirname "$0")/..}" || exit 1
-OUTPUT=${OUTPUT:-.output}
-case $OUTPUT in /*) ;; *) OUTPUT=$PWD/$OUTPUT ;; esac
-LMTRACE=${LMTRACE:-$OUTPUT/lmtrace}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || { echo "skip: needs root (BPF)"; exit 77; }
+require_root
 failures=0
 check() { # NAME PATTERN FILE
 	if grep -Eq -- "$2" "$3"; then echo "ok   $1"; else

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Shared by tests/t_*.sh (sourced after `set -u`): the paths every test uses,
+# the usual skips, and small helpers. Run from the repository root.
+cd "${LM_TOP:-$(dirname "${BASH_SOURCE[1]}")/..}" || exit 1
+OUTPUT=${OUTPUT:-.output}
+case $OUTPUT in /*) ;; *) OUTPUT=$PWD/$OUTPUT ;; esac
+LMTRACE=${LMTRACE:-$OUTPUT/lmtrace}
+# shellcheck disable=SC2034 # used by the tests that source this
+GT=$OUTPUT/tests/kvm_gt
+
+require_root() {
+	[ "$(id -u)" -eq 0 ] || { echo "skip: needs root (BPF and /dev/kvm)"; exit 77; }
+}
+
+require_kvm() {
+	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] ||
+		{ echo "skip: no usable /dev/kvm"; exit 77; }
+}
+
+failed=0
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+ok() { echo "ok: $*"; }
+
+# wait_for SECONDS COMMAND...: polls every 0.1 s until COMMAND succeeds.
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
