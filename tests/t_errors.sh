@@ -62,7 +62,7 @@ fi
 "$GT" --wait-signal --linger-ms 0 >"$tmp/gt.out" 2>&1 & gt=$!; pids+=("$gt")
 # It opens /dev/kvm before it says ready.
 for _ in $(seq 100); do grep -q '^ready' "$tmp/gt.out" 2>/dev/null && break; sleep 0.1; done
-timeout -k 2 30 "$LMTRACE" -j -p "$gt" >"$tmp/trace.jsonl" 2>"$tmp/trace.err" & lm=$!; pids+=($lm)
+timeout -k 2 30 "$LMTRACE" -j -p "$gt" >"$tmp/trace.jsonl" 2>"$tmp/trace.err" & lm=$!; pids+=("$lm")
 for _ in $(seq 100); do grep -q Tracing "$tmp/trace.err" 2>/dev/null && break; sleep 0.1; done
 kill -USR1 "$gt"; sleep 0.3; kill -KILL "$gt"; wait "$gt" 2>/dev/null
 wait "$lm"; rc=$?
