@@ -14,17 +14,12 @@
 # Ports 47100-47199 belong to this test. LM_ATTACH_TIMEOUT (seconds, default
 # 15) bounds the wait for lmtrace's "Tracing" line.
 set -u
-cd "${LM_TOP:-$(dirname "$0")/..}" || exit 1
-OUTPUT=${OUTPUT:-.output}
-case $OUTPUT in /*) ;; *) OUTPUT=$PWD/$OUTPUT ;; esac
-LMTRACE=${LMTRACE:-$OUTPUT/lmtrace}
-GT=$OUTPUT/tests/kvm_gt
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 attach_timeout=${LM_ATTACH_TIMEOUT:-15}
 
-[ "$(id -u)" -eq 0 ] || { echo "skip: needs root (BPF and /dev/kvm)"; exit 77; }
-if [ ! -c /dev/kvm ] || [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-	echo "skip: no usable /dev/kvm"; exit 77
-fi
+require_root
+require_kvm
 [ -x "$GT" ] || { echo "FAIL: $GT missing (run make test)"; exit 1; }
 [ -x "$LMTRACE" ] || { echo "FAIL: $LMTRACE missing (run make)"; exit 1; }
 
@@ -39,15 +34,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_for SECONDS COMMAND...: polls every 0.1 s until COMMAND succeeds.
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
 
 dead() { ! kill -0 "$1" 2>/dev/null; }
 
