@@ -30,51 +30,11 @@ struct {
 	__type(value, struct sock_state);
 } socks SEC(".maps");
 
-/* Tracepoint layouts (stable ABI, see events/<sys>/<name>/format). */
-struct sock_msg_length_args {
-	__u64 common;
-	void *sk;
-	__u16 family;
-	__u16 protocol;
-	int ret;
-	int flags;
-};
-
-struct inet_sock_set_state_args {
-	__u64 common;
-	const void *skaddr;
-	int oldstate;
-	int newstate;
-	__u16 sport;
-	__u16 dport;
-	__u16 family;
-	__u16 protocol;
-	__u8 saddr[4];
-	__u8 daddr[4];
-	__u8 saddr_v6[16];
-	__u8 daddr_v6[16];
-};
-
-struct tcp_probe_args {
-	__u64 common;
-	__u8 saddr[28];
-	__u8 daddr[28];
-	__u16 sport;
-	__u16 dport;
-	__u16 family;
-	__u32 mark;
-	__u16 data_len;
-	__u32 snd_nxt;
-	__u32 snd_una;
-	__u32 snd_cwnd;
-	__u32 ssthresh;
-	__u32 snd_wnd;
-	__u32 srtt;
-	__u32 rcv_wnd;
-	__u64 sock_cookie;
-	const void *skbaddr;
-	const void *skaddr;
-};
+/*
+ * Tracepoint records are read through vmlinux.h's trace_event_raw_* types:
+ * they carry preserve_access_index, so libbpf moves every field access to
+ * the running kernel's offsets at load time.
+ */
 
 static __always_inline void fill_sock_event(struct lm_event *e, struct sock *sk)
 {
@@ -143,7 +103,7 @@ static __always_inline void count_send(struct sock *sk, int ret)
 }
 
 SEC("tracepoint/sock/sock_send_length")
-int handle_sock_send_length(struct sock_msg_length_args *ctx)
+int handle_sock_send_length(struct trace_event_raw_sock_msg_length *ctx)
 {
 	if (ctx->family != AF_INET && ctx->family != AF_INET6)
 		return 0;
@@ -177,7 +137,7 @@ int handle_sys_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 
 /* Closing of a counted socket: the migration connection going away. */
 SEC("tracepoint/sock/inet_sock_set_state")
-int handle_inet_sock_set_state(struct inet_sock_set_state_args *ctx)
+int handle_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	__u64 key = (__u64)ctx->skaddr;
 	struct sock_state *st;
@@ -203,12 +163,16 @@ int handle_inet_sock_set_state(struct inet_sock_set_state_args *ctx)
 
 /* ACKs on a counted socket: acked bytes, srtt, cwnd (softirq context). */
 SEC("tracepoint/tcp/tcp_probe")
-int handle_tcp_probe(struct tcp_probe_args *ctx)
+int handle_tcp_probe(struct trace_event_raw_tcp_probe *ctx)
 {
-	__u64 key = (__u64)ctx->skaddr;
 	struct lm_vm_counters *vc;
 	struct sock_state *st;
+	__u64 key;
 
+	/* Older tcp_probe records (6.8 and before) have no skaddr: no socket to match. */
+	if (!bpf_core_field_exists(ctx->skaddr))
+		return 0;
+	key = (__u64)ctx->skaddr;
 	st = bpf_map_lookup_elem(&socks, &key);
 	if (!st || !st->counted)
 		return 0;
