@@ -1,12 +1,19 @@
 # lmtrace — build, test and install.
-#   make            build .output/lmtrace
-#   make deps       install the Debian packages lmtrace needs (as root)
-#   make test       build and run every test (tests/run-tests.sh)
-#   make demo       a real live migration, traced live (needs root, /dev/kvm, QEMU)
-#   make bench      overhead benchmarks, ratios against a run without lmtrace
-#   make install    PREFIX=/usr/local DESTDIR=
-#   V=1             show the commands
-#   VMLINUX_H=path  use a pre-generated vmlinux.h instead of the running kernel's BTF
+#   make              build .output/lmtrace
+#   make deps         install the Debian packages lmtrace needs (as root)
+#   make test         build and run every test (tests/run-tests.sh)
+#   make check-layers fail if a file under user/ includes across a forbidden edge
+#   make libcore      the pure core, recordings and outputs (no clang, bpftool or libbpf)
+#   make demo         a real live migration, traced live (needs root, /dev/kvm, QEMU)
+#   make bench        overhead benchmarks, ratios against a run without lmtrace
+#   make install      PREFIX=/usr/local DESTDIR=
+#   V=1               show the commands
+#   VMLINUX_H=path    use a pre-generated vmlinux.h instead of the running kernel's BTF
+#
+# Layers (README "Code map"): user/core is pure C on libc; user/record and
+# user/out build on it; together they are libcore.a, which needs neither
+# the BPF skeleton nor libbpf. user/trace is the only code that knows libbpf,
+# /proc and sockets; user/cli and user/main.c wire everything.
 
 OUTPUT     ?= .output
 CC         ?= cc
@@ -26,36 +33,50 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
-LIBBPF_LIBS   := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf)
-EXTRA_LIBS    := $(shell $(PKG_CONFIG) --libs jansson libmicrohttpd zlib 2>/dev/null || echo -ljansson -lmicrohttpd -lz) -lelf -lm
+pkg_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null || echo $(2))
 
-WARN    := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-CFLAGS  ?= -O2 -g
-CFLAGS  += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUTPUT) $(LIBBPF_CFLAGS)
-LDLIBS  += $(LIBBPF_LIBS) $(EXTRA_LIBS)
+LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
+LIBBPF_LIBS   := $(call pkg_libs,libbpf,-lbpf) -lelf
+# What libcore.a needs at link time: zlib (recordings), libmicrohttpd (--listen).
+CORE_LIBS     := $(call pkg_libs,zlib libmicrohttpd,-lz -lmicrohttpd) -lpthread -lm
+# jansson parses QMP's JSON in user/trace/qmp.c.
+JANSSON_LIBS  := $(call pkg_libs,jansson,-ljansson)
+
+WARN     := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+CFLAGS   ?= -O2 -g
+# The project's own flags come after the user's CFLAGS, so `make CFLAGS=...` keeps them.
+LM_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
+DEPFLAGS  = -MMD -MP
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
 	-Iinclude -I$(OUTPUT) $(LIBBPF_CFLAGS)
 
 # maps.bpf.c first: the linker needs the shared maps defined before their externs.
-BPF_SRCS  := bpf/maps.bpf.c $(filter-out bpf/maps.bpf.c,$(wildcard bpf/*.bpf.c))
-BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
-USER_SRCS := $(wildcard user/*.c)
-USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
-# Everything but main(): linked into test programs too.
-LIB_OBJS  := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
+BPF_SRCS   := bpf/maps.bpf.c $(filter-out bpf/maps.bpf.c,$(wildcard bpf/*.bpf.c))
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
+
+obj = $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(1))
+CORE_SRCS  := $(wildcard user/core/*.c user/record/*.c user/out/*.c)
+TRACE_SRCS := $(wildcard user/trace/*.c)
+CLI_SRCS   := $(wildcard user/cli/*.c) user/main.c
+CORE_OBJS  := $(call obj,$(CORE_SRCS))
+TRACE_OBJS := $(call obj,$(TRACE_SRCS))
+CLI_OBJS   := $(call obj,$(CLI_SRCS))
+LIBCORE    := $(OUTPUT)/libcore.a
+# The QMP client alone (no libbpf): the lab and its unit test link it too.
+QMP_OBJ    := $(OUTPUT)/user/trace/qmp.o
+
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 
-# Programs other tests/*.mk fragments add to `make test` prerequisites.
+# Programs the tests/*/*.mk fragments add to `make test` prerequisites.
 TEST_PROGS :=
 
-.PHONY: all deps test unit bench demo install uninstall clean
+.PHONY: all deps test unit libcore check-layers bench demo install uninstall clean
 .DELETE_ON_ERROR:
 
 all: $(OUTPUT)/lmtrace
 
-$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/user $(OUTPUT)/tests:
+$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
 ifdef VMLINUX_H
@@ -82,31 +103,55 @@ $(OUTPUT)/lmtrace.skel.h: $(OUTPUT)/lmtrace.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name lmtrace_bpf > $@
 
-$(OUTPUT)/user/%.o: user/%.c $(wildcard user/*.h) include/lmtrace.h $(OUTPUT)/lmtrace.skel.h | $(OUTPUT)/user
+# Every user object: its own headers come from -MMD; only the loader needs
+# the skeleton (and libbpf's flags).
+$(OUTPUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LM_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(OUTPUT)/lmtrace: $(USER_OBJS)
+$(OUTPUT)/user/trace/tracer.o: LM_CFLAGS += -I$(OUTPUT) $(LIBBPF_CFLAGS)
+$(OUTPUT)/user/trace/tracer.o: $(OUTPUT)/lmtrace.skel.h
+
+$(LIBCORE): $(CORE_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+libcore: $(LIBCORE)
+
+$(OUTPUT)/lmtrace: $(CLI_OBJS) $(TRACE_OBJS) $(LIBCORE)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(LM_CFLAGS) $(LDFLAGS) $(CLI_OBJS) $(TRACE_OBJS) $(LIBCORE) \
+		$(LIBBPF_LIBS) $(JANSSON_LIBS) $(CORE_LIBS) -o $@
 
-$(OUTPUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIB_OBJS) | $(OUTPUT)/tests
+# Unit tests link libcore.a only (test_qmp adds the QMP client).
+$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIBCORE) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LM_CFLAGS) $(DEPFLAGS) -Itests/unit -Itests/lab $< $(TEST_EXTRA_OBJS) $(LIBCORE) \
+		$(TEST_EXTRA_LIBS) $(CORE_LIBS) -o $@
 
--include $(wildcard tests/*.mk)
+# test_qmp checks the QMP client and the lab's commands against a scripted peer.
+$(OUTPUT)/tests/test_qmp: TEST_EXTRA_OBJS = $(QMP_OBJ) $(OUTPUT)/lab/lab_qmp.o
+$(OUTPUT)/tests/test_qmp: TEST_EXTRA_LIBS = $(JANSSON_LIBS)
+$(OUTPUT)/tests/test_qmp: $(QMP_OBJ) $(OUTPUT)/lab/lab_qmp.o
+
+check-layers:
+	$(Q)tests/check-layers.sh user
+
+-include $(wildcard tests/*/*.mk)
+-include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
 
 deps:
 	$(Q)tests/install-deps.sh
 
 unit: $(UNIT_BINS)
 
-test: all $(UNIT_BINS) $(TEST_PROGS)
+test: all check-layers $(UNIT_BINS) $(TEST_PROGS)
 	$(Q)OUTPUT=$(OUTPUT) tests/run-tests.sh
 
 install: all
 	install -D -m 0755 $(OUTPUT)/lmtrace $(DESTDIR)$(PREFIX)/sbin/lmtrace
-	test ! -f user/lmtrace.8 || install -D -m 0644 user/lmtrace.8 $(DESTDIR)$(PREFIX)/share/man/man8/lmtrace.8
+	install -D -m 0644 doc/lmtrace.8 $(DESTDIR)$(PREFIX)/share/man/man8/lmtrace.8
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/lmtrace $(DESTDIR)$(PREFIX)/share/man/man8/lmtrace.8

@@ -2,7 +2,7 @@
 # Runs every test serially and prints one line per test and a closing
 # "N passed, N failed, N skipped" line.
 #   unit tests:  $OUTPUT/tests/test_*     (built by make from tests/unit/test_*.c)
-#   system tests: tests/t_*.sh             (real kernel, BPF, /dev/kvm, QEMU)
+#   system tests: tests/system/t_*.sh      (real kernel, BPF, /dev/kvm, QEMU)
 # A test exits 0 on success, 77 to skip (printing a one-line reason), else fails.
 # TESTS="pattern" runs only the tests whose name matches the shell pattern.
 set -u
@@ -12,8 +12,9 @@ export OUTPUT LMTRACE="$PWD/$OUTPUT/lmtrace" LM_TOP="$PWD"
 logdir=$OUTPUT/test-logs
 mkdir -p "$logdir"
 pass=0 fail=0 skip=0 failed=()
-for t in "$OUTPUT"/tests/test_* tests/t_*.sh; do
+for t in "$OUTPUT"/tests/test_* tests/system/t_*.sh; do
 	[ -e "$t" ] || continue
+	case $t in *.d) continue ;; esac	# make's dependency files
 	name=$(basename "$t" .sh)
 	case "$name" in ${TESTS:-*}) ;; *) continue ;; esac
 	start=$(date +%s.%N)

@@ -4,11 +4,11 @@
 # BENCH_ARGS passes options on, e.g. BENCH_ARGS="--reps 1 --no-lab".
 LM_BPFSTATS := $(OUTPUT)/tests/lm_bpfstats
 
-$(LM_BPFSTATS): tests/bench/lm_bpfstats.c include/lmtrace.h | $(OUTPUT)/tests
+$(LM_BPFSTATS): tests/bench/lm_bpfstats.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(LIBBPF_LIBS) -lelf -lz -o $@
+	$(Q)$(CC) $(LM_CFLAGS) $(DEPFLAGS) $(LIBBPF_CFLAGS) $< $(LIBBPF_LIBS) -lz -o $@
 
 TEST_PROGS += $(LM_BPFSTATS)
 
-bench: all $(LM_BPFSTATS) $(OUTPUT)/tests/kvm_gt lab
+bench: all $(LM_BPFSTATS) $(KVM_GT) lab
 	$(Q)OUTPUT=$(OUTPUT) tests/bench/bench.sh $(BENCH_ARGS)

@@ -1,72 +1,88 @@
-# Outputs (issue 5): recording fuzzing.
+# Fuzzing the recording reader and the whole replay path.
 #   make fuzz [FUZZ_TIME=60]   fuzz the recording reader (libFuzzer + ASan/UBSan), twice:
 #                              as shipped, then with checksums accepted
 #                              (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION) to reach
 #                              the framing and entry parsers behind them
+#   make fuzz-replay           recordings through replay, the pipeline, the estimator,
+#                              every formatting sink and the report
 #   make fuzz-seeds            regenerate tests/fuzz/corpus/ (committed)
 # New inputs libFuzzer finds go to $(OUTPUT)/fuzz/corpus, not into the repo.
+# The fuzzers link libcore built with the sanitizers (the same sources as
+# libcore.a, no list kept here).
 
 FUZZ_CC   ?= clang
 FUZZ_TIME ?= 60
-FUZZ_SRCS := user/record.c user/record_read.c user/record_write.c
-FUZZ_HDRS := user/record.h user/record_codec.h user/obs.h user/estimator.h
+FUZZ_COMMON := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -fno-sanitize-recover=undefined
+FUZZ_FLAGS := $(FUZZ_COMMON) -fsanitize=fuzzer,address,undefined
+# The library is instrumented for coverage; libFuzzer's main comes with the target.
+FUZZ_LIB_FLAGS := $(FUZZ_COMMON) -fsanitize=fuzzer-no-link,address,undefined
 
-.PHONY: fuzz fuzz-seeds
+.PHONY: fuzz fuzz-replay fuzz-seeds
 
-$(OUTPUT)/fuzz:
-	$(Q)mkdir -p $@ $@/corpus
+# libcore twice: as shipped, and with checksums accepted.
+FUZZ_LIBCORE       := $(OUTPUT)/fuzz/libcore.a
+FUZZ_LIBCORE_NOCRC := $(OUTPUT)/fuzz/nocrc/libcore.a
 
-FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-
-$(OUTPUT)/fuzz/fuzz_record: tests/fuzz/fuzz_record.c $(FUZZ_SRCS) $(FUZZ_HDRS) | $(OUTPUT)/fuzz
+$(OUTPUT)/fuzz/obj/%.o: user/%.c
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_SRCS) -lz -lm -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_LIB_FLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(OUTPUT)/fuzz/fuzz_record_nocrc: tests/fuzz/fuzz_record.c $(FUZZ_SRCS) $(FUZZ_HDRS) | $(OUTPUT)/fuzz
+$(OUTPUT)/fuzz/nocrc/obj/%.o: user/%.c
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
-		$< $(FUZZ_SRCS) -lz -lm -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_LIB_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION $(DEPFLAGS) -c $< -o $@
+
+$(FUZZ_LIBCORE): $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(CORE_SRCS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(FUZZ_LIBCORE_NOCRC): $(patsubst user/%.c,$(OUTPUT)/fuzz/nocrc/obj/%.o,$(CORE_SRCS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(OUTPUT)/fuzz/fuzz_record: tests/fuzz/fuzz_record.c $(FUZZ_LIBCORE)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_LIBCORE) $(CORE_LIBS) -o $@
+
+$(OUTPUT)/fuzz/fuzz_record_nocrc: tests/fuzz/fuzz_record.c $(FUZZ_LIBCORE_NOCRC)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION $< \
+		$(FUZZ_LIBCORE_NOCRC) $(CORE_LIBS) -o $@
+
+$(OUTPUT)/fuzz/fuzz_replay: tests/fuzz/fuzz_replay.c $(FUZZ_LIBCORE_NOCRC)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION $< \
+		$(FUZZ_LIBCORE_NOCRC) $(CORE_LIBS) -o $@
 
 FUZZ_RUN = -max_total_time=$(FUZZ_TIME) -max_len=4096 -print_final_stats=1 \
 	-artifact_prefix=$(OUTPUT)/fuzz/
 
 fuzz: $(OUTPUT)/fuzz/fuzz_record $(OUTPUT)/fuzz/fuzz_record_nocrc
+	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus $(OUTPUT)/fuzz/corpus-nocrc
 	$(Q)$(OUTPUT)/fuzz/fuzz_record $(FUZZ_RUN) $(OUTPUT)/fuzz/corpus tests/fuzz/corpus
-	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus-nocrc
 	$(Q)$(OUTPUT)/fuzz/fuzz_record_nocrc $(FUZZ_RUN) $(OUTPUT)/fuzz/corpus-nocrc tests/fuzz/corpus
 
-$(OUTPUT)/fuzz/make_seeds: tests/fuzz/make_seeds.c tests/unit/synth.h $(FUZZ_SRCS) $(FUZZ_HDRS) | $(OUTPUT)/fuzz
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(FUZZ_SRCS) -lz -lm -o $@
-
-fuzz-seeds: $(OUTPUT)/fuzz/make_seeds
-	$(Q)$< tests/fuzz/corpus
-
-# lm_synth: a recording of a model migration for tests/t_outputs*.sh.
-$(OUTPUT)/tests/lm_synth: tests/lm_synth.c tests/unit/synth.h $(LIB_OBJS) | $(OUTPUT)/tests
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -o $@
-
-TEST_PROGS += $(OUTPUT)/tests/lm_synth
-
-# fuzz-replay: recordings through lm_replay, the pipeline, the estimator, every
-# formatting sink and the report (sources compiled with the sanitizers).
-# Every user source but main() and the BPF loader (the only one needing libbpf).
-REPLAY_FUZZ_SRCS := $(filter-out user/main.c user/tracer.c,$(wildcard user/*.c))
-
-$(OUTPUT)/fuzz/fuzz_replay: tests/fuzz/fuzz_replay.c $(REPLAY_FUZZ_SRCS) $(wildcard user/*.h) | $(OUTPUT)/fuzz
-	$(call msg,FUZZ-CC,$@)
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
-		$< $(REPLAY_FUZZ_SRCS) $(EXTRA_LIBS) -lpthread -o $@
-
-.PHONY: fuzz-replay
 fuzz-replay: $(OUTPUT)/fuzz/fuzz_replay
 	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus-replay
 	$(Q)$< $(FUZZ_RUN) -max_len=8192 -close_fd_mask=3 $(OUTPUT)/fuzz/corpus-replay tests/fuzz/corpus
 
+$(OUTPUT)/fuzz/make_seeds: tests/fuzz/make_seeds.c $(LIBCORE)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(LM_CFLAGS) -Itests/unit $< $(LIBCORE) $(CORE_LIBS) -o $@
+
+fuzz-seeds: $(OUTPUT)/fuzz/make_seeds
+	$(Q)$< tests/fuzz/corpus
+
+# lm_synth: a recording of a model migration for tests/system/t_outputs*.sh.
+$(OUTPUT)/tests/lm_synth: tests/unit/lm_synth.c $(LIBCORE) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(LM_CFLAGS) -Itests/unit $< $(LIBCORE) $(CORE_LIBS) -o $@
+
+TEST_PROGS += $(OUTPUT)/tests/lm_synth
+
 # With libFuzzer available, `make test` builds the fuzz targets too and
-# tests/t_fuzz_corpus.sh runs them briefly over the committed corpus.
+# tests/system/t_fuzz_corpus.sh runs them briefly over the committed corpus.
 ifneq ($(wildcard /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a),)
 TEST_PROGS += $(OUTPUT)/fuzz/fuzz_record $(OUTPUT)/fuzz/fuzz_record_nocrc $(OUTPUT)/fuzz/fuzz_replay
 endif

@@ -12,15 +12,16 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "outputs.h"
-#include "prom_metrics.h"
+#include "out/outputs.h"
+#include "out/prom_metrics.h"
+#include "out/report.h"
+#include "record/replay.h"
 
 static FILE *devnull;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[64], err[512];
-	char *argv[] = { "report", path, "-o", "/dev/null", NULL };
 	struct lm_prom_state st;
 	struct lm_est_config cfg;
 	struct lm_pipeline p;
@@ -48,14 +49,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lm_pipeline_add_sink(&p, s);
 	lm_replay(path, &p, err, sizeof(err));
 	lm_prom_init(&st);
-	for (int i = 0; i < p.nvms; i++)
-		lm_prom_update(&st, p.vms[i]);
+	for (int i = 0; lm_pipeline_view(&p, i); i++)
+		lm_prom_update(&st, lm_pipeline_view(&p, i));
 	text = lm_prom_render(&st, &len);
 	free(text);
 	lm_prom_destroy(&st);
 	lm_pipeline_finish(&p);
 
-	lm_report_main(4, argv);
+	lm_report_make(path, "/dev/null", LM_REP_SVG, 960, err, sizeof(err));
 	close(fd);
 	return 0;
 }

@@ -7,7 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include "record_codec.h"
+#include "record/record_codec.h"
 #include "synth.h"
 
 static int seed(const char *dir, const char *name, int nobs, int flush_every)

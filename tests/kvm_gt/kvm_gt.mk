@@ -1,10 +1,11 @@
 # kvm_gt: the ground-truth VMM for lmtrace's dirty-page and byte counts
-# (tests/kvm_gt*.c, see tests/kvm_gt.c); used by tests/t_kvm_ground_truth.sh.
-KVM_GT_SRCS := $(wildcard tests/kvm_gt*.c)
-KVM_GT_LIBS := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson) -lm
+# (tests/kvm_gt/, see kvm_gt.c); used by tests/system/t_kvm_ground_truth.sh.
+# It shares no code with lmtrace: what it checks must not come from lmtrace.
+KVM_GT_SRCS := $(wildcard tests/kvm_gt/*.c)
+KVM_GT      := $(OUTPUT)/tests/kvm_gt
 
-$(OUTPUT)/tests/kvm_gt: $(KVM_GT_SRCS) $(wildcard tests/kvm_gt*.h) | $(OUTPUT)/tests
+$(KVM_GT): $(KVM_GT_SRCS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $(KVM_GT_SRCS) $(KVM_GT_LIBS) -o $@
+	$(Q)$(CC) $(LM_CFLAGS) $(DEPFLAGS) -Itests/kvm_gt $(KVM_GT_SRCS) $(JANSSON_LIBS) -lm -o $@
 
-TEST_PROGS += $(OUTPUT)/tests/kvm_gt
+TEST_PROGS += $(KVM_GT)

@@ -1,10 +1,10 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-# Sourced by tests/t_lab_*.sh: run one lmlab migration with lmtrace attached
+# Sourced by tests/system/t_lab_*.sh: run one lmlab migration with lmtrace attached
 # (before `migrate`, or some seconds after it), then compare with lmcheck.
 # Everything started here is stopped by pid on exit, pass or fail.
 
-LM_TOP=${LM_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+LM_TOP=${LM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 OUTPUT=${OUTPUT:-.output}
 case $OUTPUT in /*) out_dir=$OUTPUT ;; *) out_dir=$LM_TOP/$OUTPUT ;; esac
 LMTRACE=${LMTRACE:-$out_dir/lmtrace}

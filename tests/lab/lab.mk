@@ -1,12 +1,12 @@
-# The live-migration lab (issue 3): the bare-metal guest, the QMP-driven
-# driver and its helpers, and `make demo`. Included by the top Makefile.
+# The live-migration lab: the bare-metal guest, the QMP-driven driver and
+# its helpers, and `make demo`. Included by the top Makefile.
 
 GUEST_CC     ?= gcc
 GUEST_CFLAGS := -m32 -ffreestanding -nostdlib -fno-pic -fno-pie -fno-stack-protector \
 	-mgeneral-regs-only -fno-asynchronous-unwind-tables -O2 -Wall -Wextra -std=gnu11
 GUEST_ELF    := $(OUTPUT)/guest/guest.elf
 
-$(OUTPUT)/guest:
+$(OUTPUT)/guest $(OUTPUT)/lab:
 	$(Q)mkdir -p $@
 
 # -lgcc: 64-bit division on i386 is a libgcc call (gcc-multilib provides it).
@@ -18,43 +18,34 @@ $(GUEST_ELF): tests/guest/boot.S tests/guest/guest.c tests/guest/guest.ld | $(OU
 guest: $(GUEST_ELF)
 
 TEST_PROGS += $(GUEST_ELF)
-.PHONY: guest
+.PHONY: guest lab
 
-# The driver links user/qmp.c straight from source, so the lab builds even
-# while the BPF side does not.
-LAB_LIBS := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
-LAB_SRCS := tests/lab/lmlab.c tests/lab/lab_qemu.c tests/lab/lab_serial.c user/qmp.c
-LMLAB    := $(OUTPUT)/lab/lmlab
+# Lab programs: their own sources, plus lmtrace's QMP client (no libbpf
+# needed, so the lab builds even while the BPF side does not).
+LAB_OBJS  := $(patsubst tests/lab/%.c,$(OUTPUT)/lab/%.o,$(filter-out tests/lab/lmlab.c tests/lab/lmcheck.c tests/lab/qmp_real.c,$(wildcard tests/lab/*.c)))
+LMLAB     := $(OUTPUT)/lab/lmlab
+LMCHECK   := $(OUTPUT)/lab/lmcheck
+QMP_REAL  := $(OUTPUT)/lab/qmp_real
 
-$(OUTPUT)/lab:
-	$(Q)mkdir -p $@
-
-$(LMLAB): $(LAB_SRCS) $(wildcard tests/lab/*.h) user/qmp.h | $(OUTPUT)/lab
+$(OUTPUT)/lab/%.o: tests/lab/%.c | $(OUTPUT)/lab
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/lab $(LAB_SRCS) $(LAB_LIBS) -o $@
+	$(Q)$(CC) $(LM_CFLAGS) $(DEPFLAGS) -Itests/lab -Itests/unit -c $< -o $@
 
-lab: $(LMLAB) $(GUEST_ELF)
+$(LMLAB): $(OUTPUT)/lab/lmlab.o $(LAB_OBJS) $(QMP_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LM_CFLAGS) $^ $(JANSSON_LIBS) -o $@
 
-TEST_PROGS += $(LMLAB)
-.PHONY: lab
+$(QMP_REAL): $(OUTPUT)/lab/qmp_real.o $(LAB_OBJS) $(QMP_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LM_CFLAGS) $^ $(JANSSON_LIBS) -lm -o $@
 
-LMCHECK := $(OUTPUT)/lab/lmcheck
+# lmcheck compares an lmtrace log with QEMU's: it shares no code with either.
+$(LMCHECK): $(OUTPUT)/lab/lmcheck.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LM_CFLAGS) $^ $(JANSSON_LIBS) -lm -o $@
 
-$(LMCHECK): tests/lab/lmcheck.c | $(OUTPUT)/lab
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(LAB_LIBS) -lm -o $@
-
-lab: $(LMCHECK)
-TEST_PROGS += $(LMCHECK)
-
-QMP_REAL := $(OUTPUT)/lab/qmp_real
-
-$(QMP_REAL): tests/lab/qmp_real.c tests/lab/lab_qemu.c user/qmp.c tests/unit/unit.h | $(OUTPUT)/lab
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/lab -Itests/unit tests/lab/qmp_real.c tests/lab/lab_qemu.c user/qmp.c $(LAB_LIBS) -lm -o $@
-
-lab: $(QMP_REAL)
-TEST_PROGS += $(QMP_REAL)
+lab: $(LMLAB) $(LMCHECK) $(QMP_REAL) $(GUEST_ELF)
+TEST_PROGS += $(LMLAB) $(LMCHECK) $(QMP_REAL)
 
 # make demo [DEMO=stuck|converge|autoconverge|zero]: as root, installs what is
 # missing, builds, runs one migration with lmtrace's live view, cleans up.

@@ -8,7 +8,7 @@
 #define LAB_QEMU_H
 
 #include <sys/types.h>
-#include "qmp.h"
+#include "lab_qmp.h"
 
 struct lab_vm_config {
 	const char *qemu;	/* qemu-system-x86_64 */

@@ -29,7 +29,7 @@
 
 #include "lab_qemu.h"
 #include "lab_serial.h"
-#include "qmp.h"
+#include "lab_qmp.h"
 
 #define QBOOT_ROM "/usr/share/qemu/qboot.rom"
 

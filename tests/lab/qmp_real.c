@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The QMP client (user/qmp.c) against a real QEMU running the lab guest:
+ * The QMP client (user/trace/qmp.c) against a real QEMU running the lab guest:
  * handshake, typed queries, parameters and capabilities round-trip, QEMU's
  * errors, events, the one-client-per-socket rule, a migration that fails,
- * and a QEMU that dies under the client. Run by tests/t_lab_qmp.sh.
+ * and a QEMU that dies under the client. Run by tests/system/t_lab_qmp.sh.
  *
  *   qmp_real GUEST_ELF DIR
  */

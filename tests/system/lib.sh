@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Shared by tests/t_*.sh (sourced after `set -u`): the paths every test uses,
+# Shared by tests/system/t_*.sh (sourced after `set -u`): the paths every test uses,
 # the usual skips, and small helpers. Run from the repository root.
-cd "${LM_TOP:-$(dirname "${BASH_SOURCE[1]}")/..}" || exit 1
+cd "${LM_TOP:-$(dirname "${BASH_SOURCE[1]}")/../..}" || exit 1
 OUTPUT=${OUTPUT:-.output}
 case $OUTPUT in /*) ;; *) OUTPUT=$PWD/$OUTPUT ;; esac
 LMTRACE=${LMTRACE:-$OUTPUT/lmtrace}

@@ -7,7 +7,7 @@
 # kernel.bpf_stats_enabled sysctl alone. Timings are printed by the bench,
 # never checked here. Ports 47560-47599 (--port-base 47550).
 set -u
-cd "${LM_TOP:-$(dirname "$0")/..}" || exit 1
+cd "${LM_TOP:-$(dirname "$0")/../..}" || exit 1
 OUTPUT=${OUTPUT:-.output}
 
 [ "$(id -u)" -eq 0 ] || { echo "skip: needs root (BPF and /dev/kvm)"; exit 77; }

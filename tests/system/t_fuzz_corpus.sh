@@ -4,7 +4,7 @@
 # each: a regression check that every seed still reads cleanly and that
 # nothing found so far crashes again. Longer runs: make fuzz / fuzz-replay.
 set -u
-cd "${LM_TOP:-$(dirname "$0")/..}" || exit 1
+cd "${LM_TOP:-$(dirname "$0")/../..}" || exit 1
 OUTPUT=${OUTPUT:-.output}
 case $OUTPUT in /*) ;; *) OUTPUT=$PWD/$OUTPUT ;; esac
 secs=${FUZZ_SMOKE_SECONDS:-5}

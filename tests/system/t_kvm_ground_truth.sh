@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lmtrace against an exact ground truth: kvm_gt (tests/kvm_gt.c) is a tiny
+# lmtrace against an exact ground truth: kvm_gt (tests/kvm_gt/kvm_gt.c) is a tiny
 # VMM on /dev/kvm whose guest dirties a known set of pages per round and
 # sends a known number of bytes over loopback TCP, harvesting the dirty log
 # the way QEMU's migration does. lmtrace -j -p <its pid> must report exactly

@@ -4,7 +4,7 @@
 # attached before `migrate`.
 set -u
 # shellcheck source=lab/e2e.sh
-. "$(dirname "$0")/lab/e2e.sh"
+. "$(dirname "$0")/../lab/e2e.sh"
 lab_requirements
 LMTRACE_QMP=1 lab_e2e 47240 0 -s autoconverge	# and lmtrace --qmp: it must see the throttle
 grep -q '"status":"completed"' "$work/lab.jsonl" || fail "auto-converge did not save the migration within its bound"

@@ -5,7 +5,7 @@
 # cancelled, and count each one's rounds from 1 again.
 set -u
 # shellcheck source=lab/e2e.sh
-. "$(dirname "$0")/lab/e2e.sh"
+. "$(dirname "$0")/../lab/e2e.sh"
 lab_requirements
 lab_e2e 47270 0 -s converge --cancel-at 3 --restart
 grep -q '"status":"completed","attempts":2' "$work/lab.jsonl" ||

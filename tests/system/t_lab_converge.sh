@@ -5,7 +5,7 @@
 # against QEMU's own numbers and the guest's.
 set -u
 # shellcheck source=lab/e2e.sh
-. "$(dirname "$0")/lab/e2e.sh"
+. "$(dirname "$0")/../lab/e2e.sh"
 lab_requirements
 LMTRACE_QMP=1 lab_e2e 47220 0 -s converge	# and lmtrace --qmp on the tracer socket
 grep -q '"status":"completed"' "$work/lab.jsonl" || fail "the converge scenario did not complete"

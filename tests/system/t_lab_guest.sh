@@ -6,7 +6,7 @@
 # that does not fit in its RAM.
 set -u
 # shellcheck source=lab/e2e.sh
-. "$(dirname "$0")/lab/e2e.sh"
+. "$(dirname "$0")/../lab/e2e.sh"
 lab_requirements no-lmtrace
 work=$(mktemp -d /tmp/lmlab-guest.XXXXXX)
 qemu_pid=

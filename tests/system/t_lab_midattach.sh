@@ -4,7 +4,7 @@
 # count only the syncs it saw, and still report the end and the bytes since.
 set -u
 # shellcheck source=lab/e2e.sh
-. "$(dirname "$0")/lab/e2e.sh"
+. "$(dirname "$0")/../lab/e2e.sh"
 lab_requirements
 lab_e2e 47260 3 -s converge
 grep -q '"status":"completed"' "$work/lab.jsonl" || fail "the migration did not complete"

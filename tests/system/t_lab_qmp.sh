@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
-# The QMP client (user/qmp.c) against a real QEMU: see tests/lab/qmp_real.c.
+# The QMP client (user/trace/qmp.c) against a real QEMU: see tests/lab/qmp_real.c.
 set -u
 # shellcheck source=lab/e2e.sh
-. "$(dirname "$0")/lab/e2e.sh"
+. "$(dirname "$0")/../lab/e2e.sh"
 lab_requirements no-lmtrace
 work=$(mktemp -d /tmp/lmlab-qmp.XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -6,7 +6,7 @@
 # unsent, and lmcheck checks that this explains the difference.
 set -u
 # shellcheck source=lab/e2e.sh
-. "$(dirname "$0")/lab/e2e.sh"
+. "$(dirname "$0")/../lab/e2e.sh"
 lab_requirements
 lab_e2e 47230 0 -s stuck
 grep -q '"status":"cancelled"' "$work/lab.jsonl" || fail "the stuck scenario was not cancelled at its bound"

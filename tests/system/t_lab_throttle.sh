@@ -7,7 +7,7 @@
 # trigger); the migration must then complete, and lmtrace end on converging.
 set -u
 # shellcheck source=lab/e2e.sh
-. "$(dirname "$0")/lab/e2e.sh"
+. "$(dirname "$0")/../lab/e2e.sh"
 lab_requirements
 
 during_migration() {

@@ -4,7 +4,7 @@
 # done in well under a second, lmtrace attached before `migrate`.
 set -u
 # shellcheck source=lab/e2e.sh
-. "$(dirname "$0")/lab/e2e.sh"
+. "$(dirname "$0")/../lab/e2e.sh"
 lab_requirements
 lab_e2e 47250 0 -s zero
 grep -q '"status":"completed"' "$work/lab.jsonl" || fail "the zero scenario did not complete"

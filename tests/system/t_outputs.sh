@@ -8,7 +8,7 @@
 # `lmtrace report` rendered to PNG by rsvg-convert.
 # Ports 47450-47499 belong to this test.
 set -u
-cd "${LM_TOP:-$(dirname "$0")/..}" || exit 1
+cd "${LM_TOP:-$(dirname "$0")/../..}" || exit 1
 OUTPUT=${OUTPUT:-.output}
 case $OUTPUT in /*) ;; *) OUTPUT=$PWD/$OUTPUT ;; esac
 LMTRACE=${LMTRACE:-$OUTPUT/lmtrace}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The outputs on real traces: kvm_gt (the ground-truth VMM, tests/kvm_gt.c)
+# The outputs on real traces: kvm_gt (the ground-truth VMM, tests/kvm_gt/kvm_gt.c)
 # runs a migration-like sequence of dirty-log rounds, 800 ms apart, twice.
 # 1. lmtrace -j -w --listen --prom-file: /metrics scraped with curl during the
 #    run shows the rounds going up; the recording replayed with -r gives the

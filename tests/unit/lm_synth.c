@@ -7,7 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include "outputs.h"
+#include "out/outputs.h"
 #include "synth.h"
 
 static const struct synth converging = {

@@ -12,7 +12,7 @@
 #define LM_TEST_SYNTH_H
 
 #include <string.h>
-#include "obs.h"
+#include "core/obs.h"
 
 struct synth {
 	uint32_t pid;

@@ -9,7 +9,8 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-#include "estimator.h"
+#include "core/estimator.h"
+#include "core/units.h"
 #include "unit.h"
 
 #define MiB (1024.0 * 1024.0)

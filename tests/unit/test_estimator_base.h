@@ -14,7 +14,7 @@
 #define TEST_ESTIMATOR_BASE_H
 
 #include <stdint.h>
-#include "obs.h"
+#include "core/obs.h"
 
 struct baselines {
 	uint64_t page_size;

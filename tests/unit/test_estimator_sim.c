@@ -14,7 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "estimator.h"
+#include "core/estimator.h"
+#include "core/units.h"
 #include "unit.h"
 #include "test_estimator_sim.h"
 #include "test_estimator_text.h"

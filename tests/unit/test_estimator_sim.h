@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "obs.h"
+#include "core/obs.h"
 
 enum { PAT_SWEEP = 0, PAT_RANDOM = 1 };
 

@@ -27,7 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "obs.h"
+#include "core/obs.h"
 
 /* "12.5" -> 12500000000; -EINVAL on junk. */
 static __attribute__((unused)) int obs_text_parse_seconds(const char *s, uint64_t *ns)

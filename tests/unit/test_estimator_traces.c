@@ -24,8 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "estimator.h"
-#include "record.h"
+#include "core/estimator.h"
+#include "core/units.h"
+#include "record/record.h"
 #include "unit.h"
 #include "test_estimator_text.h"
 #include "test_estimator_base.h"

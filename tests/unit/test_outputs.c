@@ -18,9 +18,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "outputs.h"
-#include "prom_metrics.h"
-#include "record.h"
+#include "out/outputs.h"
+#include "out/prom_metrics.h"
+#include "out/report.h"
+#include "record/record.h"
+#include "record/replay.h"
 #include "synth.h"
 #include "unit.h"
 
@@ -163,8 +165,8 @@ static char *prom_text_of_run(void)
 	init_pipe(&p);
 	run_both(&p);
 	lm_prom_init(&st);
-	for (int i = 0; i < p.nvms; i++)
-		lm_prom_update(&st, p.vms[i]);
+	for (int i = 0; lm_pipeline_view(&p, i); i++)
+		lm_prom_update(&st, lm_pipeline_view(&p, i));
 	text = lm_prom_render(&st, &len);
 	ASSERT_EQ(strlen(text), len, "length");
 	lm_prom_destroy(&st);
@@ -485,18 +487,15 @@ static void test_live(void)
 static void test_report(void)
 {
 	char rec[512], svg[512], html[512], *text;
-	char *argv_svg[] = { "report", rec, "-o", svg, NULL };
-	char *argv_html[] = { "report", rec, "-o", html, NULL };
-	char *argv_bad[] = { "report", rec, NULL };
+	char err[512];
 	FILE *f;
 	size_t n;
 
 	snprintf(rec, sizeof(rec), "%s/both.lmrec", tmpdir);
 	snprintf(svg, sizeof(svg), "%s/chart.svg", tmpdir);
 	snprintf(html, sizeof(html), "%s/chart.html", tmpdir);
-	ASSERT_EQ(lm_report_main(4, argv_svg), 0, "report svg");
-	ASSERT_EQ(lm_report_main(4, argv_html), 0, "report html");
-	ASSERT_EQ(lm_report_main(2, argv_bad), 2, "no -o is a usage error");
+	ASSERT_EQ(lm_report_make(rec, svg, LM_REP_SVG, 960, err, sizeof(err)), 0, "report svg");
+	ASSERT_EQ(lm_report_make(rec, html, LM_REP_HTML, 960, err, sizeof(err)), 0, "report html");
 	text = calloc(1, 4 << 20);
 	f = fopen(svg, "r");
 	n = f ? fread(text, 1, (4 << 20) - 1, f) : 0;

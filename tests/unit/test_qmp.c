@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "unit.h"
-#include "qmp.h"
+#include "trace/qmp.h"
+#include "lab_qmp.h"
 
 /* ---- replies captured from QEMU 7.2.22 ---- */
 

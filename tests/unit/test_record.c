@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "record_codec.h"
+#include "record/record_codec.h"
 #include "unit.h"
 
 #define NOBS 400

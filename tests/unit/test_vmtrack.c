@@ -6,7 +6,7 @@
  */
 #include <string.h>
 #include "unit.h"
-#include "vmtrack.h"
+#include "core/vmtrack.h"
 
 #define MS 1000000ull
 #define PID 4242

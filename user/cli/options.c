@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Command-line options (argp, as bcc's libbpf-tools do). */
+/* The options of `lmtrace [trace]` and `lmtrace replay` (argp, as bcc's libbpf-tools do). */
 #include <argp.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include "env.h"
+#include "cli/options.h"
 
 const char *argp_program_version = "lmtrace 0.1";
 const char *argp_program_bug_address = "the lmtrace issue tracker";
@@ -15,9 +15,10 @@ static const char doc[] =
 "whether it will converge, when, with what downtime, and what throttle would\n"
 "make it converge. Run it on the source host as root.\n"
 "\n"
-"USAGE: lmtrace [-p PID[,PID...]] [-i SECONDS] [-d SECONDS] [-j | --csv] [OPTIONS]\n"
-"       lmtrace -r FILE [-j | --csv]          replay a recording (no root needed)\n"
-"       lmtrace report FILE -o chart.svg      draw a recording\n"
+"USAGE: lmtrace [trace] [-p PID,...] [-i SEC] [-d SEC] [-j | --csv] [OPTIONS]\n"
+"       lmtrace replay FILE [-j | --csv]   replay a recording (no root needed;\n"
+"                                          the same as lmtrace -r FILE)\n"
+"       lmtrace report FILE -o chart.svg   draw a recording (see its --help)\n"
 "\n"
 "EXAMPLES:\n"
 "    lmtrace -p $(pidof qemu-system-x86_64)   # live view of one VM's migration\n"
@@ -25,7 +26,8 @@ static const char doc[] =
 "    lmtrace -p 1234 -j | jq .                # JSON lines for scripts\n"
 "    lmtrace -p 1234 --qmp /run/vm1.qmp       # read downtime limit, bandwidth from QEMU\n"
 "    lmtrace -p 1234 --downtime-limit 300 --bandwidth 32M\n"
-"    lmtrace -p 1234 -w mig.lmt               # also record, replay with -r mig.lmt\n"
+"    lmtrace -p 1234 -w mig.lmrec             # also record it\n"
+"    lmtrace replay mig.lmrec -j              # the same estimates again, as JSON\n"
 "    lmtrace --prom-file /var/lib/node_exporter/lmtrace.prom\n"
 "    lmtrace --listen 127.0.0.1:9595          # Prometheus /metrics over HTTP\n"
 "\n"
@@ -96,7 +98,7 @@ static double parse_bytes(struct argp_state *state, const char *arg)
 	return v * mult;
 }
 
-static void parse_pids(struct argp_state *state, struct lm_env *env, char *arg)
+static void parse_pids(struct argp_state *state, struct lm_options *o, char *arg)
 {
 	char *tok, *save = NULL, *end;
 	long pid;
@@ -106,52 +108,57 @@ static void parse_pids(struct argp_state *state, struct lm_env *env, char *arg)
 		pid = strtol(tok, &end, 10);
 		if (errno || end == tok || *end || pid <= 0 || pid > INT_MAX)
 			argp_error(state, "invalid pid '%s'", tok);
-		if (env->npids >= LM_MAX_VMS)
+		if (o->npids >= LM_MAX_VMS)
 			argp_error(state, "too many pids: at most %d", LM_MAX_VMS);
-		env->pids[env->npids++] = (pid_t)pid;
+		o->pids[o->npids++] = (pid_t)pid;
 	}
 }
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
-	struct lm_env *env = state->input;
+	struct lm_options *o = state->input;
 	long port;
 	char *end;
 
 	switch (key) {
-	case 'p': parse_pids(state, env, arg); break;
-	case 'i': env->interval_s = parse_positive(state, "interval", arg); break;
-	case 'd': env->duration_s = parse_positive(state, "duration", arg); break;
-	case 'j': env->json = 1; break;
-	case 'v': env->verbose = 1; break;
-	case 'w': env->record_path = arg; break;
-	case 'r': env->replay_path = arg; break;
-	case OPT_CSV: env->csv = 1; break;
-	case OPT_ROWS: env->rows = 1; break;
-	case OPT_QMP: env->qmp_path = arg; break;
-	case OPT_PROM: env->prom_path = arg; break;
-	case OPT_LISTEN: env->listen = arg; break;
-	case OPT_NO_FENTRY: env->no_fentry = 1; break;
-	case OPT_NO_KPROBE: env->no_kprobe = 1; break;
-	case OPT_DOWNTIME: env->downtime_limit_ms = parse_positive(state, "downtime limit", arg); break;
-	case OPT_BANDWIDTH: env->bandwidth_Bps = parse_bytes(state, arg); break;
-	case OPT_SWITCHOVER: env->switchover_Bps = parse_bytes(state, arg); break;
+	case 'p': parse_pids(state, o, arg); break;
+	case 'i': o->interval_s = parse_positive(state, "interval", arg); break;
+	case 'd': o->duration_s = parse_positive(state, "duration", arg); break;
+	case 'j': o->json = 1; break;
+	case 'v': o->verbose = 1; break;
+	case 'w': o->record_path = arg; break;
+	case 'r': o->replay_path = arg; break;
+	case OPT_CSV: o->csv = 1; break;
+	case OPT_ROWS: o->rows = 1; break;
+	case OPT_QMP: o->qmp_path = arg; break;
+	case OPT_PROM: o->prom_path = arg; break;
+	case OPT_LISTEN: o->listen = arg; break;
+	case OPT_NO_FENTRY: o->no_fentry = 1; break;
+	case OPT_NO_KPROBE: o->no_kprobe = 1; break;
+	case OPT_DOWNTIME: o->downtime_limit_ms = parse_positive(state, "downtime limit", arg); break;
+	case OPT_BANDWIDTH: o->bandwidth_Bps = parse_bytes(state, arg); break;
+	case OPT_SWITCHOVER: o->switchover_Bps = parse_bytes(state, arg); break;
 	case OPT_PORT:
 		errno = 0;
 		port = strtol(arg, &end, 10);
 		if (errno || end == arg || *end || port <= 0 || port > 65535)
 			argp_error(state, "invalid port '%s'", arg);
-		env->port = (uint16_t)port;
+		o->port = (uint16_t)port;
 		break;
 	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s' (pids go with -p)", arg);
+		if (o->mode == LM_OPTS_REPLAY && !o->replay_path)
+			o->replay_path = arg;
+		else
+			argp_error(state, "unexpected argument '%s' (pids go with -p)", arg);
 		break;
 	case ARGP_KEY_END:
-		if (env->json && env->csv)
+		if (o->mode == LM_OPTS_REPLAY && !o->replay_path)
+			argp_error(state, "give the recording to replay: lmtrace replay FILE");
+		if (o->json && o->csv)
 			argp_error(state, "-j and --csv are exclusive");
-		if (env->replay_path && (env->npids || env->qmp_path || env->record_path))
-			argp_error(state, "-r replays a recording: -p, --qmp and -w do not apply");
-		if (env->qmp_path && env->npids != 1)
+		if (o->replay_path && (o->npids || o->qmp_path || o->record_path))
+			argp_error(state, "a replay reads a recording: -p, --qmp and -w do not apply");
+		if (o->qmp_path && o->npids != 1)
 			argp_error(state, "--qmp needs exactly one -p PID (the QEMU it belongs to)");
 		break;
 	default:
@@ -160,15 +167,16 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-void lm_env_parse(struct lm_env *env, int argc, char **argv)
+void lm_options_parse(struct lm_options *o, enum lm_options_mode mode, int argc, char **argv)
 {
 	static const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
 
-	memset(env, 0, sizeof(*env));
-	env->interval_s = 1.0;
-	env->downtime_limit_ms = -1;
-	env->bandwidth_Bps = -1;
-	env->switchover_Bps = -1;
+	memset(o, 0, sizeof(*o));
+	o->mode = mode;
+	o->interval_s = 1.0;
+	o->downtime_limit_ms = -1;
+	o->bandwidth_Bps = -1;
+	o->switchover_Bps = -1;
 	argp_err_exit_status = 2;
-	argp_parse(&argp, argc, argv, 0, NULL, env);
+	argp_parse(&argp, argc, argv, 0, NULL, o);
 }

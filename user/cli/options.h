@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* Command-line options. */
-#ifndef LM_ENV_H
-#define LM_ENV_H
+/* The options of `lmtrace [trace]` and `lmtrace replay` (argp). */
+#ifndef LM_OPTIONS_H
+#define LM_OPTIONS_H
 
 #include <stdint.h>
 #include <sys/types.h>
 #include "lmtrace.h"
 
-struct lm_env {
+struct lm_options {
+	int mode;			/* enum lm_options_mode */
 	pid_t pids[LM_MAX_VMS];
 	int npids;			/* 0: every process with /dev/kvm open */
 	double interval_s;		/* -i */
@@ -28,7 +29,12 @@ struct lm_env {
 	int no_fentry, no_kprobe;	/* --no-fentry/--no-kprobe: force fallbacks (testing) */
 };
 
-/* Parses argv; on a usage error prints it and exits 2 (argp). */
-void lm_env_parse(struct lm_env *env, int argc, char **argv);
+enum lm_options_mode {
+	LM_OPTS_TRACE,		/* lmtrace [trace] [OPTIONS] (-r FILE replays too) */
+	LM_OPTS_REPLAY,		/* lmtrace replay FILE [OPTIONS]: FILE is the argument */
+};
 
-#endif /* LM_ENV_H */
+/* Parses argv; on a usage error prints it and exits 2 (argp). */
+void lm_options_parse(struct lm_options *o, enum lm_options_mode mode, int argc, char **argv);
+
+#endif /* LM_OPTIONS_H */

@@ -66,8 +66,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "estimator.h"
-#include "estimator_model.h"
+#include "core/estimator.h"
+#include "core/estimator_model.h"
 
 #define MiB (1024.0 * 1024.0)
 
@@ -100,16 +100,6 @@
 #define THROTTLE_UNTESTED	0.05
 /* Rates within this fraction of each other (or of the cap) are the same rate. */
 #define RATE_STEADY		0.15
-
-const char *lm_verdict_name(enum lm_verdict v)
-{
-	switch (v) {
-	case LM_VERDICT_CONVERGING:	return "converging";
-	case LM_VERDICT_MARGINAL:	return "marginal";
-	case LM_VERDICT_NOT_CONVERGING:	return "not-converging";
-	default:			return "unknown";
-	}
-}
 
 void lm_est_config_default(struct lm_est_config *cfg)
 {
@@ -448,6 +438,14 @@ static void set_reason(struct lm_estimate *est, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The settings this estimate is made under, for the outputs. */
+static void export_settings(const struct lm_estimator *e, struct lm_estimate *est)
+{
+	est->page_size = e->cfg.page_size;
+	est->downtime_limit_s = e->cfg.downtime_limit_s;
+	est->max_bandwidth_Bps = e->cfg.max_bandwidth_Bps;
+}
+
 static void export_curve(struct lm_estimate *est, const struct lm_curve *c)
 {
 	int i, n = c->n - 1 < LM_EST_CURVE_MAX ? c->n - 1 : LM_EST_CURVE_MAX;
@@ -551,6 +549,7 @@ static int compute(struct lm_estimator *e, int kind)
 	est->phase = e->phase;
 	est->tx_rate_Bps = x.rate;
 	est->threshold_bytes = x.thr;
+	export_settings(e, est);
 	/*
 	 * Without a stop-phase rate the iterative one is used: a bound, since
 	 * QEMU lifts any cap once the VM is stopped, unless QEMU itself said
@@ -796,6 +795,7 @@ void lm_est_init(struct lm_estimator *e, const struct lm_est_config *cfg)
 	e->cur.throttle_pct = e->cur.dirty_limit_Bps = e->cur.ratio = -1;
 	e->cur.measured_downtime_ms = -1;
 	snprintf(e->cur.reason, sizeof(e->cur.reason), "no migration seen yet");
+	export_settings(e, &e->cur);
 }
 
 int lm_est_feed(struct lm_estimator *e, const struct lm_obs *o)

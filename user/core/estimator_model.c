@@ -5,7 +5,7 @@
  */
 #include <math.h>
 #include <string.h>
-#include "estimator_model.h"
+#include "core/estimator_model.h"
 
 /* Bounds the replay's work when rounds are many and short (lambda near 1). */
 #define SIM_MAX_ROUNDS		20000

@@ -8,7 +8,7 @@
 #define LM_ESTIMATOR_MODEL_H
 
 #include <stdint.h>
-#include "estimator.h"
+#include "core/estimator.h"
 
 /*
  * U(T): unique bytes dirtied in a window of T guest seconds, as the vertices

@@ -1,10 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Observations -> per-VM view and estimator -> sinks. */
+/* Observations -> per-VM estimator and view -> sinks; BPF events -> observations. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "pipeline.h"
+#include "core/estimator.h"
+#include "core/pipeline.h"
+#include "core/vmtrack.h"
+
+struct lm_pipe_vm {
+	struct lm_vm_view view;
+	struct lm_estimator est;
+	struct lm_vmtrack *track;	/* live tracing only, NULL once untracked */
+	int64_t cookie;
+	struct lm_pipeline *p;		/* for the tracker's emit callback */
+};
 
 void lm_pipeline_init(struct lm_pipeline *p, const struct lm_est_config *cfg)
 {
@@ -20,42 +31,56 @@ int lm_pipeline_add_sink(struct lm_pipeline *p, struct lm_sink *s)
 	return 0;
 }
 
-static struct lm_vm_view *find_vm(struct lm_pipeline *p, uint32_t pid, int create)
+static struct lm_pipe_vm *find_vm(const struct lm_pipeline *p, uint32_t pid)
 {
-	struct lm_vm_view *vm;
 	int i;
 
 	for (i = 0; i < p->nvms; i++)
-		if (p->vms[i]->pid == pid)
+		if (p->vms[i]->view.pid == pid)
 			return p->vms[i];
-	if (!create || p->nvms >= LM_PIPE_MAX_VMS)
-		return NULL;
+	return NULL;
+}
+
+static struct lm_pipe_vm *find_or_add_vm(struct lm_pipeline *p, uint32_t pid)
+{
+	struct lm_pipe_vm *vm = find_vm(p, pid);
+
+	if (vm || p->nvms >= LM_PIPE_MAX_VMS)
+		return vm;
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return NULL;
-	vm->pid = pid;
-	vm->first_ts_s = -1;
+	vm->p = p;
+	vm->view.pid = pid;
+	vm->view.first_ts_s = -1;
 	lm_est_init(&vm->est, &p->cfg);
+	vm->view.est = *lm_est_current(&vm->est);
 	p->vms[p->nvms++] = vm;
 	return vm;
 }
 
 const struct lm_vm_view *lm_pipeline_vm(const struct lm_pipeline *p, uint32_t pid)
 {
-	return find_vm((struct lm_pipeline *)p, pid, 0);
+	struct lm_pipe_vm *vm = find_vm(p, pid);
+
+	return vm ? &vm->view : NULL;
+}
+
+const struct lm_vm_view *lm_pipeline_view(const struct lm_pipeline *p, int i)
+{
+	return i >= 0 && i < p->nvms ? &p->vms[i]->view : NULL;
 }
 
 void lm_pipeline_set_name(struct lm_pipeline *p, uint32_t pid, const char *name)
 {
-	struct lm_vm_view *vm = find_vm(p, pid, 1);
+	struct lm_pipe_vm *vm = find_or_add_vm(p, pid);
 
 	if (vm)
-		snprintf(vm->name, sizeof(vm->name), "%s", name);
+		snprintf(vm->view.name, sizeof(vm->view.name), "%s", name);
 }
 
 static void push_history(struct lm_vm_view *vm, double ts_s)
 {
-	const struct lm_estimate *est = lm_est_current(&vm->est);
 	uint32_t i;
 
 	if (vm->hist_len < LM_HISTORY) {
@@ -65,10 +90,10 @@ static void push_history(struct lm_vm_view *vm, double ts_s)
 		vm->hist_head = (vm->hist_head + 1) % LM_HISTORY;
 	}
 	vm->hist[i].ts_s = ts_s;
-	vm->hist[i].dirty_Bps = vm->dirty_pages_per_s * vm->est.cfg.page_size;
+	vm->hist[i].dirty_Bps = vm->dirty_pages_per_s * vm->est.page_size;
 	vm->hist[i].tx_Bps = vm->tx_bytes_per_s;
-	vm->hist[i].remaining = est->remaining_bytes;
-	vm->hist[i].verdict = est->verdict;
+	vm->hist[i].remaining = vm->est.remaining_bytes;
+	vm->hist[i].verdict = vm->est.verdict;
 }
 
 /* What the view keeps besides the estimate: totals and last rates. */
@@ -123,18 +148,19 @@ static void update_view(struct lm_vm_view *vm, const struct lm_obs *o)
 
 int lm_pipeline_feed(struct lm_pipeline *p, const struct lm_obs *o)
 {
-	struct lm_vm_view *vm = find_vm(p, o->pid, 1);
+	struct lm_pipe_vm *vm = find_or_add_vm(p, o->pid);
 	int changed, i;
 
 	if (!vm)
 		return -ENOSPC;
-	update_view(vm, o);
+	update_view(&vm->view, o);
 	changed = lm_est_feed(&vm->est, o);
+	vm->view.est = *lm_est_current(&vm->est);
 	if (o->kind == LM_OBS_TICK)
-		push_history(vm, o->ts_ns / 1e9);
+		push_history(&vm->view, o->ts_ns / 1e9);
 	for (i = 0; i < p->nsinks; i++)
 		if (p->sinks[i]->on_obs)
-			p->sinks[i]->on_obs(p->sinks[i], o, vm, changed);
+			p->sinks[i]->on_obs(p->sinks[i], o, &vm->view, changed);
 	return 0;
 }
 
@@ -159,15 +185,105 @@ int lm_pipeline_finish(struct lm_pipeline *p)
 	for (i = 0; i < p->nsinks; i++)
 		for (j = 0; j < p->nvms; j++)
 			if (p->sinks[i]->on_summary)
-				p->sinks[i]->on_summary(p->sinks[i], p->vms[j]);
+				p->sinks[i]->on_summary(p->sinks[i], &p->vms[j]->view);
 	for (i = 0; i < p->nsinks; i++) {
 		err = p->sinks[i]->close ? p->sinks[i]->close(p->sinks[i]) : 0;
 		if (err && !first_err)
 			first_err = err;
 	}
 	p->nsinks = 0;
-	for (j = 0; j < p->nvms; j++)
+	for (j = 0; j < p->nvms; j++) {
+		free(p->vms[j]->track);
 		free(p->vms[j]);
+	}
 	p->nvms = 0;
 	return first_err;
+}
+
+/* ---- live tracing ------------------------------------------------------- */
+
+static void emit_obs(void *ctx, const struct lm_obs *o)
+{
+	struct lm_pipe_vm *vm = ctx;
+
+	lm_pipeline_feed(vm->p, o);
+}
+
+int lm_pipeline_track(struct lm_pipeline *p, uint32_t pid, uint32_t source,
+		      int64_t realtime_offset_ns, int64_t cookie)
+{
+	struct lm_pipe_vm *vm = find_vm(p, pid);
+
+	if (vm && vm->track)
+		return -EEXIST;
+	vm = find_or_add_vm(p, pid);
+	if (!vm)
+		return p->nvms >= LM_PIPE_MAX_VMS ? -ENOSPC : -ENOMEM;
+	vm->track = calloc(1, sizeof(*vm->track));
+	if (!vm->track)
+		return -ENOMEM;
+	lm_vmtrack_init(vm->track, pid, source, realtime_offset_ns);
+	vm->cookie = cookie;
+	return 0;
+}
+
+int lm_pipeline_tracked(const struct lm_pipeline *p, int i, uint32_t *pid, int64_t *cookie)
+{
+	int j, seen = 0;
+
+	for (j = 0; j < p->nvms; j++) {
+		if (!p->vms[j]->track)
+			continue;
+		if (seen++ == i) {
+			*pid = p->vms[j]->view.pid;
+			*cookie = p->vms[j]->cookie;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void lm_pipeline_event(struct lm_pipeline *p, const struct lm_event *e)
+{
+	struct lm_pipe_vm *vm = find_vm(p, e->pid);
+
+	if (!vm || !vm->track)
+		return;
+	if (e->kind == LM_EV_RESET_RINGS)
+		vm->track->source = LM_SRC_RING;
+	lm_vmtrack_event(vm->track, e, emit_obs, vm);
+}
+
+void lm_pipeline_poll(struct lm_pipeline *p, uint64_t now_ns)
+{
+	int i;
+
+	for (i = 0; i < p->nvms; i++)
+		if (p->vms[i]->track)
+			lm_vmtrack_poll(p->vms[i]->track, now_ns, emit_obs, p->vms[i]);
+}
+
+void lm_pipeline_tick(struct lm_pipeline *p, uint32_t pid, uint64_t now_ns,
+		      const struct lm_vm_counters *sum)
+{
+	struct lm_pipe_vm *vm = find_vm(p, pid);
+
+	if (vm && vm->track)
+		lm_vmtrack_tick(vm->track, now_ns, sum, emit_obs, vm);
+}
+
+void lm_pipeline_untrack(struct lm_pipeline *p, uint32_t pid, uint64_t now_ns, uint32_t reason,
+			 const struct lm_vm_counters *sum)
+{
+	struct lm_pipe_vm *vm = find_vm(p, pid);
+
+	if (!vm || !vm->track)
+		return;
+	/* The end first (a pending completion carries an earlier time), then
+	 * a last sample so the totals include what was sent since the last tick. */
+	lm_vmtrack_finish(vm->track, now_ns, reason, emit_obs, vm);
+	if (sum)
+		lm_vmtrack_tick(vm->track, now_ns, sum, emit_obs, vm);
+	free(vm->track);
+	vm->track = NULL;
 }

@@ -1,21 +1,29 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The pipeline: observations in, estimates and output out. One lm_vm_view per
- * traced pid; every observation updates its view and estimator, then goes to
- * each sink. Pure: no clocks, no BPF, so live tracing and replay (-r) go
- * through exactly the same code.
+ * The pipeline: observations in, estimates and output out. It owns the one
+ * per-VM table: for each VM its view (what sinks see), its estimator and,
+ * when traced live, its round tracker (vmtrack.h), which turns the VM's BPF
+ * events into observations. Every observation updates the VM's estimator
+ * and view, then goes to each sink. Pure: no clocks, no BPF, no I/O of its
+ * own, so live tracing and replay go through exactly the same code.
  */
 #ifndef LM_PIPELINE_H
 #define LM_PIPELINE_H
 
-#include "sink.h"
+#include <stdint.h>
+#include "lmtrace.h"
+#include "core/estimate.h"
+#include "core/obs.h"
+#include "core/view.h"
 
 #define LM_MAX_SINKS 8
-#define LM_PIPE_MAX_VMS 64
+#define LM_PIPE_MAX_VMS LM_MAX_VMS	/* as many VMs as the BPF side can filter on */
+
+struct lm_pipe_vm;	/* one VM's entry (pipeline.c) */
 
 struct lm_pipeline {
-	struct lm_est_config cfg;
-	struct lm_vm_view *vms[LM_PIPE_MAX_VMS];
+	struct lm_est_config cfg;	/* every new VM's estimator starts from it */
+	struct lm_pipe_vm *vms[LM_PIPE_MAX_VMS];
 	int nvms;
 	struct lm_sink *sinks[LM_MAX_SINKS];
 	int nsinks;
@@ -24,7 +32,7 @@ struct lm_pipeline {
 void lm_pipeline_init(struct lm_pipeline *p, const struct lm_est_config *cfg);
 /* Takes ownership of nothing: the sink must outlive the pipeline. -ENOSPC if full. */
 int lm_pipeline_add_sink(struct lm_pipeline *p, struct lm_sink *s);
-/* Name a VM for labels (QEMU -name, else comm). Creates the view if needed. */
+/* Name a VM for labels (QEMU -name, else comm). Creates the entry if needed. */
 void lm_pipeline_set_name(struct lm_pipeline *p, uint32_t pid, const char *name);
 /* Feed one observation. -ENOSPC if it is for a new VM and the table is full. */
 int lm_pipeline_feed(struct lm_pipeline *p, const struct lm_obs *o);
@@ -34,5 +42,33 @@ void lm_pipeline_message(struct lm_pipeline *p, int level, const char *fmt, ...)
 /* Summaries for every VM, then close every sink. Returns the first sink error. */
 int lm_pipeline_finish(struct lm_pipeline *p);
 const struct lm_vm_view *lm_pipeline_vm(const struct lm_pipeline *p, uint32_t pid);
+/* The i-th VM's view in order of first appearance, NULL past the last. */
+const struct lm_vm_view *lm_pipeline_view(const struct lm_pipeline *p, int i);
+
+/*
+ * Live tracing. Times are CLOCK_MONOTONIC ns, as BPF stamps its events;
+ * realtime_offset_ns turns them into the Unix times observations carry.
+ * cookie is the caller's handle for the VM (e.g. a pidfd); the pipeline
+ * only stores it. Returns 0, -EEXIST, -ENOSPC or -ENOMEM.
+ */
+int lm_pipeline_track(struct lm_pipeline *p, uint32_t pid, uint32_t source,
+		      int64_t realtime_offset_ns, int64_t cookie);
+/* The i-th tracked VM (0 <= i, until it returns 0): its pid and cookie. */
+int lm_pipeline_tracked(const struct lm_pipeline *p, int i, uint32_t *pid, int64_t *cookie);
+/* One BPF event; events of VMs not tracked are ignored. */
+void lm_pipeline_event(struct lm_pipeline *p, const struct lm_event *e);
+/* Time passes: close idle harvest bursts, confirm completed migrations. */
+void lm_pipeline_poll(struct lm_pipeline *p, uint64_t now_ns);
+/* A periodic sample of one VM from its summed counters. */
+void lm_pipeline_tick(struct lm_pipeline *p, uint32_t pid, uint64_t now_ns,
+		      const struct lm_vm_counters *sum);
+/*
+ * Stop tracking a VM (its process exited, or tracing stops): end an open
+ * migration with reason, then a last sample from sum (if not NULL) so the
+ * totals include what was sent since the last tick. The view stays for the
+ * summary.
+ */
+void lm_pipeline_untrack(struct lm_pipeline *p, uint32_t pid, uint64_t now_ns, uint32_t reason,
+			 const struct lm_vm_counters *sum);
 
 #endif /* LM_PIPELINE_H */

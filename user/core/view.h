@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Output sinks. The pipeline (pipeline.c) runs every observation through the
- * VM's estimator and then hands it to each enabled sink together with the
- * VM's view (estimate, totals, history). A sink only formats and writes; it
- * never changes the view. Live tracing and replay (-r) use the same sinks.
+ * What the outputs see of one traced VM, and the sink interface. The
+ * pipeline (pipeline.c) runs every observation through the VM's estimator,
+ * publishes the result in the VM's view, then hands both to each sink. A
+ * sink only formats and writes; it never changes the view, and it sees the
+ * estimate (estimate.h), never the estimator behind it. Live tracing and
+ * replay use the same sinks. Constructors are in out/outputs.h.
  */
-#ifndef LM_SINK_H
-#define LM_SINK_H
+#ifndef LM_VIEW_H
+#define LM_VIEW_H
 
 #include <stdint.h>
-#include <stdio.h>
-#include "estimator.h"
-#include "obs.h"
+#include "core/estimate.h"
+#include "core/obs.h"
 
 #define LM_HISTORY 64	/* samples kept per VM for sparklines and charts */
 
@@ -19,7 +20,7 @@
 struct lm_vm_view {
 	uint32_t pid;
 	char name[64];			/* QEMU -name or comm, for labels */
-	struct lm_estimator est;
+	struct lm_estimate est;		/* the estimator's latest, with the settings in force */
 	/* totals while traced */
 	uint32_t rounds;
 	uint64_t dirty_pages;		/* sum over rounds >= 2 (round 1 is RAM size) */
@@ -58,14 +59,4 @@ struct lm_sink {
 	int (*close)(struct lm_sink *s);
 };
 
-/* The two basic sinks (others are in outputs.h). f stays owned by the caller. */
-/* -j: one JSON object per line (schema in README.md). */
-int lm_sink_json_new(FILE *f, struct lm_sink **out);
-/* Plain rows: one per interval and VM, for pipes and logs. */
-int lm_sink_text_new(FILE *f, struct lm_sink **out);
-
-/* Names used by every output. */
-const char *lm_source_name(uint32_t source);	/* enum lm_dirty_source */
-const char *lm_end_reason_name(uint32_t reason); /* enum lm_end_reason */
-
-#endif /* LM_SINK_H */
+#endif /* LM_VIEW_H */

@@ -17,7 +17,7 @@
  *  - Round 1 (first harvest after logging was enabled) is RAM size.
  */
 #include <string.h>
-#include "vmtrack.h"
+#include "core/vmtrack.h"
 
 #define TCP_ESTABLISHED	1
 #define TCP_FIN_WAIT1	4

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 #include "lmtrace.h"
-#include "obs.h"
+#include "core/obs.h"
 
 typedef void (*lm_emit_fn)(void *ctx, const struct lm_obs *o);
 

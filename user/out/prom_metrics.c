@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "prom_metrics.h"
+#include "core/units.h"
+#include "out/prom_metrics.h"
 
 void lm_prom_init(struct lm_prom_state *st)
 {
@@ -35,9 +36,9 @@ void lm_prom_update(struct lm_prom_state *st, const struct lm_vm_view *vm)
 	if (p) {
 		p->pid = vm->pid;
 		snprintf(p->name, sizeof(p->name), "%s", vm->name);
-		p->est = *lm_est_current(&vm->est);
-		p->downtime_limit_s = vm->est.cfg.downtime_limit_s;
-		p->page_size = vm->est.cfg.page_size;
+		p->est = *&vm->est;
+		p->downtime_limit_s = vm->est.downtime_limit_s;
+		p->page_size = vm->est.page_size;
 		p->rounds = vm->rounds;
 		p->migrations = vm->migrations;
 		p->source = vm->source;

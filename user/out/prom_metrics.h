@@ -9,7 +9,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
-#include "pipeline.h"
+#include "core/pipeline.h"
 
 struct lm_prom_vm {
 	uint32_t pid;

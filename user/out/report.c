@@ -5,25 +5,11 @@
  * and hands them to the drawing code (report_svg.c).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include "outputs.h"
-#include "report.h"
-
-static const char usage[] =
-"Usage: lmtrace report FILE -o OUT [--format svg|html] [--width PX]\n"
-"Draw a recording (made with lmtrace -w FILE): dirty rate, transfer rate and\n"
-"remaining bytes per round over time, verdict changes and the predicted\n"
-"switchover, one chart per VM.\n"
-"  -o, --output OUT   chart file: .svg, or .html for a self-contained page\n"
-"                     with the verdict history; '-' writes SVG to stdout\n"
-"  -f, --format FMT   svg or html (default: from OUT's extension)\n"
-"  -W, --width PX     chart width in pixels (default 960, 480..4000)\n"
-"Examples:\n"
-"  lmtrace -p 4242 -w mig.lmrec           record a migration\n"
-"  lmtrace report mig.lmrec -o mig.svg    draw it\n"
-"  lmtrace report mig.lmrec -o mig.html   a page to attach to a ticket\n";
+#include "out/outputs.h"
+#include "out/report.h"
+#include "record/replay.h"
 
 #define GROW(arr, n, cap) ({							\
 	int _ok = 1;								\
@@ -72,7 +58,7 @@ static void add_event(struct collector *c, struct lm_rep_vm *v, double t, uint32
 static void collect_obs(struct lm_sink *s, const struct lm_obs *o,
 			const struct lm_vm_view *vm, int verdict_changed)
 {
-	const struct lm_estimate *e = lm_est_current(&vm->est);
+	const struct lm_estimate *e = &vm->est;
 	struct collector *c = s->ctx;
 	struct lm_rep *rep = c->rep;
 	struct lm_rep_vm *v;
@@ -145,7 +131,7 @@ static void collect_obs(struct lm_sink *s, const struct lm_obs *o,
 	v->tx_bytes = vm->tx_bytes;
 	v->dirty_pages = vm->dirty_pages;
 	v->ram_bytes = vm->ram_bytes;
-	v->downtime_limit_s = vm->est.cfg.downtime_limit_s;
+	v->downtime_limit_s = vm->est.downtime_limit_s;
 }
 
 /* Replay warnings (a recording cut short) go to the user, not the chart. */
@@ -200,105 +186,54 @@ static void free_rep(struct lm_rep *rep)
 	}
 }
 
-static int ends_with(const char *s, const char *suffix)
+int lm_report_make(const char *in, const char *out, enum lm_rep_format fmt, int width,
+		   char *err, size_t errlen)
 {
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && !strcasecmp(s + n - m, suffix);
-}
-
-int lm_report_main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "width", required_argument, NULL, 'W' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	const char *out = NULL, *fmt_name = NULL, *in;
 	struct collector col = {};
 	struct lm_est_config cfg;
 	struct lm_pipeline pipe;
 	struct lm_sink sink = { .name = "report", .ctx = &col, .on_obs = collect_obs,
 				.on_message = collect_message, .close = collect_close };
 	struct lm_rep *rep;
-	enum lm_rep_format fmt;
-	char err[512];
-	int c, width = 960, ret = 1;
+	int ret;
 	FILE *f;
 
-	optind = 0;	/* argv[0] is "report": restart getopt for it */
-	while ((c = getopt_long(argc, argv, "o:f:W:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o': out = optarg; break;
-		case 'f': fmt_name = optarg; break;
-		case 'W':
-			width = atoi(optarg);
-			if (width < 480 || width > 4000) {
-				fprintf(stderr, "lmtrace report: --width %s: give 480 to 4000 pixels\n", optarg);
-				return 2;
-			}
-			break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: fputs(usage, stderr); return 2;
-		}
-	}
-	if (optind != argc - 1 || !out) {
-		fprintf(stderr, "lmtrace report: %s\n%s",
-			optind != argc - 1 ? "give one recording FILE" : "give the chart file with -o OUT", usage);
-		return 2;
-	}
-	in = argv[optind];
-	if (fmt_name) {
-		if (!strcmp(fmt_name, "svg"))
-			fmt = LM_REP_SVG;
-		else if (!strcmp(fmt_name, "html"))
-			fmt = LM_REP_HTML;
-		else {
-			fprintf(stderr, "lmtrace report: --format %s: use svg or html\n", fmt_name);
-			return 2;
-		}
-	} else {
-		fmt = ends_with(out, ".html") || ends_with(out, ".htm") ? LM_REP_HTML : LM_REP_SVG;
-	}
 	rep = calloc(1, sizeof(*rep));
 	if (!rep) {
-		fprintf(stderr, "lmtrace report: out of memory\n");
-		return 1;
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
 	rep->source = in;
 	col.rep = rep;
 	lm_est_config_default(&cfg);
 	lm_pipeline_init(&pipe, &cfg);
 	lm_pipeline_add_sink(&pipe, &sink);
-	if (lm_replay(in, &pipe, err, sizeof(err))) {
-		fprintf(stderr, "lmtrace report: %s\n", err);
-		lm_pipeline_finish(&pipe);
-		goto cleanup;
-	}
+	ret = lm_replay(in, &pipe, err, errlen);
 	lm_pipeline_finish(&pipe);
+	if (ret)
+		goto cleanup;
+	ret = -ENOMEM;
 	if (col.oom) {
-		fprintf(stderr, "lmtrace report: out of memory reading %s\n", in);
+		snprintf(err, errlen, "out of memory reading %s", in);
 		goto cleanup;
 	}
+	ret = -ENODATA;
 	if (!rep->nvms) {
-		fprintf(stderr, "lmtrace report: %s holds no observations: nothing to draw\n", in);
+		snprintf(err, errlen, "%s holds no observations: nothing to draw", in);
 		goto cleanup;
 	}
 	sort_rep(rep);
 	f = strcmp(out, "-") ? fopen(out, "we") : stdout;
 	if (!f) {
-		fprintf(stderr, "lmtrace report: cannot create %s: %s\n", out, strerror(errno));
+		ret = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", out, strerror(errno));
 		goto cleanup;
 	}
 	ret = lm_report_write(rep, f, fmt, width);
 	if ((f != stdout && fclose(f)) || (f == stdout && fflush(f)))
 		ret = ret ? ret : -errno;
-	if (ret) {
-		fprintf(stderr, "lmtrace report: writing %s failed: %s\n", out, strerror(-ret));
-		ret = 1;
-	}
+	if (ret)
+		snprintf(err, errlen, "writing %s failed: %s", out, strerror(-ret));
 cleanup:
 	free_rep(rep);
 	free(rep);

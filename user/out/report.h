@@ -7,9 +7,10 @@
 #ifndef LM_REPORT_H
 #define LM_REPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "estimator.h"
+#include "core/estimate.h"
 
 struct lm_rep_sample {		/* after every tick and every round */
 	double t_s;		/* since the first observation in the recording */
@@ -65,5 +66,13 @@ enum lm_rep_format { LM_REP_SVG, LM_REP_HTML };
 
 /* Writes the chart; returns 0 or -errno (a write error). */
 int lm_report_write(const struct lm_rep *rep, FILE *f, enum lm_rep_format fmt, int width);
+
+/*
+ * The whole job of `lmtrace report`: replay the recording at in, draw it
+ * into out ("-" = stdout). 0, or -errno with a message in err (it names the
+ * file).
+ */
+int lm_report_make(const char *in, const char *out, enum lm_rep_format fmt, int width,
+		   char *err, size_t errlen);
 
 #endif /* LM_REPORT_H */

@@ -10,8 +10,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "report.h"
-#include "sink.h"
+#include "out/report.h"
+#include "core/units.h"
+#include "core/view.h"
 
 #define ML 84		/* left margin: y labels */
 #define MR 24

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "outputs.h"
+#include "out/outputs.h"
 
 static const char header[] =
 	"ts_s,pid,vm,record,round,dirty_pages,round_duration_s,round_tx_bytes,"
@@ -54,7 +54,7 @@ static void put_u64(FILE *f, uint64_t v, int known)
 static void csv_on_obs(struct lm_sink *s, const struct lm_obs *o,
 		       const struct lm_vm_view *vm, int verdict_changed)
 {
-	const struct lm_estimate *e = lm_est_current(&vm->est);
+	const struct lm_estimate *e = &vm->est;
 	struct csv_sink *cs = s->ctx;
 	int is_round = o->kind == LM_OBS_ROUND;
 	const char *record;

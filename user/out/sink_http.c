@@ -15,8 +15,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "outputs.h"
-#include "prom_metrics.h"
+#include "out/outputs.h"
+#include "out/prom_metrics.h"
 
 #define HTTP_MAX_CONNS	16
 #define HTTP_PER_IP	4

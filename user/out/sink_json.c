@@ -6,34 +6,12 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
-#include "sink.h"
+#include "out/outputs.h"
 
 struct json_sink {
 	FILE *f;
 	double last_ts_s;	/* newest observation: the time given to messages */
 };
-
-const char *lm_source_name(uint32_t source)
-{
-	switch (source) {
-	case LM_SRC_BITMAP: return "bitmap";
-	case LM_SRC_RING: return "dirty-ring";
-	case LM_SRC_FENTRY: return "bitmap+fentry";
-	case LM_SRC_KPROBE: return "bitmap+kprobe";
-	default: return "unknown";
-	}
-}
-
-const char *lm_end_reason_name(uint32_t reason)
-{
-	switch (reason) {
-	case LM_END_CANCELLED: return "cancelled";
-	case LM_END_COMPLETED: return "completed";
-	case LM_END_PROC_EXIT: return "process-exited";
-	case LM_END_TRACE_STOP: return "trace-stopped";
-	default: return "unknown";
-	}
-}
 
 static void json_str(FILE *f, const char *key, const char *s)
 {
@@ -90,7 +68,7 @@ static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
 			const struct lm_vm_view *vm, int verdict_changed)
 {
 	struct json_sink *js = s->ctx;
-	const struct lm_estimate *est = lm_est_current(&vm->est);
+	const struct lm_estimate *est = &vm->est;
 	double ts = o->ts_ns / 1e9;
 	FILE *f = js->f;
 
@@ -151,7 +129,7 @@ static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
 static void json_on_summary(struct lm_sink *s, const struct lm_vm_view *vm)
 {
 	struct json_sink *js = s->ctx;
-	const struct lm_estimate *est = lm_est_current(&vm->est);
+	const struct lm_estimate *est = &vm->est;
 
 	json_head(js->f, "summary", vm->last_ts_s, vm->pid);
 	fprintf(js->f, ",\"rounds\":%u,\"dirty_pages\":%llu,\"tx_bytes\":%llu,\"migrations\":%u"

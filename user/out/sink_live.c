@@ -14,7 +14,7 @@
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
-#include "outputs.h"
+#include "out/outputs.h"
 
 #define LIVE_MAX_MSGS	3
 #define LIVE_REASON_LINES 2
@@ -144,7 +144,7 @@ static void wrapped(FILE *f, const char *s, int width, int lines)
 
 static void draw_vm(struct live_sink *ls, FILE *f, const struct lm_vm_view *vm, int cols)
 {
-	const struct lm_estimate *e = lm_est_current(&vm->est);
+	const struct lm_estimate *e = &vm->est;
 	int spark_w = cols - 16 < LM_HISTORY ? cols - 16 : LM_HISTORY;
 	double rate_max;
 	char status[48];

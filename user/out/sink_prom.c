@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "outputs.h"
-#include "prom_metrics.h"
+#include "out/outputs.h"
+#include "out/prom_metrics.h"
 
 struct prom_file_sink {
 	struct lm_sink sink;

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "outputs.h"
-#include "record.h"
+#include "out/outputs.h"
+#include "record/record.h"
 
 struct rec_sink {
 	struct lm_sink sink;

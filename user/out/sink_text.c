@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
-#include "sink.h"
+#include "out/outputs.h"
 
 #define MiB (1024.0 * 1024.0)
 
@@ -38,7 +38,7 @@ static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 			const struct lm_vm_view *vm, int verdict_changed)
 {
 	struct text_sink *ts = s->ctx;
-	const struct lm_estimate *e = lm_est_current(&vm->est);
+	const struct lm_estimate *e = &vm->est;
 	char t[16], eta[16], dt[16], thr[16];
 	FILE *f = ts->f;
 
@@ -55,7 +55,7 @@ static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 	case LM_OBS_ROUND:
 		fprintf(f, "# %s pid %u: round %u: %llu pages (%.1f MiB) dirty in %.2f s, %.1f MiB sent%s%s\n",
 			t, o->pid, o->round.round, (unsigned long long)o->round.dirty_pages,
-			o->round.dirty_pages * (double)vm->est.cfg.page_size / MiB,
+			o->round.dirty_pages * (double)vm->est.page_size / MiB,
 			o->round.duration_ns / 1e9, o->round.tx_bytes / MiB,
 			o->round.round == 1 ? " (initial sync: all RAM)" : "",
 			o->round.flags & LM_ROUND_SAMPLED ? " (sampled)" : "");
@@ -68,7 +68,7 @@ static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 			ts->header_done = 1;
 		}
 		fprintf(f, "%-8s %7u %5u %12.1f %10.1f %11.1f %-14s %6s %11s %8s\n", t, o->pid,
-			o->tick.rounds, vm->dirty_pages_per_s * vm->est.cfg.page_size / MiB,
+			o->tick.rounds, vm->dirty_pages_per_s * vm->est.page_size / MiB,
 			vm->tx_bytes_per_s / MiB, e->remaining_bytes / MiB,
 			lm_verdict_name(e->verdict), num(e->eta_s, 1, eta, sizeof(eta)),
 			num(e->downtime_ms, 0, dt, sizeof(dt)), num(e->throttle_pct, 0, thr, sizeof(thr)));
@@ -83,13 +83,13 @@ static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 static void text_on_summary(struct lm_sink *s, const struct lm_vm_view *vm)
 {
 	struct text_sink *ts = s->ctx;
-	const struct lm_estimate *e = lm_est_current(&vm->est);
+	const struct lm_estimate *e = &vm->est;
 
 	fprintf(ts->f, "# summary pid %u%s%s: %u rounds, %llu dirty pages (%.1f MiB) after the initial sync, "
 		"%.1f MiB sent, %u migration(s), last ended: %s, last verdict: %s\n",
 		vm->pid, vm->name[0] ? " " : "", vm->name, vm->rounds,
 		(unsigned long long)vm->dirty_pages,
-		vm->dirty_pages * (double)vm->est.cfg.page_size / MiB, vm->tx_bytes / MiB,
+		vm->dirty_pages * (double)vm->est.page_size / MiB, vm->tx_bytes / MiB,
 		vm->migrations, vm->migrations ? lm_end_reason_name(vm->end_reason) : "none",
 		lm_verdict_name(e->verdict));
 	fflush(ts->f);

@@ -30,8 +30,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "estimator.h"
-#include "obs.h"
+#include "core/estimate.h"
+#include "core/obs.h"
 
 #define LM_REC_MAGIC		"LMTRREC"	/* + NUL: 8 bytes */
 #define LM_REC_VERSION		1

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
-#include "record_codec.h"
+#include "record/record_codec.h"
 
 void lm_put_le16(uint8_t *p, uint16_t v)
 {

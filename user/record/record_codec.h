@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <zlib.h>
-#include "record.h"
+#include "record/record.h"
 
 void lm_put_le16(uint8_t *p, uint16_t v);
 void lm_put_le32(uint8_t *p, uint32_t v);

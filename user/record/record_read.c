@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "record_codec.h"
+#include "record/record_codec.h"
 
 /*
  * The fuzzing build that explores what lies behind the checksums (make fuzz)

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "record_codec.h"
+#include "record/record_codec.h"
 
 struct lm_rec_writer {
 	FILE *f;

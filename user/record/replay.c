@@ -5,8 +5,8 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include "outputs.h"
-#include "record.h"
+#include "record/replay.h"
+#include "record/record.h"
 
 int lm_replay(const char *path, struct lm_pipeline *p, char *err, size_t errlen)
 {

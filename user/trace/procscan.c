@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "procscan.h"
+#include "trace/procscan.h"
 
 int lm_proc_is_vmm(pid_t pid)
 {

@@ -62,7 +62,7 @@ uint64_t lm_qmp_events_seen(const struct lm_qmp *q);
 const json_t *lm_qmp_event(const struct lm_qmp *q, uint64_t seq);
 int lm_qmp_read_events(struct lm_qmp *q, int timeout_ms);
 
-/* ---- typed helpers: what lmtrace and the lab need ---- */
+/* ---- typed helpers: the queries lmtrace makes (the lab adds its commands in tests/lab) ---- */
 
 /* query-migrate. Absent numbers read 0; status is "none" before any migration. */
 struct lm_qmp_migrate_info {
@@ -100,16 +100,6 @@ struct lm_qmp_migrate_params {
 };
 int lm_qmp_parse_migrate_params(const json_t *ret, struct lm_qmp_migrate_params *out);
 int lm_qmp_query_migrate_params(struct lm_qmp *q, struct lm_qmp_migrate_params *out);
-/* migrate-set-parameters with one integer parameter, e.g. "max-bandwidth". */
-int lm_qmp_set_migrate_param(struct lm_qmp *q, const char *name, int64_t value);
-/* migrate-set-parameters with any object of parameters (borrowed). */
-int lm_qmp_set_migrate_params(struct lm_qmp *q, json_t *params);
-/* migrate-set-capabilities for one capability, e.g. "auto-converge". */
-int lm_qmp_set_migrate_capability(struct lm_qmp *q, const char *capability, int on);
-int lm_qmp_migrate(struct lm_qmp *q, const char *uri);
-int lm_qmp_migrate_cancel(struct lm_qmp *q);
-/* query-status: e.g. "running", "paused", "postmigrate", "inmigrate". */
-int lm_qmp_query_status(struct lm_qmp *q, char *status, size_t len, int *running);
 /* query-memory-size-summary: base + plugged memory in bytes. */
 int lm_qmp_query_ram_size(struct lm_qmp *q, uint64_t *bytes);
 

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include "qmp.h"
-#include "qmp_watch.h"
+#include "trace/qmp.h"
+#include "trace/qmp_watch.h"
 
 /* Short: this runs inside lmtrace's sampling loop. */
 #define WATCH_TIMEOUT_MS 500

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "obs.h"
+#include "core/obs.h"
 
 struct lm_qmp;
 

@@ -17,8 +17,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "lmtrace.skel.h"
-#include "obs.h"
-#include "tracer.h"
+#include "core/obs.h"
+#include "trace/tracer.h"
 
 #define MAX_LINKS 16
 

@@ -32,6 +32,11 @@ int lm_tracer_poll(struct lm_tracer *t, int timeout_ms);
 /* The VM's per-CPU counters, summed. */
 int lm_tracer_counters(struct lm_tracer *t, uint32_t pid, struct lm_vm_counters *sum);
 int lm_tracer_drops(struct lm_tracer *t, struct lm_drops *sum);
+/* Events lost for any reason. */
+static inline uint64_t lm_drops_total(const struct lm_drops *d)
+{
+	return d->ringbuf_full + d->pending_full + d->slot_map_full + d->sock_map_full;
+}
 /* enum lm_dirty_source, and a sentence on what is attached, for the user. */
 uint32_t lm_tracer_source(const struct lm_tracer *t);
 const char *lm_tracer_describe(const struct lm_tracer *t);

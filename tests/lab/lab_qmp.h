@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* QMP commands only the lab issues; same conventions as trace/qmp.h. */
+#ifndef LAB_QMP_H
+#define LAB_QMP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "trace/qmp.h"
+
+/* migrate-set-parameters with one integer parameter, e.g. "max-bandwidth". */
+int lm_qmp_set_migrate_param(struct lm_qmp *q, const char *name, int64_t value);
+/* migrate-set-parameters with any object of parameters (borrowed). */
+int lm_qmp_set_migrate_params(struct lm_qmp *q, json_t *params);
+/* migrate-set-capabilities for one capability, e.g. "auto-converge". */
+int lm_qmp_set_migrate_capability(struct lm_qmp *q, const char *capability, int on);
+int lm_qmp_migrate(struct lm_qmp *q, const char *uri);
+int lm_qmp_migrate_cancel(struct lm_qmp *q);
+/* query-status: e.g. "running", "paused", "postmigrate", "inmigrate". */
+int lm_qmp_query_status(struct lm_qmp *q, char *status, size_t len, int *running);
+
+#endif /* LAB_QMP_H */

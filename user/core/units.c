@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Names and units every output shares (units.h). */
+#include "core/units.h"
+
+const char *lm_verdict_name(enum lm_verdict v)
+{
+	switch (v) {
+	case LM_VERDICT_CONVERGING:	return "converging";
+	case LM_VERDICT_MARGINAL:	return "marginal";
+	case LM_VERDICT_NOT_CONVERGING:	return "not-converging";
+	default:			return "unknown";
+	}
+}
+
+const char *lm_source_name(uint32_t source)
+{
+	switch (source) {
+	case LM_SRC_BITMAP: return "bitmap";
+	case LM_SRC_RING: return "dirty-ring";
+	case LM_SRC_FENTRY: return "bitmap+fentry";
+	case LM_SRC_KPROBE: return "bitmap+kprobe";
+	default: return "unknown";
+	}
+}
+
+const char *lm_end_reason_name(uint32_t reason)
+{
+	switch (reason) {
+	case LM_END_CANCELLED: return "cancelled";
+	case LM_END_COMPLETED: return "completed";
+	case LM_END_PROC_EXIT: return "process-exited";
+	case LM_END_TRACE_STOP: return "trace-stopped";
+	default: return "unknown";
+	}
+}

@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The live tracing loop: BPF events and samples into the pipeline. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include "core/vmtrack.h"
+#include "trace/procscan.h"
+#include "trace/qmp_watch.h"
+#include "trace/session.h"
+#include "trace/tracer.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+/* Longest wait for events, so time-driven work (burst ends) runs promptly. */
+#define POLL_MAX_MS	20
+
+struct session {
+	const struct lm_session_opts *opts;
+	struct lm_pipeline *pipe;
+	struct lm_tracer *tracer;
+	int64_t realtime_offset_ns;
+	struct lm_drops drops_seen;
+	struct lm_qmp_watch qmp;	/* --qmp, for opts->pids[0] */
+	int qmp_open;
+	int started;			/* the loop ran: close what it opened */
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int64_t realtime_offset_ns(void)
+{
+	struct timespec rt, mono;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	return (int64_t)(rt.tv_sec - mono.tv_sec) * 1000000000ll + (rt.tv_nsec - mono.tv_nsec);
+}
+
+static int on_event(void *ctx, const struct lm_event *e)
+{
+	struct session *s = ctx;
+
+	lm_pipeline_event(s->pipe, e);
+	return 0;
+}
+
+static int add_vm(struct session *s, pid_t pid)
+{
+	char name[64];
+	int pidfd, ret;
+
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	ret = lm_tracer_add_pid(s->tracer, pid);
+	if (ret) {
+		close(pidfd);
+		return ret;
+	}
+	ret = lm_pipeline_track(s->pipe, pid, lm_tracer_source(s->tracer), s->realtime_offset_ns, pidfd);
+	if (ret) {
+		lm_tracer_remove_pid(s->tracer, pid);
+		close(pidfd);
+		return ret;
+	}
+	lm_proc_name(pid, name, sizeof(name));
+	lm_pipeline_set_name(s->pipe, pid, name);
+	fprintf(stderr, "lmtrace: Tracing pid %d (%s)\n", (int)pid, name);
+	return 0;
+}
+
+static int is_tracked(const struct session *s, pid_t pid)
+{
+	int64_t fd;
+	uint32_t p;
+	int i;
+
+	for (i = 0; lm_pipeline_tracked(s->pipe, i, &p, &fd); i++)
+		if (p == (uint32_t)pid)
+			return 1;
+	return 0;
+}
+
+static void remove_vm(struct session *s, uint32_t pid, int64_t pidfd, uint32_t reason)
+{
+	struct lm_vm_counters sum;
+	int have_sum = lm_tracer_counters(s->tracer, pid, &sum) == 0;
+
+	lm_pipeline_untrack(s->pipe, pid, mono_ns(), reason, have_sum ? &sum : NULL);
+	lm_tracer_remove_pid(s->tracer, pid);
+	close((int)pidfd);
+}
+
+/* -p given: each pid must exist and be a VMM. */
+static int check_pids(const struct lm_session_opts *o)
+{
+	char name[64];
+	int i, ret;
+
+	for (i = 0; i < o->npids; i++) {
+		ret = lm_proc_is_vmm(o->pids[i]);
+		if (ret == -ESRCH) {
+			fprintf(stderr, "lmtrace: pid %d: no such process\n", (int)o->pids[i]);
+			return -ESRCH;
+		}
+		if (ret < 0) {
+			fprintf(stderr, "lmtrace: pid %d: cannot read its open files: %s%s\n",
+				(int)o->pids[i], strerror(-ret),
+				ret == -EACCES ? " (run lmtrace as root)" : "");
+			return ret;
+		}
+		if (ret == 0) {
+			lm_proc_name(o->pids[i], name, sizeof(name));
+			fprintf(stderr, "lmtrace: pid %d (%s) is not a VMM: it has neither /dev/kvm "
+				"nor a KVM VM open\n", (int)o->pids[i], name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Without -p: pick up VMMs as they appear. */
+static void discover_vms(struct session *s)
+{
+	pid_t pids[LM_MAX_VMS];
+	int i, n = lm_proc_find_vmms(pids, LM_MAX_VMS);
+
+	for (i = 0; i < n; i++)
+		if (!is_tracked(s, pids[i]))
+			add_vm(s, pids[i]);
+}
+
+static void report_drops(struct session *s)
+{
+	struct lm_drops d;
+
+	if (lm_tracer_drops(s->tracer, &d))
+		return;
+	if (lm_drops_total(&d) > lm_drops_total(&s->drops_seen))
+		lm_pipeline_message(s->pipe, 1, "lost %llu events so far (ring buffer full: %llu, "
+				    "ioctl map full: %llu, slot map full: %llu, socket map full: %llu): "
+				    "numbers may be low",
+				    (unsigned long long)lm_drops_total(&d),
+				    (unsigned long long)d.ringbuf_full,
+				    (unsigned long long)d.pending_full, (unsigned long long)d.slot_map_full,
+				    (unsigned long long)d.sock_map_full);
+	s->drops_seen = d;
+}
+
+/* Parameters first: the estimator sees them before the sample. */
+static void poll_qmp(struct session *s, uint64_t now)
+{
+	struct lm_obs params;
+	char err[256];
+	int ret;
+
+	if (!s->qmp_open)
+		return;
+	ret = lm_qmp_watch_poll(&s->qmp, now + s->realtime_offset_ns, &params, err, sizeof(err));
+	if (ret == 1) {
+		lm_pipeline_feed(s->pipe, &params);
+	} else if (ret < 0) {
+		lm_pipeline_message(s->pipe, 1, "%s; going on without QMP", err);
+		lm_qmp_watch_close(&s->qmp);
+		s->qmp_open = 0;
+	}
+}
+
+static void tick(struct session *s, uint64_t now)
+{
+	struct lm_vm_counters sum;
+	int64_t fd;
+	uint32_t pid;
+	int i;
+
+	poll_qmp(s, now);
+	for (i = 0; lm_pipeline_tracked(s->pipe, i, &pid, &fd); i++)
+		if (lm_tracer_counters(s->tracer, pid, &sum) == 0)
+			lm_pipeline_tick(s->pipe, pid, now, &sum);
+	report_drops(s);
+}
+
+/* Processes that exited: their last events first, then their end. */
+static void reap_exited(struct session *s)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	uint32_t pid;
+	int64_t fd;
+	int i = 0;
+
+	while (lm_pipeline_tracked(s->pipe, i, &pid, &fd)) {
+		pfd.fd = (int)fd;
+		if (poll(&pfd, 1, 0) <= 0) {
+			i++;
+			continue;
+		}
+		lm_tracer_poll(s->tracer, 0);
+		fprintf(stderr, "lmtrace: pid %u exited\n", pid);
+		remove_vm(s, pid, fd, LM_END_PROC_EXIT);
+	}
+}
+
+static int open_session(struct session *s)
+{
+	const struct lm_session_opts *o = s->opts;
+	struct lm_tracer_opts topts = {
+		.port = o->port, .verbose = o->verbose,
+		.no_fentry = o->no_fentry, .no_kprobe = o->no_kprobe,
+	};
+	char err[512];
+	int i, ret;
+
+	ret = check_pids(o);
+	if (ret)
+		return ret;
+	if (o->qmp_path) {
+		ret = lm_qmp_watch_open(&s->qmp, o->qmp_path, o->pids[0], err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "lmtrace: %s\n", err);
+			return ret;
+		}
+		s->qmp_open = 1;
+	}
+	ret = lm_tracer_open(&s->tracer, &topts, on_event, s, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "lmtrace: %s\n", err);
+		return ret;
+	}
+	fprintf(stderr, "lmtrace: %s\n", lm_tracer_describe(s->tracer));
+	s->realtime_offset_ns = realtime_offset_ns();
+	for (i = 0; i < o->npids; i++) {
+		ret = add_vm(s, o->pids[i]);
+		if (ret) {
+			fprintf(stderr, "lmtrace: pid %d: cannot trace it: %s\n", (int)o->pids[i],
+				strerror(-ret));
+			return ret;
+		}
+	}
+	if (!o->npids) {
+		discover_vms(s);
+		if (!lm_pipeline_tracked(s->pipe, 0, &(uint32_t){ 0 }, &(int64_t){ 0 }))
+			fprintf(stderr, "lmtrace: no process has /dev/kvm open yet; waiting for one\n");
+	}
+	fprintf(stderr, "lmtrace: Tracing started. Ctrl-C to stop.\n");
+	return 0;
+}
+
+static int run_loop(struct session *s, volatile sig_atomic_t *stop)
+{
+	const struct lm_session_opts *o = s->opts;
+	uint64_t interval_ns = o->interval_s * 1e9, start, now, next_tick;
+	int ret = 0;
+
+	s->started = 1;
+	start = now = mono_ns();
+	next_tick = start + interval_ns;
+	while (!*stop) {
+		int timeout = (int)((next_tick > now ? next_tick - now : 0) / 1000000);
+
+		ret = lm_tracer_poll(s->tracer, timeout < POLL_MAX_MS ? timeout : POLL_MAX_MS);
+		if (ret < 0) {
+			fprintf(stderr, "lmtrace: reading events failed: %s\n", strerror(-ret));
+			return ret;
+		}
+		now = mono_ns();
+		lm_pipeline_poll(s->pipe, now);
+		if (now >= next_tick) {
+			tick(s, now);
+			next_tick += interval_ns;
+			if (next_tick < now)
+				next_tick = now + interval_ns;
+			if (!o->npids)
+				discover_vms(s);
+		}
+		reap_exited(s);
+		if (o->npids && !lm_pipeline_tracked(s->pipe, 0, &(uint32_t){ 0 }, &(int64_t){ 0 }))
+			break;	/* every traced VMM is gone */
+		if (o->duration_s > 0 && now - start >= o->duration_s * 1e9)
+			break;
+	}
+	return 0;
+}
+
+/* Ctrl-C or -d: close what is open, say nothing ended that did not. */
+static void close_session(struct session *s)
+{
+	uint32_t pid;
+	int64_t fd;
+
+	if (s->started) {
+		lm_tracer_poll(s->tracer, 0);
+		lm_pipeline_poll(s->pipe, mono_ns() + LM_END_SETTLE_NS + LM_BURST_GAP_NS + 1);
+		report_drops(s);
+		fprintf(stderr, "lmtrace: %llu events lost\n",
+			(unsigned long long)lm_drops_total(&s->drops_seen));
+		while (lm_pipeline_tracked(s->pipe, 0, &pid, &fd))
+			remove_vm(s, pid, fd, LM_END_TRACE_STOP);
+	}
+	if (s->qmp_open)
+		lm_qmp_watch_close(&s->qmp);
+	lm_tracer_close(s->tracer);
+}
+
+int lm_session_run(const struct lm_session_opts *opts, struct lm_pipeline *pipe,
+		   volatile sig_atomic_t *stop)
+{
+	struct session s = { .opts = opts, .pipe = pipe };
+	int ret;
+
+	ret = open_session(&s);
+	if (!ret)
+		ret = run_loop(&s, stop);
+	close_session(&s);
+	return ret;
+}
