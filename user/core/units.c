@@ -1,6 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Names and units every output shares (units.h). */
+#include <stdio.h>
 #include "core/units.h"
+
+const char *lm_fmt_bytes(char *buf, size_t len, double v)
+{
+	if (v >= 10 * LM_GiB)
+		snprintf(buf, len, "%.1f GiB", v / LM_GiB);
+	else if (v >= 10 * LM_MiB)
+		snprintf(buf, len, "%.0f MiB", v / LM_MiB);
+	else if (v >= LM_MiB)
+		snprintf(buf, len, "%.1f MiB", v / LM_MiB);
+	else
+		snprintf(buf, len, "%.0f KiB", v / LM_KiB);
+	return buf;
+}
 
 const char *lm_verdict_name(enum lm_verdict v)
 {

@@ -6,9 +6,25 @@
 #ifndef LM_UNITS_H
 #define LM_UNITS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "core/estimate.h"
 #include "core/obs.h"
+
+/* Binary units: every output prints sizes in KiB/MiB/GiB and rates in MiB/s. */
+#define LM_KiB			1024.0
+#define LM_MiB			(1024.0 * 1024.0)
+#define LM_GiB			(1024.0 * 1024.0 * 1024.0)
+/* x86's base page: KVM's dirty bitmaps have one bit per such page. */
+#define LM_PAGE_SIZE_DEFAULT	4096u
+/* QEMU's default downtime-limit (migration parameter), in ms. */
+#define LM_DOWNTIME_LIMIT_DEFAULT_MS	300u
+
+/*
+ * Bytes for a person: "512 KiB", "3.5 MiB", "240 MiB", "12.0 GiB" (one
+ * decimal below 10 of a unit). Returns buf.
+ */
+const char *lm_fmt_bytes(char *buf, size_t len, double bytes);
 
 const char *lm_verdict_name(enum lm_verdict v);	/* "unknown", "converging", "marginal", "not-converging" */
 const char *lm_source_name(uint32_t source);	/* enum lm_dirty_source */
