@@ -12,7 +12,7 @@
 #include <linux/types.h>
 #endif
 
-/* KVM ioctl numbers (low 32 bits of the cmd argument, see host-facts.md). */
+/* KVM ioctl numbers (low 32 bits of the cmd argument: doc/host-behaviour.md). */
 #define LM_KVM_GET_DIRTY_LOG		0x4010ae42u /* _IOW(KVMIO, 0x42, struct kvm_dirty_log) */
 #define LM_KVM_CLEAR_DIRTY_LOG		0xc018aec0u /* _IOWR(KVMIO, 0xc0, struct kvm_clear_dirty_log) */
 #define LM_KVM_SET_USER_MEMORY_REGION	0x4020ae46u /* _IOW(KVMIO, 0x46, struct kvm_userspace_memory_region) */

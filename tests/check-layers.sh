@@ -18,47 +18,47 @@ core_sys='^(errno|float|inttypes|limits|math|stdarg|stdbool|stddef|stdint|stdio|
 # Public core headers out/ may see (the estimator's internals are not among them).
 core_public='^core/(estimate|obs|pipeline|units|view)\.h$'
 
-violation() { echo "$1: includes <$2>: $3"; bad=1; }
+violation() { echo "$1: #include $2: $3"; bad=1; }
 
 check_file() { # FILE LAYER
-	local f=$1 layer=$2 inc kind
+	local f=$1 layer=$2 inc kind shown
 	while IFS= read -r line; do
 		case $line in
-		*'#include "'*) kind=quote; inc=${line#*\"}; inc=${inc%%\"*} ;;
-		*'#include <'*) kind=angle; inc=${line#*<}; inc=${inc%%>*} ;;
+		*'#include "'*) kind=quote; inc=${line#*\"}; inc=${inc%%\"*}; shown="\"$inc\"" ;;
+		*'#include <'*) kind=angle; inc=${line#*<}; inc=${inc%%>*}; shown="<$inc>" ;;
 		*) continue ;;
 		esac
 		case $layer in
 		core)
 			if [ $kind = quote ]; then
 				[[ $inc == core/* || $inc == lmtrace.h ]] ||
-					violation "$f" "$inc" "core includes only core headers and libc"
+					violation "$f" "$shown" "core includes only core headers and libc"
 			else
 				[[ $inc =~ $core_sys ]] ||
-					violation "$f" "$inc" "core builds with cc and libc alone"
+					violation "$f" "$shown" "core builds with cc and libc alone"
 			fi ;;
 		record)
 			if [ $kind = quote ]; then
 				[[ $inc == core/* || $inc == record/* || $inc == lmtrace.h ]] ||
-					violation "$f" "$inc" "record sits on core only"
+					violation "$f" "$shown" "record sits on core only"
 			elif [[ $inc == bpf/* || $inc == jansson.h || $inc == microhttpd.h ]]; then
-				violation "$f" "$inc" "record needs no BPF, QMP or HTTP"
+				violation "$f" "$shown" "record needs no BPF, QMP or HTTP"
 			fi ;;
 		out)
 			if [ $kind = quote ]; then
 				[[ $inc =~ $core_public || $inc == out/* || $inc == record/* ]] ||
-					violation "$f" "$inc" "outputs see the view and the estimate, not the estimator or the tracer"
+					violation "$f" "$shown" "outputs see the view and the estimate, not the estimator or the tracer"
 			elif [[ $inc == bpf/* || $inc == jansson.h ]]; then
-				violation "$f" "$inc" "outputs need no BPF or QMP"
+				violation "$f" "$shown" "outputs need no BPF or QMP"
 			fi ;;
 		trace)
 			if [ $kind = quote ]; then
 				[[ $inc == core/* || $inc == trace/* || $inc == lmtrace.h || $inc == lmtrace.skel.h ]] ||
-					violation "$f" "$inc" "the tracer feeds the pipeline; it knows no output or recording"
+					violation "$f" "$shown" "the tracer feeds the pipeline; it knows no output or recording"
 			fi ;;
 		esac
 		if [ $kind = quote ] && [[ $inc == */* ]] && [ ! -e "$dir/$inc" ]; then
-			violation "$f" "$inc" "no such project header"
+			violation "$f" "$shown" "no such project header"
 		fi
 	done < "$f"
 }
@@ -70,7 +70,10 @@ for layer in core record out trace; do
 done
 # Nothing but main.c and the layer folders.
 for f in "$dir"/*; do
-	case ${f##*/} in core|record|out|trace|cli|main.c) ;; *) violation "$f" "-" "not part of any layer" ;; esac
+	case ${f##*/} in
+	core|record|out|trace|cli|main.c) ;;
+	*) echo "$f: not part of any layer (core, record, out, trace, cli, main.c)"; bad=1 ;;
+	esac
 done
 [ $bad -eq 0 ] && echo "layers: ok ($(find "$dir" -name '*.[ch]' | wc -l) files)"
 exit $bad

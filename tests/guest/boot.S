@@ -8,7 +8,7 @@
  *
  * Interrupts are enabled only around "sti; hlt" and the stubs return with
  * "ret $8" instead of iret: on hosts where KVM runs the guest in its
- * instruction emulator (PVM, see host-facts), a protected-mode iret is an
+ * instruction emulator (PVM, doc/host-behaviour.md), a protected-mode iret is an
  * emulation failure. Dropping CS and EFLAGS is safe because the interrupted
  * code is always the flat-CS hlt with IF about to be cleared anyway.
  */

@@ -13,6 +13,15 @@ deps() {
 	tests/install-deps.sh || { echo "demo: installing the dependencies failed" >&2; exit 1; }
 }
 
+# Whatever is still running when the demo ends (done, failed or Ctrl-C), by pid.
+stop_all() {
+	local pid
+	for pid in $trace_pid $lab_pid; do
+		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
+	[ -n "${work:-}" ] && rm -rf "$work"
+}
+
 run() {
 	local scenario=${1:-stuck} bound src_pid=
 	[ "$(id -u)" = 0 ] || { echo "demo: run it as root (BPF and /dev/kvm)" >&2; exit 1; }

@@ -18,7 +18,7 @@
  *     sync (`remaining` at the last poll before it) bounds the difference:
  *     QEMU <= lmtrace <= QEMU + unsent, within 5 % plus one poll period of
  *     transfer (QEMU counts only pages newly dirty in its own bitmap; see
- *     host-facts.md);
+ *     doc/host-behaviour.md, "QEMU's own numbers");
  * and overall: lmtrace's summary tx_bytes within 2 % of QEMU's transferred
  * (summed over attempts). --expect-verdict V[,V...]: lmtrace's last verdict
  * of the first migration is one of them. --no-false-alarm: it never said not-converging.

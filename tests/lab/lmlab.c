@@ -46,7 +46,8 @@ struct scenario {
 /*
  * Bounds keep the whole end-to-end suite near three minutes on two cores.
  * autoconverge starts at 90 %: QEMU's stock 20 % + 10 %/step, one step per two
- * ~8 s sync periods, is still at 40 % after a minute here (host-facts.md).
+ * ~8 s sync periods, is still at 40 % after a minute here
+ * (doc/host-behaviour.md, "QEMU's own numbers").
  */
 static const struct scenario scenarios[] = {
 	{ "converge", "4 MiB/s over 256 MiB at 32 MiB/s: converges in a few rounds",

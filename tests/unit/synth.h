@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * A pre-copy migration following the model in shared/model.md, as the
- * observations lmtrace's tracer emits: START, round 1 (all RAM), a tick per
- * second with cumulative bytes, one ROUND per sync with the unique pages
- * dirtied since the last one, U(T) = min(dirty_Bps x T, wws), and END when
+ * A model pre-copy migration, as the observations lmtrace's tracer emits:
+ * START, round 1 (all RAM), a tick per second with cumulative bytes, one
+ * ROUND per sync with the unique pages dirtied since the last one,
+ * U(T) = min(dirty_Bps x T, wws), and END when
  * the pending data fits in rate x downtime (or after max_s). Used to drive
  * the output sinks with plausible numbers; the estimator itself is tested
  * against real migrations elsewhere.

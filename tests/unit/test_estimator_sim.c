@@ -25,7 +25,7 @@
 #define MAX_PRED 4096
 
 static const struct scen scens[] = {
-	/* host-facts numbers: 256 MiB working set, 32 MiB/s cap, 300 ms */
+	/* the lab's numbers: 256 MiB working set, 32 MiB/s cap, 300 ms */
 	{ .name = "wws-4MiBps-converges", .ram_mib = 512, .data_mib = 256, .wws_mib = 256,
 	  .rate_mibps = 4, .cap_mibps = 32, .link_mibps = LINK_MIBPS, .downtime_ms = 300,
 	  .max_s = 60, .expect_converge = 1, .r2_verdict = LM_VERDICT_CONVERGING },

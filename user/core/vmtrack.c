@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * From one VMM's BPF events to observations. The rules (see
- * ../shared/host-facts.md for what QEMU does, as seen from the kernel):
+ * doc/host-behaviour.md, "What a migration looks like from the kernel"):
  *  - A migration runs while at least half of the VM's memory is dirty-logged
  *    (KVM's own page count, else the slots we know): QEMU turns logging on for
  *    every RAM slot at start and off on cancel, while the VGA slot alone is

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include "core/units.h"
 #include "trace/qmp.h"
 #include "trace/qmp_watch.h"
 
@@ -31,7 +32,7 @@ int lm_qmp_watch_poll(struct lm_qmp_watch *w, uint64_t ts_ns, struct lm_obs *out
 {
 	struct lm_qmp_migrate_params mp;
 	struct lm_qmp_migrate_info mi;
-	struct lm_obs_params now = { .page_size = 4096 };
+	struct lm_obs_params now = { .page_size = LM_PAGE_SIZE_DEFAULT };
 	int ret;
 
 	ret = lm_qmp_query_migrate_params(w->q, &mp);
@@ -46,7 +47,8 @@ int lm_qmp_watch_poll(struct lm_qmp_watch *w, uint64_t ts_ns, struct lm_obs *out
 	}
 	if (w->have_last)
 		now.ram_bytes = w->last.ram_bytes;
-	now.downtime_limit_ms = mp.downtime_limit_ms > 0 ? (uint64_t)mp.downtime_limit_ms : 300;
+	now.downtime_limit_ms = mp.downtime_limit_ms > 0 ? (uint64_t)mp.downtime_limit_ms :
+							  LM_DOWNTIME_LIMIT_DEFAULT_MS;
 	now.max_bandwidth = mp.max_bandwidth > 0 ? (uint64_t)mp.max_bandwidth : 0;
 	now.throttle_pct = mi.cpu_throttle_pct;
 	if (mi.ram.page_size)

@@ -351,20 +351,31 @@ int lm_tracer_poll(struct lm_tracer *t, int timeout_ms)
 	return ret;
 }
 
+/* One value per possible CPU of a per-CPU map (caller frees), or NULL and -errno. */
+static void *lookup_percpu(const struct lm_tracer *t, const struct bpf_map *map, const void *key,
+			   size_t elem_size, int *err)
+{
+	void *v = calloc(t->ncpus, elem_size);
+
+	*err = v ? 0 : -ENOMEM;
+	if (v && bpf_map_lookup_elem(bpf_map__fd(map), key, v)) {
+		*err = -errno;
+		free(v);
+		v = NULL;
+	}
+	return v;
+}
+
 int lm_tracer_counters(struct lm_tracer *t, uint32_t pid, struct lm_vm_counters *sum)
 {
 	struct lm_vm_counters *v;
 	uint64_t newest = 0;
-	int i, ret = 0;
+	int i, err;
 
 	memset(sum, 0, sizeof(*sum));
-	v = calloc(t->ncpus, sizeof(*v));
+	v = lookup_percpu(t, t->skel->maps.vm_counters, &pid, sizeof(*v), &err);
 	if (!v)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.vm_counters), &pid, v)) {
-		ret = -errno;
-		goto out;
-	}
+		return err;
 	for (i = 0; i < t->ncpus; i++) {
 		sum->tx_bytes += v[i].tx_bytes;
 		sum->tx_calls += v[i].tx_calls;
@@ -375,6 +386,7 @@ int lm_tracer_counters(struct lm_tracer *t, uint32_t pid, struct lm_vm_counters 
 		sum->clear_calls += v[i].clear_calls;
 		sum->bitmap_bytes += v[i].bitmap_bytes;
 		sum->count_ns += v[i].count_ns;
+		/* not summed: the newest probe's values, whichever CPU saw it */
 		if (v[i].last_probe_ns >= newest) {
 			newest = v[i].last_probe_ns;
 			sum->last_probe_ns = newest;
@@ -382,34 +394,28 @@ int lm_tracer_counters(struct lm_tracer *t, uint32_t pid, struct lm_vm_counters 
 			sum->last_cwnd = v[i].last_cwnd;
 		}
 	}
-out:
 	free(v);
-	return ret;
+	return 0;
 }
 
 int lm_tracer_drops(struct lm_tracer *t, struct lm_drops *sum)
 {
 	struct lm_drops *v;
 	uint32_t zero = 0;
-	int i, ret = 0;
+	int i, err;
 
 	memset(sum, 0, sizeof(*sum));
-	v = calloc(t->ncpus, sizeof(*v));
+	v = lookup_percpu(t, t->skel->maps.drops, &zero, sizeof(*v), &err);
 	if (!v)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.drops), &zero, v)) {
-		ret = -errno;
-		goto out;
-	}
+		return err;
 	for (i = 0; i < t->ncpus; i++) {
 		sum->ringbuf_full += v[i].ringbuf_full;
 		sum->pending_full += v[i].pending_full;
 		sum->slot_map_full += v[i].slot_map_full;
 		sum->sock_map_full += v[i].sock_map_full;
 	}
-out:
 	free(v);
-	return ret;
+	return 0;
 }
 
 uint32_t lm_tracer_source(const struct lm_tracer *t)
