@@ -339,6 +339,15 @@ static __always_inline void on_clear_dirty_log(struct pending_ioctl *p, __u32 tg
 		vc->clear_calls++;
 }
 
+/* Dirty logging switched on for a slot: sockets that start sending now are likely the migration's. */
+static __always_inline void note_log_on(__u32 tgid)
+{
+	struct lm_vm_state *vs = bpf_map_lookup_elem(&vm_state, &tgid);
+
+	if (vs)
+		vs->log_on_ns = bpf_ktime_get_ns();
+}
+
 static __always_inline void on_set_memslot(struct pending_ioctl *p, __u32 tgid, __u32 tid)
 {
 	struct lm_slot_key key = { .pid = tgid };
@@ -363,8 +372,10 @@ static __always_inline void on_set_memslot(struct pending_ioctl *p, __u32 tgid, 
 		si.npages = r.memory_size / 4096;
 		si.mem_flags = r.flags;
 		if ((r.flags & LM_KVM_MEM_LOG_DIRTY_PAGES) &&
-		    (!old || !(old->mem_flags & LM_KVM_MEM_LOG_DIRTY_PAGES)))
+		    (!old || !(old->mem_flags & LM_KVM_MEM_LOG_DIRTY_PAGES))) {
 			si.state = LM_SLOT_FRESH_LOG;
+			note_log_on(tgid);
+		}
 		if (bpf_map_update_elem(&slots, &key, &si, BPF_ANY)) {
 			d = lm_drops();
 			if (d)

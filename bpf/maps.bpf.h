@@ -40,6 +40,14 @@ LM_MAP struct {
 	__type(value, struct lm_drops);
 } drops SEC(".maps");
 
+/* Per-VM state shared by the units (not per CPU); user space creates the entry. */
+LM_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LM_MAX_VMS);
+	__type(key, __u32);
+	__type(value, struct lm_vm_state);
+} vm_state SEC(".maps");
+
 /* Rare events: one per memslot harvest, memslot change or socket event. */
 LM_MAP struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

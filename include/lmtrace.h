@@ -49,6 +49,19 @@ enum lm_event_kind {
 	LM_EV_SET_MEMSLOT = 2,		/* memslot (re)configured */
 	LM_EV_RESET_RINGS = 3,		/* dirty-ring harvest (ring mode round) */
 	LM_EV_SOCK_STATE = 4,		/* traced VMM socket: first send (newstate 0) or TCP state change */
+	LM_EV_SOCK_BYTES = 5,		/* made by user space: a socket's byte count, each tick */
+};
+
+/*
+ * A stream socket's part in the migration. User space decides (the
+ * migration's own connections, whatever their family) and tells BPF through
+ * the sock_roles map; --port decides in BPF. Only MIGRATION sockets' bytes
+ * go into lm_vm_counters.tx_bytes.
+ */
+enum lm_sock_role {
+	LM_SOCK_UNDECIDED = 0,
+	LM_SOCK_MIGRATION = 1,
+	LM_SOCK_OTHER = 2,
 };
 
 /* Flags of LM_EV_GET_DIRTY_LOG. */
@@ -87,22 +100,25 @@ struct lm_event {
 		struct {
 			__u64 sk;		/* socket identity (kernel address, compared only) */
 			__u64 bytes;		/* bytes the traced process sent on it */
-			__u16 family;
+			__u16 family;		/* AF_INET, AF_INET6, AF_UNIX */
 			__u16 sport;
 			__u16 dport;
-			__u16 pad;
-			__u32 oldstate;
+			__u16 role;		/* enum lm_sock_role, as BPF knows it */
+			__u32 oldstate;		/* TCP states; 0/0 on the first send */
 			__u32 newstate;
 			__u8 saddr[16];
 			__u8 daddr[16];
+			__u64 ino;		/* the socket's inode number (socket:[ino] in /proc/PID/fd) */
+			__u64 created_ns;	/* when the socket was made (CLOCK_REALTIME ns), 0 unknown */
+			__u64 last_send_ns;	/* its last send (bpf_ktime_get_ns) */
 		} sock;
 	};
 };
-_Static_assert(sizeof(struct lm_event) == 88, "lm_event layout");
+_Static_assert(sizeof(struct lm_event) == 112, "lm_event layout");
 
 /* Hot per-VM counters, per CPU; user space sums them. */
 struct lm_vm_counters {
-	__u64 tx_bytes;		/* bytes sent on the VMM's TCP sockets (or --port) */
+	__u64 tx_bytes;		/* bytes sent on the migration's connections (LM_SOCK_MIGRATION) */
 	__u64 tx_calls;
 	__u64 acked_bytes;	/* delta of snd_una seen by tcp:tcp_probe */
 	__u64 dirty_events;	/* continuous source: pages marked dirty (not unique) */
@@ -114,8 +130,23 @@ struct lm_vm_counters {
 	__u64 last_srtt_us;	/* last srtt seen (not summed; max over CPUs by ts) */
 	__u64 last_cwnd;
 	__u64 last_probe_ns;
+	__u64 tx_other_bytes;	/* bytes on the VMM's other stream sockets (VNC, QMP, NBD, ...) */
 };
-_Static_assert(sizeof(struct lm_vm_counters) == 96, "lm_vm_counters layout");
+_Static_assert(sizeof(struct lm_vm_counters) == 104, "lm_vm_counters layout");
+
+/* Per-VM state that is not a counter (one copy, not per CPU). */
+struct lm_vm_state {
+	__u64 log_on_ns;	/* last time dirty logging was switched on for one of its slots */
+};
+_Static_assert(sizeof(struct lm_vm_state) == 8, "lm_vm_state layout");
+
+/*
+ * A socket that starts sending this soon after dirty logging was switched
+ * on is counted as the migration's from its first byte (QEMU connects,
+ * switches logging on and syncs within milliseconds; multifd channels follow
+ * within a second). User space confirms it by what it carries.
+ */
+#define LM_LOG_ON_WINDOW_NS	(5ull * 1000 * 1000 * 1000)
 
 /* Global drop counters (per CPU array, index 0). */
 struct lm_drops {

@@ -2,7 +2,8 @@
 /*
  * vmtrack's rules on made-up BPF events: migration start/end, rounds from
  * harvest bursts, manual-protect repeats, late attach, display-refresh
- * harvests that are not a migration.
+ * harvests and dirty-rate windows that are not a migration, which sockets
+ * are the migration's, dirty-ring mode, SMM aliases, slot removal.
  */
 #include <string.h>
 #include "unit.h"
@@ -82,14 +83,17 @@ static void test_qemu_like_migration(void)
 	get(&t, 103 * MS, 1, 4096, 7, 0, 1000, 0);
 	/* round 2: slot 0 read again closes round 1 */
 	get(&t, 1102 * MS, 0, 65536, 500, LM_GET_CLEARED_SINCE_LAST, 5001000, 0);
+	ASSERT_EQ(count_kind(LM_OBS_START), 0, "no migration stream yet: start held");
+	get(&t, 1103 * MS, 1, 4096, 3, LM_GET_CLEARED_SINCE_LAST, 5001000, 0);
+	/* a 60 ms gap closes round 2 at the next poll; 5 MB went out: a migration */
+	lm_vmtrack_poll(&t, 1170 * MS, collect, NULL);
 	ASSERT_EQ(count_kind(LM_OBS_START), 1, "one start");
+	ASSERT_TRUE(out[0].kind == LM_OBS_START, "start first");
+	ASSERT_EQ(nth(LM_OBS_START, 0)->ts_ns, 100 * MS, "started when logging went on");
 	ASSERT_EQ(nth(LM_OBS_START, 0)->start.ram_bytes, (256 + 16) << 20, "start ram = logged slots");
 	ASSERT_EQ(nth(LM_OBS_START, 0)->start.late, 0, "not late");
 	ASSERT_EQ(nth(LM_OBS_ROUND, 0)->round.round, 1, "round 1");
 	ASSERT_EQ(nth(LM_OBS_ROUND, 0)->round.dirty_pages, 65536 + 7, "round 1 pages");
-	get(&t, 1103 * MS, 1, 4096, 3, LM_GET_CLEARED_SINCE_LAST, 5001000, 0);
-	/* a 60 ms gap closes round 2 at the next poll */
-	lm_vmtrack_poll(&t, 1170 * MS, collect, NULL);
 	ASSERT_EQ(count_kind(LM_OBS_ROUND), 2, "gap closes round 2");
 	ASSERT_EQ(nth(LM_OBS_ROUND, 1)->round.dirty_pages, 503, "round 2 pages");
 	ASSERT_EQ(nth(LM_OBS_ROUND, 1)->round.duration_ns, 1000 * MS, "round 2 duration");
@@ -100,7 +104,12 @@ static void test_qemu_like_migration(void)
 	lm_vmtrack_poll(&t, 1300 * MS, collect, NULL);
 	ASSERT_EQ(nth(LM_OBS_ROUND, 2)->round.dirty_pages, 20, "repeat adds pop(now) - pop(before)");
 	ASSERT_TRUE(nth(LM_OBS_ROUND, 2)->round.flags & LM_ROUND_FINAL, "completion sync flagged final");
-	/* the migration socket closes; no cancel follows within the settle time */
+	/* the migration socket (taken as such by BPF when it first sent) closes;
+	 * no cancel follows within the settle time */
+	sock.ts_ns = 101 * MS;
+	sock.sock.sk = 0xa1;
+	sock.sock.role = LM_SOCK_MIGRATION;
+	lm_vmtrack_event(&t, &sock, collect, NULL);
 	sock.ts_ns = 1400 * MS;
 	sock.sock.oldstate = 1;
 	sock.sock.newstate = 4;
@@ -121,14 +130,15 @@ static void test_cancel_and_restart(void)
 	lm_vmtrack_init(&t, PID, LM_SRC_BITMAP, 0);
 	set_slot(&t, 1 * MS, 0, 64 << 20, LM_KVM_MEM_LOG_DIRTY_PAGES);
 	get(&t, 2 * MS, 0, 16384, 16384, LM_GET_NOT_COUNTED, 0, 0);
-	get(&t, 500 * MS, 0, 16384, 10, 0, 0, 0);
+	get(&t, 500 * MS, 0, 16384, 10, 0, 8 << 20, 0);	/* 8 MiB on the stream */
 	set_slot(&t, 600 * MS, 0, 64 << 20, 0);		/* migrate_cancel */
 	ASSERT_EQ(count_kind(LM_OBS_END), 1, "cancel ends it");
 	ASSERT_EQ(nth(LM_OBS_END, 0)->end.reason, LM_END_CANCELLED, "reason cancelled");
 	ASSERT_EQ(count_kind(LM_OBS_ROUND), 2, "open round flushed at the end");
 	set_slot(&t, 700 * MS, 0, 64 << 20, LM_KVM_MEM_LOG_DIRTY_PAGES);
 	get(&t, 702 * MS, 0, 16384, 16384, LM_GET_NOT_COUNTED, 0, 0);
-	lm_vmtrack_poll(&t, 800 * MS, collect, NULL);
+	get(&t, 1000 * MS, 0, 16384, 10, 0, 16 << 20, 0);
+	lm_vmtrack_poll(&t, 1100 * MS, collect, NULL);
 	ASSERT_EQ(count_kind(LM_OBS_START), 2, "restarted");
 	ASSERT_EQ(nth(LM_OBS_ROUND, 2)->round.round, 1, "rounds restart at 1");
 }
@@ -166,11 +176,225 @@ static void test_display_refresh_is_not_a_migration(void)
 	ASSERT_EQ(nout, 0, "no start, no rounds");
 }
 
+static void sock_event(struct lm_vmtrack *t, uint32_t kind, uint64_t ts, uint64_t sk, uint16_t family,
+		       uint16_t role, uint64_t bytes, uint32_t oldstate, uint32_t newstate)
+{
+	struct lm_event e = { .kind = kind, .pid = PID, .ts_ns = ts };
+
+	e.sock.sk = sk;
+	e.sock.family = family;
+	e.sock.role = role;
+	e.sock.bytes = bytes;
+	e.sock.last_send_ns = ts;
+	e.sock.ino = sk + 1000;
+	e.sock.oldstate = oldstate;
+	e.sock.newstate = newstate;
+	lm_vmtrack_event(t, &e, collect, NULL);
+}
+
+#define FIRST_SEND(t, ts, sk, fam, role) sock_event(t, LM_EV_SOCK_STATE, ts, sk, fam, role, 100, 0, 0)
+#define BYTES(t, ts, sk, bytes) sock_event(t, LM_EV_SOCK_BYTES, ts, sk, 0, 0, bytes, 0, 0)
+#define CLOSE(t, ts, sk, bytes) sock_event(t, LM_EV_SOCK_STATE, ts, sk, 0, 0, bytes, 1, 7)
+#define AF_UNIX_ 1
+#define AF_INET_ 2
+
+/* The role decided for sk, or -1 if none was handed out. */
+static int decision(struct lm_vmtrack *t, uint64_t sk)
+{
+	const struct lm_stream *s;
+	int role = -1;
+
+	while (lm_vmtrack_next_decision(t, &s))
+		if (s->sk == sk)
+			role = s->role;
+	return role;
+}
+
+/* calc-dirty-rate: logging on, a sync, a sync a second later, logging off, no stream. */
+static void test_dirty_rate_window_is_not_a_migration(void)
+{
+	struct lm_vmtrack t;
+
+	nout = 0;
+	lm_vmtrack_init(&t, PID, LM_SRC_BITMAP, 0);
+	set_slot(&t, 1 * MS, 0, 64 << 20, 0);
+	set_slot(&t, 100 * MS, 0, 64 << 20, LM_KVM_MEM_LOG_DIRTY_PAGES);
+	get(&t, 101 * MS, 0, 16384, 16384, LM_GET_NOT_COUNTED, 0, 0);
+	get(&t, 1101 * MS, 0, 16384, 2560, LM_GET_CLEARED_SINCE_LAST, 2000, 0);	/* QMP replies only */
+	lm_vmtrack_poll(&t, 1200 * MS, collect, NULL);
+	ASSERT_EQ(nout, 0, "nothing said before it is known");
+	set_slot(&t, 1300 * MS, 0, 64 << 20, 0);
+	ASSERT_EQ(nout, 1, "one record");
+	ASSERT_EQ(count_kind(LM_OBS_DIRTY_RATE), 1, "a dirty-rate measurement");
+	ASSERT_EQ(nth(LM_OBS_DIRTY_RATE, 0)->dirty_rate.dirty_pages, 2560, "its unique pages");
+	ASSERT_EQ(nth(LM_OBS_DIRTY_RATE, 0)->dirty_rate.window_ns, 1000 * MS, "its window");
+	ASSERT_EQ(nth(LM_OBS_DIRTY_RATE, 0)->dirty_rate.ram_bytes, 64 << 20, "memory logged");
+	ASSERT_EQ(count_kind(LM_OBS_START) + count_kind(LM_OBS_END), 0, "no migration");
+
+	/* the real migration after it: rounds from 1, bytes on its stream */
+	set_slot(&t, 3000 * MS, 0, 64 << 20, LM_KVM_MEM_LOG_DIRTY_PAGES);
+	get(&t, 3001 * MS, 0, 16384, 16384, LM_GET_NOT_COUNTED, 0, 0);
+	get(&t, 6000 * MS, 0, 16384, 300, LM_GET_CLEARED_SINCE_LAST, 64 << 20, 0);
+	lm_vmtrack_poll(&t, 6100 * MS, collect, NULL);
+	ASSERT_EQ(count_kind(LM_OBS_START), 1, "then one migration");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 0)->round.round, 1, "numbered from 1");
+}
+
+/* Pipe transports (exec:): no stream lmtrace sees, yet a third sync says migration. */
+static void test_third_sync_confirms_without_stream(void)
+{
+	struct lm_vmtrack t;
+
+	nout = 0;
+	lm_vmtrack_init(&t, PID, LM_SRC_BITMAP, 0);
+	set_slot(&t, 100 * MS, 0, 64 << 20, LM_KVM_MEM_LOG_DIRTY_PAGES);
+	get(&t, 101 * MS, 0, 16384, 16384, LM_GET_NOT_COUNTED, 0, 0);
+	get(&t, 2000 * MS, 0, 16384, 300, LM_GET_CLEARED_SINCE_LAST, 0, 0);
+	get(&t, 2500 * MS, 0, 16384, 30, LM_GET_CLEARED_SINCE_LAST, 0, 0);
+	ASSERT_EQ(count_kind(LM_OBS_START), 0, "two syncs: not yet");
+	lm_vmtrack_poll(&t, 2600 * MS, collect, NULL);
+	ASSERT_EQ(count_kind(LM_OBS_START), 1, "third sync: a migration");
+	ASSERT_EQ(count_kind(LM_OBS_ROUND), 3, "all three rounds");
+	set_slot(&t, 2700 * MS, 0, 64 << 20, 0);
+	ASSERT_EQ(nth(LM_OBS_END, 0)->end.reason, LM_END_CANCELLED, "then cancelled");
+}
+
+/*
+ * Which sockets are the migration's: QMP (sending before logging went on),
+ * the migration connection (BPF's guess, then its bytes), a VNC client that
+ * connects during the migration and leaves; only the migration's close ends it.
+ */
+static void test_migration_streams(void)
+{
+	struct lm_vmtrack t;
+
+	nout = 0;
+	lm_vmtrack_init(&t, PID, LM_SRC_BITMAP, 0);
+	set_slot(&t, 1 * MS, 0, 64 << 20, 0);
+	FIRST_SEND(&t, 50 * MS, 0x10, AF_UNIX_, LM_SOCK_UNDECIDED);		/* QMP greeting */
+	set_slot(&t, 10000 * MS, 0, 64 << 20, LM_KVM_MEM_LOG_DIRTY_PAGES);
+	ASSERT_EQ(decision(&t, 0x10), LM_SOCK_OTHER, "QMP: sending long before, not the migration's");
+	FIRST_SEND(&t, 10001 * MS, 0x20, AF_INET_, LM_SOCK_MIGRATION);	/* BPF's guess */
+	get(&t, 10002 * MS, 0, 16384, 16384, LM_GET_NOT_COUNTED, 4000, 0);
+	BYTES(&t, 10500 * MS, 0x20, 16 << 20);
+	ASSERT_EQ(decision(&t, 0x20), LM_SOCK_MIGRATION, "the stream: confirmed by its bytes");
+	get(&t, 12000 * MS, 0, 16384, 300, LM_GET_CLEARED_SINCE_LAST, 48 << 20, 0);
+	FIRST_SEND(&t, 13000 * MS, 0x30, AF_INET_, LM_SOCK_UNDECIDED);		/* VNC client */
+	BYTES(&t, 14000 * MS, 0x20, 80 << 20);
+	BYTES(&t, 14000 * MS, 0x30, 200 << 10);
+	BYTES(&t, 17000 * MS, 0x30, 300 << 10);
+	ASSERT_EQ(decision(&t, 0x30), LM_SOCK_OTHER, "VNC: a small share of the busiest, not the migration's");
+	CLOSE(&t, 17500 * MS, 0x30, 300 << 10);
+	lm_vmtrack_poll(&t, 19000 * MS, collect, NULL);
+	ASSERT_EQ(count_kind(LM_OBS_END), 0, "VNC leaving ends nothing");
+	get(&t, 19100 * MS, 0, 16384, 30, LM_GET_CLEARED_SINCE_LAST, 90 << 20, 0);
+	get(&t, 19200 * MS, 0, 16384, 31, 0, 91 << 20, 0);
+	CLOSE(&t, 19300 * MS, 0x20, 91 << 20);
+	lm_vmtrack_poll(&t, 20000 * MS, collect, NULL);
+	ASSERT_EQ(count_kind(LM_OBS_END), 1, "the migration's close ends it");
+	ASSERT_EQ(nth(LM_OBS_END, 0)->end.reason, LM_END_COMPLETED, "completed");
+	ASSERT_EQ(nth(LM_OBS_END, 0)->ts_ns, 19300 * MS, "at the close");
+}
+
+/* multifd: the channels share the load; the main channel carries little. */
+static void test_multifd_channels(void)
+{
+	struct lm_vmtrack t;
+	uint64_t ch;
+
+	nout = 0;
+	lm_vmtrack_init(&t, PID, LM_SRC_BITMAP, 0);
+	set_slot(&t, 100 * MS, 0, 64 << 20, LM_KVM_MEM_LOG_DIRTY_PAGES);
+	for (ch = 0x40; ch <= 0x44; ch++)
+		FIRST_SEND(&t, 101 * MS, ch, AF_INET_, LM_SOCK_UNDECIDED);	/* BPF missed the window */
+	get(&t, 102 * MS, 0, 16384, 16384, LM_GET_NOT_COUNTED, 0, 0);
+	BYTES(&t, 1000 * MS, 0x40, 40 << 10);			/* main channel */
+	for (ch = 0x41; ch <= 0x44; ch++)
+		BYTES(&t, 1000 * MS, ch, (700 + ch - 0x40) << 10);	/* under 1 MiB each */
+	ASSERT_EQ(decision(&t, 0x41), -1, "not decided before the confirm time");
+	BYTES(&t, 3200 * MS, 0x40, 50 << 10);
+	for (ch = 0x41; ch <= 0x44; ch++)
+		BYTES(&t, 3200 * MS, ch, (900 + ch - 0x40) << 10);
+	ASSERT_EQ(decision(&t, 0x42), LM_SOCK_MIGRATION, "a channel: its share of the busiest");
+	ASSERT_TRUE(lm_streams_is_migration(&t.streams, 0x44), "every channel");
+	ASSERT_TRUE(!lm_streams_is_migration(&t.streams, 0x40), "the main channel carries too little");
+}
+
+/* KubeVirt: a UNIX socket; its close comes from the fd table (synthesised like TCP's). */
+static void test_unix_stream(void)
+{
+	struct lm_vmtrack t;
+
+	nout = 0;
+	lm_vmtrack_init(&t, PID, LM_SRC_BITMAP, 0);
+	set_slot(&t, 100 * MS, 0, 64 << 20, LM_KVM_MEM_LOG_DIRTY_PAGES);
+	FIRST_SEND(&t, 101 * MS, 0x50, AF_UNIX_, LM_SOCK_MIGRATION);
+	get(&t, 102 * MS, 0, 16384, 16384, LM_GET_NOT_COUNTED, 100, 0);
+	BYTES(&t, 1000 * MS, 0x50, 32 << 20);
+	get(&t, 2100 * MS, 0, 16384, 30, LM_GET_CLEARED_SINCE_LAST, 64 << 20, 0);
+	get(&t, 2200 * MS, 0, 16384, 31, 0, 65 << 20, 0);
+	lm_vmtrack_poll(&t, 2300 * MS, collect, NULL);
+	ASSERT_EQ(count_kind(LM_OBS_START), 1, "started");
+	CLOSE(&t, 2250 * MS, 0x50, 65 << 20);
+	lm_vmtrack_poll(&t, 3000 * MS, collect, NULL);
+	ASSERT_EQ(nth(LM_OBS_END, 0)->end.reason, LM_END_COMPLETED, "completed over UNIX");
+}
+
+/* Dirty-ring mode: ring resets are the syncs; they start migrations too. */
+static void test_dirty_ring_starts(void)
+{
+	struct lm_vmtrack t;
+	struct lm_event e = { .kind = LM_EV_RESET_RINGS, .pid = PID };
+	int i;
+
+	nout = 0;
+	lm_vmtrack_init(&t, PID, LM_SRC_RING, 0);
+	set_slot(&t, 100 * MS, 0, 64 << 20, LM_KVM_MEM_LOG_DIRTY_PAGES);
+	for (i = 0; i < 4; i++) {
+		e.ts_ns = (200 + i * 1000) * MS;
+		e.get.tx_total = (uint64_t)i << 24;
+		e.get.ring_total = i * 1000;
+		lm_vmtrack_event(&t, &e, collect, NULL);
+	}
+	ASSERT_EQ(count_kind(LM_OBS_START), 1, "ring resets start a migration");
+	ASSERT_EQ(count_kind(LM_OBS_ROUND), 4, "one round per reset");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 2)->round.dirty_pages, 1000, "pages pushed between resets");
+}
+
+/* SMM's address space aliases RAM; slots removed and re-added mid-way are no cancel. */
+static void test_smm_and_slot_churn(void)
+{
+	struct lm_vmtrack t;
+
+	nout = 0;
+	lm_vmtrack_init(&t, PID, LM_SRC_BITMAP, 0);
+	set_slot(&t, 100 * MS, 0, 64 << 20, LM_KVM_MEM_LOG_DIRTY_PAGES);
+	set_slot(&t, 100 * MS, 1, 16 << 20, LM_KVM_MEM_LOG_DIRTY_PAGES);
+	set_slot(&t, 100 * MS, 1 << 16 | 0, 64 << 20, LM_KVM_MEM_LOG_DIRTY_PAGES);	/* SMM alias */
+	ASSERT_EQ(lm_vmtrack_logged_bytes(&t), 80 << 20, "address space 1 not counted again");
+	get(&t, 101 * MS, 0, 16384, 16384, LM_GET_NOT_COUNTED, 0, 0);
+	get(&t, 1000 * MS, 0, 16384, 300, LM_GET_CLEARED_SINCE_LAST, 8 << 20, 0);
+	lm_vmtrack_poll(&t, 1100 * MS, collect, NULL);
+	ASSERT_EQ(count_kind(LM_OBS_START), 1, "started");
+	set_slot(&t, 1200 * MS, 0, 0, 0);						/* removed */
+	set_slot(&t, 1201 * MS, 0, 64 << 20, LM_KVM_MEM_LOG_DIRTY_PAGES);		/* and back */
+	ASSERT_EQ(count_kind(LM_OBS_END), 0, "a slot removed and re-added is no cancel");
+	set_slot(&t, 1300 * MS, 0, 64 << 20, 0);
+	ASSERT_EQ(count_kind(LM_OBS_END), 1, "logging switched off is");
+}
+
 int main(void)
 {
 	test_qemu_like_migration();
 	test_cancel_and_restart();
 	test_late_attach();
 	test_display_refresh_is_not_a_migration();
+	test_dirty_rate_window_is_not_a_migration();
+	test_third_sync_confirms_without_stream();
+	test_migration_streams();
+	test_multifd_channels();
+	test_unix_stream();
+	test_dirty_ring_starts();
+	test_smm_and_slot_churn();
 	return unit_done("test_vmtrack");
 }

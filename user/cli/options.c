@@ -38,7 +38,7 @@ static const char doc[] =
 
 enum {
 	OPT_CSV = 1000, OPT_PORT, OPT_QMP, OPT_DOWNTIME, OPT_BANDWIDTH, OPT_PROM, OPT_LISTEN,
-	OPT_ROWS, OPT_NO_FENTRY, OPT_NO_KPROBE, OPT_SWITCHOVER,
+	OPT_ROWS, OPT_NO_FENTRY, OPT_NO_KPROBE, OPT_SWITCHOVER, OPT_NO_SEND_TP,
 };
 
 static const struct argp_option options[] = {
@@ -60,6 +60,8 @@ static const struct argp_option options[] = {
 	{ "listen", OPT_LISTEN, "ADDR:PORT", 0, "Serve Prometheus /metrics over HTTP", 0 },
 	{ "no-fentry", OPT_NO_FENTRY, NULL, 0, "Do not try fentry programs", 0 },
 	{ "no-kprobe", OPT_NO_KPROBE, NULL, 0, "Do not try kprobe programs", 0 },
+	{ "no-send-tracepoint", OPT_NO_SEND_TP, NULL, 0, "Count bytes through sendmsg(), as on kernels "
+	  "without sock:sock_send_length (testing)", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf messages)", 0 },
 	{},
 };
@@ -135,6 +137,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_LISTEN: o->listen = arg; break;
 	case OPT_NO_FENTRY: o->no_fentry = 1; break;
 	case OPT_NO_KPROBE: o->no_kprobe = 1; break;
+	case OPT_NO_SEND_TP: o->no_send_tp = 1; break;
 	case OPT_DOWNTIME: o->downtime_limit_ms = parse_positive(state, "downtime limit", arg); break;
 	case OPT_BANDWIDTH: o->bandwidth_Bps = parse_bytes(state, arg); break;
 	case OPT_SWITCHOVER: o->switchover_Bps = parse_bytes(state, arg); break;

@@ -27,6 +27,7 @@ struct lm_options {
 	const char *prom_path;		/* --prom-file */
 	const char *listen;		/* --listen */
 	int no_fentry, no_kprobe;	/* --no-fentry/--no-kprobe: force fallbacks (testing) */
+	int no_send_tp;			/* --no-send-tracepoint: count bytes via sendmsg() (testing) */
 };
 
 enum lm_options_mode {

@@ -16,6 +16,7 @@ enum lm_obs_kind {
 	LM_OBS_TICK = 3,	/* periodic sample (every -i interval) */
 	LM_OBS_END = 4,		/* migration ended: cancelled, completed or process gone */
 	LM_OBS_PARAMS = 5,	/* migration parameters (command line or QMP) */
+	LM_OBS_DIRTY_RATE = 6,	/* a dirty-logging window that was no migration (calc-dirty-rate) */
 };
 
 enum lm_end_reason {
@@ -79,6 +80,20 @@ struct lm_obs_params {
 	uint32_t page_size;		/* 4096 */
 };
 
+/*
+ * Dirty logging switched on, synced, synced again after a window, switched
+ * off, and no migration stream: QEMU's calc-dirty-rate (dirty-bitmap mode),
+ * as virsh domdirtyrate-calc and KubeVirt's probe run it. The second sync's
+ * bitmap is exactly the unique pages dirtied in the window.
+ */
+struct lm_obs_dirty_rate {
+	uint64_t window_ns;	/* first sync to the second */
+	uint64_t dirty_pages;	/* unique pages dirtied in the window */
+	uint64_t ram_bytes;	/* guest memory under dirty logging */
+	uint32_t syncs;		/* syncs seen (2) */
+	uint32_t pad;
+};
+
 struct lm_obs {
 	uint32_t kind;		/* enum lm_obs_kind */
 	uint32_t pid;		/* VMM process */
@@ -89,6 +104,7 @@ struct lm_obs {
 		struct lm_obs_tick tick;
 		struct lm_obs_end end;
 		struct lm_obs_params params;
+		struct lm_obs_dirty_rate dirty_rate;
 	};
 };
 _Static_assert(sizeof(struct lm_obs) == 72, "lm_obs layout");

@@ -209,8 +209,24 @@ static void emit_obs(void *ctx, const struct lm_obs *o)
 	lm_pipeline_feed(vm->p, o);
 }
 
+void lm_pipeline_on_sock_role(struct lm_pipeline *p, lm_sock_role_fn fn, void *ctx)
+{
+	p->on_sock_role = fn;
+	p->sock_role_ctx = ctx;
+}
+
+/* Decisions the tracker made about sockets, to whoever acts on them. */
+static void pass_decisions(struct lm_pipe_vm *vm)
+{
+	const struct lm_stream *s;
+
+	while (lm_vmtrack_next_decision(vm->track, &s))
+		if (vm->p->on_sock_role)
+			vm->p->on_sock_role(vm->p->sock_role_ctx, vm->view.pid, s);
+}
+
 int lm_pipeline_track(struct lm_pipeline *p, uint32_t pid, uint32_t source,
-		      int64_t realtime_offset_ns, int64_t cookie)
+		      int64_t realtime_offset_ns, int64_t cookie, uint32_t flags)
 {
 	struct lm_pipe_vm *vm = find_vm(p, pid);
 
@@ -223,6 +239,8 @@ int lm_pipeline_track(struct lm_pipeline *p, uint32_t pid, uint32_t source,
 	if (!vm->track)
 		return -ENOMEM;
 	lm_vmtrack_init(vm->track, pid, source, realtime_offset_ns);
+	if (flags & LM_TRACK_PORT_FILTER)
+		lm_vmtrack_fixed_sock_roles(vm->track);
 	vm->cookie = cookie;
 	return 0;
 }
@@ -252,15 +270,19 @@ void lm_pipeline_event(struct lm_pipeline *p, const struct lm_event *e)
 	if (e->kind == LM_EV_RESET_RINGS)
 		vm->track->source = LM_SRC_RING;
 	lm_vmtrack_event(vm->track, e, emit_obs, vm);
+	pass_decisions(vm);
 }
 
 void lm_pipeline_poll(struct lm_pipeline *p, uint64_t now_ns)
 {
 	int i;
 
-	for (i = 0; i < p->nvms; i++)
-		if (p->vms[i]->track)
-			lm_vmtrack_poll(p->vms[i]->track, now_ns, emit_obs, p->vms[i]);
+	for (i = 0; i < p->nvms; i++) {
+		if (!p->vms[i]->track)
+			continue;
+		lm_vmtrack_poll(p->vms[i]->track, now_ns, emit_obs, p->vms[i]);
+		pass_decisions(p->vms[i]);
+	}
 }
 
 void lm_pipeline_tick(struct lm_pipeline *p, uint32_t pid, uint64_t now_ns,

@@ -14,6 +14,7 @@
 #include "lmtrace.h"
 #include "core/estimate.h"
 #include "core/obs.h"
+#include "core/streams.h"
 #include "core/view.h"
 
 #define LM_MAX_SINKS 8
@@ -21,12 +22,17 @@
 
 struct lm_pipe_vm;	/* one VM's entry (pipeline.c) */
 
+/* Told when a VM's socket is found to be (or not to be) the migration's. */
+typedef void (*lm_sock_role_fn)(void *ctx, uint32_t pid, const struct lm_stream *s);
+
 struct lm_pipeline {
 	struct lm_est_config cfg;	/* every new VM's estimator starts from it */
 	struct lm_pipe_vm *vms[LM_PIPE_MAX_VMS];
 	int nvms;
 	struct lm_sink *sinks[LM_MAX_SINKS];
 	int nsinks;
+	lm_sock_role_fn on_sock_role;
+	void *sock_role_ctx;
 };
 
 void lm_pipeline_init(struct lm_pipeline *p, const struct lm_est_config *cfg);
@@ -51,8 +57,11 @@ const struct lm_vm_view *lm_pipeline_view(const struct lm_pipeline *p, int i);
  * cookie is the caller's handle for the VM (e.g. a pidfd); the pipeline
  * only stores it. Returns 0, -EEXIST, -ENOSPC or -ENOMEM.
  */
+#define LM_TRACK_PORT_FILTER	(1u << 0)	/* --port: BPF decides the migration's sockets */
 int lm_pipeline_track(struct lm_pipeline *p, uint32_t pid, uint32_t source,
-		      int64_t realtime_offset_ns, int64_t cookie);
+		      int64_t realtime_offset_ns, int64_t cookie, uint32_t flags);
+/* Where decisions about sockets go (the tracer tells BPF). */
+void lm_pipeline_on_sock_role(struct lm_pipeline *p, lm_sock_role_fn fn, void *ctx);
 /* The i-th tracked VM (0 <= i, until it returns 0): its pid and cookie. */
 int lm_pipeline_tracked(const struct lm_pipeline *p, int i, uint32_t *pid, int64_t *cookie);
 /* One BPF event; events of VMs not tracked are ignored. */

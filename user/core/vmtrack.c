@@ -15,6 +15,17 @@
  *    CLEAR in between (QEMU's completion sync) has only pop(now) - pop(before)
  *    new pages.
  *  - Round 1 (first harvest after logging was enabled) is RAM size.
+ *  - Not every dirty-logging session is a migration: QEMU's calc-dirty-rate
+ *    switches logging on, syncs, syncs again after a window and switches it
+ *    off, with no migration stream. So START and the first rounds are held
+ *    until a migration stream carries data (streams.h), or a third sync
+ *    comes (a stream lmtrace cannot see: exec:, a pipe), or lmtrace attached
+ *    mid-way; a session that ends before is reported as a dirty-rate
+ *    measurement.
+ *  - Only the migration's own sockets can end it: one closing after it
+ *    carried data means completed, unless logging goes off right after.
+ *  - Memory in address space 1 (x86 SMM) aliases RAM: not counted twice.
+ *  - Removing a slot (memory_size 0) is a memory-map change, not a cancel.
  */
 #include <string.h>
 #include "core/vmtrack.h"
@@ -32,6 +43,12 @@ void lm_vmtrack_init(struct lm_vmtrack *t, uint32_t pid, uint32_t source,
 	t->page_size = 4096;
 	t->source = source;
 	t->realtime_offset_ns = realtime_offset_ns;
+	lm_streams_init(&t->streams, 0);
+}
+
+void lm_vmtrack_fixed_sock_roles(struct lm_vmtrack *t)
+{
+	t->streams.fixed = 1;
 }
 
 static void obs_init(const struct lm_vmtrack *t, struct lm_obs *o, uint32_t kind, uint64_t mono_ns)
@@ -67,7 +84,7 @@ uint64_t lm_vmtrack_logged_bytes(const struct lm_vmtrack *t)
 	uint32_t i;
 
 	for (i = 0; i < t->nslots; i++)
-		if (t->slots[i].mem_flags & LM_KVM_MEM_LOG_DIRTY_PAGES)
+		if ((t->slots[i].mem_flags & LM_KVM_MEM_LOG_DIRTY_PAGES) && LM_SLOT_AS(t->slots[i].slot) == 0)
 			bytes += t->slots[i].npages * t->page_size;
 	return bytes;
 }
@@ -78,7 +95,8 @@ static uint64_t known_bytes(const struct lm_vmtrack *t)
 	uint32_t i;
 
 	for (i = 0; i < t->nslots; i++)
-		bytes += t->slots[i].npages * t->page_size;
+		if (LM_SLOT_AS(t->slots[i].slot) == 0)
+			bytes += t->slots[i].npages * t->page_size;
 	return bytes;
 }
 
@@ -102,10 +120,42 @@ static void reset_migration(struct lm_vmtrack *t)
 	t->in_burst = 0;
 	t->have_prev_round = 0;
 	t->close_pending_ns = 0;
+	t->confirmed = 0;
+	t->nheld = 0;
+	lm_streams_prune(&t->streams);
 	for (i = 0; i < t->nslots; i++) {
 		t->slots[i].have_last_pop = 0;
 		t->slots[i].in_burst = 0;
 	}
+}
+
+static void decide_streams(struct lm_vmtrack *t, uint64_t now_ns);
+
+/* Out now if the session is a migration, else held until it is known. */
+static void put(struct lm_vmtrack *t, const struct lm_obs *o, lm_emit_fn emit, void *ctx)
+{
+	if (t->confirmed)
+		emit(ctx, o);
+	else if (t->nheld < LM_TRACK_HELD_MAX)
+		t->held[t->nheld++] = *o;
+}
+
+static void confirm(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
+{
+	uint32_t i;
+
+	if (t->confirmed || !t->migrating)
+		return;
+	t->confirmed = 1;
+	for (i = 0; i < t->nheld; i++)
+		emit(ctx, &t->held[i]);
+	t->nheld = 0;
+}
+
+/* Bytes on the migration's streams since logging was switched on. */
+static uint64_t stream_bytes(const struct lm_vmtrack *t)
+{
+	return t->burst_tx_total > t->start_tx_total ? t->burst_tx_total - t->start_tx_total : 0;
 }
 
 static void start_migration(struct lm_vmtrack *t, uint64_t ns, int late,
@@ -122,7 +172,14 @@ static void start_migration(struct lm_vmtrack *t, uint64_t ns, int late,
 	obs_init(t, &o, LM_OBS_START, ns);
 	o.start.ram_bytes = lm_vmtrack_logged_bytes(t);
 	o.start.late = late;
-	emit(ctx, &o);
+	t->confirmed = 0;
+	t->nheld = 0;
+	put(t, &o, emit, ctx);
+	/* attached mid-way: too late to tell; it is the migration we came for */
+	if (late)
+		confirm(t, emit, ctx);
+	/* the sockets' bytes so far tell which carry it (late: all are candidates) */
+	decide_streams(t, ns);
 }
 
 static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
@@ -170,7 +227,11 @@ static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 	o.round.sync_ns = t->burst_last_ns - t->burst_enter_ns;
 	if (t->source == LM_SRC_RING && t->have_prev_round)
 		o.round.dirty_pages = t->burst_ring_total - t->prev_ring_total;
-	emit(ctx, &o);
+	/* a stream carried data, or a third sync: calc-dirty-rate does neither */
+	if (t->round >= LM_TRACK_HELD_MAX || stream_bytes(t) >= LM_STREAM_MIN_BYTES ||
+	    lm_streams_confirmed(&t->streams))
+		confirm(t, emit, ctx);
+	put(t, &o, emit, ctx);
 
 	t->prev_round_ns = t->burst_first_ns;
 	t->prev_tx_total = t->burst_tx_total;
@@ -241,16 +302,46 @@ static void on_get(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn em
 	t->burst_pages += new_pages(t, s, e);
 }
 
+/* A dirty-logging window that turned out to be no migration: its second sync. */
+static void report_dirty_rate(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
+{
+	const struct lm_obs *second = &t->held[2];
+	struct lm_obs o;
+
+	obs_init(t, &o, LM_OBS_DIRTY_RATE, 0);
+	o.ts_ns = second->ts_ns;
+	o.dirty_rate.window_ns = second->round.duration_ns;
+	o.dirty_rate.dirty_pages = second->round.dirty_pages;
+	o.dirty_rate.ram_bytes = second->round.ram_bytes;
+	o.dirty_rate.syncs = 2;
+	emit(ctx, &o);
+}
+
 static void end_migration(struct lm_vmtrack *t, uint64_t ns, uint32_t reason,
 			  lm_emit_fn emit, void *ctx)
 {
 	struct lm_obs o;
 
 	close_burst(t, emit, ctx);
+	/* START, round 1 and round 2 held, then logging off: calc-dirty-rate */
+	if (!t->confirmed && reason == LM_END_CANCELLED && t->nheld == LM_TRACK_HELD_MAX) {
+		report_dirty_rate(t, emit, ctx);
+		reset_migration(t);
+		return;
+	}
+	confirm(t, emit, ctx);
 	obs_init(t, &o, LM_OBS_END, ns);
 	o.end.reason = reason;
 	emit(ctx, &o);
 	reset_migration(t);
+}
+
+static void decide_streams(struct lm_vmtrack *t, uint64_t now_ns)
+{
+	int window = t->migrating ? (t->late ? 2 : 1) : t->start_pending_ns ? 1 : 0;
+	uint64_t start = t->migrating ? t->start_ns : t->start_pending_ns;
+
+	lm_streams_decide(&t->streams, now_ns, window, window == 2 ? 0 : start);
 }
 
 static void on_set(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn emit, void *ctx)
@@ -265,25 +356,42 @@ static void on_set(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn em
 		s->have_last_pop = 0;
 	}
 	if (t->migrating) {
-		if (!mostly_logged(t))
+		/* logging switched off (not a slot removed) for most of memory */
+		if (e->set.memory_size && !mostly_logged(t))
 			end_migration(t, e->ts_ns, LM_END_CANCELLED, emit, ctx);
 	} else if (!mostly_logged(t)) {
 		t->start_pending_ns = 0;
 	} else if (!t->start_pending_ns) {
 		t->start_pending_ns = e->ts_ns;
 		t->start_tx_total = e->set.tx_total;
+		/* sockets busy since well before are not the migration's */
+		decide_streams(t, e->ts_ns);
 	}
 }
 
-static void on_sock(struct lm_vmtrack *t, const struct lm_event *e)
+static void on_sock(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn emit, void *ctx)
 {
 	int closing = e->sock.newstate == TCP_FIN_WAIT1 || e->sock.newstate == TCP_CLOSE ||
 		      e->sock.newstate == TCP_CLOSE_WAIT;
+	struct lm_stream *s = lm_streams_update(&t->streams, e);
 
-	/* The migration connection closing after it carried data. */
-	if (t->migrating && closing && e->sock.oldstate == TCP_ESTABLISHED &&
-	    e->sock.bytes > 0 && t->round > 1 && !t->close_pending_ns)
+	if (!s)
+		return;
+	/* what it carried until now decides what its closing means */
+	decide_streams(t, e->ts_ns);
+	if (closing)
+		s->closed = 1;
+	if (t->migrating && lm_streams_confirmed(&t->streams))
+		confirm(t, emit, ctx);
+	/* The migration's connection closing after it carried data. */
+	if (t->migrating && closing && e->sock.oldstate == TCP_ESTABLISHED && s->bytes > 0 &&
+	    s->role == LM_SOCK_MIGRATION && t->round > 1 && !t->close_pending_ns)
 		t->close_pending_ns = e->ts_ns;
+}
+
+int lm_vmtrack_next_decision(struct lm_vmtrack *t, const struct lm_stream **s)
+{
+	return lm_streams_next_decision(&t->streams, s);
 }
 
 void lm_vmtrack_event(struct lm_vmtrack *t, const struct lm_event *e,
@@ -297,7 +405,8 @@ void lm_vmtrack_event(struct lm_vmtrack *t, const struct lm_event *e,
 		on_set(t, e, emit, ctx);
 		break;
 	case LM_EV_RESET_RINGS:
-		if (!t->migrating)
+		/* dirty-ring mode: a ring reset is a sync, and can start a migration */
+		if (!t->migrating && !t->start_pending_ns)
 			break;
 		close_burst(t, emit, ctx);
 		open_burst(t, e);
@@ -305,7 +414,8 @@ void lm_vmtrack_event(struct lm_vmtrack *t, const struct lm_event *e,
 		close_burst(t, emit, ctx);
 		break;
 	case LM_EV_SOCK_STATE:
-		on_sock(t, e);
+	case LM_EV_SOCK_BYTES:
+		on_sock(t, e, emit, ctx);
 		break;
 	}
 }

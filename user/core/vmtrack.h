@@ -13,14 +13,15 @@
 #include <stdint.h>
 #include "lmtrace.h"
 #include "core/obs.h"
+#include "core/streams.h"
 
 typedef void (*lm_emit_fn)(void *ctx, const struct lm_obs *o);
 
 /* A harvest burst ends when a slot is read again, or after this gap. */
 #define LM_BURST_GAP_NS		(50ull * 1000 * 1000)
 /*
- * A socket closing ends a migration as completed unless dirty logging is
- * switched off (a cancel) within this delay.
+ * A migration socket closing ends a migration as completed unless dirty
+ * logging is switched off (a cancel) within this delay.
  */
 #define LM_END_SETTLE_NS	(500ull * 1000 * 1000)
 
@@ -32,6 +33,12 @@ struct lm_track_slot {
 	int have_last_pop;
 	int in_burst;
 };
+
+/*
+ * Observations of a dirty-logging session held back until it is known to be
+ * a migration (START, round 1 and, without a stream, round 2).
+ */
+#define LM_TRACK_HELD_MAX	3
 
 struct lm_vmtrack {
 	uint32_t pid;
@@ -67,6 +74,13 @@ struct lm_vmtrack {
 
 	/* ticks */
 	uint64_t last_tick_ns;
+
+	/* which sockets carry the migration */
+	struct lm_streams streams;
+	/* a dirty-logging session not yet known to be a migration */
+	int confirmed;
+	struct lm_obs held[LM_TRACK_HELD_MAX];
+	uint32_t nheld;
 };
 
 void lm_vmtrack_init(struct lm_vmtrack *t, uint32_t pid, uint32_t source,
@@ -81,7 +95,11 @@ void lm_vmtrack_tick(struct lm_vmtrack *t, uint64_t now_ns, const struct lm_vm_c
 /* The process is gone or tracing stops: flush and end an open migration. */
 void lm_vmtrack_finish(struct lm_vmtrack *t, uint64_t now_ns, uint32_t reason,
 		       lm_emit_fn emit, void *ctx);
-/* Bytes of guest memory under dirty logging. */
+/* The next decision about a socket's role to hand to BPF; 0 when none is left. */
+int lm_vmtrack_next_decision(struct lm_vmtrack *t, const struct lm_stream **s);
+/* --port given: BPF decides which sockets are the migration's. */
+void lm_vmtrack_fixed_sock_roles(struct lm_vmtrack *t);
+/* Bytes of guest memory under dirty logging (address space 0: SMM's aliases it). */
 uint64_t lm_vmtrack_logged_bytes(const struct lm_vmtrack *t);
 
 #endif /* LM_VMTRACK_H */

@@ -90,6 +90,11 @@ static const struct obs_field params_fields[] = {
 	F(struct lm_obs_params, ram_bytes), F(struct lm_obs_params, throttle_pct),
 	F(struct lm_obs_params, page_size),
 };
+static const struct obs_field dirty_rate_fields[] = {
+	F(struct lm_obs_dirty_rate, window_ns), F(struct lm_obs_dirty_rate, dirty_pages),
+	F(struct lm_obs_dirty_rate, ram_bytes), F(struct lm_obs_dirty_rate, syncs),
+	F(struct lm_obs_dirty_rate, pad),
+};
 #undef F
 
 static const struct obs_field *kind_fields(uint32_t kind, size_t *n)
@@ -101,6 +106,7 @@ static const struct obs_field *kind_fields(uint32_t kind, size_t *n)
 	K(LM_OBS_TICK, tick_fields);
 	K(LM_OBS_END, end_fields);
 	K(LM_OBS_PARAMS, params_fields);
+	K(LM_OBS_DIRTY_RATE, dirty_rate_fields);
 	default:
 		*n = 0;
 		return NULL;

@@ -10,7 +10,8 @@
 #include <unistd.h>
 #include "trace/procscan.h"
 
-int lm_proc_is_vmm(pid_t pid)
+/* 1 if one of pid's fds points at a target `match` accepts, 0 if none, -errno. */
+static int any_fd(pid_t pid, int (*match)(const char *target, const void *arg), const void *arg)
 {
 	char path[64], target[128];
 	struct dirent *de;
@@ -30,10 +31,35 @@ int lm_proc_is_vmm(pid_t pid)
 		if (n <= 0)
 			continue;
 		target[n] = 0;
-		found = !strcmp(target, "/dev/kvm") || !strcmp(target, "anon_inode:kvm-vm");
+		found = match(target, arg);
 	}
 	closedir(d);
 	return found;
+}
+
+static int is_kvm(const char *target, const void *arg)
+{
+	return !strcmp(target, "/dev/kvm") || !strcmp(target, "anon_inode:kvm-vm");
+}
+
+int lm_proc_is_vmm(pid_t pid)
+{
+	return any_fd(pid, is_kvm, NULL);
+}
+
+static int is_socket(const char *target, const void *arg)
+{
+	char want[48];
+
+	snprintf(want, sizeof(want), "socket:[%llu]", *(const unsigned long long *)arg);
+	return !strcmp(target, want);
+}
+
+int lm_proc_has_socket(pid_t pid, uint64_t ino)
+{
+	unsigned long long i = ino;
+
+	return any_fd(pid, is_socket, &i);
 }
 
 int lm_proc_find_vmms(pid_t *pids, int max)

@@ -4,10 +4,13 @@
 #define LM_PROCSCAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* 1 if pid has /dev/kvm or a KVM VM file open, 0 if not, -errno (-ESRCH: no such process). */
 int lm_proc_is_vmm(pid_t pid);
+/* 1 if pid still has the socket with this inode open, 0 if not, -errno. */
+int lm_proc_has_socket(pid_t pid, uint64_t ino);
 /* Every process with /dev/kvm or a KVM VM open; returns how many (at most max). */
 int lm_proc_find_vmms(pid_t *pids, int max);
 /* QEMU's -name, else the command name. */

@@ -19,6 +19,18 @@
 
 /* Longest wait for events, so time-driven work (burst ends) runs promptly. */
 #define POLL_MAX_MS	20
+/* UNIX migration sockets watched for closing (no tracepoint says so). */
+#define MAX_WATCHED	64
+
+#define AF_UNIX_FAMILY	1
+#define TCP_ESTABLISHED	1
+#define TCP_CLOSE	7
+
+/* A UNIX migration socket: closed once it leaves the VMM's fd table. */
+struct watched_sock {
+	uint32_t pid;
+	uint64_t sk, ino, bytes, last_send_ns;
+};
 
 struct session {
 	const struct lm_session_opts *opts;
@@ -29,6 +41,8 @@ struct session {
 	struct lm_qmp_watch qmp;	/* --qmp, for opts->pids[0] */
 	int qmp_open;
 	int started;			/* the loop ran: close what it opened */
+	struct watched_sock watched[MAX_WATCHED];
+	int nwatched;
 };
 
 static uint64_t mono_ns(void)
@@ -48,12 +62,78 @@ static int64_t realtime_offset_ns(void)
 	return (int64_t)(rt.tv_sec - mono.tv_sec) * 1000000000ll + (rt.tv_nsec - mono.tv_nsec);
 }
 
+static struct watched_sock *find_watched(struct session *s, uint32_t pid, uint64_t sk)
+{
+	int i;
+
+	for (i = 0; i < s->nwatched; i++)
+		if (s->watched[i].pid == pid && s->watched[i].sk == sk)
+			return &s->watched[i];
+	return NULL;
+}
+
 static int on_event(void *ctx, const struct lm_event *e)
 {
 	struct session *s = ctx;
+	struct watched_sock *w;
 
+	if (e->kind == LM_EV_SOCK_BYTES && (w = find_watched(s, e->pid, e->sock.sk))) {
+		w->bytes = e->sock.bytes;
+		w->last_send_ns = e->sock.last_send_ns;
+	}
 	lm_pipeline_event(s->pipe, e);
 	return 0;
+}
+
+/* The pipeline decided what a socket is: BPF counts it so from its next send. */
+static void on_sock_role(void *ctx, uint32_t pid, const struct lm_stream *st)
+{
+	struct session *s = ctx;
+	int ret = lm_tracer_set_sock_role(s->tracer, st->sk, st->role);
+
+	if (ret)
+		lm_pipeline_message(s->pipe, 1, "pid %u: cannot tell BPF about a socket: %s; "
+				    "its bytes may be miscounted", pid, strerror(-ret));
+	if (st->role != LM_SOCK_MIGRATION || st->family != AF_UNIX_FAMILY || !st->ino ||
+	    find_watched(s, pid, st->sk))
+		return;
+	if (s->nwatched == MAX_WATCHED) {
+		lm_pipeline_message(s->pipe, 1, "pid %u: more than %d UNIX migration sockets: "
+				    "the end of this migration may be missed", pid, MAX_WATCHED);
+		return;
+	}
+	s->watched[s->nwatched++] = (struct watched_sock){
+		.pid = pid, .sk = st->sk, .ino = st->ino, .bytes = st->bytes,
+		.last_send_ns = st->last_send_ns };
+}
+
+/*
+ * A UNIX migration socket that left the VMM's fd table closed at its last
+ * send: told to the pipeline as a TCP close is (no tracepoint says it).
+ */
+static void check_watched(struct session *s)
+{
+	struct lm_event e = { .kind = LM_EV_SOCK_STATE };
+	int i = 0;
+
+	while (i < s->nwatched) {
+		struct watched_sock *w = &s->watched[i];
+
+		if (lm_proc_has_socket(w->pid, w->ino) != 0) {
+			i++;
+			continue;
+		}
+		e.pid = w->pid;
+		e.ts_ns = w->last_send_ns;
+		e.sock.sk = w->sk;
+		e.sock.family = AF_UNIX_FAMILY;
+		e.sock.bytes = w->bytes;
+		e.sock.last_send_ns = w->last_send_ns;
+		e.sock.oldstate = TCP_ESTABLISHED;
+		e.sock.newstate = TCP_CLOSE;
+		lm_pipeline_event(s->pipe, &e);
+		*w = s->watched[--s->nwatched];
+	}
 }
 
 static int add_vm(struct session *s, pid_t pid)
@@ -69,7 +149,8 @@ static int add_vm(struct session *s, pid_t pid)
 		close(pidfd);
 		return ret;
 	}
-	ret = lm_pipeline_track(s->pipe, pid, lm_tracer_source(s->tracer), s->realtime_offset_ns, pidfd);
+	ret = lm_pipeline_track(s->pipe, pid, lm_tracer_source(s->tracer), s->realtime_offset_ns, pidfd,
+				s->opts->port ? LM_TRACK_PORT_FILTER : 0);
 	if (ret) {
 		lm_tracer_remove_pid(s->tracer, pid);
 		close(pidfd);
@@ -186,9 +267,13 @@ static void tick(struct session *s, uint64_t now)
 	int i;
 
 	poll_qmp(s, now);
-	for (i = 0; lm_pipeline_tracked(s->pipe, i, &pid, &fd); i++)
+	for (i = 0; lm_pipeline_tracked(s->pipe, i, &pid, &fd); i++) {
+		/* what each socket carried, then the sample */
+		lm_tracer_sock_bytes(s->tracer, pid, now, on_event, s);
 		if (lm_tracer_counters(s->tracer, pid, &sum) == 0)
 			lm_pipeline_tick(s->pipe, pid, now, &sum);
+	}
+	check_watched(s);
 	report_drops(s);
 }
 
@@ -217,7 +302,7 @@ static int open_session(struct session *s)
 	const struct lm_session_opts *o = s->opts;
 	struct lm_tracer_opts topts = {
 		.port = o->port, .verbose = o->verbose,
-		.no_fentry = o->no_fentry, .no_kprobe = o->no_kprobe,
+		.no_fentry = o->no_fentry, .no_kprobe = o->no_kprobe, .no_send_tp = o->no_send_tp,
 	};
 	char err[512];
 	int i, ret;
@@ -238,6 +323,7 @@ static int open_session(struct session *s)
 		fprintf(stderr, "lmtrace: %s\n", err);
 		return ret;
 	}
+	lm_pipeline_on_sock_role(s->pipe, on_sock_role, s);
 	fprintf(stderr, "lmtrace: %s\n", lm_tracer_describe(s->tracer));
 	s->realtime_offset_ns = realtime_offset_ns();
 	for (i = 0; i < o->npids; i++) {

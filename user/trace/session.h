@@ -22,6 +22,7 @@ struct lm_session_opts {
 	const char *qmp_path;	/* QEMU's QMP socket of pids[0], or NULL */
 	int verbose;		/* libbpf's messages */
 	int no_fentry, no_kprobe;
+	int no_send_tp;		/* bytes through sendmsg() even where sock_send_length exists */
 };
 
 /* 0, or -errno after printing why. */

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "lmtrace.skel.h"
 #include "core/obs.h"
@@ -110,6 +111,7 @@ static void set_autoload(struct lmtrace_bpf *skel, const struct load_plan *p)
 	bpf_program__set_autoload(skel->progs.handle_kvm_dirty_ring_push, p->ring_btf);
 	bpf_program__set_autoload(skel->progs.handle_kvm_dirty_ring_push_tp, p->ring_tp);
 	bpf_program__set_autoload(skel->progs.handle_sock_send_length, p->send_tp);
+	bpf_program__set_autoload(skel->progs.handle_sys_enter_sendmsg, !p->send_tp);
 	bpf_program__set_autoload(skel->progs.handle_sys_exit_sendmsg, !p->send_tp);
 	bpf_program__set_autoload(skel->progs.handle_inet_sock_set_state,
 				  tracepoint_exists("sock", "inet_sock_set_state"));
@@ -195,6 +197,25 @@ static int attach(struct lm_tracer *t, struct bpf_program *prog, int required, i
 	return 0;
 }
 
+/* tcp_probe names its socket only in newer kernels (skaddr): without it, no acks. */
+static int tcp_probe_has_skaddr(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf_type *tp;
+	const struct btf_member *m;
+	int id, i, found = 0;
+
+	if (!btf)
+		return 0;
+	id = btf__find_by_name_kind(btf, "trace_event_raw_tcp_probe", BTF_KIND_STRUCT);
+	tp = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	for (i = 0, m = tp ? btf_members(tp) : NULL; tp && i < btf_vlen(tp); i++, m++)
+		if (!strcmp(btf__name_by_offset(btf, m->name_off), "skaddr"))
+			found = 1;
+	btf__free(btf);
+	return found;
+}
+
 static int attach_all(struct lm_tracer *t, char *err, size_t errlen)
 {
 	struct lmtrace_bpf *s = t->skel;
@@ -204,6 +225,7 @@ static int attach_all(struct lm_tracer *t, char *err, size_t errlen)
 	    (ret = attach(t, s->progs.handle_kvm_ioctl_exit, 1, &ok, err, errlen)))
 		return ret;
 	if ((ret = attach(t, s->progs.handle_sock_send_length, 1, &send_tp, err, errlen)) ||
+	    (ret = attach(t, s->progs.handle_sys_enter_sendmsg, 1, &ok, err, errlen)) ||
 	    (ret = attach(t, s->progs.handle_sys_exit_sendmsg, 1, &ok, err, errlen)))
 		return ret;
 	attach(t, s->progs.handle_kvm_mark_dirty_fentry, 0, &fentry, err, errlen);
@@ -215,16 +237,18 @@ static int attach_all(struct lm_tracer *t, char *err, size_t errlen)
 	attach(t, s->progs.handle_tcp_probe, 0, &probe_tp, err, errlen);
 
 	t->source = fentry ? LM_SRC_FENTRY : kprobe ? LM_SRC_KPROBE : LM_SRC_BITMAP;
+	probe_tp = probe_tp && tcp_probe_has_skaddr();
 	snprintf(t->desc, sizeof(t->desc),
 		 "dirty pages: KVM_GET_DIRTY_LOG bitmap popcount per round%s%s; "
-		 "bytes: %s%s%s",
+		 "bytes: %s on the migration's TCP or UNIX stream sockets%s; end: %s",
 		 fentry ? " + fentry mark_page_dirty_in_slot inside rounds" :
 		 kprobe ? " + kprobe mark_page_dirty_in_slot inside rounds" :
 			  " (no fentry/kprobe here: no intra-round rate)",
 		 ring ? ", dirty ring: kvm_dirty_ring_push" : "",
-		 send_tp ? "sock:sock_send_length" : "sendmsg() return values (no sock_send_length)",
-		 probe_tp ? ", acks: tcp:tcp_probe" : "",
-		 close_tp ? "" : " (no inet_sock_set_state: completion seen only when the VMM exits)");
+		 send_tp ? "sock:sock_send_length" : "sendmsg() per socket (no sock_send_length)",
+		 probe_tp ? ", acks: tcp:tcp_probe" : " (no acks: tcp:tcp_probe lacks the socket here)",
+		 close_tp ? "TCP state changes, UNIX sockets leaving the VMM's fd table" :
+			    "the migration's sockets leaving the VMM's fd table (no inet_sock_set_state)");
 	return 0;
 }
 
@@ -266,7 +290,7 @@ int lm_tracer_open(struct lm_tracer **out, const struct lm_tracer_opts *opts,
 	plan.fentry = !opts->no_fentry;
 	plan.kprobe = opts->no_fentry && !opts->no_kprobe;
 	plan.ring_btf = 1;
-	plan.send_tp = tracepoint_exists("sock", "sock_send_length");
+	plan.send_tp = !opts->no_send_tp && tracepoint_exists("sock", "sock_send_length");
 	ret = load(t, opts, &plan, err, errlen);
 	if (ret)
 		goto fail;
@@ -299,6 +323,7 @@ void lm_tracer_close(struct lm_tracer *t)
 
 int lm_tracer_add_pid(struct lm_tracer *t, uint32_t pid)
 {
+	struct lm_vm_state state = {};
 	struct lm_vm_counters *zero;
 	uint32_t one = 1;
 	int ret;
@@ -311,9 +336,101 @@ int lm_tracer_add_pid(struct lm_tracer *t, uint32_t pid)
 	free(zero);
 	if (ret)
 		return -errno;
-	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.traced_pids), &pid, &one, BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.vm_state), &pid, &state, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(t->skel->maps.traced_pids), &pid, &one, BPF_ANY))
 		return -errno;
 	return 0;
+}
+
+/* The socket state BPF keeps, as net.bpf.c lays it out. */
+struct sock_state {
+	uint32_t pid;
+	uint16_t role, credited;
+	uint32_t last_una, una_valid;
+	uint64_t bytes;
+	uint64_t last_send_ns;
+};
+
+/* Calls fn for each socket of pid in the socks map; deleting is allowed. */
+static void for_each_sock(struct lm_tracer *t, uint32_t pid,
+			  void (*fn)(struct lm_tracer *t, uint64_t sk, const struct sock_state *st, void *ctx),
+			  void *ctx)
+{
+	int fd = bpf_map__fd(t->skel->maps.socks), n = 0;
+	uint64_t key, next;
+	struct sock_state st;
+	int have = 0;
+
+	/* bounded: the map holds at most LM_MAX_SOCKS entries */
+	while (n++ < 2 * LM_MAX_SOCKS && bpf_map_get_next_key(fd, have ? &key : NULL, &next) == 0) {
+		key = next;
+		have = 1;
+		if (bpf_map_lookup_elem(fd, &key, &st) == 0 && st.pid == pid)
+			fn(t, key, &st, ctx);
+	}
+}
+
+struct sock_list {
+	uint64_t sks[LM_MAX_SOCKS];
+	int n;
+};
+
+static void collect_sock(struct lm_tracer *t, uint64_t sk, const struct sock_state *st, void *ctx)
+{
+	struct sock_list *l = ctx;
+
+	if (l->n < LM_MAX_SOCKS)
+		l->sks[l->n++] = sk;
+}
+
+/* The pid's sockets and the decisions about them go (the kernel reuses addresses). */
+static void forget_socks(struct lm_tracer *t, uint32_t pid)
+{
+	struct sock_list *l = calloc(1, sizeof(*l));
+	int i;
+
+	if (!l)
+		return;
+	for_each_sock(t, pid, collect_sock, l);	/* collect first: deleting moves the cursor */
+	for (i = 0; i < l->n; i++) {
+		bpf_map_delete_elem(bpf_map__fd(t->skel->maps.socks), &l->sks[i]);
+		bpf_map_delete_elem(bpf_map__fd(t->skel->maps.sock_roles), &l->sks[i]);
+	}
+	free(l);
+}
+
+int lm_tracer_set_sock_role(struct lm_tracer *t, uint64_t sk, uint32_t role)
+{
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.sock_roles), &sk, &role, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+struct sock_bytes_ctx {
+	uint32_t pid;
+	uint64_t now_ns;
+	lm_event_fn fn;
+	void *ctx;
+};
+
+static void emit_sock_bytes(struct lm_tracer *t, uint64_t sk, const struct sock_state *st, void *ctx)
+{
+	struct sock_bytes_ctx *c = ctx;
+	struct lm_event e = { .kind = LM_EV_SOCK_BYTES, .pid = c->pid, .ts_ns = c->now_ns };
+
+	e.sock.sk = sk;
+	e.sock.bytes = st->bytes;
+	e.sock.role = st->role;
+	e.sock.last_send_ns = st->last_send_ns;
+	c->fn(c->ctx, &e);
+}
+
+void lm_tracer_sock_bytes(struct lm_tracer *t, uint32_t pid, uint64_t now_ns, lm_event_fn fn,
+			  void *ctx)
+{
+	struct sock_bytes_ctx c = { .pid = pid, .now_ns = now_ns, .fn = fn, .ctx = ctx };
+
+	for_each_sock(t, pid, emit_sock_bytes, &c);
 }
 
 int lm_tracer_remove_pid(struct lm_tracer *t, uint32_t pid)
@@ -323,6 +440,8 @@ int lm_tracer_remove_pid(struct lm_tracer *t, uint32_t pid)
 
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.traced_pids), &pid);
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.vm_counters), &pid);
+	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.vm_state), &pid);
+	forget_socks(t, pid);
 	/* Forget its memslots: the pid may be reused by another VMM. */
 	while (bpf_map_get_next_key(slots_fd, have ? &key : NULL, &next) == 0) {
 		if (next.pid == pid) {

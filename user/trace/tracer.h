@@ -17,6 +17,7 @@ struct lm_tracer_opts {
 	uint16_t port;		/* 0 = every TCP socket of the VMM */
 	int verbose;		/* libbpf debug output */
 	int no_fentry, no_kprobe;
+	int no_send_tp;		/* count bytes through sendmsg() even where sock_send_length exists (testing) */
 };
 
 typedef int (*lm_event_fn)(void *ctx, const struct lm_event *e);
@@ -27,6 +28,11 @@ int lm_tracer_open(struct lm_tracer **out, const struct lm_tracer_opts *opts,
 void lm_tracer_close(struct lm_tracer *t);
 int lm_tracer_add_pid(struct lm_tracer *t, uint32_t pid);
 int lm_tracer_remove_pid(struct lm_tracer *t, uint32_t pid);
+/* Tell BPF what user space decided a socket is (enum lm_sock_role). */
+int lm_tracer_set_sock_role(struct lm_tracer *t, uint64_t sk, uint32_t role);
+/* One LM_EV_SOCK_BYTES event per socket pid has sent on (its bytes so far), to fn. */
+void lm_tracer_sock_bytes(struct lm_tracer *t, uint32_t pid, uint64_t now_ns, lm_event_fn fn,
+			  void *ctx);
 /* Wait up to timeout_ms for events and deliver them; returns events or -errno. */
 int lm_tracer_poll(struct lm_tracer *t, int timeout_ms);
 /* The VM's per-CPU counters, summed. */
