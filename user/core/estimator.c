@@ -184,6 +184,14 @@ static void drop_tick_points(struct lm_estimator *e)
 	e->npts = k;
 }
 
+/* The last sync is now: what is sent and run from here belongs to the next round. */
+static void mark_sync(struct lm_estimator *e, double now)
+{
+	e->sync_ts_s = now;
+	e->sync_tx = e->tx_total;
+	e->sync_guest_s = e->guest_s;
+}
+
 static void reset_migration(struct lm_estimator *e, double now)
 {
 	e->npts = 0;
@@ -192,9 +200,7 @@ static void reset_migration(struct lm_estimator *e, double now)
 	e->last_round = 0;
 	e->start_ts_s = now;
 	e->tx_total_at_start = e->tx_total;
-	e->sync_ts_s = now;
-	e->sync_tx = e->tx_total;
-	e->sync_guest_s = e->guest_s;
+	mark_sync(e, now);
 	e->pending_at_sync = (double)e->ram_bytes;
 	e->last_round_dirty = 0;
 	e->last_round_wall_s = 0;
@@ -239,69 +245,83 @@ static double threshold(const struct lm_estimator *e, double rate)
 	return rate * e->cfg.downtime_limit_s;
 }
 
-static void on_round(struct lm_estimator *e, const struct lm_obs_round *r, double now)
+/* Round 1, the initial sync: the migration starts here unless START came just before. */
+static void on_initial_sync(struct lm_estimator *e, const struct lm_obs_round *r, double now)
 {
-	double page = (double)e->cfg.page_size;
-	double dirty = (double)r->dirty_pages * page;
-	double wall = r->duration_ns / 1e9, tau, tx, left, thr, rate;
+	if (!e->ram_bytes)
+		e->ram_bytes = r->dirty_pages * e->cfg.page_size;
+	if (!e->migrating || e->nrounds)
+		reset_migration(e, now);
+	mark_sync(e, now);
+	e->pending_at_sync = (double)e->ram_bytes;
+	e->nrounds = 1;
+	e->last_round = 1;
+}
+
+/* The completion sync: the VM is stopped, what is pending goes out now. */
+static void on_completion_sync(struct lm_estimator *e, const struct lm_obs_round *r, double dirty,
+			       double now)
+{
+	double sent = (double)(e->tx_total - e->sync_tx);
+
+	e->final_pending = fmax(0, e->pending_at_sync - sent) + dirty;
+	e->final_ts_s = now;
+	/*
+	 * Nothing sent since the last sync, yet a long gap: QEMU decided
+	 * to stop right after that sync and stopping the vCPUs took the
+	 * gap (90 ms seen under a 90 % throttle). QEMU's downtime counts it.
+	 * Only with sync times from the kernel (sync_ns measured): traces
+	 * derived from QMP polls place syncs to a poll period.
+	 */
+	e->stop_ts_s = r->sync_ns && sent < STOP_SENT_MAX && now - e->sync_ts_s > STOP_GAP_MIN_S ?
+		       e->sync_ts_s : now;
+	e->phase = LM_PHASE_SWITCHOVER;
+	e->last_round = r->round;
+}
+
+/*
+ * What QEMU must send after this sync: the leftover of the round (QEMU
+ * syncs when what is left drops below the threshold, so at most that) plus
+ * the pages dirtied that were not pending already (with a known working
+ * set, the leftover covers that share of it).
+ */
+static double pending_after_sync(const struct lm_estimator *e, double wall, double tx, double dirty)
+{
+	double left, thr, rate;
 	struct lm_curve c;
 
-	if (r->ram_bytes)
-		e->ram_bytes = r->ram_bytes;
-	if (r->round == 1) {
-		/* the initial sync: the migration starts here unless START came just before */
-		if (!e->ram_bytes)
-			e->ram_bytes = r->dirty_pages * e->cfg.page_size;
-		if (!e->migrating || e->nrounds)
-			reset_migration(e, now);
-		e->sync_ts_s = now;
-		e->sync_tx = e->tx_total;
-		e->sync_guest_s = e->guest_s;
-		e->pending_at_sync = (double)e->ram_bytes;
-		e->nrounds = 1;
-		e->last_round = 1;
-		return;
-	}
-	if (!e->migrating) {
-		/* attached late: no bulk pass to measure, start from this round */
-		reset_migration(e, now);
-		e->phase = LM_PHASE_ITERATIVE;
-	}
-	e->nrounds++;
-	if (r->flags & LM_ROUND_FINAL) {
-		/* completion sync: VM stopped, what is pending goes out now */
-		double sent = (double)(e->tx_total - e->sync_tx);
-
-		e->final_pending = fmax(0, e->pending_at_sync - sent) + dirty;
-		e->final_ts_s = now;
-		/*
-		 * Nothing sent since the last sync, yet a long gap: QEMU decided
-		 * to stop right after that sync and stopping the vCPUs took the
-		 * gap (90 ms seen under a 90 % throttle). QEMU's downtime counts it.
-		 * Only with sync times from the kernel (sync_ns measured): traces
-		 * derived from QMP polls place syncs to a poll period.
-		 */
-		e->stop_ts_s = r->sync_ns && sent < STOP_SENT_MAX && now - e->sync_ts_s > STOP_GAP_MIN_S ?
-			       e->sync_ts_s : now;
-		e->phase = LM_PHASE_SWITCHOVER;
-		e->last_round = r->round;
-		return;
-	}
-	tx = r->tx_bytes ? (double)r->tx_bytes : (double)(e->tx_total - e->sync_tx);
-	/* the round's own length, in guest time at the throttle that ran meanwhile */
-	tau = wall * (now > e->sync_ts_s ? (e->guest_s - e->sync_guest_s) / (now - e->sync_ts_s) :
-		      1 - e->throttle_pct_now / 100.0);
 	/* no rate yet (a round shorter than a tick, e.g. uncapped): the round's own */
 	rate = rate_now(e);
 	if (!(rate > 0) && wall > 0)
 		rate = tx / wall;
 	thr = threshold(e, rate);
-	/* QEMU syncs when what is left drops below thr: the leftover is at most thr. */
 	left = fmax(0, e->pending_at_sync - tx);
 	if (thr > 0)
 		left = fmin(left, thr);
 	lm_curve_build(&c, e->pts, e->npts, e->ram_bytes, 0);
-	e->pending_at_sync = left + dirty * (c.wws > 0 ? 1 - clampd(left / c.wws, 0, 1) : 1);
+	return left + dirty * (c.wws > 0 ? 1 - clampd(left / c.wws, 0, 1) : 1);
+}
+
+/* A continuous source counts write faults, a page many times: calibrate against the popcount. */
+static void calibrate_events(struct lm_estimator *e, const struct lm_obs_round *r)
+{
+	uint64_t ev = e->events_now - e->events_at_sync;
+
+	if (ev && r->dirty_pages)
+		e->events_uniqueness = clampd((double)r->dirty_pages / (double)ev, 0.05, 1);
+	e->events_at_sync = e->events_now;
+}
+
+/* A sync of the iterative phase (or the one ending the bulk pass): one U(T) point. */
+static void on_iterative_sync(struct lm_estimator *e, const struct lm_obs_round *r, double dirty,
+			      double wall, double now)
+{
+	double tx = r->tx_bytes ? (double)r->tx_bytes : (double)(e->tx_total - e->sync_tx);
+	/* the round's own length, in guest time at the throttle that ran meanwhile */
+	double tau = wall * (now > e->sync_ts_s ? (e->guest_s - e->sync_guest_s) / (now - e->sync_ts_s) :
+			     1 - e->throttle_pct_now / 100.0);
+
+	e->pending_at_sync = pending_after_sync(e, wall, tx, dirty);
 	if (e->last_round <= 1 && e->phase == LM_PHASE_BULK && wall > 0)
 		e->bulk_s = wall;
 	drop_tick_points(e);
@@ -313,18 +333,34 @@ static void on_round(struct lm_estimator *e, const struct lm_obs_round *r, doubl
 	e->last_round_dirty = dirty;
 	e->last_round_wall_s = wall;
 	e->last_round_tscale = wall > 0 && tau > 0 ? tau / wall : 1 - e->throttle_pct_now / 100.0;
-	if (e->have_events) {
-		uint64_t ev = e->events_now - e->events_at_sync;
-
-		if (ev && r->dirty_pages)
-			e->events_uniqueness = clampd((double)r->dirty_pages / (double)ev, 0.05, 1);
-		e->events_at_sync = e->events_now;
-	}
-	e->sync_ts_s = now;
-	e->sync_tx = e->tx_total;
-	e->sync_guest_s = e->guest_s;
+	if (e->have_events)
+		calibrate_events(e, r);
+	mark_sync(e, now);
 	e->last_round = r->round;
 	e->phase = LM_PHASE_ITERATIVE;
+}
+
+static void on_round(struct lm_estimator *e, const struct lm_obs_round *r, double now)
+{
+	double dirty = (double)r->dirty_pages * (double)e->cfg.page_size;
+	double wall = r->duration_ns / 1e9;
+
+	if (r->ram_bytes)
+		e->ram_bytes = r->ram_bytes;
+	if (r->round == 1) {
+		on_initial_sync(e, r, now);
+		return;
+	}
+	if (!e->migrating) {
+		/* attached late: no bulk pass to measure, start from this round */
+		reset_migration(e, now);
+		e->phase = LM_PHASE_ITERATIVE;
+	}
+	e->nrounds++;
+	if (r->flags & LM_ROUND_FINAL)
+		on_completion_sync(e, r, dirty, now);
+	else
+		on_iterative_sync(e, r, dirty, wall, now);
 }
 
 static void on_tick(struct lm_estimator *e, const struct lm_obs_tick *t, double now)
