@@ -422,11 +422,37 @@ static void fmt_bytes(char *b, size_t n, double v)
 		snprintf(b, n, "%.0f KiB", v / 1024);
 }
 
+/* The inputs of one estimate: where the round stands, the rates, the thresholds, the curves. */
 struct ctx {
-	double now, rate, rate_best, thr, thr_best, horizon, quantum, tscale, sw_rate;
-	struct lm_curve c;		/* all points */
-	struct lm_curve exp;	/* all points, knee guessed when unseen: the expected curve */
+	double now;		/* seconds since the first record */
+	double rate;		/* transfer rate of the expected case */
+	double rate_best;	/* the better of the measured rates: the best case's */
+	double thr, thr_best;	/* switchover thresholds at those rates */
+	double horizon;		/* not-converging: no switchover within this many seconds */
+	double quantum;		/* QEMU's pending check period */
+	double tscale;		/* guest seconds per wall second now (1 - throttle) */
+	double sw_rate;		/* rate of the stop phase */
+	double sent;		/* bytes sent since the last sync */
+	double pending_now;	/* what that sync left, less what was sent since */
+	int cont_ok;		/* a continuous source has measured part of the curve in this round */
+	struct lm_curve c;	/* all points */
 	struct lm_curve quiet;	/* busy phases left out: the best case */
+};
+
+/* The two runs of QEMU's loop a verdict rests on. */
+struct sims {
+	struct lm_curve exp;		/* all points, knee guessed when unseen: the expected curve */
+	struct lm_replay best;		/* the quiet curve at the better rate */
+	struct lm_replay expect;	/* the expected curve at the current rate: ETA, downtime */
+	double lam;			/* short-window dirty rate (guest time now) / transfer rate */
+};
+
+/* What the runs say; each outcome has its verdict, its numbers and its reason. */
+enum outcome {
+	OUT_STUCK,		/* not-converging: even the best case does not switch over in time */
+	OUT_CONVERGING,		/* converging */
+	OUT_UNTESTED,		/* marginal: converging if a throttle no round ran under yet bites */
+	OUT_MARGINAL,		/* marginal: anything between */
 };
 
 static double downtime_ms(const struct ctx *x, double pending)
@@ -496,6 +522,251 @@ static void export_curve(struct lm_estimate *est, const struct lm_curve *c)
 	est->curve_n = n > 0 ? n : 0;
 }
 
+/* ---- the inputs -------------------------------------------------------- */
+
+static void gather(const struct lm_estimator *e, struct ctx *x)
+{
+	double cap = e->cfg.max_bandwidth_Bps;
+
+	memset(x, 0, sizeof(*x));
+	x->now = e->last_ts_s;
+	x->rate = rate_now(e);
+	x->rate_best = fmax(x->rate, e->last_round_rate_Bps);
+	/* lumpy samples aside, QEMU does not average more than its cap */
+	if (cap > 0) {
+		x->rate = fmin(x->rate, RATE_CAP_SLACK * cap);
+		x->rate_best = fmin(x->rate_best, RATE_CAP_SLACK * cap);
+	}
+	x->thr = threshold(e, x->rate);
+	x->thr_best = threshold(e, x->rate_best);
+	x->tscale = 1 - e->throttle_pct_now / 100.0;
+	x->quantum = cap > 0 ? QUANTUM_CAPPED_S : QUANTUM_FREE_S;
+	x->sw_rate = e->cfg.switchover_bandwidth_Bps > 0 ? e->cfg.switchover_bandwidth_Bps : x->rate;
+	x->horizon = cfg_or(e->cfg.horizon_s, HORIZON_MIN_S);
+	x->sent = (double)(e->tx_total - e->sync_tx);
+	x->pending_now = fmax(0, e->pending_at_sync - x->sent);
+	lm_curve_build(&x->c, e->pts, e->npts, e->ram_bytes, 0);
+	lm_curve_build(&x->quiet, e->pts, e->npts, e->ram_bytes, 1);
+	x->cont_ok = e->have_events && x->c.n >= 2 && e->guest_s - e->sync_guest_s >= 2 * CONT_MIN_TAU_S;
+}
+
+/*
+ * Rebuilds the estimate from scratch (same state, same bytes) with what
+ * does not depend on the verdict. Kept from the previous one: the verdict,
+ * the round it was first given at and the measured downtime.
+ */
+static void estimate_facts(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+			   const struct lm_estimate *prev)
+{
+	memset(est, 0, sizeof(*est));
+	est->verdict = prev->verdict;
+	est->verdict_round = prev->verdict_round;
+	est->measured_downtime_ms = prev->measured_downtime_ms;
+	est->eta_s = est->downtime_ms = est->eta_min_s = est->total_s = -1;
+	est->throttle_pct = est->dirty_limit_Bps = est->ratio = -1;
+	est->rounds = e->nrounds;
+	est->migrating = e->migrating;
+	est->phase = e->phase;
+	est->tx_rate_Bps = x->rate;
+	est->threshold_bytes = x->thr;
+	export_settings(e, est);
+	/*
+	 * Without a stop-phase rate the iterative one is used: a bound, since
+	 * QEMU lifts any cap once the VM is stopped, unless QEMU itself said
+	 * there is none (kernel-only, a 32 MiB/s cap looks like a slow link).
+	 */
+	est->downtime_is_bound = !(e->cfg.switchover_bandwidth_Bps > 0) &&
+				 (e->cfg.max_bandwidth_Bps > 0 || !e->have_params);
+	export_curve(est, &x->c);
+	est->short_dirty_rate_Bps = lm_curve_slope0(&x->c);
+	if (x->c.saturated) {
+		est->wws_bytes = to_u64(x->c.wws);
+	} else if (x->c.n >= 2) {
+		est->wws_bytes = to_u64(x->c.max_u);
+		est->wws_is_lower_bound = 1;
+	}
+	if (e->last_round_wall_s > 0) {
+		est->dirty_rate_Bps = e->last_round_dirty / e->last_round_wall_s;
+		if (x->rate > 0)
+			est->ratio = est->dirty_rate_Bps / x->rate;
+	}
+}
+
+/*
+ * What is left to send now and, in the bulk pass, the rest of the pass and
+ * the horizon it sets. Returns 0 while the bulk pass gives nothing to
+ * predict from: RAM size unknown, or no dirty pages measured yet and more
+ * than a threshold left.
+ */
+static int estimate_progress(const struct lm_estimator *e, struct lm_estimate *est, struct ctx *x)
+{
+	double horizon_bulk = cfg_or(e->cfg.horizon_bulk, HORIZON_BULK), rest;
+
+	est->remaining_bytes = to_u64(x->pending_now);
+	if (e->phase != LM_PHASE_BULK) {
+		x->horizon = fmax(x->horizon, horizon_bulk * e->bulk_s);
+		return 1;
+	}
+	rest = fmax(0, x->pending_now - x->thr) / x->rate;
+	est->eta_min_s = rest;
+	x->horizon = fmax(x->horizon, horizon_bulk * ((e->last_ts_s - e->sync_ts_s) + rest));
+	/* the part already sent that the guest dirtied again comes back after the pass */
+	if (x->c.n >= 2 && e->ram_bytes)
+		est->remaining_bytes = to_u64(x->pending_now +
+					      lm_curve_eval(&x->c, e->guest_s - e->sync_guest_s) *
+					      fmin(1, x->sent / (double)e->ram_bytes));
+	if (!e->ram_bytes || (!x->cont_ok && e->pending_at_sync >= x->thr))
+		return 0;
+	return 1;
+}
+
+/* ---- the verdict ------------------------------------------------------- */
+
+static void simulate(const struct lm_estimator *e, const struct ctx *x, struct sims *s)
+{
+	struct lm_replay *b = &s->best, *ex = &s->expect;
+
+	/* Best case: the smallest curve the points allow, the better of the two rates. */
+	memset(b, 0, sizeof(*b));
+	b->pending = e->pending_at_sync;
+	b->sent = x->sent;
+	b->tau0 = e->guest_s - e->sync_guest_s;
+	b->rate = x->rate_best;
+	b->thr = x->thr_best;
+	b->tscale = x->tscale;
+	b->horizon = x->horizon;
+	b->quantum = x->quantum;
+	b->wws = x->quiet.wws;
+	lm_replay_run(&x->quiet, b);
+	/* Expected: every point, the current rate, the knee guessed if unseen. */
+	s->exp = x->c;
+	lm_curve_guess_knee(&s->exp, x->rate, x->tscale);
+	*ex = *b;
+	ex->rate = x->rate;
+	ex->thr = x->thr;
+	ex->wws = x->c.wws;
+	lm_replay_run(&s->exp, ex);
+	if (ex->result != 1 && b->result == 1)
+		*ex = *b;
+	s->lam = lm_curve_slope0(&x->c) * x->tscale / x->rate;
+}
+
+/*
+ * not-converging: even the best case does not switch over within the
+ * horizon. converging: both cases switch over, the expected one well inside
+ * the horizon, at a short-window dirty/bandwidth ratio below 0.8. Anything
+ * between is marginal.
+ */
+static enum outcome judge(const struct lm_estimator *e, const struct ctx *x, const struct sims *s)
+{
+	if (s->best.result == 0)
+		return OUT_STUCK;
+	if (!(s->best.result == 1 && s->lam < 0.8 && s->expect.result == 1 &&
+	      s->expect.eta_s <= x->horizon / 2))
+		return OUT_MARGINAL;
+	/*
+	 * A throttle raised since the last sync has not been measured yet:
+	 * a timer-paced guest slows far less than (1 - p) (real traces:
+	 * 63 % cut a 96 MiB/s random writer only to 40). Say what it
+	 * would give, as marginal, until a round has run under it.
+	 */
+	if (e->post_bulk_rounds > 0 && x->tscale < e->last_round_tscale - THROTTLE_UNTESTED)
+		return OUT_UNTESTED;
+	return OUT_CONVERGING;
+}
+
+/* ---- the reason, and the numbers that go with it ----------------------- */
+
+static void explain_stuck(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+			  const struct sims *s)
+{
+	const struct lm_replay *b = &s->best;
+	char left[24], thr[24];
+	int guessed = 0;
+	double tp;
+
+	tp = recommend_throttle(e, x, b, &est->dirty_limit_Bps, &guessed);
+	est->throttle_pct = tp;
+	est->confidence = clampd(0.6 + 0.1 * e->post_bulk_rounds +
+				 (b->next_pending >= 0.98 * b->pending - b->sent ? 0.05 : 0), 0, 0.97);
+	if (e->phase == LM_PHASE_BULK) {
+		set_reason(est, "bulk pass: guest dirties %.1f MB/s (short windows) vs %.1f MB/s sent; "
+			   "best case no switchover in %.0f s; throttle %.0f%%",
+			   est->short_dirty_rate_Bps / 1e6, x->rate / 1e6, x->horizon, tp);
+		return;
+	}
+	fmt_bytes(left, sizeof(left), e->pending_at_sync);
+	fmt_bytes(thr, sizeof(thr), x->thr);
+	set_reason(est, "round %u left %s to resend; %.0f ms at %.1f MB/s allows %s; "
+		   "best case: no switchover in %.0f s; throttle %s%.0f%%",
+		   e->last_round, left, e->cfg.downtime_limit_s * 1e3, x->rate / 1e6, thr,
+		   x->horizon, guessed ? ">=" : "", tp);
+}
+
+/* When the expected run switches over, and with how much left for the stop phase. */
+static void explain_eta(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+			const struct sims *s)
+{
+	est->eta_s = s->expect.eta_s;
+	est->total_s = (x->now - e->start_ts_s) + s->expect.eta_s;
+	if (s->expect.final_pending >= 0)
+		est->downtime_ms = downtime_ms(x, s->expect.final_pending);
+}
+
+static void explain_converging(const struct lm_estimator *e, struct lm_estimate *est,
+			       const struct ctx *x, const struct sims *s)
+{
+	const struct lm_replay *ex = &s->expect;
+	char left[24], thr[24];
+
+	est->throttle_pct = 0;
+	est->confidence = clampd(0.5 + 0.15 * (e->post_bulk_rounds > 0 ? e->post_bulk_rounds - 1 : 0) +
+				 (s->lam < 0.5 ? 0.1 : 0), 0.3, 0.95);
+	fmt_bytes(left, sizeof(left), e->pending_at_sync);
+	fmt_bytes(thr, sizeof(thr), x->thr);
+	if (e->phase == LM_PHASE_BULK && x->pending_now < x->thr && x->c.n < 2)
+		set_reason(est, "RAM fits in the switchover threshold (%s)", thr);
+	else
+		set_reason(est, "round %u left %s; %.0f ms at %.1f MB/s allows %s; "
+			   "switchover in ~%.1f s after %u more sync%s, dirty/bw %.2f",
+			   e->last_round, left, e->cfg.downtime_limit_s * 1e3, x->rate / 1e6, thr,
+			   ex->eta_s, ex->rounds, ex->rounds == 1 ? "" : "s", s->lam);
+}
+
+static void explain_untested(const struct lm_estimator *e, struct lm_estimate *est,
+			     const struct ctx *x, const struct sims *s)
+{
+	int guessed = 0;
+
+	est->confidence = 0.5;
+	est->throttle_pct = recommend_throttle(e, x, &s->best, &est->dirty_limit_Bps, &guessed);
+	set_reason(est, "throttle raised to %u%% since round %u: if the guest slows with it, "
+		   "switchover in ~%.1f s (dirty/bw %.2f); the next sync measures it",
+		   e->throttle_pct_now, e->last_round, s->expect.eta_s, s->lam);
+}
+
+static void explain_marginal(const struct lm_estimator *e, struct lm_estimate *est,
+			     const struct ctx *x, const struct sims *s)
+{
+	const struct lm_replay *b = &s->best;
+	char left[24];
+	int guessed = 0;
+	double tp;
+
+	est->confidence = 0.5;
+	tp = recommend_throttle(e, x, b, &est->dirty_limit_Bps, &guessed);
+	est->throttle_pct = tp;
+	fmt_bytes(left, sizeof(left), e->pending_at_sync);
+	if (x->quiet.varying)
+		set_reason(est, "round %u left %s; dirtying varies between rounds (busy phases): "
+			   "switchover in %.0f s if quiet, never if busy; throttle %.0f%%",
+			   e->last_round, left, b->eta_s, tp);
+	else
+		set_reason(est, "round %u left %s, dirty/bw %.2f at short windows; best case "
+			   "switchover in %.0f s after %u syncs; throttle %.0f%% for a margin",
+			   e->last_round, left, s->lam, b->eta_s >= 0 ? b->eta_s : x->horizon, b->rounds, tp);
+}
+
 static void estimate_bulk_unknown(const struct lm_estimator *e, struct lm_estimate *est,
 				  const struct ctx *x, double sent)
 {
@@ -513,6 +784,122 @@ static void estimate_bulk_unknown(const struct lm_estimator *e, struct lm_estima
 	} else {
 		set_reason(est, "bulk pass: %s sent at %.1f MB/s; RAM size unknown", a, x->rate / 1e6);
 	}
+}
+
+static void estimate_unknown(struct lm_estimate *est, const char *why)
+{
+	est->verdict = LM_VERDICT_UNKNOWN;
+	set_reason(est, "%s", why);
+}
+
+/* Switched over: the numbers are final. Ended without: the last verdict stands. */
+static void estimate_ended(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+			   const struct lm_estimate *prev)
+{
+	char left[24];
+
+	if (e->final_ts_s < 0) {
+		/* cancelled or lost: the last verdict stands, with what it was based on */
+		est->confidence = prev->confidence;
+		if (strncmp(prev->reason, "ended after", 11))
+			set_reason(est, "ended after %.1f s without switchover; %s",
+				   x->now - e->start_ts_s, prev->reason);
+		else
+			memcpy(est->reason, prev->reason, sizeof(est->reason));
+		return;
+	}
+	est->verdict = LM_VERDICT_CONVERGING;
+	est->confidence = 1;
+	est->eta_s = 0;
+	est->total_s = e->final_ts_s - e->start_ts_s;
+	if (x->sw_rate > 0)
+		est->downtime_ms = downtime_ms(x, e->final_pending);
+	fmt_bytes(left, sizeof(left), e->final_pending);
+	if (est->measured_downtime_ms >= 0)
+		set_reason(est, "switched over after %.1f s, %u syncs; %s left for the stop "
+			   "phase; measured downtime %.0f ms", est->total_s, e->nrounds, left,
+			   est->measured_downtime_ms);
+	else
+		set_reason(est, "switched over after %.1f s, %u syncs; %s left for the stop phase",
+			   est->total_s, e->nrounds, left);
+}
+
+/* ---- holding the verdict between syncs --------------------------------- */
+
+/*
+ * Continuous evidence inside a round all comes from windows that start at
+ * the last sync, so a burst looks like a working set. It may say
+ * not-converging only while the guest is still dirtying new pages at its
+ * initial rate, faster than the link, for CONT_FAIL_TICKS ticks in a row.
+ */
+static int cont_source_stuck(struct lm_estimator *e, const struct ctx *x)
+{
+	const struct lm_est_point *last = &e->pts[(e->npts - 1) % LM_EST_MAX_POINTS];
+	double s0 = lm_curve_slope0(&x->c);
+	int sustained = last->from_ticks && last->bytes >= 0.9 * s0 * last->tau_s &&
+			s0 * x->tscale > x->rate_best;
+
+	e->cont_fail_ticks = sustained ? e->cont_fail_ticks + 1 : 0;
+	return e->cont_fail_ticks >= CONT_FAIL_TICKS;
+}
+
+/*
+ * Between syncs the only new facts are bytes sent: a rate wobble (lumpy
+ * ticks, a transient dip) must not flip the verdict back and forth. Ticks
+ * update the numbers; syncs, parameters and a continuous dirty source move
+ * the verdict. Returns the verdict to publish.
+ */
+static enum lm_verdict hold_verdict(struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+				    int kind, const struct lm_estimate *prev, enum lm_verdict v)
+{
+	enum lm_verdict old = prev->verdict;
+
+	if (v != LM_VERDICT_NOT_CONVERGING)
+		e->cont_fail_ticks = 0;
+	else if (kind == LM_OBS_TICK && x->cont_ok && old != v && !cont_source_stuck(e, x))
+		v = old;
+	if (kind != LM_OBS_TICK || x->cont_ok || old == LM_VERDICT_UNKNOWN || v == old)
+		return v;
+	/* a tick: the last verdict stands, with what it said */
+	est->confidence = prev->confidence;
+	memcpy(est->reason, prev->reason, sizeof(est->reason));
+	est->throttle_pct = prev->throttle_pct;
+	est->dirty_limit_Bps = prev->dirty_limit_Bps;
+	if (old == LM_VERDICT_NOT_CONVERGING)
+		est->eta_s = est->total_s = est->downtime_ms = -1;
+	return old;
+}
+
+static void estimate_verdict(struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+			     int kind, const struct lm_estimate *prev)
+{
+	struct sims s;
+	enum lm_verdict v;
+
+	est->horizon_s = x->horizon;
+	simulate(e, x, &s);
+	switch (judge(e, x, &s)) {
+	case OUT_STUCK:
+		v = LM_VERDICT_NOT_CONVERGING;
+		explain_stuck(e, est, x, &s);
+		break;
+	case OUT_CONVERGING:
+		v = LM_VERDICT_CONVERGING;
+		explain_eta(e, est, x, &s);
+		explain_converging(e, est, x, &s);
+		break;
+	case OUT_UNTESTED:
+		v = LM_VERDICT_MARGINAL;
+		explain_eta(e, est, x, &s);
+		explain_untested(e, est, x, &s);
+		break;
+	default:
+		v = LM_VERDICT_MARGINAL;
+		explain_eta(e, est, x, &s);
+		explain_marginal(e, est, x, &s);
+		break;
+	}
+	est->verdict = hold_verdict(e, est, x, kind, prev, v);
 }
 
 /* Crafted or absurd input (a replayed file) must not leak inf/NaN to the outputs. */
@@ -539,264 +926,33 @@ static void sanitize(struct lm_estimate *est)
 		est->throttle_pct = 99;
 }
 
+/*
+ * One estimate, after every record: the inputs, then by phase an unknown,
+ * the final numbers, or a verdict from the runs of QEMU's loop, held
+ * between syncs.
+ */
 static int compute(struct lm_estimator *e, int kind)
 {
 	struct lm_estimate *est = &e->cur;
-	enum lm_verdict old = est->verdict, v;
+	const struct lm_estimate prev = *est;
 	struct ctx x;
-	struct lm_replay b, ex;
-	double sent, pending_now, tp, limit;
-	char s1[24], s2[24];
-	int guessed = 0, cont_ok = 0;
-	uint32_t keep_round = est->verdict_round;
-	double keep_dt = est->measured_downtime_ms, keep_conf = est->confidence;
-	double keep_tp = est->throttle_pct, keep_limit = est->dirty_limit_Bps;
-	char keep_reason[LM_REASON_MAX];
 
-	memcpy(keep_reason, est->reason, sizeof(keep_reason));
-
-	memset(&x, 0, sizeof(x));
-	x.now = e->last_ts_s;
-	x.rate = rate_now(e);
-	x.rate_best = fmax(x.rate, e->last_round_rate_Bps);
-	/* lumpy samples aside, QEMU does not average more than its cap */
-	if (e->cfg.max_bandwidth_Bps > 0) {
-		x.rate = fmin(x.rate, RATE_CAP_SLACK * e->cfg.max_bandwidth_Bps);
-		x.rate_best = fmin(x.rate_best, RATE_CAP_SLACK * e->cfg.max_bandwidth_Bps);
-	}
-	x.thr = threshold(e, x.rate);
-	x.thr_best = threshold(e, x.rate_best);
-	x.tscale = 1 - e->throttle_pct_now / 100.0;
-	x.quantum = e->cfg.max_bandwidth_Bps > 0 ? QUANTUM_CAPPED_S : QUANTUM_FREE_S;
-	x.sw_rate = e->cfg.switchover_bandwidth_Bps > 0 ? e->cfg.switchover_bandwidth_Bps : x.rate;
-	x.horizon = cfg_or(e->cfg.horizon_s, HORIZON_MIN_S);
-	lm_curve_build(&x.c, e->pts, e->npts, e->ram_bytes, 0);
-	lm_curve_build(&x.quiet, e->pts, e->npts, e->ram_bytes, 1);
-
-	/* Rebuild the estimate from scratch: same state, same bytes. */
-	memset(est, 0, sizeof(*est));
-	est->verdict = old;
-	est->verdict_round = keep_round;
-	est->measured_downtime_ms = keep_dt;
-	est->eta_s = est->downtime_ms = est->eta_min_s = est->total_s = -1;
-	est->throttle_pct = est->dirty_limit_Bps = est->ratio = -1;
-	est->rounds = e->nrounds;
-	est->migrating = e->migrating;
-	est->phase = e->phase;
-	est->tx_rate_Bps = x.rate;
-	est->threshold_bytes = x.thr;
-	export_settings(e, est);
-	/*
-	 * Without a stop-phase rate the iterative one is used: a bound, since
-	 * QEMU lifts any cap once the VM is stopped, unless QEMU itself said
-	 * there is none (kernel-only, a 32 MiB/s cap looks like a slow link).
-	 */
-	est->downtime_is_bound = !(e->cfg.switchover_bandwidth_Bps > 0) &&
-				 (e->cfg.max_bandwidth_Bps > 0 || !e->have_params);
-	export_curve(est, &x.c);
-	est->short_dirty_rate_Bps = lm_curve_slope0(&x.c);
-	if (x.c.saturated) {
-		est->wws_bytes = to_u64(x.c.wws);
-	} else if (x.c.n >= 2) {
-		est->wws_bytes = to_u64(x.c.max_u);
-		est->wws_is_lower_bound = 1;
-	}
-	if (e->last_round_wall_s > 0) {
-		est->dirty_rate_Bps = e->last_round_dirty / e->last_round_wall_s;
-		if (x.rate > 0)
-			est->ratio = est->dirty_rate_Bps / x.rate;
-	}
-
-	if (e->phase == LM_PHASE_IDLE) {
-		est->verdict = LM_VERDICT_UNKNOWN;
-		set_reason(est, "no migration seen yet");
-		goto out;
-	}
-	if (e->phase == LM_PHASE_SWITCHOVER || e->phase == LM_PHASE_ENDED) {
-		if (e->final_ts_s >= 0) {
-			est->verdict = LM_VERDICT_CONVERGING;
-			est->confidence = 1;
-			est->eta_s = 0;
-			est->total_s = e->final_ts_s - e->start_ts_s;
-			if (x.sw_rate > 0)
-				est->downtime_ms = downtime_ms(&x, e->final_pending);
-			fmt_bytes(s1, sizeof(s1), e->final_pending);
-			if (est->measured_downtime_ms >= 0)
-				set_reason(est, "switched over after %.1f s, %u syncs; %s left for the stop "
-					   "phase; measured downtime %.0f ms", est->total_s, e->nrounds, s1,
-					   est->measured_downtime_ms);
-			else
-				set_reason(est, "switched over after %.1f s, %u syncs; %s left for the stop phase",
-					   est->total_s, e->nrounds, s1);
-		} else {
-			/* cancelled or lost: the last verdict stands, with what it was based on */
-			est->confidence = keep_conf;
-			if (strncmp(keep_reason, "ended after", 11))
-				set_reason(est, "ended after %.1f s without switchover; %s",
-					   x.now - e->start_ts_s, keep_reason);
-			else
-				memcpy(est->reason, keep_reason, sizeof(est->reason));
-		}
-		goto out;
-	}
-	if (!(x.rate > 0)) {
-		est->verdict = LM_VERDICT_UNKNOWN;
-		set_reason(est, "no transfer rate measured yet");
-		goto out;
-	}
-
-	sent = (double)(e->tx_total - e->sync_tx);
-	pending_now = fmax(0, e->pending_at_sync - sent);
-	/* a continuous source has measured part of the curve inside this round */
-	cont_ok = e->have_events && x.c.n >= 2 && e->guest_s - e->sync_guest_s >= 2 * CONT_MIN_TAU_S;
-	est->remaining_bytes = to_u64(pending_now);
-	if (e->phase == LM_PHASE_BULK) {
-		double bulk_total = (e->last_ts_s - e->sync_ts_s) + fmax(0, pending_now - x.thr) / x.rate;
-
-		est->eta_min_s = fmax(0, pending_now - x.thr) / x.rate;
-		x.horizon = fmax(x.horizon, cfg_or(e->cfg.horizon_bulk, HORIZON_BULK) * bulk_total);
-		/* the part already sent that the guest dirtied again comes back after the pass */
-		if (x.c.n >= 2 && e->ram_bytes)
-			est->remaining_bytes = to_u64(pending_now + lm_curve_eval(&x.c, e->guest_s - e->sync_guest_s) *
-							     fmin(1, sent / (double)e->ram_bytes));
-		if (!e->ram_bytes || (!cont_ok && e->pending_at_sync >= x.thr)) {
-			estimate_bulk_unknown(e, est, &x, (double)(e->tx_total - e->tx_total_at_start));
-			goto out;
-		}
-	} else {
-		x.horizon = fmax(x.horizon, cfg_or(e->cfg.horizon_bulk, HORIZON_BULK) * e->bulk_s);
-	}
-	est->horizon_s = x.horizon;
-
-	/* Best case: the smallest curve the points allow, the better of the two rates. */
-	memset(&b, 0, sizeof(b));
-	b.pending = e->pending_at_sync;
-	b.sent = sent;
-	b.tau0 = e->guest_s - e->sync_guest_s;
-	b.rate = x.rate_best;
-	b.thr = x.thr_best;
-	b.tscale = x.tscale;
-	b.horizon = x.horizon;
-	b.quantum = x.quantum;
-	b.wws = x.quiet.wws;
-	lm_replay_run(&x.quiet, &b);
-	/* Expected: every point, the current rate, the knee guessed if unseen (ETA, downtime). */
-	x.exp = x.c;
-	lm_curve_guess_knee(&x.exp, x.rate, x.tscale);
-	ex = b;
-	ex.rate = x.rate;
-	ex.thr = x.thr;
-	ex.wws = x.c.wws;
-	lm_replay_run(&x.exp, &ex);
-	if (ex.result != 1 && b.result == 1)
-		ex = b;
-
-	fmt_bytes(s1, sizeof(s1), e->pending_at_sync);
-	fmt_bytes(s2, sizeof(s2), x.thr);
-	if (b.result == 0) {
-		v = LM_VERDICT_NOT_CONVERGING;
-		/*
-		 * Continuous evidence inside a round: all of it comes from windows
-		 * that start at the last sync, so a burst looks like a working set.
-		 * Only while the guest is still dirtying new pages at its initial
-		 * rate, faster than the link, and for a few ticks in a row.
-		 */
-		if (kind == LM_OBS_TICK && cont_ok && old != v) {
-			const struct lm_est_point *last = &e->pts[(e->npts - 1) % LM_EST_MAX_POINTS];
-			double s0 = lm_curve_slope0(&x.c);
-			int sustained = last->from_ticks && last->bytes >= 0.9 * s0 * last->tau_s &&
-					s0 * x.tscale > x.rate_best;
-
-			e->cont_fail_ticks = sustained ? e->cont_fail_ticks + 1 : 0;
-			if (e->cont_fail_ticks < CONT_FAIL_TICKS)
-				v = old;
-		}
-		tp = recommend_throttle(e, &x, &b, &limit, &guessed);
-		est->throttle_pct = tp;
-		est->dirty_limit_Bps = limit;
-		est->confidence = clampd(0.6 + 0.1 * e->post_bulk_rounds +
-					 (b.next_pending >= 0.98 * b.pending - b.sent ? 0.05 : 0), 0, 0.97);
-		if (e->phase == LM_PHASE_BULK)
-			set_reason(est, "bulk pass: guest dirties %.1f MB/s (short windows) vs %.1f MB/s sent; "
-				   "best case no switchover in %.0f s; throttle %.0f%%",
-				   est->short_dirty_rate_Bps / 1e6, x.rate / 1e6, x.horizon, tp);
-		else
-			set_reason(est, "round %u left %s to resend; %.0f ms at %.1f MB/s allows %s; "
-				   "best case: no switchover in %.0f s; throttle %s%.0f%%",
-				   e->last_round, s1, e->cfg.downtime_limit_s * 1e3, x.rate / 1e6, s2,
-				   x.horizon, guessed ? ">=" : "", tp);
-	} else {
-		double lam = lm_curve_slope0(&x.c) * x.tscale / x.rate;
-
-		e->cont_fail_ticks = 0;
-		est->eta_s = ex.eta_s;
-		est->total_s = (x.now - e->start_ts_s) + ex.eta_s;
-		if (ex.final_pending >= 0)
-			est->downtime_ms = downtime_ms(&x, ex.final_pending);
-		/*
-		 * A throttle raised since the last sync has not been measured yet:
-		 * a timer-paced guest slows far less than (1 - p) (real traces:
-		 * 63 % cut a 96 MiB/s random writer only to 40). Say what it
-		 * would give, as marginal, until a round has run under it.
-		 */
-		int untested = e->post_bulk_rounds > 0 && x.tscale < e->last_round_tscale - THROTTLE_UNTESTED;
-
-		if (b.result == 1 && lam < 0.8 && ex.result == 1 && ex.eta_s <= x.horizon / 2 && untested) {
-			v = LM_VERDICT_MARGINAL;
-			est->confidence = 0.5;
-			est->throttle_pct = recommend_throttle(e, &x, &b, &est->dirty_limit_Bps, &guessed);
-			set_reason(est, "throttle raised to %u%% since round %u: if the guest slows with it, "
-				   "switchover in ~%.1f s (dirty/bw %.2f); the next sync measures it",
-				   e->throttle_pct_now, e->last_round, ex.eta_s, lam);
-		} else if (b.result == 1 && lam < 0.8 && ex.result == 1 && ex.eta_s <= x.horizon / 2) {
-			v = LM_VERDICT_CONVERGING;
-			est->throttle_pct = 0;
-			est->confidence = clampd(0.5 + 0.15 * (e->post_bulk_rounds > 0 ? e->post_bulk_rounds - 1 : 0) +
-						 (lam < 0.5 ? 0.1 : 0), 0.3, 0.95);
-			if (e->phase == LM_PHASE_BULK && pending_now < x.thr && x.c.n < 2)
-				set_reason(est, "RAM fits in the switchover threshold (%s)", s2);
-			else
-				set_reason(est, "round %u left %s; %.0f ms at %.1f MB/s allows %s; "
-					   "switchover in ~%.1f s after %u more sync%s, dirty/bw %.2f",
-					   e->last_round, s1, e->cfg.downtime_limit_s * 1e3, x.rate / 1e6, s2,
-					   ex.eta_s, ex.rounds, ex.rounds == 1 ? "" : "s", lam);
-		} else {
-			v = LM_VERDICT_MARGINAL;
-			est->confidence = 0.5;
-			tp = recommend_throttle(e, &x, &b, &limit, &guessed);
-			est->throttle_pct = tp;
-			est->dirty_limit_Bps = limit;
-			if (x.quiet.varying)
-				set_reason(est, "round %u left %s; dirtying varies between rounds (busy phases): "
-					   "switchover in %.0f s if quiet, never if busy; throttle %.0f%%",
-					   e->last_round, s1, b.eta_s, tp);
-			else
-				set_reason(est, "round %u left %s, dirty/bw %.2f at short windows; best case "
-					   "switchover in %.0f s after %u syncs; throttle %.0f%% for a margin",
-					   e->last_round, s1, lam, b.eta_s >= 0 ? b.eta_s : x.horizon, b.rounds, tp);
-		}
-	}
-	/*
-	 * Between syncs the only new facts are bytes sent: a rate wobble (lumpy
-	 * ticks, a transient dip) must not flip the verdict back and forth.
-	 * Ticks update the numbers; syncs, parameters and a continuous dirty
-	 * source move the verdict.
-	 */
-	if (kind == LM_OBS_TICK && !(e->have_events && cont_ok) && old != LM_VERDICT_UNKNOWN && v != old) {
-		v = old;
-		est->confidence = keep_conf;
-		memcpy(est->reason, keep_reason, sizeof(est->reason));
-		est->throttle_pct = keep_tp;
-		est->dirty_limit_Bps = keep_limit;
-		if (old == LM_VERDICT_NOT_CONVERGING)
-			est->eta_s = est->total_s = est->downtime_ms = -1;
-	}
-	est->verdict = v;
-out:
+	gather(e, &x);
+	estimate_facts(e, est, &x, &prev);
+	if (e->phase == LM_PHASE_IDLE)
+		estimate_unknown(est, "no migration seen yet");
+	else if (e->phase == LM_PHASE_SWITCHOVER || e->phase == LM_PHASE_ENDED)
+		estimate_ended(e, est, &x, &prev);
+	else if (!(x.rate > 0))
+		estimate_unknown(est, "no transfer rate measured yet");
+	else if (!estimate_progress(e, est, &x))
+		estimate_bulk_unknown(e, est, &x, (double)(e->tx_total - e->tx_total_at_start));
+	else
+		estimate_verdict(e, est, &x, kind, &prev);
 	sanitize(est);
-	if (est->verdict != old)
+	if (est->verdict != prev.verdict)
 		est->verdict_round = e->last_round;
-	return est->verdict != old;
+	return est->verdict != prev.verdict;
 }
 
 void lm_est_init(struct lm_estimator *e, const struct lm_est_config *cfg)
