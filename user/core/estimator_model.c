@@ -61,93 +61,123 @@ static int point_is_busy(const struct lm_est_point *pts, uint32_t have, const st
 	return 0;
 }
 
-/*
- * Least concave non-decreasing majorant of the points, anchored at (0,0).
- * Points measured on a stationary guest lie on a concave curve; noise or a
- * changing workload can put them off it, and the majorant then keeps the
- * higher ones (the cautious side for "converging").
- */
-void lm_curve_build(struct lm_curve *c, const struct lm_est_point *pts, uint32_t npts, uint64_t ram,
-		    int quiet_only)
-{
-	double pt[LM_EST_MAX_POINTS], pu[LM_EST_MAX_POINTS], pw[LM_EST_MAX_POINTS];
-	uint32_t i, n = 0, have = npts < LM_EST_MAX_POINTS ? npts : LM_EST_MAX_POINTS;
-	int j, k, imax;
+/* The usable points sorted by window length; equal windows keep the larger value. */
+struct sorted_pts {
+	uint32_t n;
+	double t[LM_EST_MAX_POINTS];	/* window, guest seconds */
+	double u[LM_EST_MAX_POINTS];	/* unique bytes */
+	double w[LM_EST_MAX_POINTS];	/* window, wall seconds */
+};
 
-	memset(c, 0, sizeof(*c));
-	c->n = 1;
+static void insert_point(struct sorted_pts *s, const struct lm_est_point *p)
+{
+	uint32_t j, k;
+
+	for (j = 0; j < s->n && s->t[j] < p->tau_s; j++)
+		;
+	if (j < s->n && s->t[j] == p->tau_s) {
+		if (p->bytes > s->u[j]) {
+			s->u[j] = p->bytes;
+			s->w[j] = p->wall_s;
+		}
+		return;
+	}
+	for (k = s->n; k > j; k--) {
+		s->t[k] = s->t[k - 1];
+		s->u[k] = s->u[k - 1];
+		s->w[k] = s->w[k - 1];
+	}
+	s->t[j] = p->tau_s;
+	s->u[j] = p->bytes;
+	s->w[j] = p->wall_s;
+	s->n++;
+}
+
+/* Returns 1 if busy points were left out (quiet_only). */
+static int sort_points(struct sorted_pts *s, const struct lm_est_point *pts, uint32_t have, int quiet_only)
+{
+	uint32_t i;
+	int varying = 0;
+
+	s->n = 0;
 	for (i = 0; i < have; i++) {
 		const struct lm_est_point *p = &pts[i];
 
 		if (!(p->tau_s > 0) || !(p->bytes >= 0))
 			continue;
 		if (quiet_only && point_is_busy(pts, have, p)) {
-			c->varying = 1;
+			varying = 1;
 			continue;
 		}
-		/* insertion sort by tau, equal taus keep the larger value */
-		for (j = 0; j < (int)n && pt[j] < p->tau_s; j++)
-			;
-		if (j < (int)n && pt[j] == p->tau_s) {
-			if (p->bytes > pu[j]) {
-				pu[j] = p->bytes;
-				pw[j] = p->wall_s;
-			}
-			continue;
-		}
-		for (k = n; k > j; k--) {
-			pt[k] = pt[k - 1];
-			pu[k] = pu[k - 1];
-			pw[k] = pw[k - 1];
-		}
-		pt[j] = p->tau_s;
-		pu[j] = p->bytes;
-		pw[j] = p->wall_s;
-		n++;
+		insert_point(s, p);
 	}
-	if (!n)
-		return;
-	imax = 0;
-	for (i = 0; i < n; i++)
-		if (pu[i] > pu[imax] || (pu[i] == pu[imax] && pt[i] < pt[imax]))
+	return varying;
+}
+
+/* The highest point; the shortest window among equals. */
+static uint32_t highest_point(const struct sorted_pts *s)
+{
+	uint32_t i, imax = 0;
+
+	for (i = 0; i < s->n; i++)
+		if (s->u[i] > s->u[imax] || (s->u[i] == s->u[imax] && s->t[i] < s->t[imax]))
 			imax = i;
-	/* Upper hull over (0,0) and the points up to the highest one. */
-	for (i = 0; i <= (uint32_t)imax; i++) {
+	return imax;
+}
+
+/* Upper hull over (0,0) and the points up to the highest one. */
+static void upper_hull(struct lm_curve *c, const struct sorted_pts *s, uint32_t imax)
+{
+	uint32_t i;
+
+	for (i = 0; i <= imax; i++) {
 		while (c->n >= 2) {
 			double ax = c->t[c->n - 2], ay = c->u[c->n - 2];
 			double bx = c->t[c->n - 1], by = c->u[c->n - 1];
 
-			if ((bx - ax) * (pu[i] - ay) - (by - ay) * (pt[i] - ax) >= 0)
+			if ((bx - ax) * (s->u[i] - ay) - (by - ay) * (s->t[i] - ax) >= 0)
 				c->n--;
 			else
 				break;
 		}
-		c->t[c->n] = pt[i];
-		c->u[c->n] = pu[i];
+		c->t[c->n] = s->t[i];
+		c->u[c->n] = s->u[i];
 		if (c->n == 1)
-			c->wall1 = pw[i];
+			c->wall1 = s->w[i];
 		c->n++;
 	}
-	c->max_u = pu[imax];
-	/* Flat beyond the highest point: measured at a longer window, or the whole RAM. */
-	for (i = imax + 1; i < n; i++)
-		if (pt[i] >= 1.15 * pt[imax])
+}
+
+/* Flat beyond the highest point: measured at a longer window, or the whole RAM. */
+static void find_plateau(struct lm_curve *c, const struct sorted_pts *s, uint32_t imax, uint64_t ram)
+{
+	uint32_t i;
+
+	for (i = imax + 1; i < s->n; i++)
+		if (s->t[i] >= 1.15 * s->t[imax])
 			c->saturated = 1;
 	if (ram && c->max_u >= 0.9 * (double)ram)
 		c->saturated = 1;
 	if (c->saturated)
 		c->wws = c->max_u;
+}
+
+/* Whether the initial slope was measured, or the curve is flat from its first vertex on. */
+static void find_slope(struct lm_curve *c, const struct sorted_pts *s)
+{
+	uint32_t i;
+
 	/* several windows, wide apart, on the initial line: the slope was measured */
 	if (c->n >= 2) {
 		double s0 = c->u[1] / c->t[1], tmin = 0, tmax = 0;
 
-		for (i = 0; i < n; i++) {
-			if (pu[i] < 0.9 * s0 * pt[i])
+		for (i = 0; i < s->n; i++) {
+			if (s->u[i] < 0.9 * s0 * s->t[i])
 				continue;
-			if (!tmin || pt[i] < tmin)
-				tmin = pt[i];
-			if (pt[i] > tmax)
-				tmax = pt[i];
+			if (!tmin || s->t[i] < tmin)
+				tmin = s->t[i];
+			if (s->t[i] > tmax)
+				tmax = s->t[i];
 		}
 		c->slope_measured = tmin > 0 && tmax >= 1.5 * tmin;
 	}
@@ -157,6 +187,30 @@ void lm_curve_build(struct lm_curve *c, const struct lm_est_point *pts, uint32_t
 	else if (c->n > 2)
 		c->knee_unresolved = (c->u[2] - c->u[1]) / (c->t[2] - c->t[1]) <
 				     0.25 * c->u[1] / c->t[1];
+}
+
+/*
+ * Least concave non-decreasing majorant of the points, anchored at (0,0).
+ * Points measured on a stationary guest lie on a concave curve; noise or a
+ * changing workload can put them off it, and the majorant then keeps the
+ * higher ones (the cautious side for "converging").
+ */
+void lm_curve_build(struct lm_curve *c, const struct lm_est_point *pts, uint32_t npts, uint64_t ram,
+		    int quiet_only)
+{
+	struct sorted_pts s;
+	uint32_t imax;
+
+	memset(c, 0, sizeof(*c));
+	c->n = 1;
+	c->varying = sort_points(&s, pts, npts < LM_EST_MAX_POINTS ? npts : LM_EST_MAX_POINTS, quiet_only);
+	if (!s.n)
+		return;
+	imax = highest_point(&s);
+	upper_hull(c, &s, imax);
+	c->max_u = s.u[imax];
+	find_plateau(c, &s, imax, ram);
+	find_slope(c, &s);
 }
 
 /*
