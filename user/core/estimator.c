@@ -68,23 +68,28 @@
 #include <string.h>
 #include "core/estimator.h"
 #include "core/estimator_model.h"
-
-#define MiB (1024.0 * 1024.0)
+#include "core/units.h"
 
 /* QEMU's rate-limiter window (BUFFER_DELAY): pending is checked once per window. */
 #define QUANTUM_CAPPED_S	0.100
 /* Without a cap ram_save_iterate() returns after at most MAX_WAIT (50 ms). */
 #define QUANTUM_FREE_S		0.050
 /* Device state sent while the VM is stopped (~330 KB measured here). */
-#define DEVICE_STATE_BYTES	(320.0 * 1024.0)
+#define DEVICE_STATE_BYTES	(320 * LM_KiB)
 /* Bytes sent between the last iterative sync and the completion sync: "none". */
-#define STOP_SENT_MAX		(64.0 * 1024.0)
+#define STOP_SENT_MAX		(64 * LM_KiB)
 /* Shorter gaps between that sync and the completion sync are QEMU's own work (~0.5 ms here). */
 #define STOP_GAP_MIN_S		0.002
 /* Continuous-source ticks in a row whose best case fails before saying so. */
 #define CONT_FAIL_TICKS		3
 /* Shortest in-round window used as a U(T) point (a tick right after a sync says little). */
 #define CONT_MIN_TAU_S		0.5
+/* Guest time into a round before a continuous source's in-round points may move the verdict. */
+#define CONT_ROUND_MIN_S	(2 * CONT_MIN_TAU_S)
+/* Floor of unique pages per counted dirty event: one odd round must not scale them to nothing. */
+#define EVENTS_UNIQUENESS_MIN	0.05
+/* Weight of the newest tick in the tick-rate average: one lumpy tick moves it only halfway. */
+#define TICK_RATE_WEIGHT	0.5
 /* Measured rates above max-bandwidth x this are sampling noise (rate-limiter windows). */
 #define RATE_CAP_SLACK		1.00
 /*
@@ -100,17 +105,73 @@
 #define THROTTLE_UNTESTED	0.05
 /* Rates within this fraction of each other (or of the cap) are the same rate. */
 #define RATE_STEADY		0.15
+/* Default headroom of the recommended throttle: converge at the rate / 1.25, not at the edge. */
+#define THROTTLE_MARGIN_DEFAULT	0.25
+/* QEMU's highest vCPU throttle (CPU_THROTTLE_PCT_MAX): no throttle above it exists. */
+#define THROTTLE_MAX_PCT	99
+
+/*
+ * converging: the expected case switches over within this share of the
+ * horizon (well inside it), with a short-window dirty/bandwidth ratio below
+ * CONVERGING_RATIO: on a concave curve a round then dirties at most 80 % of
+ * what it sends, so rounds shrink even if the rate dips a little.
+ */
+#define CONVERGING_HORIZON_SHARE 0.5
+#define CONVERGING_RATIO	0.8
+
+/*
+ * Confidence of not-converging: even the best case fails, so it starts high
+ * and grows with every measured round, a bit more when the next sync would
+ * leave FIXED_POINT_SHARE or more of what the last one left (rounds that do
+ * not shrink at all); never certain: the guest may still calm down.
+ */
+#define CONF_STUCK_BASE		0.6
+#define CONF_STUCK_PER_ROUND	0.1
+#define CONF_STUCK_FIXED_POINT	0.05
+#define FIXED_POINT_SHARE	0.98
+#define CONF_STUCK_MAX		0.97
+/*
+ * Confidence of converging: even odds on one measured round, more with
+ * every further round and with a wide margin (dirty/bandwidth below
+ * CONF_CONV_LOW_RATIO); never certain before the switchover, since the
+ * workload may change. CONF_CONV_MIN is a floor the sum does not reach today.
+ */
+#define CONF_CONV_BASE		0.5
+#define CONF_CONV_PER_ROUND	0.15
+#define CONF_CONV_LOW_RATIO	0.5
+#define CONF_CONV_LOW_BONUS	0.1
+#define CONF_CONV_MIN		0.3
+#define CONF_CONV_MAX		0.95
+/* Marginal: it may go either way. */
+#define CONF_MARGINAL		0.5
+
+/*
+ * Sanity bounds on settings from QMP, the command line or a recording
+ * (which may hold anything); beyond them a value is taken as corrupt.
+ */
+#define DOWNTIME_LIMIT_MAX_MS	3600000u	/* an hour stopped is not a live migration */
+#define DOWNTIME_LIMIT_MAX_S	(DOWNTIME_LIMIT_MAX_MS / 1e3)
+#define RATE_MIN_BPS		1		/* a byte per second or less: no rate given */
+#define HORIZON_MAX_S		1e6		/* ~11 days: no one waits that long for a verdict */
+#define HORIZON_BULK_MAX	1000		/* a thousand bulk passes */
+#define THROTTLE_MARGIN_MAX	10		/* aiming at a tenth of the link is already absurd */
+#define PAGE_SIZE_MAX		(1ull << 30)	/* 1 GiB, the largest huge page */
+
+/* The largest double below 2^64: from there on a byte count saturates. */
+#define U64_SATURATE_D		18446744073709549568.0
+/* An ended migration's reason starts so: ending again does not repeat it. */
+#define ENDED_PREFIX		"ended after"
 
 void lm_est_config_default(struct lm_est_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->downtime_limit_s = 0.300;
+	cfg->downtime_limit_s = LM_DOWNTIME_LIMIT_DEFAULT_MS / 1e3;
 	cfg->max_bandwidth_Bps = 0;
-	cfg->page_size = 4096;
+	cfg->page_size = LM_PAGE_SIZE_DEFAULT;
 	cfg->switchover_bandwidth_Bps = 0;
 	cfg->horizon_s = HORIZON_MIN_S;
 	cfg->horizon_bulk = HORIZON_BULK;
-	cfg->throttle_margin = 0.25;
+	cfg->throttle_margin = THROTTLE_MARGIN_DEFAULT;
 }
 
 static double cfg_or(double v, double def)
@@ -128,7 +189,7 @@ static uint64_t to_u64(double v)
 {
 	if (!(v > 0))
 		return 0;
-	return v >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)v;
+	return v >= U64_SATURATE_D ? UINT64_MAX : (uint64_t)v;
 }
 
 /* ---- state updates ----------------------------------------------------- */
@@ -144,10 +205,16 @@ static double rel_s(struct lm_estimator *e, uint64_t ts_ns)
 	return (double)(ts_ns - e->base_ts_ns) / 1e9;
 }
 
+/* Guest seconds per wall second under the current throttle. */
+static double tscale_now(const struct lm_estimator *e)
+{
+	return 1 - e->throttle_pct_now / 100.0;
+}
+
 static void advance_clock(struct lm_estimator *e, double now)
 {
 	if (now > e->last_ts_s) {
-		e->guest_s += (now - e->last_ts_s) * (1 - e->throttle_pct_now / 100.0);
+		e->guest_s += (now - e->last_ts_s) * tscale_now(e);
 		e->last_ts_s = now;
 	}
 }
@@ -308,7 +375,7 @@ static void calibrate_events(struct lm_estimator *e, const struct lm_obs_round *
 	uint64_t ev = e->events_now - e->events_at_sync;
 
 	if (ev && r->dirty_pages)
-		e->events_uniqueness = clampd((double)r->dirty_pages / (double)ev, 0.05, 1);
+		e->events_uniqueness = clampd((double)r->dirty_pages / (double)ev, EVENTS_UNIQUENESS_MIN, 1);
 	e->events_at_sync = e->events_now;
 }
 
@@ -319,7 +386,7 @@ static void on_iterative_sync(struct lm_estimator *e, const struct lm_obs_round 
 	double tx = r->tx_bytes ? (double)r->tx_bytes : (double)(e->tx_total - e->sync_tx);
 	/* the round's own length, in guest time at the throttle that ran meanwhile */
 	double tau = wall * (now > e->sync_ts_s ? (e->guest_s - e->sync_guest_s) / (now - e->sync_ts_s) :
-			     1 - e->throttle_pct_now / 100.0);
+			     tscale_now(e));
 
 	e->pending_at_sync = pending_after_sync(e, wall, tx, dirty);
 	if (e->last_round <= 1 && e->phase == LM_PHASE_BULK && wall > 0)
@@ -332,7 +399,7 @@ static void on_iterative_sync(struct lm_estimator *e, const struct lm_obs_round 
 	}
 	e->last_round_dirty = dirty;
 	e->last_round_wall_s = wall;
-	e->last_round_tscale = wall > 0 && tau > 0 ? tau / wall : 1 - e->throttle_pct_now / 100.0;
+	e->last_round_tscale = wall > 0 && tau > 0 ? tau / wall : tscale_now(e);
 	if (e->have_events)
 		calibrate_events(e, r);
 	mark_sync(e, now);
@@ -374,7 +441,8 @@ static void on_tick(struct lm_estimator *e, const struct lm_obs_tick *t, double 
 		    e->phase <= LM_PHASE_ITERATIVE) {
 			double r = (double)(t->tx_total - e->prev_tick_tx) / interval;
 
-			e->tx_rate_ewma = e->have_tick_rate ? 0.5 * e->tx_rate_ewma + 0.5 * r : r;
+			e->tx_rate_ewma = e->have_tick_rate ?
+					  (1 - TICK_RATE_WEIGHT) * e->tx_rate_ewma + TICK_RATE_WEIGHT * r : r;
 			e->have_tick_rate = 1;
 		}
 	}
@@ -396,31 +464,19 @@ static void on_tick(struct lm_estimator *e, const struct lm_obs_tick *t, double 
 
 static void on_params(struct lm_estimator *e, const struct lm_obs_params *p)
 {
-	if (p->downtime_limit_ms && p->downtime_limit_ms <= 3600000)
+	if (p->downtime_limit_ms && p->downtime_limit_ms <= DOWNTIME_LIMIT_MAX_MS)
 		e->cfg.downtime_limit_s = p->downtime_limit_ms / 1e3;
 	if (p->max_bandwidth)
 		e->cfg.max_bandwidth_Bps = (double)p->max_bandwidth;
 	if (p->ram_bytes)
 		e->ram_bytes = p->ram_bytes;
-	if (p->page_size && p->page_size <= (1u << 30) && !(p->page_size & (p->page_size - 1)))
+	if (p->page_size && p->page_size <= PAGE_SIZE_MAX && !(p->page_size & (p->page_size - 1)))
 		e->cfg.page_size = p->page_size;
-	e->throttle_pct_now = p->throttle_pct > 99 ? 99 : p->throttle_pct;
+	e->throttle_pct_now = p->throttle_pct > THROTTLE_MAX_PCT ? THROTTLE_MAX_PCT : p->throttle_pct;
 	e->have_params = 1;
 }
 
 /* ---- the estimate ------------------------------------------------------ */
-
-static void fmt_bytes(char *b, size_t n, double v)
-{
-	if (v >= 10 * 1024 * MiB)
-		snprintf(b, n, "%.1f GiB", v / (1024 * MiB));
-	else if (v >= 10 * MiB)
-		snprintf(b, n, "%.0f MiB", v / MiB);
-	else if (v >= MiB)
-		snprintf(b, n, "%.1f MiB", v / MiB);
-	else
-		snprintf(b, n, "%.0f KiB", v / 1024);
-}
 
 /* The inputs of one estimate: where the round stands, the rates, the thresholds, the curves. */
 struct ctx {
@@ -466,8 +522,8 @@ static double recommend_throttle(const struct lm_estimator *e, const struct ctx 
 {
 	struct lm_curve c = x->c;
 	struct lm_replay s;
-	int lo = -1, hi = 99, mid;
-	double margin = cfg_or(e->cfg.throttle_margin, 0.25);
+	int lo = -1, hi = THROTTLE_MAX_PCT, mid;
+	double margin = cfg_or(e->cfg.throttle_margin, THROTTLE_MARGIN_DEFAULT);
 	double rate = x->rate / (1 + margin);
 
 	*guessed = lm_curve_guess_knee(&c, x->rate, x->tscale);
@@ -539,7 +595,7 @@ static void gather(const struct lm_estimator *e, struct ctx *x)
 	}
 	x->thr = threshold(e, x->rate);
 	x->thr_best = threshold(e, x->rate_best);
-	x->tscale = 1 - e->throttle_pct_now / 100.0;
+	x->tscale = tscale_now(e);
 	x->quantum = cap > 0 ? QUANTUM_CAPPED_S : QUANTUM_FREE_S;
 	x->sw_rate = e->cfg.switchover_bandwidth_Bps > 0 ? e->cfg.switchover_bandwidth_Bps : x->rate;
 	x->horizon = cfg_or(e->cfg.horizon_s, HORIZON_MIN_S);
@@ -547,7 +603,7 @@ static void gather(const struct lm_estimator *e, struct ctx *x)
 	x->pending_now = fmax(0, e->pending_at_sync - x->sent);
 	lm_curve_build(&x->c, e->pts, e->npts, e->ram_bytes, 0);
 	lm_curve_build(&x->quiet, e->pts, e->npts, e->ram_bytes, 1);
-	x->cont_ok = e->have_events && x->c.n >= 2 && e->guest_s - e->sync_guest_s >= 2 * CONT_MIN_TAU_S;
+	x->cont_ok = e->have_events && x->c.n >= 2 && e->guest_s - e->sync_guest_s >= CONT_ROUND_MIN_S;
 }
 
 /*
@@ -654,15 +710,15 @@ static void simulate(const struct lm_estimator *e, const struct ctx *x, struct s
 /*
  * not-converging: even the best case does not switch over within the
  * horizon. converging: both cases switch over, the expected one well inside
- * the horizon, at a short-window dirty/bandwidth ratio below 0.8. Anything
+ * the horizon, at a short-window dirty/bandwidth ratio below CONVERGING_RATIO. Anything
  * between is marginal.
  */
 static enum outcome judge(const struct lm_estimator *e, const struct ctx *x, const struct sims *s)
 {
 	if (s->best.result == 0)
 		return OUT_STUCK;
-	if (!(s->best.result == 1 && s->lam < 0.8 && s->expect.result == 1 &&
-	      s->expect.eta_s <= x->horizon / 2))
+	if (!(s->best.result == 1 && s->lam < CONVERGING_RATIO && s->expect.result == 1 &&
+	      s->expect.eta_s <= x->horizon * CONVERGING_HORIZON_SHARE))
 		return OUT_MARGINAL;
 	/*
 	 * A throttle raised since the last sync has not been measured yet:
@@ -687,16 +743,17 @@ static void explain_stuck(const struct lm_estimator *e, struct lm_estimate *est,
 
 	tp = recommend_throttle(e, x, b, &est->dirty_limit_Bps, &guessed);
 	est->throttle_pct = tp;
-	est->confidence = clampd(0.6 + 0.1 * e->post_bulk_rounds +
-				 (b->next_pending >= 0.98 * b->pending - b->sent ? 0.05 : 0), 0, 0.97);
+	est->confidence = clampd(CONF_STUCK_BASE + CONF_STUCK_PER_ROUND * e->post_bulk_rounds +
+				 (b->next_pending >= FIXED_POINT_SHARE * b->pending - b->sent ?
+				  CONF_STUCK_FIXED_POINT : 0), 0, CONF_STUCK_MAX);
 	if (e->phase == LM_PHASE_BULK) {
 		set_reason(est, "bulk pass: guest dirties %.1f MB/s (short windows) vs %.1f MB/s sent; "
 			   "best case no switchover in %.0f s; throttle %.0f%%",
 			   est->short_dirty_rate_Bps / 1e6, x->rate / 1e6, x->horizon, tp);
 		return;
 	}
-	fmt_bytes(left, sizeof(left), e->pending_at_sync);
-	fmt_bytes(thr, sizeof(thr), x->thr);
+	lm_fmt_bytes(left, sizeof(left), e->pending_at_sync);
+	lm_fmt_bytes(thr, sizeof(thr), x->thr);
 	set_reason(est, "round %u left %s to resend; %.0f ms at %.1f MB/s allows %s; "
 		   "best case: no switchover in %.0f s; throttle %s%.0f%%",
 		   e->last_round, left, e->cfg.downtime_limit_s * 1e3, x->rate / 1e6, thr,
@@ -720,10 +777,12 @@ static void explain_converging(const struct lm_estimator *e, struct lm_estimate 
 	char left[24], thr[24];
 
 	est->throttle_pct = 0;
-	est->confidence = clampd(0.5 + 0.15 * (e->post_bulk_rounds > 0 ? e->post_bulk_rounds - 1 : 0) +
-				 (s->lam < 0.5 ? 0.1 : 0), 0.3, 0.95);
-	fmt_bytes(left, sizeof(left), e->pending_at_sync);
-	fmt_bytes(thr, sizeof(thr), x->thr);
+	est->confidence = clampd(CONF_CONV_BASE + CONF_CONV_PER_ROUND *
+				 (e->post_bulk_rounds > 0 ? e->post_bulk_rounds - 1 : 0) +
+				 (s->lam < CONF_CONV_LOW_RATIO ? CONF_CONV_LOW_BONUS : 0),
+				 CONF_CONV_MIN, CONF_CONV_MAX);
+	lm_fmt_bytes(left, sizeof(left), e->pending_at_sync);
+	lm_fmt_bytes(thr, sizeof(thr), x->thr);
 	if (e->phase == LM_PHASE_BULK && x->pending_now < x->thr && x->c.n < 2)
 		set_reason(est, "RAM fits in the switchover threshold (%s)", thr);
 	else
@@ -738,7 +797,7 @@ static void explain_untested(const struct lm_estimator *e, struct lm_estimate *e
 {
 	int guessed = 0;
 
-	est->confidence = 0.5;
+	est->confidence = CONF_MARGINAL;
 	est->throttle_pct = recommend_throttle(e, x, &s->best, &est->dirty_limit_Bps, &guessed);
 	set_reason(est, "throttle raised to %u%% since round %u: if the guest slows with it, "
 		   "switchover in ~%.1f s (dirty/bw %.2f); the next sync measures it",
@@ -753,10 +812,10 @@ static void explain_marginal(const struct lm_estimator *e, struct lm_estimate *e
 	int guessed = 0;
 	double tp;
 
-	est->confidence = 0.5;
+	est->confidence = CONF_MARGINAL;
 	tp = recommend_throttle(e, x, b, &est->dirty_limit_Bps, &guessed);
 	est->throttle_pct = tp;
-	fmt_bytes(left, sizeof(left), e->pending_at_sync);
+	lm_fmt_bytes(left, sizeof(left), e->pending_at_sync);
 	if (x->quiet.varying)
 		set_reason(est, "round %u left %s; dirtying varies between rounds (busy phases): "
 			   "switchover in %.0f s if quiet, never if busy; throttle %.0f%%",
@@ -775,9 +834,9 @@ static void estimate_bulk_unknown(const struct lm_estimator *e, struct lm_estima
 
 	est->verdict = LM_VERDICT_UNKNOWN;
 	est->confidence = 0;
-	fmt_bytes(a, sizeof(a), sent);
+	lm_fmt_bytes(a, sizeof(a), sent);
 	if (v > 0) {
-		fmt_bytes(b, sizeof(b), v);
+		lm_fmt_bytes(b, sizeof(b), v);
 		set_reason(est, "bulk pass: %s of %s sent at %.1f MB/s; the first sync after it "
 			   "(in ~%.0f s) measures the dirty pages", a, b, x->rate / 1e6,
 			   est->eta_min_s > 0 ? est->eta_min_s : 0);
@@ -801,8 +860,8 @@ static void estimate_ended(const struct lm_estimator *e, struct lm_estimate *est
 	if (e->final_ts_s < 0) {
 		/* cancelled or lost: the last verdict stands, with what it was based on */
 		est->confidence = prev->confidence;
-		if (strncmp(prev->reason, "ended after", 11))
-			set_reason(est, "ended after %.1f s without switchover; %s",
+		if (strncmp(prev->reason, ENDED_PREFIX, sizeof(ENDED_PREFIX) - 1))
+			set_reason(est, ENDED_PREFIX " %.1f s without switchover; %s",
 				   x->now - e->start_ts_s, prev->reason);
 		else
 			memcpy(est->reason, prev->reason, sizeof(est->reason));
@@ -814,7 +873,7 @@ static void estimate_ended(const struct lm_estimator *e, struct lm_estimate *est
 	est->total_s = e->final_ts_s - e->start_ts_s;
 	if (x->sw_rate > 0)
 		est->downtime_ms = downtime_ms(x, e->final_pending);
-	fmt_bytes(left, sizeof(left), e->final_pending);
+	lm_fmt_bytes(left, sizeof(left), e->final_pending);
 	if (est->measured_downtime_ms >= 0)
 		set_reason(est, "switched over after %.1f s, %u syncs; %s left for the stop "
 			   "phase; measured downtime %.0f ms", est->total_s, e->nrounds, left,
@@ -836,7 +895,7 @@ static int cont_source_stuck(struct lm_estimator *e, const struct ctx *x)
 {
 	const struct lm_est_point *last = &e->pts[(e->npts - 1) % LM_EST_MAX_POINTS];
 	double s0 = lm_curve_slope0(&x->c);
-	int sustained = last->from_ticks && last->bytes >= 0.9 * s0 * last->tau_s &&
+	int sustained = last->from_ticks && last->bytes >= LM_CURVE_ON_LINE * s0 * last->tau_s &&
 			s0 * x->tscale > x->rate_best;
 
 	e->cont_fail_ticks = sustained ? e->cont_fail_ticks + 1 : 0;
@@ -922,8 +981,8 @@ static void sanitize(struct lm_estimate *est)
 		if (!isfinite(est->curve_t_s[i]) || !isfinite(est->curve_bytes[i]))
 			est->curve_t_s[i] = est->curve_bytes[i] = 0;
 	est->confidence = clampd(est->confidence, 0, 1);
-	if (est->throttle_pct > 99)
-		est->throttle_pct = 99;
+	if (est->throttle_pct > THROTTLE_MAX_PCT)
+		est->throttle_pct = THROTTLE_MAX_PCT;
 }
 
 /*
@@ -963,22 +1022,22 @@ void lm_est_init(struct lm_estimator *e, const struct lm_est_config *cfg)
 	else
 		lm_est_config_default(&e->cfg);
 	/* a config from a file may hold anything: keep only sane values */
-	if (!(e->cfg.downtime_limit_s > 0) || !(e->cfg.downtime_limit_s <= 3600))
-		e->cfg.downtime_limit_s = 0.300;
-	if (!(e->cfg.max_bandwidth_Bps > 1) || !isfinite(e->cfg.max_bandwidth_Bps))
+	if (!(e->cfg.downtime_limit_s > 0) || !(e->cfg.downtime_limit_s <= DOWNTIME_LIMIT_MAX_S))
+		e->cfg.downtime_limit_s = LM_DOWNTIME_LIMIT_DEFAULT_MS / 1e3;
+	if (!(e->cfg.max_bandwidth_Bps > RATE_MIN_BPS) || !isfinite(e->cfg.max_bandwidth_Bps))
 		e->cfg.max_bandwidth_Bps = 0;
-	if (!(e->cfg.switchover_bandwidth_Bps > 1) || !isfinite(e->cfg.switchover_bandwidth_Bps))
+	if (!(e->cfg.switchover_bandwidth_Bps > RATE_MIN_BPS) || !isfinite(e->cfg.switchover_bandwidth_Bps))
 		e->cfg.switchover_bandwidth_Bps = 0;
-	if (!(e->cfg.horizon_s > 0) || !(e->cfg.horizon_s <= 1e6))
+	if (!(e->cfg.horizon_s > 0) || !(e->cfg.horizon_s <= HORIZON_MAX_S))
 		e->cfg.horizon_s = 0;
-	if (!(e->cfg.horizon_bulk > 0) || !(e->cfg.horizon_bulk <= 1000))
+	if (!(e->cfg.horizon_bulk > 0) || !(e->cfg.horizon_bulk <= HORIZON_BULK_MAX))
 		e->cfg.horizon_bulk = 0;
-	if (!(e->cfg.throttle_margin > 0) || !(e->cfg.throttle_margin <= 10))
+	if (!(e->cfg.throttle_margin > 0) || !(e->cfg.throttle_margin <= THROTTLE_MARGIN_MAX))
 		e->cfg.throttle_margin = 0;
-	if (e->cfg.page_size > (1ull << 30) || (e->cfg.page_size & (e->cfg.page_size - 1)))
-		e->cfg.page_size = 4096;
+	if (e->cfg.page_size > PAGE_SIZE_MAX || (e->cfg.page_size & (e->cfg.page_size - 1)))
+		e->cfg.page_size = LM_PAGE_SIZE_DEFAULT;
 	if (!e->cfg.page_size)
-		e->cfg.page_size = 4096;
+		e->cfg.page_size = LM_PAGE_SIZE_DEFAULT;
 	e->events_uniqueness = 1;
 	e->final_ts_s = -1;
 	e->final_pending = -1;

@@ -13,6 +13,16 @@
 #define BUSY_FACTOR		1.15
 /* Knee assumed at this fraction of the shortest window when U(T) is already flat there. */
 #define KNEE_GUESS		0.5
+/* A point (no higher) at a window this much longer than the highest one's shows the plateau. */
+#define PLATEAU_WINDOW		1.15
+/* A window that dirtied this share of RAM is on the plateau: U(T) cannot exceed RAM. */
+#define PLATEAU_RAM_SHARE	0.9
+/* Windows on the initial line this far apart (longest / shortest) measure its slope. */
+#define SLOPE_SPAN		1.5
+/* A second segment this much flatter than the first: flat from the first vertex on. */
+#define KNEE_FLAT_SLOPE		0.25
+/* A window that dirtied this share of what the link sent meanwhile only bounds the slope. */
+#define KNEE_LINK_SHARE		0.9
 
 static double clampd(double v, double lo, double hi)
 {
@@ -154,9 +164,9 @@ static void find_plateau(struct lm_curve *c, const struct sorted_pts *s, uint32_
 	uint32_t i;
 
 	for (i = imax + 1; i < s->n; i++)
-		if (s->t[i] >= 1.15 * s->t[imax])
+		if (s->t[i] >= PLATEAU_WINDOW * s->t[imax])
 			c->saturated = 1;
-	if (ram && c->max_u >= 0.9 * (double)ram)
+	if (ram && c->max_u >= PLATEAU_RAM_SHARE * (double)ram)
 		c->saturated = 1;
 	if (c->saturated)
 		c->wws = c->max_u;
@@ -172,21 +182,21 @@ static void find_slope(struct lm_curve *c, const struct sorted_pts *s)
 		double s0 = c->u[1] / c->t[1], tmin = 0, tmax = 0;
 
 		for (i = 0; i < s->n; i++) {
-			if (s->u[i] < 0.9 * s0 * s->t[i])
+			if (s->u[i] < LM_CURVE_ON_LINE * s0 * s->t[i])
 				continue;
 			if (!tmin || s->t[i] < tmin)
 				tmin = s->t[i];
 			if (s->t[i] > tmax)
 				tmax = s->t[i];
 		}
-		c->slope_measured = tmin > 0 && tmax >= 1.5 * tmin;
+		c->slope_measured = tmin > 0 && tmax >= SLOPE_SPAN * tmin;
 	}
 	/* flat from the first vertex on: the initial slope is only bounded below */
 	if (c->n == 2)
 		c->knee_unresolved = c->saturated;
 	else if (c->n > 2)
 		c->knee_unresolved = (c->u[2] - c->u[1]) / (c->t[2] - c->t[1]) <
-				     0.25 * c->u[1] / c->t[1];
+				     KNEE_FLAT_SLOPE * c->u[1] / c->t[1];
 }
 
 /*
@@ -231,7 +241,7 @@ int lm_curve_guess_knee(struct lm_curve *c, double rate, double tscale)
 	 * nothing yet about the slope measured before it).
 	 */
 	wall = c->wall1 > 0 ? c->wall1 : c->t[1] / tscale;
-	if (!c->knee_unresolved && (c->slope_measured || c->u[1] < 0.9 * rate * wall))
+	if (!c->knee_unresolved && (c->slope_measured || c->u[1] < KNEE_LINK_SHARE * rate * wall))
 		return 0;
 	c->t[1] *= KNEE_GUESS;
 	return 1;

@@ -39,6 +39,8 @@ void lm_curve_build(struct lm_curve *c, const struct lm_est_point *pts, uint32_t
 double lm_curve_eval(const struct lm_curve *c, double tau);
 /* Slope of the first segment: the short-window dirty rate, bytes per guest second. */
 double lm_curve_slope0(const struct lm_curve *c);
+/* A window that dirtied this share of slope0 x its length or more is on the initial line (noise). */
+#define LM_CURVE_ON_LINE	0.9
 /* Moves the first vertex to a guessed knee when the initial slope was not seen; 1 if it did. */
 int lm_curve_guess_knee(struct lm_curve *c, double rate, double tscale);
 
