@@ -18,8 +18,8 @@
  * writable working set (WWS) for long ones. The smallest such curve through
  * the measured points is their least concave majorant from the origin, flat
  * after its highest vertex. It is the best case the data allows: any real
- * curve lies on or above it. The estimator replays QEMU's loop on that curve
- * (lm_replay_run() in estimator_model.c).
+ * curve lies on or above it. The estimator simulates QEMU's loop on that
+ * curve (lm_precopy_sim_run() in precopy_sim.c).
  *
  * Verdict. not-converging: even the best case (busy-phase points left out,
  * the better of the measured rates, never above the cap) does not switch
@@ -32,9 +32,9 @@
  * move at syncs and parameter changes; ticks only refresh the numbers
  * (remaining, ETA), except that a continuous dirty source may say
  * not-converging inside a round when the guest keeps dirtying new pages
- * faster than the link for three ticks in a row. The expected replay gives
- * the ETA, the syncs left and the pending bytes at switchover, hence the
- * downtime (at the stop-phase rate, which QEMU does not cap: without
+ * faster than the link for three ticks in a row. The expected simulation
+ * gives the ETA, the syncs left and the pending bytes at switchover, hence
+ * the downtime (at the stop-phase rate, which QEMU does not cap: without
  * switchover_bandwidth the iterative-rate figure is an upper bound). The
  * measured downtime runs from the VM stop: the completion sync, or the sync
  * before it when nothing was sent in between (stopping throttled vCPUs took
@@ -52,12 +52,13 @@
  * long-window average WWS/T changes nothing. It helps once the short-window
  * slope, (1 - p) x U'(0), is below the transfer rate, so rounds shrink
  * geometrically. The recommended throttle is the smallest p for which the
- * replay on U((1 - p) T) converges at the rate divided by (1 + margin). When
- * the curve is already flat at its shortest window, U'(0) is only bounded
- * below; we then assume the knee at half that window and say so (the next
- * rounds, shorter in guest time under throttle, measure it). A writer paced
- * by a timer rather than by CPU time is not slowed until p exceeds
- * 1 - (its rate / its CPU-bound peak rate): the model does not cover it.
+ * simulation on U((1 - p) T) converges at the rate divided by (1 + margin).
+ * When the curve is already flat at its shortest window, U'(0) is only
+ * bounded below; we then assume the knee at half that window and say so
+ * (the next rounds, shorter in guest time under throttle, measure it). A
+ * writer paced by a timer rather than by CPU time is not slowed until p
+ * exceeds 1 - (its rate / its CPU-bound peak rate): the model does not
+ * cover it.
  *
  * Pure: no clocks, syscalls, allocation or printing (snprintf formats the
  * reason into the estimate). Same records in, same bytes out.
@@ -67,7 +68,8 @@
 #include <stdio.h>
 #include <string.h>
 #include "core/estimator.h"
-#include "core/estimator_model.h"
+#include "core/curve.h"
+#include "core/precopy_sim.h"
 #include "core/units.h"
 
 /* QEMU's rate-limiter window (BUFFER_DELAY): pending is checked once per window. */
@@ -498,8 +500,8 @@ struct ctx {
 /* The two runs of QEMU's loop a verdict rests on. */
 struct sims {
 	struct lm_curve exp;		/* all points, knee guessed when unseen: the expected curve */
-	struct lm_replay best;		/* the quiet curve at the better rate */
-	struct lm_replay expect;	/* the expected curve at the current rate: ETA, downtime */
+	struct lm_precopy_sim best;		/* the quiet curve at the better rate */
+	struct lm_precopy_sim expect;	/* the expected curve at the current rate: ETA, downtime */
 	double lam;			/* short-window dirty rate (guest time now) / transfer rate */
 };
 
@@ -516,12 +518,12 @@ static double downtime_ms(const struct ctx *x, double pending)
 	return (pending + DEVICE_STATE_BYTES) / x->sw_rate * 1e3;
 }
 
-/* Smallest throttle (percent) whose replay converges at rate / (1 + margin). */
+/* Smallest throttle (percent) whose simulation converges at rate / (1 + margin). */
 static double recommend_throttle(const struct lm_estimator *e, const struct ctx *x,
-				 const struct lm_replay *base, double *limit_Bps, int *guessed)
+				 const struct lm_precopy_sim *base, double *limit_Bps, int *guessed)
 {
 	struct lm_curve c = x->c;
-	struct lm_replay s;
+	struct lm_precopy_sim s;
 	int lo = -1, hi = THROTTLE_MAX_PCT, mid;
 	double margin = cfg_or(e->cfg.throttle_margin, THROTTLE_MARGIN_DEFAULT);
 	double rate = x->rate / (1 + margin);
@@ -534,7 +536,7 @@ static double recommend_throttle(const struct lm_estimator *e, const struct ctx 
 		s.rate = rate;
 		s.thr = threshold(e, rate);
 		s.tscale = 1 - (mid < 0 ? 0 : mid) / 100.0;
-		lm_replay_run(&c, &s);
+		lm_precopy_sim_run(&c, &s);
 		if (s.result == 1)
 			hi = mid;
 		else
@@ -680,7 +682,7 @@ static int estimate_progress(const struct lm_estimator *e, struct lm_estimate *e
 
 static void simulate(const struct lm_estimator *e, const struct ctx *x, struct sims *s)
 {
-	struct lm_replay *b = &s->best, *ex = &s->expect;
+	struct lm_precopy_sim *b = &s->best, *ex = &s->expect;
 
 	/* Best case: the smallest curve the points allow, the better of the two rates. */
 	memset(b, 0, sizeof(*b));
@@ -693,7 +695,7 @@ static void simulate(const struct lm_estimator *e, const struct ctx *x, struct s
 	b->horizon = x->horizon;
 	b->quantum = x->quantum;
 	b->wws = x->quiet.wws;
-	lm_replay_run(&x->quiet, b);
+	lm_precopy_sim_run(&x->quiet, b);
 	/* Expected: every point, the current rate, the knee guessed if unseen. */
 	s->exp = x->c;
 	lm_curve_guess_knee(&s->exp, x->rate, x->tscale);
@@ -701,7 +703,7 @@ static void simulate(const struct lm_estimator *e, const struct ctx *x, struct s
 	ex->rate = x->rate;
 	ex->thr = x->thr;
 	ex->wws = x->c.wws;
-	lm_replay_run(&s->exp, ex);
+	lm_precopy_sim_run(&s->exp, ex);
 	if (ex->result != 1 && b->result == 1)
 		*ex = *b;
 	s->lam = lm_curve_slope0(&x->c) * x->tscale / x->rate;
@@ -736,7 +738,7 @@ static enum outcome judge(const struct lm_estimator *e, const struct ctx *x, con
 static void explain_stuck(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
 			  const struct sims *s)
 {
-	const struct lm_replay *b = &s->best;
+	const struct lm_precopy_sim *b = &s->best;
 	char left[24], thr[24];
 	int guessed = 0;
 	double tp;
@@ -773,7 +775,7 @@ static void explain_eta(const struct lm_estimator *e, struct lm_estimate *est, c
 static void explain_converging(const struct lm_estimator *e, struct lm_estimate *est,
 			       const struct ctx *x, const struct sims *s)
 {
-	const struct lm_replay *ex = &s->expect;
+	const struct lm_precopy_sim *ex = &s->expect;
 	char left[24], thr[24];
 
 	est->throttle_pct = 0;
@@ -807,7 +809,7 @@ static void explain_untested(const struct lm_estimator *e, struct lm_estimate *e
 static void explain_marginal(const struct lm_estimator *e, struct lm_estimate *est,
 			     const struct ctx *x, const struct sims *s)
 {
-	const struct lm_replay *b = &s->best;
+	const struct lm_precopy_sim *b = &s->best;
 	char left[24];
 	int guessed = 0;
 	double tp;

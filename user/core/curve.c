@@ -1,14 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The U(T) curve and the replay of QEMU's pre-copy loop (see
- * estimator_model.h; the reasoning is at the top of estimator.c).
+ * The U(T) curve fitted to measured windows (curve.h; the reasoning is at
+ * the top of estimator.c).
  */
-#include <math.h>
 #include <string.h>
-#include "core/estimator_model.h"
+#include "core/curve.h"
 
-/* Bounds the replay's work when rounds are many and short (lambda near 1). */
-#define SIM_MAX_ROUNDS		20000
 /* A point exceeding a longer window's by this factor marks a busy phase. */
 #define BUSY_FACTOR		1.15
 /* Knee assumed at this fraction of the shortest window when U(T) is already flat there. */
@@ -23,13 +20,6 @@
 #define KNEE_FLAT_SLOPE		0.25
 /* A window that dirtied this share of what the link sent meanwhile only bounds the slope. */
 #define KNEE_LINK_SHARE		0.9
-
-static double clampd(double v, double lo, double hi)
-{
-	return v < lo ? lo : v > hi ? hi : v;
-}
-
-/* ---- the U(T) curve ---------------------------------------------------- */
 
 double lm_curve_eval(const struct lm_curve *c, double tau)
 {
@@ -245,55 +235,4 @@ int lm_curve_guess_knee(struct lm_curve *c, double rate, double tscale)
 		return 0;
 	c->t[1] *= KNEE_GUESS;
 	return 1;
-}
-
-/* ---- replay of QEMU's pre-copy loop on a curve ------------------------- */
-
-
-void lm_replay_run(const struct lm_curve *c, struct lm_replay *s)
-{
-	double t = 0, tau = s->tau0, left = s->pending - s->sent;
-	uint32_t r;
-
-	s->result = 0;
-	s->eta_s = -1;
-	s->final_pending = -1;
-	s->rounds = 0;
-	s->next_pending = -1;
-	s->next_sync_s = -1;
-	if (left < 0)
-		left = 0;
-	if (!(s->rate > 0) || !(s->thr > 0))
-		return;
-	for (r = 0; r < SIM_MAX_ROUNDS; r++) {
-		double excess = left - s->thr, dt = 0, add;
-
-		/* Sends a window at a time until pending is below thr, then syncs. */
-		if (excess >= 0)
-			dt = (floor(excess / (s->rate * s->quantum)) + 1) * s->quantum;
-		left -= dt * s->rate;
-		if (left < 0)
-			left = 0;
-		t += dt;
-		tau += dt * s->tscale;
-		if (t > s->horizon)
-			return;
-		add = lm_curve_eval(c, tau);
-		if (s->wws > 0)
-			add *= 1 - clampd(left / s->wws, 0, 1);
-		left += add;
-		tau = 0;
-		s->rounds++;
-		if (r == 0) {
-			s->next_pending = left;
-			s->next_sync_s = t;
-		}
-		if (left < s->thr) {
-			s->result = 1;
-			s->eta_s = t;
-			s->final_pending = left;
-			return;
-		}
-	}
-	s->result = -1;
 }
