@@ -749,16 +749,16 @@ static void explain_stuck(const struct lm_estimator *e, struct lm_estimate *est,
 				 (b->next_pending >= FIXED_POINT_SHARE * b->pending - b->sent ?
 				  CONF_STUCK_FIXED_POINT : 0), 0, CONF_STUCK_MAX);
 	if (e->phase == LM_PHASE_BULK) {
-		set_reason(est, "bulk pass: guest dirties %.1f MB/s (short windows) vs %.1f MB/s sent; "
+		set_reason(est, "bulk pass: guest dirties %.1f MiB/s (short windows) vs %.1f MiB/s sent; "
 			   "best case no switchover in %.0f s; throttle %.0f%%",
-			   est->short_dirty_rate_Bps / 1e6, x->rate / 1e6, x->horizon, tp);
+			   est->short_dirty_rate_Bps / LM_MiB, x->rate / LM_MiB, x->horizon, tp);
 		return;
 	}
 	lm_fmt_bytes(left, sizeof(left), e->pending_at_sync);
 	lm_fmt_bytes(thr, sizeof(thr), x->thr);
-	set_reason(est, "round %u left %s to resend; %.0f ms at %.1f MB/s allows %s; "
+	set_reason(est, "round %u left %s to resend; %.0f ms at %.1f MiB/s allows %s; "
 		   "best case: no switchover in %.0f s; throttle %s%.0f%%",
-		   e->last_round, left, e->cfg.downtime_limit_s * 1e3, x->rate / 1e6, thr,
+		   e->last_round, left, e->cfg.downtime_limit_s * 1e3, x->rate / LM_MiB, thr,
 		   x->horizon, guessed ? ">=" : "", tp);
 }
 
@@ -788,9 +788,9 @@ static void explain_converging(const struct lm_estimator *e, struct lm_estimate 
 	if (e->phase == LM_PHASE_BULK && x->pending_now < x->thr && x->c.n < 2)
 		set_reason(est, "RAM fits in the switchover threshold (%s)", thr);
 	else
-		set_reason(est, "round %u left %s; %.0f ms at %.1f MB/s allows %s; "
+		set_reason(est, "round %u left %s; %.0f ms at %.1f MiB/s allows %s; "
 			   "switchover in ~%.1f s after %u more sync%s, dirty/bw %.2f",
-			   e->last_round, left, e->cfg.downtime_limit_s * 1e3, x->rate / 1e6, thr,
+			   e->last_round, left, e->cfg.downtime_limit_s * 1e3, x->rate / LM_MiB, thr,
 			   ex->eta_s, ex->rounds, ex->rounds == 1 ? "" : "s", s->lam);
 }
 
@@ -839,11 +839,11 @@ static void estimate_bulk_unknown(const struct lm_estimator *e, struct lm_estima
 	lm_fmt_bytes(a, sizeof(a), sent);
 	if (v > 0) {
 		lm_fmt_bytes(b, sizeof(b), v);
-		set_reason(est, "bulk pass: %s of %s sent at %.1f MB/s; the first sync after it "
-			   "(in ~%.0f s) measures the dirty pages", a, b, x->rate / 1e6,
+		set_reason(est, "bulk pass: %s of %s sent at %.1f MiB/s; the first sync after it "
+			   "(in ~%.0f s) measures the dirty pages", a, b, x->rate / LM_MiB,
 			   est->eta_min_s > 0 ? est->eta_min_s : 0);
 	} else {
-		set_reason(est, "bulk pass: %s sent at %.1f MB/s; RAM size unknown", a, x->rate / 1e6);
+		set_reason(est, "bulk pass: %s sent at %.1f MiB/s; RAM size unknown", a, x->rate / LM_MiB);
 	}
 }
 
