@@ -214,6 +214,9 @@ static void test_whole_ram_dirtied(void)
 	ASSERT_TRUE(e->dirty_limit_Bps > 0 && e->dirty_limit_Bps < 32 * MiB, "whole RAM: dirty limit below the rate");
 	ASSERT_TRUE(e->eta_s < 0, "whole RAM: no eta");
 	ASSERT_TRUE(strstr(e->reason, "allows") != NULL, "whole RAM: reason has the threshold");
+	/* the rate in the tables' unit: the 32 MiB/s cap, not 33.6 MB/s */
+	ASSERT_TRUE(strstr(e->reason, "300 ms at 32.0 MiB/s allows 9.6 MiB") != NULL,
+		    "whole RAM: reason rate in MiB/s");
 }
 
 /* Rounds of duration 0 are syncs but not curve points; nothing becomes NaN. */

@@ -2,7 +2,8 @@
 /*
  * A page-level model of QEMU's pre-copy, to make synthetic traces with known
  * outcomes for the estimator tests. It is deliberately a different program
- * from the estimator's own replay: real bitmaps of 4 KiB pages, a guest that
+ * from the estimator's own simulation (lm_precopy_sim_run(), which runs on
+ * the U(T) curve): real bitmaps of 4 KiB pages, a guest that
  * writes pages (sweeping or at random over its working set), QEMU's
  * migration bitmap, the bulk pass in address order with cheap zero pages, a
  * 100 ms rate-limiter window (50 ms uncapped), the pending check once per

@@ -116,10 +116,10 @@ static void replay_feed(struct replay *r, const struct lm_obs *o)
 	lm_est_feed(&r->est, o);
 	e = lm_est_current(&r->est);
 	if (getenv("EST_DEBUG") && (o->kind == LM_OBS_ROUND || !strcmp(getenv("EST_DEBUG"), "all")))
-		printf("  %7.2f %s r%u %-14s %.2f rate %.1f MB/s rem %.1f MiB eta %.1f | %s\n",
+		printf("  %7.2f %s r%u %-14s %.2f rate %.1f MiB/s rem %.1f MiB eta %.1f | %s\n",
 		       (o->ts_ns - r->start_ns) / 1e9, o->kind == LM_OBS_ROUND ? "ROUND" : "tick ",
-		       r->est.last_round, lm_verdict_name(e->verdict), e->confidence, e->tx_rate_Bps / 1e6,
-		       e->remaining_bytes / 1048576.0, e->eta_s, e->reason);
+		       r->est.last_round, lm_verdict_name(e->verdict), e->confidence, e->tx_rate_Bps / LM_MiB,
+		       e->remaining_bytes / LM_MiB, e->eta_s, e->reason);
 	if (o->kind == LM_OBS_ROUND) {
 		baselines_round(&r->base, &o->round, (o->ts_ns - r->start_ns) / 1e9);
 		r->round = o->round.round;

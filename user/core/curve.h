@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The estimator's model (estimator.c has the overview): the unique-pages
- * curve U(T) fitted to measured windows, and a replay of QEMU's pre-copy
- * loop on such a curve. Pure arithmetic on the caller's data.
+ * The unique-pages curve U(T) fitted to measured windows (estimator.c has
+ * the overview). Pure arithmetic on the caller's data.
  */
-#ifndef LM_ESTIMATOR_MODEL_H
-#define LM_ESTIMATOR_MODEL_H
+#ifndef LM_CURVE_H
+#define LM_CURVE_H
 
 #include <stdint.h>
 #include "core/estimator.h"
@@ -39,36 +38,9 @@ void lm_curve_build(struct lm_curve *c, const struct lm_est_point *pts, uint32_t
 double lm_curve_eval(const struct lm_curve *c, double tau);
 /* Slope of the first segment: the short-window dirty rate, bytes per guest second. */
 double lm_curve_slope0(const struct lm_curve *c);
+/* A window that dirtied this share of slope0 x its length or more is on the initial line (noise). */
+#define LM_CURVE_ON_LINE	0.9
 /* Moves the first vertex to a guessed knee when the initial slope was not seen; 1 if it did. */
 int lm_curve_guess_knee(struct lm_curve *c, double rate, double tscale);
 
-/* One replay of QEMU's loop: inputs, then what came out. */
-struct lm_replay {
-	/* in */
-	double pending;		/* bytes to send right after the last sync */
-	double sent;		/* bytes sent since that sync */
-	double tau0;		/* guest seconds since that sync */
-	double rate;		/* bytes/s */
-	double thr;		/* switchover threshold, bytes */
-	double tscale;		/* guest seconds per wall second (1 - throttle) */
-	double horizon;		/* wall seconds */
-	double quantum;
-	double wws;		/* pages pending and rewritten add nothing; 0 = ignore */
-	/* out */
-	int result;		/* 1 switchover, 0 not within horizon, -1 undecided */
-	double eta_s;
-	double final_pending;
-	uint32_t rounds;
-	double next_pending;	/* after the next sync */
-	double next_sync_s;
-};
-
-/*
- * Sends a rate-limiter window at a time until pending is below thr, syncs
- * (pending += U(guest time since the last sync), less what was pending
- * already), and stops at the first sync that leaves less than thr, or at
- * the horizon.
- */
-void lm_replay_run(const struct lm_curve *c, struct lm_replay *s);
-
-#endif /* LM_ESTIMATOR_MODEL_H */
+#endif /* LM_CURVE_H */
