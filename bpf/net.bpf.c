@@ -207,20 +207,31 @@ int handle_sock_send_length(struct trace_event_raw_sock_msg_length *ctx)
 }
 
 /*
- * Fallback for kernels without sock:sock_send_length (< 6.3): sendmsg()
- * from the traced process (QEMU sends its migration stream with sendmsg),
- * the socket found from the call's fd, so sockets are told apart the same way.
+ * Fallback for kernels without sock:sock_send_length (< 6.3): sendmsg() and
+ * sendto()/send() from the traced process (QEMU sends its migration stream
+ * with sendmsg), the socket found from the call's fd, so sockets are told
+ * apart the same way.
  */
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int handle_sys_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int remember_send_fd(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id, fd = (__u32)ctx->args[0];
 
-	if (!lm_is_traced(id >> 32))
-		return 0;
-	bpf_map_update_elem(&send_fds, &tid, &fd, BPF_ANY);
+	if (lm_is_traced(id >> 32))
+		bpf_map_update_elem(&send_fds, &tid, &fd, BPF_ANY);
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int handle_sys_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return remember_send_fd(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int handle_sys_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return remember_send_fd(ctx);
 }
 
 /* The struct sock behind one of the current task's fds, or NULL. */
@@ -240,8 +251,7 @@ static __always_inline struct sock *sock_of_fd(__u32 fd)
 	return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 
-SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int handle_sys_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int count_sent(struct trace_event_raw_sys_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid(), *fd;
 	__u16 family, protocol;
@@ -258,6 +268,18 @@ int handle_sys_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 	protocol = BPF_CORE_READ(sk, sk_protocol);
 	count_send(sk, family, protocol, ctx->ret);
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int handle_sys_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return count_sent(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int handle_sys_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	return count_sent(ctx);
 }
 
 /* A tracked TCP socket changing state: user space watches the migration's close. */

@@ -64,7 +64,9 @@ wait_file() {
 
 start_lmtrace() {
 	# LMTRACE_QMP=1: lmtrace also reads QEMU's parameters over the tracer's QMP socket.
-	"$LMTRACE" -j -p "$src_pid" ${LMTRACE_QMP:+--qmp "$tracer_qmp"} \
+	# LMTRACE_ARGS: more options (words), e.g. --no-send-tracepoint.
+	# shellcheck disable=SC2086
+	"$LMTRACE" -j -p "$src_pid" ${LMTRACE_QMP:+--qmp "$tracer_qmp"} ${LMTRACE_ARGS:-} \
 		>"$work/trace.jsonl" 2>"$work/trace.err" &
 	trace_pid=$!
 	local _

@@ -119,6 +119,11 @@ run_case repeat-writes 47105 "--port 47105" "" -- --mode manual --repeat \
 	--repeat-writes 50 || failed=$((failed + 1))
 run_case prelogged 47106 "--port 47106" "" -- --mode manual --repeat \
 	--prelogged-slot-mib 16 || failed=$((failed + 1))
+# Kernels without sock:sock_send_length (5.19-6.2): bytes through sendmsg(),
+# the socket found from its fd; with and without --port.
+run_case sendmsg 47107 "--no-send-tracepoint" "" -- --mode manual --repeat || failed=$((failed + 1))
+run_case sendmsg-port 47108 "--no-send-tracepoint --port 47108" "" -- --mode plain ||
+	failed=$((failed + 1))
 run_case huge   47104 "--port 47104" "--sampled" -- --mode manual --repeat \
 	--huge-slot-gib 128 --rounds 10,1000,5000 || failed=$((failed + 1))
 [ "$failed" -eq 0 ] || { echo "$failed case(s) failed"; exit 1; }

@@ -26,6 +26,11 @@ for flags in "" "--no-fentry" "--no-fentry --no-kprobe"; do
 	check "${flags:-default}: dirty-ring counter attached" "dirty ring: kvm_dirty_ring_push" "$tmp/err"
 	check "${flags:-default}: migration bytes from sock_send_length" "bytes: sock:sock_send_length" "$tmp/err"
 done
+# Forced sendmsg fallback: said, and per socket.
+timeout -k 2 30 "$LMTRACE" -j -d 1 --no-send-tracepoint >"$tmp/out" 2>"$tmp/err" ||
+	{ echo "FAIL lmtrace --no-send-tracepoint exited $?"; cat "$tmp/err"; failures=$((failures + 1)); }
+check "--no-send-tracepoint: bytes from sendmsg/sendto per socket" "bytes: sendmsg\(\)/sendto\(\) per socket" "$tmp/err"
+check "the end: TCP states and the fd table" "end: TCP state changes, UNIX sockets leaving" "$tmp/err"
 # Here fentry is refused (EPERM) and kprobes are compiled out: the fallback is said.
 if [ ! -e /sys/bus/event_source/devices/kprobe ]; then
 	check "no kprobes here: no intra-round source claimed" "no fentry/kprobe here" "$tmp/err"

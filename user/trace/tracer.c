@@ -113,6 +113,8 @@ static void set_autoload(struct lmtrace_bpf *skel, const struct load_plan *p)
 	bpf_program__set_autoload(skel->progs.handle_sock_send_length, p->send_tp);
 	bpf_program__set_autoload(skel->progs.handle_sys_enter_sendmsg, !p->send_tp);
 	bpf_program__set_autoload(skel->progs.handle_sys_exit_sendmsg, !p->send_tp);
+	bpf_program__set_autoload(skel->progs.handle_sys_enter_sendto, !p->send_tp);
+	bpf_program__set_autoload(skel->progs.handle_sys_exit_sendto, !p->send_tp);
 	bpf_program__set_autoload(skel->progs.handle_inet_sock_set_state,
 				  tracepoint_exists("sock", "inet_sock_set_state"));
 	bpf_program__set_autoload(skel->progs.handle_tcp_probe, tracepoint_exists("tcp", "tcp_probe"));
@@ -226,7 +228,9 @@ static int attach_all(struct lm_tracer *t, char *err, size_t errlen)
 		return ret;
 	if ((ret = attach(t, s->progs.handle_sock_send_length, 1, &send_tp, err, errlen)) ||
 	    (ret = attach(t, s->progs.handle_sys_enter_sendmsg, 1, &ok, err, errlen)) ||
-	    (ret = attach(t, s->progs.handle_sys_exit_sendmsg, 1, &ok, err, errlen)))
+	    (ret = attach(t, s->progs.handle_sys_exit_sendmsg, 1, &ok, err, errlen)) ||
+	    (ret = attach(t, s->progs.handle_sys_enter_sendto, 1, &ok, err, errlen)) ||
+	    (ret = attach(t, s->progs.handle_sys_exit_sendto, 1, &ok, err, errlen)))
 		return ret;
 	attach(t, s->progs.handle_kvm_mark_dirty_fentry, 0, &fentry, err, errlen);
 	attach(t, s->progs.handle_kvm_mark_dirty_kprobe, 0, &kprobe, err, errlen);
@@ -245,7 +249,7 @@ static int attach_all(struct lm_tracer *t, char *err, size_t errlen)
 		 kprobe ? " + kprobe mark_page_dirty_in_slot inside rounds" :
 			  " (no fentry/kprobe here: no intra-round rate)",
 		 ring ? ", dirty ring: kvm_dirty_ring_push" : "",
-		 send_tp ? "sock:sock_send_length" : "sendmsg() per socket (no sock_send_length)",
+		 send_tp ? "sock:sock_send_length" : "sendmsg()/sendto() per socket (no sock_send_length)",
 		 probe_tp ? ", acks: tcp:tcp_probe" : " (no acks: tcp:tcp_probe lacks the socket here)",
 		 close_tp ? "TCP state changes, UNIX sockets leaving the VMM's fd table" :
 			    "the migration's sockets leaving the VMM's fd table (no inet_sock_set_state)");
