@@ -39,7 +39,7 @@ static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 {
 	struct text_sink *ts = s->ctx;
 	const struct lm_estimate *e = &vm->est;
-	char t[16], eta[16], dt[16], thr[16];
+	char t[16], dirty[16], eta[16], dt[16], thr[16];
 	FILE *f = ts->f;
 
 	hhmmss(o->ts_ns / 1e9, t, sizeof(t));
@@ -67,8 +67,9 @@ static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 				"DOWNTIME(ms)", "THROTTLE%");
 			ts->header_done = 1;
 		}
-		fprintf(f, "%-8s %7u %5u %12.1f %10.1f %11.1f %-14s %6s %11s %8s\n", t, o->pid,
-			o->tick.rounds, vm->dirty_pages_per_s * vm->est.page_size / MiB,
+		fprintf(f, "%-8s %7u %5u %12s %10.1f %11.1f %-14s %6s %11s %8s\n", t, o->pid,
+			o->tick.rounds, num(e->dirty_rate_Bps >= 0 ? e->dirty_rate_Bps / MiB : -1, 1,
+					    dirty, sizeof(dirty)),
 			vm->tx_bytes_per_s / MiB, e->remaining_bytes / MiB,
 			lm_verdict_name(e->verdict), num(e->eta_s, 1, eta, sizeof(eta)),
 			num(e->downtime_ms, 0, dt, sizeof(dt)), num(e->throttle_pct, 0, thr, sizeof(thr)));
