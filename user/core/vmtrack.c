@@ -17,6 +17,7 @@
  *  - Round 1 (first harvest after logging was enabled) is RAM size.
  */
 #include <string.h>
+#include "core/units.h"
 #include "core/vmtrack.h"
 
 #define TCP_ESTABLISHED	1
@@ -29,7 +30,7 @@ void lm_vmtrack_init(struct lm_vmtrack *t, uint32_t pid, uint32_t source,
 {
 	memset(t, 0, sizeof(*t));
 	t->pid = pid;
-	t->page_size = 4096;
+	t->page_size = LM_PAGE_SIZE_DEFAULT;
 	t->source = source;
 	t->realtime_offset_ns = realtime_offset_ns;
 }

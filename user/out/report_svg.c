@@ -64,8 +64,8 @@ static struct unit byte_unit(double max, const char *suffix, char *buf, size_t l
 	struct unit u = { 1, NULL };
 	int i = 0;
 
-	while (max / u.div >= 4096 && i < 4) {
-		u.div *= 1024;
+	while (max / u.div >= 4096 && i < 4) {	/* up to 4096 of a unit, then the next */
+		u.div *= LM_KiB;
 		i++;
 	}
 	snprintf(buf, len, "%s%s", names[i], suffix);
@@ -204,7 +204,7 @@ static void draw_head(FILE *f, const struct lm_rep_vm *v, double y_top, int widt
 	fprintf(f, "<g id=\"vm-%u\">\n<text x=\"%d\" y=\"%.1f\" class=\"title\">", v->pid, ML, y_top + 20);
 	snprintf(title, sizeof(title), "pid %u%s%s: %s, %u rounds, %.1f MiB sent", v->pid,
 		 v->name[0] ? " " : "", v->name, lm_verdict_name(v->final.verdict),
-		 v->rounds_total, v->tx_bytes / 1048576.0);
+		 v->rounds_total, v->tx_bytes / LM_MiB);
 	xml_text(f, title);
 	fputs("</text>\n", f);
 	sub_lines(f, v->final.reason, y_top + 36, (width - ML - MR) / 7);
@@ -454,8 +454,8 @@ static void html(const struct lm_rep *rep, FILE *f, int width)
 			"<tr><th>RAM</th><td class=\"n\">%.1f MiB</td></tr>"
 			"<tr><th>sent</th><td class=\"n\">%.1f MiB</td></tr>"
 			"<tr><th>dirty pages (rounds &ge; 2)</th><td class=\"n\">%llu</td></tr>"
-			"<tr><th>last ETA</th><td class=\"n\">", v->rounds_total, v->ram_bytes / 1048576.0,
-			v->tx_bytes / 1048576.0, (unsigned long long)v->dirty_pages);
+			"<tr><th>last ETA</th><td class=\"n\">", v->rounds_total, v->ram_bytes / LM_MiB,
+			v->tx_bytes / LM_MiB, (unsigned long long)v->dirty_pages);
 		fmt_opt(f, e->eta_s, "%.1f s", 1);
 		fputs("</td></tr><tr><th>predicted downtime</th><td class=\"n\">", f);
 		fmt_opt(f, e->downtime_ms, "%.0f ms", 1);

@@ -20,7 +20,6 @@
 #define LIVE_REASON_LINES 2
 #define LIVE_MIN_FRAME_S 0.05
 #define LIVE_VM_LINES	(8 + LIVE_REASON_LINES)	/* lines per VM block */
-#define MiB		(1024.0 * 1024.0)
 
 struct live_sink {
 	FILE *tty;
@@ -157,7 +156,7 @@ static void draw_vm(struct live_sink *ls, FILE *f, const struct lm_vm_view *vm, 
 		snprintf(status, sizeof(status), "waiting for a migration");
 	fprintf(f, "pid %-7u %-16.16s %-22s round %-4u RAM %7.1f MiB", vm->pid,
 		vm->name[0] ? vm->name : "-", status,
-		vm->rounds, vm->ram_bytes / MiB);
+		vm->rounds, vm->ram_bytes / LM_MiB);
 	eol(f);
 	if (ls->color)
 		fputs(verdict_color(e->verdict), f);
@@ -173,9 +172,9 @@ static void draw_vm(struct live_sink *ls, FILE *f, const struct lm_vm_view *vm, 
 		"remaining MiB", "ETA s", "downtime ms", "throttle %");
 	eol(f);
 	fputs("  ", f);
-	cell(f, 12, e->dirty_rate_Bps >= 0 ? e->dirty_rate_Bps / MiB : -1, 1);
-	cell(f, 15, e->tx_rate_Bps >= 0 ? e->tx_rate_Bps / MiB : -1, 1);
-	cell(f, 14, e->migrating || e->remaining_bytes ? e->remaining_bytes / MiB : -1, 1);
+	cell(f, 12, e->dirty_rate_Bps >= 0 ? e->dirty_rate_Bps / LM_MiB : -1, 1);
+	cell(f, 15, e->tx_rate_Bps >= 0 ? e->tx_rate_Bps / LM_MiB : -1, 1);
+	cell(f, 14, e->migrating || e->remaining_bytes ? e->remaining_bytes / LM_MiB : -1, 1);
 	cell(f, 9, e->eta_s, 1);
 	cell(f, 12, e->downtime_ms, 0);
 	cell(f, 11, e->throttle_pct, 0);
