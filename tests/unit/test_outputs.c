@@ -21,6 +21,7 @@
 #include "out/outputs.h"
 #include "out/prom_metrics.h"
 #include "out/report.h"
+#include "out/text_fmt.h"
 #include "record/record.h"
 #include "record/replay.h"
 #include "synth.h"
@@ -524,6 +525,32 @@ static void test_report(void)
 	free(text);
 }
 
+/* The reason's word wrap (live view, report): lines fit, "..." included. */
+static void test_wrap(void)
+{
+	const char *reason = "round 5 left 131 MiB; 300 ms at 33.6 MB/s allows 9.6 MiB; best case: "
+			     "no switchover in 81 s; throttle 62 % would converge";
+	const char *s = reason, *next;
+	char out[256] = "";
+	int n, lines = 0;
+
+	for (int l = 0; l < 2; l++, lines++) {
+		n = lm_wrap_line(s, 40, l == 1, &next);
+		ASSERT_TRUE(n + (l == 1 && *next ? 3 : 0) <= 40, "line and \"...\" fit the width");
+		ASSERT_TRUE(s[n] == ' ' || s[n] == 0, "broken at a space");
+		strncat(out, s, n);
+		strcat(out, " ");
+		s = next;
+	}
+	ASSERT_TRUE(*s != 0, "the rest is cut");
+	ASSERT_TRUE(!strncmp(reason, out, strlen(out) - 1), "nothing lost or repeated before the cut");
+	n = lm_wrap_line("short", 40, 1, &next);
+	ASSERT_EQ(n, 5, "short text whole");
+	ASSERT_EQ(*next, 0, "and nothing after it");
+	n = lm_wrap_line("", 40, 0, &next);
+	ASSERT_EQ(n, 0, "empty line");
+}
+
 /* Every tick: the newest history entry holds the estimate's dirty rate. */
 static void check_hist(struct lm_sink *s, const struct lm_obs *o,
 		       const struct lm_vm_view *vm, int verdict_changed)
@@ -683,6 +710,7 @@ int main(int argc, char **argv)
 	}
 	test_csv_and_replay();
 	test_one_dirty_rate();
+	test_wrap();
 	test_record_flush_timer();
 	test_prom_text();
 	test_prom_file();

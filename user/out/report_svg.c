@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "out/report.h"
+#include "out/text_fmt.h"
 #include "core/units.h"
 #include "core/view.h"
 
@@ -121,26 +122,20 @@ static void vline(FILE *f, const char *cls, double x, double y0, double y1, cons
 		cls, x, x, y0, y1, color);
 }
 
-/* The estimator's reason: up to two lines of chars characters, broken at spaces. */
+/* The estimator's reason: up to two lines of chars characters, "..." if cut. */
 static void sub_lines(FILE *f, const char *s, double y, int chars)
 {
 	char line[LM_REASON_MAX + 4];
 
 	for (int l = 0; l < 2 && *s; l++, y += 14) {
-		int n = (int)strlen(s);
+		const char *next;
+		int n = lm_wrap_line(s, chars, l == 1, &next);
 
-		if (n > chars) {
-			n = chars;
-			while (n > chars / 2 && s[n] != ' ')
-				n--;
-		}
-		snprintf(line, sizeof(line), "%.*s%s", n, s, l == 1 && (int)strlen(s) > n ? "..." : "");
+		snprintf(line, sizeof(line), "%.*s%s", n, s, l == 1 && *next ? "..." : "");
 		fprintf(f, "<text x=\"%d\" y=\"%.1f\" class=\"sub\">", ML, y);
 		xml_text(f, line);
 		fputs("</text>\n", f);
-		s += n;
-		while (*s == ' ')
-			s++;
+		s = next;
 	}
 }
 

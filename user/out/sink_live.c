@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "out/outputs.h"
+#include "out/text_fmt.h"
 
 #define LIVE_MAX_MSGS	3
 #define LIVE_REASON_LINES 2
@@ -119,25 +120,17 @@ static void clipped(FILE *f, const char *s, int width)
 
 /*
  * The estimator's reason under the headline: always `lines` lines (blank
- * when shorter) so blocks never move, broken at spaces, "..." if cut.
+ * when shorter) so blocks never move, "..." if cut.
  */
 static void wrapped(FILE *f, const char *s, int width, int lines)
 {
 	for (int l = 0; l < lines; l++) {
-		int n = (int)strlen(s);
+		const char *next;
+		int last = l == lines - 1, n = lm_wrap_line(s, width, last, &next);
 
-		if (n > width) {
-			n = width;
-			while (n > width / 2 && s[n] != ' ')
-				n--;
-			if (l == lines - 1)
-				n = width - 3;
-		}
-		fprintf(f, "    %.*s%s", n, s, l == lines - 1 && (int)strlen(s) > width ? "..." : "");
+		fprintf(f, "    %.*s%s", n, s, last && *next ? "..." : "");
 		eol(f);
-		s += n;
-		while (*s == ' ')
-			s++;
+		s = next;
 	}
 }
 
