@@ -418,16 +418,10 @@ static void svg(const struct lm_rep *rep, FILE *f, int width)
 	fputs("</svg>\n", f);
 }
 
-static void fmt_opt(FILE *f, double v, const char *fmt, double div)
-{
-	if (v < 0)
-		fputs("-", f);
-	else
-		fprintf(f, fmt, v / div);
-}
-
 static void html(const struct lm_rep *rep, FILE *f, int width)
 {
+	char num[32];
+
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lmtrace report: ", f);
 	xml_text(f, rep->source);
 	fputs("</title>\n<style>body{font:14px sans-serif;margin:1.5em;color:#111}"
@@ -451,12 +445,12 @@ static void html(const struct lm_rep *rep, FILE *f, int width)
 			"<tr><th>dirty pages (rounds &ge; 2)</th><td class=\"n\">%llu</td></tr>"
 			"<tr><th>last ETA</th><td class=\"n\">", v->rounds_total, v->ram_bytes / LM_MiB,
 			v->tx_bytes / LM_MiB, (unsigned long long)v->dirty_pages);
-		fmt_opt(f, e->eta_s, "%.1f s", 1);
+		fputs(lm_fmt_num(num, sizeof(num), e->eta_s, 1, " s"), f);
 		fputs("</td></tr><tr><th>predicted downtime</th><td class=\"n\">", f);
-		fmt_opt(f, e->downtime_ms, "%.0f ms", 1);
+		fputs(lm_fmt_num(num, sizeof(num), e->downtime_ms, 0, " ms"), f);
 		fprintf(f, " (limit %.0f ms)</td></tr><tr><th>recommended throttle</th><td class=\"n\">",
 			v->downtime_limit_s * 1e3);
-		fmt_opt(f, e->throttle_pct, "%.0f %%", 1);
+		fputs(lm_fmt_num(num, sizeof(num), e->throttle_pct, 0, " %"), f);
 		fputs("</td></tr></table>\n<table class=\"events\"><tr><th>t (s)</th><th>event</th><th>detail</th></tr>\n", f);
 		for (size_t k = 0; k < v->nevents; k++) {
 			const struct lm_rep_event *ev = &v->events[k];

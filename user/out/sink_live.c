@@ -68,10 +68,9 @@ static void eol(FILE *f)
 /* A numeric cell of fixed width; "-" when unknown (negative). */
 static void cell(FILE *f, int width, double v, int decimals)
 {
-	if (v < 0)
-		fprintf(f, "%*s", width, "-");
-	else
-		fprintf(f, "%*.*f", width, decimals, v);
+	char buf[32];
+
+	fprintf(f, "%*s", width, lm_fmt_num(buf, sizeof(buf), v, decimals, ""));
 }
 
 static double hist_value(const struct lm_vm_view *vm, uint32_t i, int which)

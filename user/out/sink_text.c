@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "out/outputs.h"
+#include "out/text_fmt.h"
 
 struct text_sink {
 	FILE *f;
@@ -19,16 +20,6 @@ static const char *hhmmss(double ts_s, char *buf, size_t len)
 	struct tm tm;
 
 	strftime(buf, len, "%H:%M:%S", localtime_r(&t, &tm));
-	return buf;
-}
-
-/* "-" for unknown (negative) values. */
-static const char *num(double v, int decimals, char *buf, size_t len)
-{
-	if (v < 0)
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%.*f", decimals, v);
 	return buf;
 }
 
@@ -66,11 +57,12 @@ static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 			ts->header_done = 1;
 		}
 		fprintf(f, "%-8s %7u %5u %12s %10.1f %11.1f %-14s %6s %11s %8s\n", t, o->pid,
-			o->tick.rounds, num(e->dirty_rate_Bps >= 0 ? e->dirty_rate_Bps / LM_MiB : -1, 1,
-					    dirty, sizeof(dirty)),
+			o->tick.rounds, lm_fmt_num(dirty, sizeof(dirty), e->dirty_rate_Bps >= 0 ?
+						   e->dirty_rate_Bps / LM_MiB : -1, 1, ""),
 			vm->tx_bytes_per_s / LM_MiB, e->remaining_bytes / LM_MiB,
-			lm_verdict_name(e->verdict), num(e->eta_s, 1, eta, sizeof(eta)),
-			num(e->downtime_ms, 0, dt, sizeof(dt)), num(e->throttle_pct, 0, thr, sizeof(thr)));
+			lm_verdict_name(e->verdict), lm_fmt_num(eta, sizeof(eta), e->eta_s, 1, ""),
+			lm_fmt_num(dt, sizeof(dt), e->downtime_ms, 0, ""),
+			lm_fmt_num(thr, sizeof(thr), e->throttle_pct, 0, ""));
 		break;
 	}
 	if (verdict_changed)

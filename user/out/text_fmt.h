@@ -2,10 +2,16 @@
 /*
  * Text for people, shared by the outputs that print it (rows, live view,
  * report), so each rule is written once: how the estimator's reason is
- * wrapped into a few lines.
+ * wrapped into a few lines, and how an unknown number reads. (CSV and JSON
+ * have their own rules for unknown: an empty field, null.)
  */
 #ifndef LM_TEXT_FMT_H
 #define LM_TEXT_FMT_H
+
+#include <stddef.h>
+
+/* v with decimals, then unit (e.g. " ms", or ""); "-" when unknown (negative). Returns buf. */
+const char *lm_fmt_num(char *buf, size_t len, double v, int decimals, const char *unit);
 
 /*
  * The next line of s, at most width characters: broken at the last space
