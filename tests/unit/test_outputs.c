@@ -507,6 +507,8 @@ static void test_report(void)
 	ASSERT_TRUE(n > 7 && !strcmp(text + n - 7, "</svg>\n"), "svg closed");
 	ASSERT_TRUE(strstr(text, "<g id=\"vm-4242\">") && strstr(text, "<g id=\"vm-4343\">"), "a chart per VM");
 	ASSERT_TRUE(strstr(text, "class=\"dirty\" d=\"M") != NULL, "dirty rate steps");
+	ASSERT_TRUE(strstr(text, ">rate (MiB/s)</text>") != NULL, "rates in MiB/s, as in the tables");
+	ASSERT_TRUE(strstr(text, ">remaining (MiB)</text>") != NULL, "remaining in MiB");
 	ASSERT_TRUE(strstr(text, "class=\"transfer\" points=\"1") || strstr(text, "class=\"transfer\" points=\"") , "transfer line");
 	ASSERT_TRUE(strstr(text, "class=\"remaining\" points=\"") != NULL, "remaining line");
 	ASSERT_TRUE(strstr(text, "class=\"verdict-band\"") != NULL, "verdict band");

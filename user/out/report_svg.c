@@ -59,19 +59,13 @@ struct unit {
 	const char *name;
 };
 
-static struct unit byte_unit(double max, const char *suffix, char *buf, size_t len)
-{
-	static const char *const names[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	struct unit u = { 1, NULL };
-	int i = 0;
+/* Rates in MiB/s, as every table prints them. */
+static const struct unit rate_unit = { LM_MiB, "MiB/s" };
 
-	while (max / u.div >= 4096 && i < 4) {	/* up to 4096 of a unit, then the next */
-		u.div *= LM_KiB;
-		i++;
-	}
-	snprintf(buf, len, "%s%s", names[i], suffix);
-	u.name = buf;
-	return u;
+/* Sizes in MiB as in the tables, in GiB from 4096 MiB up (big guests). */
+static struct unit size_unit(double max)
+{
+	return max >= 4096 * LM_MiB ? (struct unit){ LM_GiB, "GiB" } : (struct unit){ LM_MiB, "MiB" };
 }
 
 struct frame {
@@ -144,7 +138,6 @@ struct vm_layout {
 	struct frame rate, rem;
 	double band_y, bottom;	/* top of the verdict band, bottom of the remaining panel */
 	struct unit ur, um;
-	char ubuf[2][16];	/* the units' names */
 };
 
 /* The top of an axis: a whole number of nice steps above max, with some room. */
@@ -168,7 +161,8 @@ static double time_max(const struct lm_rep_vm *v)
 
 static void layout_vm(struct vm_layout *L, const struct lm_rep_vm *v, double y_top, int width)
 {
-	double max_rate = 1, max_rem = 1;
+	/* an empty panel reads 0-1 MiB/s, 0-1 MiB */
+	double max_rate = LM_MiB, max_rem = LM_MiB;
 	size_t i;
 
 	L->rate = (struct frame){ .x0 = ML, .x1 = width - MR, .y0 = y_top + HEAD_H, .h = RATE_H };
@@ -185,8 +179,8 @@ static void layout_vm(struct vm_layout *L, const struct lm_rep_vm *v, double y_t
 		max_rate = fmax(max_rate, finite_or(v->samples[i].tx_Bps, 0));
 		max_rem = fmax(max_rem, finite_or(v->samples[i].remaining, 0));
 	}
-	L->ur = byte_unit(max_rate, "/s", L->ubuf[0], sizeof(L->ubuf[0]));
-	L->um = byte_unit(max_rem, "", L->ubuf[1], sizeof(L->ubuf[1]));
+	L->ur = rate_unit;
+	L->um = size_unit(max_rem);
 	L->rate.v_max = axis_top(max_rate, L->ur.div);
 	L->rem.v_max = axis_top(max_rem, L->um.div);
 }
@@ -212,9 +206,9 @@ static void draw_axes(FILE *f, const struct vm_layout *L)
 	double t_max = rem->t_max;
 	char label[64];
 
-	snprintf(label, sizeof(label), "rate (%s)", L->ubuf[0]);
+	snprintf(label, sizeof(label), "rate (%s)", L->ur.name);
 	y_axis(f, &L->rate, L->ur, label);
-	snprintf(label, sizeof(label), "remaining (%s)", L->ubuf[1]);
+	snprintf(label, sizeof(label), "remaining (%s)", L->um.name);
 	y_axis(f, rem, L->um, label);
 	for (double t = 0, step = nice_step(t_max, 8); t <= t_max && t <= 20 * step; t += step)
 		fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
