@@ -21,6 +21,7 @@
 #include "out/outputs.h"
 #include "out/prom_metrics.h"
 #include "out/report.h"
+#include "out/text_fmt.h"
 #include "record/record.h"
 #include "record/replay.h"
 #include "synth.h"
@@ -506,6 +507,8 @@ static void test_report(void)
 	ASSERT_TRUE(n > 7 && !strcmp(text + n - 7, "</svg>\n"), "svg closed");
 	ASSERT_TRUE(strstr(text, "<g id=\"vm-4242\">") && strstr(text, "<g id=\"vm-4343\">"), "a chart per VM");
 	ASSERT_TRUE(strstr(text, "class=\"dirty\" d=\"M") != NULL, "dirty rate steps");
+	ASSERT_TRUE(strstr(text, ">rate (MiB/s)</text>") != NULL, "rates in MiB/s, as in the tables");
+	ASSERT_TRUE(strstr(text, ">remaining (MiB)</text>") != NULL, "remaining in MiB");
 	ASSERT_TRUE(strstr(text, "class=\"transfer\" points=\"1") || strstr(text, "class=\"transfer\" points=\"") , "transfer line");
 	ASSERT_TRUE(strstr(text, "class=\"remaining\" points=\"") != NULL, "remaining line");
 	ASSERT_TRUE(strstr(text, "class=\"verdict-band\"") != NULL, "verdict band");
@@ -522,6 +525,151 @@ static void test_report(void)
 	ASSERT_TRUE(strstr(text, "<svg ") && strstr(text, "class=\"events\""), "chart and history");
 	ASSERT_TRUE(!strstr(text, "src=") && !strstr(text, "href="), "self-contained");
 	free(text);
+}
+
+/* The reason's word wrap (live view, report): lines fit, "..." included. */
+static void test_wrap(void)
+{
+	const char *reason = "round 5 left 131 MiB; 300 ms at 33.6 MB/s allows 9.6 MiB; best case: "
+			     "no switchover in 81 s; throttle 62 % would converge";
+	const char *s = reason, *next;
+	char out[256] = "";
+	int n, lines = 0;
+
+	for (int l = 0; l < 2; l++, lines++) {
+		n = lm_wrap_line(s, 40, l == 1, &next);
+		ASSERT_TRUE(n + (l == 1 && *next ? 3 : 0) <= 40, "line and \"...\" fit the width");
+		ASSERT_TRUE(s[n] == ' ' || s[n] == 0, "broken at a space");
+		strncat(out, s, n);
+		strcat(out, " ");
+		s = next;
+	}
+	ASSERT_TRUE(*s != 0, "the rest is cut");
+	ASSERT_TRUE(!strncmp(reason, out, strlen(out) - 1), "nothing lost or repeated before the cut");
+	n = lm_wrap_line("short", 40, 1, &next);
+	ASSERT_EQ(n, 5, "short text whole");
+	ASSERT_EQ(*next, 0, "and nothing after it");
+	n = lm_wrap_line("", 40, 0, &next);
+	ASSERT_EQ(n, 0, "empty line");
+}
+
+/* Every tick: the newest history entry holds the estimate's dirty rate. */
+static void check_hist(struct lm_sink *s, const struct lm_obs *o,
+		       const struct lm_vm_view *vm, int verdict_changed)
+{
+	int *mismatches = s->ctx;
+	uint32_t last = (vm->hist_head + vm->hist_len - 1) % LM_HISTORY;
+
+	if (o->kind == LM_OBS_TICK && vm->hist[last].dirty_Bps != vm->est.dirty_rate_Bps)
+		(*mismatches)++;
+}
+
+/*
+ * A continuous source (fentry) whose write events far outnumber the unique
+ * pages of a round, and a completion sync with almost nothing dirty: both
+ * once gave the rows and JSON a dirty rate of their own. Each sample's dirty
+ * rate must be one number in every format.
+ */
+static void feed_continuous(struct lm_pipeline *p)
+{
+	const uint64_t t0 = 1764075600000000000ull, s = 1000000000ull;
+	struct lm_obs o = { .pid = 77 };
+	uint64_t tx = 0, events = 0;
+	struct { double t; uint32_t round; uint64_t pages; double dur; uint32_t flags; } rounds[] = {
+		{ 0.001, 1, 16384, 0, 0 }, { 4.0, 2, 2048, 4.0, 0 }, { 6.5, 3, 512, 2.5, 0 },
+		{ 6.6, 4, 10, 0.1, LM_ROUND_FINAL },
+	};
+	size_t r = 0;
+
+	o.kind = LM_OBS_START;
+	o.ts_ns = t0;
+	o.start.ram_bytes = 64 << 20;
+	lm_pipeline_feed(p, &o);
+	for (int t = 1; t <= 8; t++) {
+		for (; r < sizeof(rounds) / sizeof(rounds[0]) && rounds[r].t <= t; r++) {
+			memset(&o.round, 0, sizeof(o.round));
+			o.kind = LM_OBS_ROUND;
+			o.ts_ns = t0 + (uint64_t)(rounds[r].t * s);
+			o.round.round = rounds[r].round;
+			o.round.dirty_pages = rounds[r].pages;
+			o.round.duration_ns = (uint64_t)(rounds[r].dur * s);
+			o.round.flags = rounds[r].flags;
+			o.round.ram_bytes = 64 << 20;
+			o.round.tx_total = tx;
+			lm_pipeline_feed(p, &o);
+		}
+		tx += 16 << 20;
+		events += 100000;	/* ~390 MiB/s of write events */
+		memset(&o.tick, 0, sizeof(o.tick));
+		o.kind = LM_OBS_TICK;
+		o.ts_ns = t0 + t * s;
+		o.tick.interval_ns = s;
+		o.tick.tx_total = tx;
+		o.tick.dirty_events_total = events;
+		o.tick.rounds = rounds[r - 1].round;
+		o.tick.source = LM_SRC_FENTRY;
+		lm_pipeline_feed(p, &o);
+	}
+	o.kind = LM_OBS_END;
+	o.ts_ns = t0 + 9 * s;
+	o.end.reason = LM_END_COMPLETED;
+	lm_pipeline_feed(p, &o);
+}
+
+/* The n-th comma-separated field of line (no quoted fields here), as a number. */
+static double csv_num(const char *line, int n)
+{
+	while (n-- > 0 && line)
+		line = strchr(line, ',') ? strchr(line, ',') + 1 : NULL;
+	return line && *line != ',' ? strtod(line, NULL) : -1;
+}
+
+static void test_one_dirty_rate(void)
+{
+	const double MiB = 1024.0 * 1024.0;
+	double text[16], json[16], csv[16];
+	int nt = 0, nj = 0, nc = 0, nonzero = 0, hist_mismatches = 0;
+	struct lm_sink hist = { .name = "hist", .ctx = &hist_mismatches, .on_obs = check_hist };
+	char *buf[3] = {}, *l;
+	struct lm_pipeline p;
+	struct lm_sink *s;
+	size_t len[3];
+	FILE *f[3];
+
+	init_pipe(&p);
+	for (int i = 0; i < 3; i++)
+		f[i] = open_memstream(&buf[i], &len[i]);
+	ASSERT_EQ(lm_sink_text_new(f[0], &s), 0, "text sink");
+	lm_pipeline_add_sink(&p, s);
+	ASSERT_EQ(lm_sink_json_new(f[1], &s), 0, "json sink");
+	lm_pipeline_add_sink(&p, s);
+	ASSERT_EQ(lm_sink_csv_new(f[2], &s), 0, "csv sink");
+	lm_pipeline_add_sink(&p, s);
+	lm_pipeline_add_sink(&p, &hist);
+	feed_continuous(&p);
+	ASSERT_EQ(lm_pipeline_finish(&p), 0, "finish");
+	for (int i = 0; i < 3; i++)
+		fclose(f[i]);
+	for (l = buf[0]; *l && nt < 16; l = strchr(l, '\n') + 1)
+		if (*l != '#' && strncmp(l, "TIME", 4) && sscanf(l, "%*s %*u %*u %lf", &text[nt]) == 1)
+			nt++;
+	for (l = buf[1]; (l = strstr(l, "\"dirty_pages_per_s\":")) && nj < 16; l++)
+		json[nj++] = strtod(l + 20, NULL) * 4096 / MiB;
+	for (l = buf[2]; *l && nc < 16; l = strchr(l, '\n') + 1)
+		if (strstr(l, ",sample,") && strstr(l, ",sample,") < strchr(l, '\n'))
+			csv[nc++] = csv_num(l, 8) / MiB;
+	ASSERT_EQ(nt, 8, "a row per sample");
+	ASSERT_EQ(nj, 8, "a JSON sample per sample");
+	ASSERT_EQ(nc, 8, "a CSV sample per sample");
+	for (int i = 0; i < nt && i < nj && i < nc; i++) {
+		ASSERT_NEAR(text[i], csv[i], 0, 0.051, "rows show the CSV's dirty rate");
+		ASSERT_NEAR(json[i], csv[i], 0, 0.0003, "JSON shows the CSV's dirty rate");
+		nonzero += csv[i] > 0;
+	}
+	ASSERT_TRUE(nonzero >= 3, "dirty rates measured");
+	ASSERT_EQ(hist_mismatches, 0, "the live view's history shows the same rate");
+	for (int i = 0; i < 3; i++)
+		free(buf[i]);
 }
 
 /*
@@ -563,6 +711,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	test_csv_and_replay();
+	test_one_dirty_rate();
+	test_wrap();
 	test_record_flush_timer();
 	test_prom_text();
 	test_prom_file();

@@ -90,17 +90,16 @@ static void push_history(struct lm_vm_view *vm, double ts_s)
 		vm->hist_head = (vm->hist_head + 1) % LM_HISTORY;
 	}
 	vm->hist[i].ts_s = ts_s;
-	vm->hist[i].dirty_Bps = vm->dirty_pages_per_s * vm->est.page_size;
+	vm->hist[i].dirty_Bps = vm->est.dirty_rate_Bps;
 	vm->hist[i].tx_Bps = vm->tx_bytes_per_s;
 	vm->hist[i].remaining = vm->est.remaining_bytes;
 	vm->hist[i].verdict = vm->est.verdict;
 }
 
-/* What the view keeps besides the estimate: totals and last rates. */
+/* What the view keeps besides the estimate: totals and the last transfer rate. */
 static void update_view(struct lm_vm_view *vm, const struct lm_obs *o)
 {
 	double ts_s = o->ts_ns / 1e9;
-	uint64_t prev_events;
 
 	if (vm->first_ts_s < 0)
 		vm->first_ts_s = ts_s;
@@ -113,23 +112,14 @@ static void update_view(struct lm_vm_view *vm, const struct lm_obs *o)
 		break;
 	case LM_OBS_ROUND:
 		vm->rounds++;
-		if (o->round.round >= 2) {
+		if (o->round.round >= 2)
 			vm->dirty_pages += o->round.dirty_pages;
-			if (o->round.duration_ns)
-				vm->dirty_pages_per_s = o->round.dirty_pages / (o->round.duration_ns / 1e9);
-		}
 		if (o->round.ram_bytes)
 			vm->ram_bytes = o->round.ram_bytes;
 		break;
 	case LM_OBS_TICK:
-		prev_events = vm->dirty_events_total;
-		if (o->tick.interval_ns) {
+		if (o->tick.interval_ns)
 			vm->tx_bytes_per_s = (o->tick.tx_total - vm->tx_bytes) / (o->tick.interval_ns / 1e9);
-			if (o->tick.dirty_events_total > prev_events && prev_events)
-				vm->dirty_pages_per_s = (o->tick.dirty_events_total - prev_events) /
-							(o->tick.interval_ns / 1e9);
-		}
-		vm->dirty_events_total = o->tick.dirty_events_total;
 		vm->tx_bytes = o->tick.tx_total;
 		vm->source = o->tick.source;
 		vm->srtt_us = o->tick.srtt_us;

@@ -31,14 +31,17 @@ struct lm_vm_view {
 	uint32_t migrations;		/* START records seen */
 	uint32_t end_reason;		/* enum lm_end_reason of the last END */
 	double first_ts_s, last_ts_s;
-	/* last interval (from the last TICK) */
-	double dirty_pages_per_s;	/* unique pages/s of the last completed round */
+	/*
+	 * Last interval (from the last TICK). The dirty rate is not here: it
+	 * is est.dirty_rate_Bps, so that every output shows the same one.
+	 */
 	double tx_bytes_per_s;		/* over the last tick interval */
 	uint32_t srtt_us, cwnd;
-	uint64_t dirty_events_total;	/* continuous source, cumulative */
 	/* ring of recent samples, oldest first at hist_head when full */
 	struct {
-		double ts_s, dirty_Bps, tx_Bps;
+		double ts_s;
+		double dirty_Bps;	/* est.dirty_rate_Bps at the sample */
+		double tx_Bps;
 		uint64_t remaining;
 		uint32_t verdict;
 	} hist[LM_HISTORY];

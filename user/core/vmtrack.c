@@ -28,6 +28,7 @@
  *  - Removing a slot (memory_size 0) is a memory-map change, not a cancel.
  */
 #include <string.h>
+#include "core/units.h"
 #include "core/vmtrack.h"
 
 #define TCP_ESTABLISHED	1
@@ -40,7 +41,7 @@ void lm_vmtrack_init(struct lm_vmtrack *t, uint32_t pid, uint32_t source,
 {
 	memset(t, 0, sizeof(*t));
 	t->pid = pid;
-	t->page_size = 4096;
+	t->page_size = LM_PAGE_SIZE_DEFAULT;
 	t->source = source;
 	t->realtime_offset_ns = realtime_offset_ns;
 	lm_streams_init(&t->streams, 0);

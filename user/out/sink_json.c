@@ -100,8 +100,10 @@ static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
 		break;
 	case LM_OBS_TICK:
 		json_head(f, "sample", ts, o->pid);
-		fprintf(f, ",\"dirty_pages_per_s\":%.1f,\"tx_bytes_per_s\":%.0f,\"rounds\":%u",
-			vm->dirty_pages_per_s, vm->tx_bytes_per_s, o->tick.rounds);
+		/* the estimator's dirty rate, in the pages the key has always counted */
+		json_num_or_null(f, "dirty_pages_per_s",
+				 est->page_size ? est->dirty_rate_Bps / est->page_size : -1, 1);
+		fprintf(f, ",\"tx_bytes_per_s\":%.0f,\"rounds\":%u", vm->tx_bytes_per_s, o->tick.rounds);
 		json_str(f, "source", lm_source_name(o->tick.source));
 		fprintf(f, ",\"migrating\":%s,\"tx_total_bytes\":%llu,\"acked_bytes\":%llu"
 			",\"srtt_us\":%u,\"cwnd\":%u",

@@ -15,12 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 #include "out/outputs.h"
+#include "out/text_fmt.h"
 
 #define LIVE_MAX_MSGS	3
 #define LIVE_REASON_LINES 2
 #define LIVE_MIN_FRAME_S 0.05
 #define LIVE_VM_LINES	(8 + LIVE_REASON_LINES)	/* lines per VM block */
-#define MiB		(1024.0 * 1024.0)
 
 struct live_sink {
 	FILE *tty;
@@ -68,10 +68,9 @@ static void eol(FILE *f)
 /* A numeric cell of fixed width; "-" when unknown (negative). */
 static void cell(FILE *f, int width, double v, int decimals)
 {
-	if (v < 0)
-		fprintf(f, "%*s", width, "-");
-	else
-		fprintf(f, "%*.*f", width, decimals, v);
+	char buf[32];
+
+	fprintf(f, "%*s", width, lm_fmt_num(buf, sizeof(buf), v, decimals, ""));
 }
 
 static double hist_value(const struct lm_vm_view *vm, uint32_t i, int which)
@@ -120,25 +119,17 @@ static void clipped(FILE *f, const char *s, int width)
 
 /*
  * The estimator's reason under the headline: always `lines` lines (blank
- * when shorter) so blocks never move, broken at spaces, "..." if cut.
+ * when shorter) so blocks never move, "..." if cut.
  */
 static void wrapped(FILE *f, const char *s, int width, int lines)
 {
 	for (int l = 0; l < lines; l++) {
-		int n = (int)strlen(s);
+		const char *next;
+		int last = l == lines - 1, n = lm_wrap_line(s, width, last, &next);
 
-		if (n > width) {
-			n = width;
-			while (n > width / 2 && s[n] != ' ')
-				n--;
-			if (l == lines - 1)
-				n = width - 3;
-		}
-		fprintf(f, "    %.*s%s", n, s, l == lines - 1 && (int)strlen(s) > width ? "..." : "");
+		fprintf(f, "    %.*s%s", n, s, last && *next ? "..." : "");
 		eol(f);
-		s += n;
-		while (*s == ' ')
-			s++;
+		s = next;
 	}
 }
 
@@ -157,7 +148,7 @@ static void draw_vm(struct live_sink *ls, FILE *f, const struct lm_vm_view *vm, 
 		snprintf(status, sizeof(status), "waiting for a migration");
 	fprintf(f, "pid %-7u %-16.16s %-22s round %-4u RAM %7.1f MiB", vm->pid,
 		vm->name[0] ? vm->name : "-", status,
-		vm->rounds, vm->ram_bytes / MiB);
+		vm->rounds, vm->ram_bytes / LM_MiB);
 	eol(f);
 	if (ls->color)
 		fputs(verdict_color(e->verdict), f);
@@ -173,9 +164,9 @@ static void draw_vm(struct live_sink *ls, FILE *f, const struct lm_vm_view *vm, 
 		"remaining MiB", "ETA s", "downtime ms", "throttle %");
 	eol(f);
 	fputs("  ", f);
-	cell(f, 12, e->dirty_rate_Bps >= 0 ? e->dirty_rate_Bps / MiB : -1, 1);
-	cell(f, 15, e->tx_rate_Bps >= 0 ? e->tx_rate_Bps / MiB : -1, 1);
-	cell(f, 14, e->migrating || e->remaining_bytes ? e->remaining_bytes / MiB : -1, 1);
+	cell(f, 12, e->dirty_rate_Bps >= 0 ? e->dirty_rate_Bps / LM_MiB : -1, 1);
+	cell(f, 15, e->tx_rate_Bps >= 0 ? e->tx_rate_Bps / LM_MiB : -1, 1);
+	cell(f, 14, e->migrating || e->remaining_bytes ? e->remaining_bytes / LM_MiB : -1, 1);
 	cell(f, 9, e->eta_s, 1);
 	cell(f, 12, e->downtime_ms, 0);
 	cell(f, 11, e->throttle_pct, 0);

@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "out/outputs.h"
-
-#define MiB (1024.0 * 1024.0)
+#include "out/text_fmt.h"
 
 struct text_sink {
 	FILE *f;
@@ -24,29 +23,19 @@ static const char *hhmmss(double ts_s, char *buf, size_t len)
 	return buf;
 }
 
-/* "-" for unknown (negative) values. */
-static const char *num(double v, int decimals, char *buf, size_t len)
-{
-	if (v < 0)
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%.*f", decimals, v);
-	return buf;
-}
-
 static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 			const struct lm_vm_view *vm, int verdict_changed)
 {
 	struct text_sink *ts = s->ctx;
 	const struct lm_estimate *e = &vm->est;
-	char t[16], eta[16], dt[16], thr[16];
+	char t[16], dirty[16], eta[16], dt[16], thr[16];
 	FILE *f = ts->f;
 
 	hhmmss(o->ts_ns / 1e9, t, sizeof(t));
 	switch (o->kind) {
 	case LM_OBS_START:
 		fprintf(f, "# %s pid %u: migration started, %.1f MiB under dirty logging%s\n", t,
-			o->pid, o->start.ram_bytes / MiB, o->start.late ? " (already running when attached)" : "");
+			o->pid, o->start.ram_bytes / LM_MiB, o->start.late ? " (already running when attached)" : "");
 		break;
 	case LM_OBS_END:
 		fprintf(f, "# %s pid %u: migration ended (%s)\n", t, o->pid,
@@ -55,8 +44,8 @@ static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 	case LM_OBS_ROUND:
 		fprintf(f, "# %s pid %u: round %u: %llu pages (%.1f MiB) dirty in %.2f s, %.1f MiB sent%s%s\n",
 			t, o->pid, o->round.round, (unsigned long long)o->round.dirty_pages,
-			o->round.dirty_pages * (double)vm->est.page_size / MiB,
-			o->round.duration_ns / 1e9, o->round.tx_bytes / MiB,
+			o->round.dirty_pages * (double)vm->est.page_size / LM_MiB,
+			o->round.duration_ns / 1e9, o->round.tx_bytes / LM_MiB,
 			o->round.round == 1 ? " (initial sync: all RAM)" : "",
 			o->round.flags & LM_ROUND_SAMPLED ? " (sampled)" : "");
 		break;
@@ -67,11 +56,13 @@ static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 				"DOWNTIME(ms)", "THROTTLE%");
 			ts->header_done = 1;
 		}
-		fprintf(f, "%-8s %7u %5u %12.1f %10.1f %11.1f %-14s %6s %11s %8s\n", t, o->pid,
-			o->tick.rounds, vm->dirty_pages_per_s * vm->est.page_size / MiB,
-			vm->tx_bytes_per_s / MiB, e->remaining_bytes / MiB,
-			lm_verdict_name(e->verdict), num(e->eta_s, 1, eta, sizeof(eta)),
-			num(e->downtime_ms, 0, dt, sizeof(dt)), num(e->throttle_pct, 0, thr, sizeof(thr)));
+		fprintf(f, "%-8s %7u %5u %12s %10.1f %11.1f %-14s %6s %11s %8s\n", t, o->pid,
+			o->tick.rounds, lm_fmt_num(dirty, sizeof(dirty), e->dirty_rate_Bps >= 0 ?
+						   e->dirty_rate_Bps / LM_MiB : -1, 1, ""),
+			vm->tx_bytes_per_s / LM_MiB, e->remaining_bytes / LM_MiB,
+			lm_verdict_name(e->verdict), lm_fmt_num(eta, sizeof(eta), e->eta_s, 1, ""),
+			lm_fmt_num(dt, sizeof(dt), e->downtime_ms, 0, ""),
+			lm_fmt_num(thr, sizeof(thr), e->throttle_pct, 0, ""));
 		break;
 	}
 	if (verdict_changed)
@@ -89,7 +80,7 @@ static void text_on_summary(struct lm_sink *s, const struct lm_vm_view *vm)
 		"%.1f MiB sent, %u migration(s), last ended: %s, last verdict: %s\n",
 		vm->pid, vm->name[0] ? " " : "", vm->name, vm->rounds,
 		(unsigned long long)vm->dirty_pages,
-		vm->dirty_pages * (double)vm->est.page_size / MiB, vm->tx_bytes / MiB,
+		vm->dirty_pages * (double)vm->est.page_size / LM_MiB, vm->tx_bytes / LM_MiB,
 		vm->migrations, vm->migrations ? lm_end_reason_name(vm->end_reason) : "none",
 		lm_verdict_name(e->verdict));
 	fflush(ts->f);
