@@ -673,6 +673,68 @@ static void test_one_dirty_rate(void)
 }
 
 /*
+ * A dirty-rate measurement (calc-dirty-rate, not a migration) in every
+ * output, and through a recording: 2560 pages of 4 KiB in 1 s = 10 MiB/s.
+ */
+/* Live (record to rec) when replay is NULL, else replaying it; rows, JSON, CSV into buf. */
+static void run_dirty_rate(struct lm_pipeline *p, const char *rec, const char *replay, char **buf,
+			   size_t *len)
+{
+	struct lm_obs o = { .kind = LM_OBS_DIRTY_RATE, .pid = 77, .ts_ns = 1764075600000000000ull };
+	char err[512];
+	struct lm_sink *s;
+	FILE *f[3];
+
+	init_pipe(p);
+	for (int i = 0; i < 3; i++)
+		f[i] = open_memstream(&buf[i], &len[i]);
+	lm_sink_text_new(f[0], &s);
+	lm_pipeline_add_sink(p, s);
+	lm_sink_json_new(f[1], &s);
+	lm_pipeline_add_sink(p, s);
+	lm_sink_csv_new(f[2], &s);
+	lm_pipeline_add_sink(p, s);
+	if (!replay) {
+		ASSERT_EQ(lm_sink_record_new(rec, &p->cfg, &s, err, sizeof(err)), 0, "record sink");
+		lm_pipeline_add_sink(p, s);
+		o.dirty_rate.window_ns = 1000000000ull;
+		o.dirty_rate.dirty_pages = 2560;
+		o.dirty_rate.ram_bytes = 64 << 20;
+		o.dirty_rate.syncs = 2;
+		lm_pipeline_feed(p, &o);
+	} else {
+		ASSERT_EQ(lm_replay(replay, p, err, sizeof(err)), 0, "replay");
+	}
+	ASSERT_EQ(lm_pipeline_finish(p), 0, "finish");
+	for (int i = 0; i < 3; i++)
+		fclose(f[i]);
+}
+
+static void test_dirty_rate_record(void)
+{
+	char rec[512], *live[3] = {}, *again[3] = {};
+	struct lm_pipeline p;
+	size_t len[3];
+
+	snprintf(rec, sizeof(rec), "%s/dirty-rate.lmrec", tmpdir);
+	run_dirty_rate(&p, rec, NULL, live, len);
+	ASSERT_TRUE(strstr(live[1], "\"type\":\"dirty_rate\"") != NULL, "JSON: a dirty_rate record");
+	ASSERT_TRUE(strstr(live[1], "\"dirty_pages\":2560,") != NULL, "JSON: its pages");
+	ASSERT_TRUE(strstr(live[1], "\"window_s\":1.000000,") != NULL, "JSON: its window");
+	ASSERT_TRUE(strstr(live[1], "\"dirty_bytes_per_s\":10485760") != NULL, "JSON: its rate");
+	ASSERT_TRUE(strstr(live[1], "\"type\":\"migration\"") == NULL, "JSON: no migration");
+	ASSERT_TRUE(strstr(live[0], "dirty-rate measurement, not a migration: 2560 pages (10.0 MiB) "
+			    "dirtied in 1.00 s, 10.0 MiB/s") != NULL, "rows: said as such");
+	ASSERT_TRUE(strstr(live[2], ",dirty-rate,,2560,1.000,,10485760,") != NULL, "CSV: its own record");
+	run_dirty_rate(&p, NULL, rec, again, len);
+	for (int i = 0; i < 3; i++) {
+		ASSERT_STREQ(again[i], live[i], "replayed as recorded");
+		free(live[i]);
+		free(again[i]);
+	}
+}
+
+/*
  * A recording written by an lmtrace that is then killed: blocks close on a
  * wall-clock timer, so what was fed more than LM_REC_FLUSH_S ago is on disk.
  */
@@ -714,6 +776,7 @@ int main(int argc, char **argv)
 	test_one_dirty_rate();
 	test_wrap();
 	test_record_flush_timer();
+	test_dirty_rate_record();
 	test_prom_text();
 	test_prom_file();
 	test_http();

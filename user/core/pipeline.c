@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/estimator.h"
+#include "core/units.h"
 #include "core/pipeline.h"
 #include "core/vmtrack.h"
 
@@ -53,6 +54,7 @@ static struct lm_pipe_vm *find_or_add_vm(struct lm_pipeline *p, uint32_t pid)
 	vm->p = p;
 	vm->view.pid = pid;
 	vm->view.first_ts_s = -1;
+	vm->view.measured_dirty_Bps = -1;
 	lm_est_init(&vm->est, &p->cfg);
 	vm->view.est = *lm_est_current(&vm->est);
 	p->vms[p->nvms++] = vm;
@@ -132,6 +134,11 @@ static void update_view(struct lm_vm_view *vm, const struct lm_obs *o)
 	case LM_OBS_PARAMS:
 		if (o->params.ram_bytes)
 			vm->ram_bytes = o->params.ram_bytes;
+		break;
+	case LM_OBS_DIRTY_RATE:
+		vm->dirty_rate_windows++;
+		vm->measured_window_s = o->dirty_rate.window_ns / 1e9;
+		vm->measured_dirty_Bps = lm_dirty_rate_Bps(&o->dirty_rate, vm->est.page_size);
 		break;
 	}
 }

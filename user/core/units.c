@@ -16,6 +16,13 @@ const char *lm_fmt_bytes(char *buf, size_t len, double v)
 	return buf;
 }
 
+double lm_dirty_rate_Bps(const struct lm_obs_dirty_rate *d, uint64_t page_size)
+{
+	if (!d->window_ns)
+		return -1;
+	return (double)d->dirty_pages * (double)page_size / (d->window_ns / 1e9);
+}
+
 const char *lm_verdict_name(enum lm_verdict v)
 {
 	switch (v) {

@@ -29,6 +29,10 @@ struct lm_vm_view {
 	uint32_t source;		/* enum lm_dirty_source */
 	int migrating;
 	uint32_t migrations;		/* START records seen */
+	/* dirty-rate measurements (QEMU's calc-dirty-rate windows), not migrations */
+	uint32_t dirty_rate_windows;
+	double measured_dirty_Bps;	/* unique bytes/s in the last one, <0 none */
+	double measured_window_s;
 	uint32_t end_reason;		/* enum lm_end_reason of the last END */
 	double first_ts_s, last_ts_s;
 	/*

@@ -41,6 +41,8 @@ void lm_prom_update(struct lm_prom_state *st, const struct lm_vm_view *vm)
 		p->page_size = vm->est.page_size;
 		p->rounds = vm->rounds;
 		p->migrations = vm->migrations;
+		p->dirty_rate_windows = vm->dirty_rate_windows;
+		p->measured_dirty_Bps = vm->measured_dirty_Bps;
 		p->source = vm->source;
 		p->srtt_us = vm->srtt_us;
 		p->migrating = vm->migrating;
@@ -131,6 +133,8 @@ GETTER(c_tx, (double)v->tx_bytes, 1)
 GETTER(c_dirty_pages, (double)v->dirty_pages, 1)
 GETTER(c_dirty_bytes, (double)v->dirty_pages * v->page_size, 1)
 GETTER(c_migrations, v->migrations, 1)
+GETTER(c_dirty_rate_windows, v->dirty_rate_windows, 1)
+GETTER(g_measured_dirty, v->measured_dirty_Bps, v->measured_dirty_Bps >= 0)
 
 static const struct family families[] = {
 	{ "lmtrace_migrating", "gauge", "1 while a live migration of this VM is in progress.", g_migrating },
@@ -153,6 +157,8 @@ static const struct family families[] = {
 	{ "lmtrace_dirty_pages_total", "counter", "Unique dirty pages summed over rounds 2 and later.", c_dirty_pages },
 	{ "lmtrace_dirty_bytes_total", "counter", "lmtrace_dirty_pages_total times the page size.", c_dirty_bytes },
 	{ "lmtrace_migrations_total", "counter", "Migrations seen starting.", c_migrations },
+	{ "lmtrace_dirty_rate_measurements_total", "counter", "Dirty-logging windows that were no migration (QEMU's calc-dirty-rate).", c_dirty_rate_windows },
+	{ "lmtrace_measured_dirty_bytes_per_second", "gauge", "Unique bytes dirtied per second in the last dirty-rate measurement window.", g_measured_dirty },
 };
 
 static const enum lm_verdict verdicts[] = {

@@ -16,7 +16,8 @@ struct lm_prom_vm {
 	char name[64];
 	struct lm_estimate est;
 	double downtime_limit_s;
-	uint32_t rounds, migrations, source, srtt_us;
+	uint32_t rounds, migrations, source, srtt_us, dirty_rate_windows;
+	double measured_dirty_Bps;
 	int migrating;
 	uint64_t dirty_pages, tx_bytes, ram_bytes, page_size;
 	double last_ts_s;

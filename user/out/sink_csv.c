@@ -56,7 +56,7 @@ static void csv_on_obs(struct lm_sink *s, const struct lm_obs *o,
 {
 	const struct lm_estimate *e = &vm->est;
 	struct csv_sink *cs = s->ctx;
-	int is_round = o->kind == LM_OBS_ROUND;
+	int is_round = o->kind == LM_OBS_ROUND, is_rate = o->kind == LM_OBS_DIRTY_RATE;
 	const char *record;
 	FILE *f = cs->f;
 
@@ -65,16 +65,18 @@ static void csv_on_obs(struct lm_sink *s, const struct lm_obs *o,
 	case LM_OBS_ROUND: record = "round"; break;
 	case LM_OBS_START: record = "start"; break;
 	case LM_OBS_END: record = "end"; break;
+	case LM_OBS_DIRTY_RATE: record = "dirty-rate"; break;
 	default: return;
 	}
 	fprintf(f, "%.3f,%u,", o->ts_ns / 1e9, o->pid);
 	put_text(f, vm->name);
 	fprintf(f, ",%s", record);
 	put_u64(f, is_round ? o->round.round : 0, is_round);
-	put_u64(f, is_round ? o->round.dirty_pages : 0, is_round);
-	put_num(f, is_round ? o->round.duration_ns / 1e9 : -1, 3);
+	/* a dirty-rate measurement: its pages, window and rate in the round's columns */
+	put_u64(f, is_round ? o->round.dirty_pages : o->dirty_rate.dirty_pages, is_round || is_rate);
+	put_num(f, is_round ? o->round.duration_ns / 1e9 : is_rate ? o->dirty_rate.window_ns / 1e9 : -1, 3);
 	put_u64(f, is_round ? o->round.tx_bytes : 0, is_round);
-	put_num(f, e->dirty_rate_Bps, 0);
+	put_num(f, is_rate ? vm->measured_dirty_Bps : e->dirty_rate_Bps, 0);
 	put_num(f, e->tx_rate_Bps, 0);
 	put_u64(f, e->remaining_bytes, e->migrating || e->remaining_bytes);
 	put_u64(f, vm->ram_bytes, vm->ram_bytes != 0);

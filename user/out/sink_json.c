@@ -112,6 +112,14 @@ static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
 		json_estimate(f, est);
 		fprintf(f, "}\n");
 		break;
+	case LM_OBS_DIRTY_RATE:
+		json_head(f, "dirty_rate", ts, o->pid);
+		fprintf(f, ",\"window_s\":%.6f,\"dirty_pages\":%llu,\"ram_bytes\":%llu,\"syncs\":%u",
+			o->dirty_rate.window_ns / 1e9, (unsigned long long)o->dirty_rate.dirty_pages,
+			(unsigned long long)o->dirty_rate.ram_bytes, o->dirty_rate.syncs);
+		json_num_or_null(f, "dirty_bytes_per_s", vm->measured_dirty_Bps, 0);
+		fprintf(f, "}\n");
+		break;
 	case LM_OBS_PARAMS:
 		json_head(f, "params", ts, o->pid);
 		fprintf(f, ",\"downtime_limit_ms\":%llu,\"max_bandwidth_bytes_per_s\":%llu"

@@ -49,6 +49,16 @@ static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 			o->round.round == 1 ? " (initial sync: all RAM)" : "",
 			o->round.flags & LM_ROUND_SAMPLED ? " (sampled)" : "");
 		break;
+	case LM_OBS_DIRTY_RATE:
+		fprintf(f, "# %s pid %u: dirty-rate measurement, not a migration: %llu pages (%.1f MiB) "
+			"dirtied in %.2f s, %s MiB/s, %.1f MiB logged\n", t, o->pid,
+			(unsigned long long)o->dirty_rate.dirty_pages,
+			o->dirty_rate.dirty_pages * (double)vm->est.page_size / LM_MiB,
+			o->dirty_rate.window_ns / 1e9,
+			lm_fmt_num(dirty, sizeof(dirty), vm->measured_dirty_Bps >= 0 ?
+				   vm->measured_dirty_Bps / LM_MiB : -1, 1, ""),
+			o->dirty_rate.ram_bytes / LM_MiB);
+		break;
 	case LM_OBS_TICK:
 		if (!ts->header_done) {
 			fprintf(f, "%-8s %7s %5s %12s %10s %11s %-14s %6s %11s %8s\n", "TIME", "PID",
