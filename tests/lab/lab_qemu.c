@@ -22,7 +22,7 @@ int lab_qemu_start(struct lab_qemu *vm, const char *name, const struct lab_vm_co
 		   const char *dir, const char *incoming)
 {
 	char mem[32], qmp[300], qmp2[300], serial[300];
-	const char *argv[32];
+	const char *argv[40];
 	int argc = 0, fd;
 	pid_t parent = getpid(), pid;
 
@@ -66,6 +66,11 @@ int lab_qemu_start(struct lab_qemu *vm, const char *name, const struct lab_vm_co
 	argv[argc++] = cfg->guest;
 	argv[argc++] = "-append";
 	argv[argc++] = cfg->append;
+	if (cfg->vnc) {
+		/* Next to -display none: a VNC server only, no local window. */
+		argv[argc++] = "-vnc";
+		argv[argc++] = cfg->vnc;
+	}
 	if (incoming) {
 		argv[argc++] = "-incoming";
 		argv[argc++] = incoming;

@@ -16,6 +16,7 @@ struct lab_vm_config {
 	const char *bios;	/* -bios, NULL = QEMU's default (SeaBIOS) */
 	char append[256];	/* guest command line */
 	unsigned mem_mib;
+	const char *vnc;	/* -vnc argument (e.g. "127.0.0.1:42400"), NULL = none */
 };
 
 struct lab_qemu {
@@ -28,7 +29,7 @@ struct lab_qemu {
 	struct lm_qmp *qmp;
 };
 
-/* Start QEMU; incoming = NULL for the source, else a -incoming URI. */
+/* Start QEMU; incoming = NULL for the source, else a -incoming URI or "defer". */
 int lab_qemu_start(struct lab_qemu *vm, const char *name, const struct lab_vm_config *cfg,
 		   const char *dir, const char *incoming);
 /* Connect the lab's QMP client, retrying while QEMU creates its socket. */

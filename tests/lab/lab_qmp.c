@@ -54,6 +54,57 @@ int lm_qmp_migrate_cancel(struct lm_qmp *q)
 	return lm_qmp_execute(q, "migrate_cancel", NULL, NULL);
 }
 
+int lm_qmp_migrate_incoming(struct lm_qmp *q, const char *uri)
+{
+	json_t *args = json_pack("{s:s}", "uri", uri);
+	int err;
+
+	if (!args)
+		return -ENOMEM;
+	err = lm_qmp_execute(q, "migrate-incoming", args, NULL);
+	json_decref(args);
+	return err;
+}
+
+int lm_qmp_migrate_start_postcopy(struct lm_qmp *q)
+{
+	return lm_qmp_execute(q, "migrate-start-postcopy", NULL, NULL);
+}
+
+int lm_qmp_query_migrate_raw(struct lm_qmp *q, struct lm_qmp_migrate_info *out, json_t **raw)
+{
+	json_t *ret;
+	int err;
+
+	err = lm_qmp_execute(q, "query-migrate", NULL, &ret);
+	if (err)
+		return err;
+	err = lm_qmp_parse_migrate_info(ret, out);
+	if (!err && raw)
+		*raw = json_incref(ret);
+	json_decref(ret);
+	return err;
+}
+
+int lm_qmp_calc_dirty_rate(struct lm_qmp *q, int64_t calc_time_s, const char *mode)
+{
+	json_t *args = json_pack("{s:I}", "calc-time", (json_int_t)calc_time_s);
+	int err;
+
+	if (!args)
+		return -ENOMEM;
+	if (mode)
+		json_object_set_new(args, "mode", json_string(mode));
+	err = lm_qmp_execute(q, "calc-dirty-rate", args, NULL);
+	json_decref(args);
+	return err;
+}
+
+int lm_qmp_query_dirty_rate(struct lm_qmp *q, json_t **ret)
+{
+	return lm_qmp_execute(q, "query-dirty-rate", NULL, ret);
+}
+
 int lm_qmp_query_status(struct lm_qmp *q, char *status, size_t len, int *running)
 {
 	const char *s;

@@ -15,6 +15,16 @@ int lm_qmp_set_migrate_params(struct lm_qmp *q, json_t *params);
 int lm_qmp_set_migrate_capability(struct lm_qmp *q, const char *capability, int on);
 int lm_qmp_migrate(struct lm_qmp *q, const char *uri);
 int lm_qmp_migrate_cancel(struct lm_qmp *q);
+/* On a destination started with -incoming defer: listen on uri now. */
+int lm_qmp_migrate_incoming(struct lm_qmp *q, const char *uri);
+/* Switch a running migration (postcopy-ram on both sides) to postcopy. */
+int lm_qmp_migrate_start_postcopy(struct lm_qmp *q);
+/* query-migrate: the typed fields, and QEMU's reply itself if raw is not NULL. */
+int lm_qmp_query_migrate_raw(struct lm_qmp *q, struct lm_qmp_migrate_info *out, json_t **raw);
+/* calc-dirty-rate over calc_time_s seconds; mode NULL = QEMU's default (page-sampling). */
+int lm_qmp_calc_dirty_rate(struct lm_qmp *q, int64_t calc_time_s, const char *mode);
+/* query-dirty-rate: *ret is QEMU's reply (json_decref it); status "measured" when done. */
+int lm_qmp_query_dirty_rate(struct lm_qmp *q, json_t **ret);
 /* query-status: e.g. "running", "paused", "postmigrate", "inmigrate". */
 int lm_qmp_query_status(struct lm_qmp *q, char *status, size_t len, int *running);
 

@@ -337,6 +337,50 @@ out:
 	ASSERT_EQ(peer_finish(peer), 0, "peer saw the expected commands");
 }
 
+/* The commands only the lab issues: postcopy, deferred incoming, calc-dirty-rate. */
+static void test_lab_commands(void)
+{
+	struct step steps[] = {
+		HANDSHAKE,
+		{ "migrate-incoming", { "{\"return\": {}, \"id\": " ID_MARK "}" } },
+		{ "migrate-start-postcopy", { "{\"return\": {}, \"id\": " ID_MARK "}" } },
+		{ "query-migrate", { "{\"return\": {\"status\": \"postcopy-active\", \"ram\": "
+				     "{\"postcopy-requests\": 1, \"postcopy-bytes\": 109158263, "
+				     "\"precopy-bytes\": 140998231, \"transferred\": 250156494, "
+				     "\"dirty-sync-count\": 2}}, \"id\": " ID_MARK "}" } },
+		{ "calc-dirty-rate", { "{\"return\": {}, \"id\": " ID_MARK "}" } },
+		{ "query-dirty-rate", { "{\"return\": {\"status\": \"measured\", \"sample-pages\": 0, "
+					"\"dirty-rate\": 3, \"mode\": \"dirty-bitmap\", "
+					"\"start-time\": 1625, \"calc-time\": 1}, \"id\": " ID_MARK "}" } },
+	};
+	struct lm_qmp *q = NULL;
+	struct lm_qmp_migrate_info mi;
+	json_t *raw = NULL, *rate = NULL;
+	int fd;
+	pid_t peer = peer_start(&fd, steps, sizeof(steps) / sizeof(steps[0]));
+
+	if (!ASSERT_TRUE(peer > 0, "start peer"))
+		return;
+	if (!ASSERT_EQ(lm_qmp_open_fd(&q, fd, 2000), 0, "open + capabilities"))
+		goto out;
+	ASSERT_EQ(lm_qmp_migrate_incoming(q, "tcp:127.0.0.1:47200"), 0, "migrate-incoming");
+	ASSERT_EQ(lm_qmp_migrate_start_postcopy(q), 0, "migrate-start-postcopy");
+	ASSERT_EQ(lm_qmp_query_migrate_raw(q, &mi, &raw), 0, "query-migrate, raw");
+	ASSERT_STREQ(mi.status, "postcopy-active", "postcopy status");
+	ASSERT_EQ(mi.ram.dirty_sync_count, 2, "typed fields too");
+	ASSERT_EQ(json_integer_value(json_object_get(json_object_get(raw, "ram"), "postcopy-bytes")),
+		  109158263, "postcopy-bytes from the raw reply");
+	ASSERT_EQ(lm_qmp_calc_dirty_rate(q, 1, "dirty-bitmap"), 0, "calc-dirty-rate");
+	ASSERT_EQ(lm_qmp_query_dirty_rate(q, &rate), 0, "query-dirty-rate");
+	ASSERT_STREQ(json_string_value(json_object_get(rate, "status")), "measured", "measured");
+	ASSERT_EQ(json_integer_value(json_object_get(rate, "dirty-rate")), 3, "dirty-rate MB/s");
+	json_decref(raw);
+	json_decref(rate);
+out:
+	lm_qmp_close(q);
+	ASSERT_EQ(peer_finish(peer), 0, "peer saw the expected commands");
+}
+
 static long long elapsed_ms(const struct timespec *t0)
 {
 	struct timespec t1;
@@ -401,6 +445,7 @@ int main(int argc, char **argv)
 	test_parse_migrate_info();
 	test_parse_migrate_params();
 	test_protocol();
+	test_lab_commands();
 	test_failures();
 	return unit_done(argv[0]);
 }
