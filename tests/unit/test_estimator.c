@@ -366,6 +366,78 @@ static void test_completed_without_final_flag(void)
 	ASSERT_TRUE(strncmp(e->reason, "switched over", 13) == 0, "unflagged completion: says it switched over");
 }
 
+/*
+ * Postcopy seen from the kernel: a sync 4 s into the bulk pass, then no more
+ * syncs and the stream uncapped (390 MiB in a second on a 32 MiB/s cap).
+ * Stuck pre-copy rounds at the cap, however big, are not postcopy.
+ */
+static void test_postcopy_from_kernel(void)
+{
+	static struct feeder f;
+	const struct lm_estimate *e = lm_est_current(&f.e);
+	enum lm_verdict before;
+	int i;
+
+	start(&f, 256, 32, NULL);
+	sync_round(&f, 0.001, 256, 0, 0, 0);
+	for (i = 1; i <= 8; i++)
+		tick(&f, i, 32, 0);
+	sync_round(&f, 8.1, 250, 3.2, 0, 0);
+	for (i = 9; i <= 16; i++)
+		tick(&f, i, 32, 0);
+	sync_round(&f, 16.1, 250, 3.2, 0, 0);
+	ASSERT_TRUE(e->phase != LM_PHASE_POSTCOPY, "stuck rounds at the cap: pre-copy");
+	before = e->verdict;
+	tick(&f, 17, 390, 0);
+	ASSERT_EQ(e->phase, LM_PHASE_POSTCOPY, "no sync, the stream uncapped: postcopy");
+	ASSERT_EQ(e->phase_from_qmp, 0, "said by the kernel's signs");
+	ASSERT_NEAR(e->postcopy_start_s, 16.1, 0, 1e-6, "from the switch sync");
+	ASSERT_EQ(e->verdict, before, "the pre-copy verdict stands");
+	end(&f, 17.4, LM_END_COMPLETED);
+	ASSERT_EQ(e->phase, LM_PHASE_POSTCOPY, "ended in postcopy");
+	ASSERT_EQ(e->migrating, 0, "ended");
+	ASSERT_NEAR(e->postcopy_bytes, 390 * MiB, 0, 1, "its bytes");
+	ASSERT_NEAR(e->postcopy_s, 1.3, 0, 1e-6, "its length");
+	ASSERT_NEAR(e->measured_downtime_ms, -1, 0, 0, "no pre-copy downtime claimed");
+	ASSERT_TRUE(strncmp(e->reason, "completed in postcopy", 21) == 0, "says so");
+}
+
+/* QEMU's status says postcopy (with --qmp): believed at once. */
+static void test_postcopy_from_qmp(void)
+{
+	static struct feeder f;
+	const struct lm_estimate *e = lm_est_current(&f.e);
+	struct lm_obs p = { .kind = LM_OBS_PARAMS };
+
+	start(&f, 256, 32, NULL);
+	sync_round(&f, 0.001, 256, 0, 0, 0);
+	tick(&f, 1, 32, 0);
+	sync_round(&f, 1.1, 30, 3.2, 0, 0);
+	p.params.downtime_limit_ms = 300;
+	p.params.max_bandwidth = 32 << 20;
+	p.params.page_size = 4096;
+	p.params.qemu_status = LM_QEMU_POSTCOPY;
+	feed(&f, &p, 1.2);
+	ASSERT_EQ(e->phase, LM_PHASE_POSTCOPY, "postcopy-active: postcopy");
+	ASSERT_EQ(e->phase_from_qmp, 1, "said by QEMU");
+}
+
+/* Pre-copy's own stop phase sends its last data uncapped, but little: no postcopy. */
+static void test_stop_phase_is_not_postcopy(void)
+{
+	static struct feeder f;
+	const struct lm_estimate *e = lm_est_current(&f.e);
+
+	start(&f, 256, 32, NULL);
+	sync_round(&f, 0.001, 256, 0, 0, 0);
+	sync_round(&f, 8.0, 4, 256, 0, 0);
+	sync_round(&f, 8.2, 0.5, 6, LM_ROUND_FINAL, 0);
+	tick(&f, 8.3, 5, 0);
+	end(&f, 8.31, LM_END_COMPLETED);
+	ASSERT_TRUE(e->phase != LM_PHASE_POSTCOPY, "pre-copy completion");
+	ASSERT_TRUE(e->measured_downtime_ms > 0, "its downtime measured");
+}
+
 /* Attached late: the first record is a mid-migration round. */
 static void test_late_attach(void)
 {
@@ -473,6 +545,9 @@ int main(int argc, char **argv)
 	test_round_before_any_rate();
 	test_downtime_includes_vcpu_stop();
 	test_completed_without_final_flag();
+	test_postcopy_from_kernel();
+	test_postcopy_from_qmp();
+	test_stop_phase_is_not_postcopy();
 	test_late_attach();
 	test_continuous_bulk_verdict();
 	test_determinism_and_garbage();

@@ -111,7 +111,7 @@ static void test_csv_and_replay(void)
 		return;
 	ASSERT_TRUE(!strncmp(live, "ts_s,pid,vm,record,round,dirty_pages,", 37), "header first");
 	header_fields = csv_fields(live);
-	ASSERT_EQ(header_fields, 24, "columns");
+	ASSERT_EQ(header_fields, 25, "columns (phase appended last)");
 	for (line = live; *line; line = strchr(line, '\n') + 1) {
 		lines++;
 		if (csv_fields(line) != header_fields && bad++ < 3)
@@ -555,7 +555,7 @@ static void test_wrap(void)
 
 /* Every tick: the newest history entry holds the estimate's dirty rate. */
 static void check_hist(struct lm_sink *s, const struct lm_obs *o,
-		       const struct lm_vm_view *vm, int verdict_changed)
+		       const struct lm_vm_view *vm, unsigned changed)
 {
 	int *mismatches = s->ctx;
 	uint32_t last = (vm->hist_head + vm->hist_len - 1) % LM_HISTORY;

@@ -54,6 +54,7 @@ enum lm_phase {
 	LM_PHASE_ITERATIVE = 2,		/* re-sending pages dirtied in the previous round */
 	LM_PHASE_SWITCHOVER = 3,	/* completion sync seen: VM stopped, last data going out */
 	LM_PHASE_ENDED = 4,
+	LM_PHASE_POSTCOPY = 5,		/* switched to postcopy: the guest runs on the destination */
 };
 
 struct lm_estimate {
@@ -85,6 +86,11 @@ struct lm_estimate {
 	double curve_t_s[LM_EST_CURVE_MAX];
 	double curve_bytes[LM_EST_CURVE_MAX];
 	double measured_downtime_ms;	/* completion sync to END, after a completed migration; <0 unknown */
+	/* postcopy: when it began (seconds after the start), what it sent, how long it ran */
+	double postcopy_start_s;	/* <0 none */
+	uint64_t postcopy_bytes;
+	double postcopy_s;
+	int phase_from_qmp;		/* 1: QEMU's status said the phase, 0: the kernel's signals did */
 	/* the settings in force for this estimate (command line, recording or QMP) */
 	uint64_t page_size;		/* bytes */
 	double downtime_limit_s;

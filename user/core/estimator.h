@@ -73,6 +73,12 @@ struct lm_estimator {
 	double stop_ts_s;		/* when the VM stop began (measured downtime starts here) */
 	double final_pending;
 	uint32_t verdict_changes;
+	/* postcopy */
+	uint32_t qemu_status;		/* enum lm_qemu_status from QMP, 0 unknown */
+	double postcopy_ts_s;		/* the switch (its sync), <0 none */
+	uint64_t postcopy_tx;		/* bytes sent before the switch */
+	int postcopy_by_qmp;
+	double postcopy_end_s;		/* the end after a postcopy, <0 not yet */
 };
 
 void lm_est_init(struct lm_estimator *e, const struct lm_est_config *cfg);

@@ -78,6 +78,21 @@ struct lm_obs_params {
 	uint64_t ram_bytes;		/* 0 = unknown */
 	uint32_t throttle_pct;		/* current vCPU throttle (auto-converge), 0 = none */
 	uint32_t page_size;		/* 4096 */
+	uint32_t qemu_status;		/* enum lm_qemu_status (query-migrate's status), 0 = unknown */
+	uint32_t pad;
+};
+
+/* query-migrate's status, as far as lmtrace cares (QMP only). */
+enum lm_qemu_status {
+	LM_QEMU_UNKNOWN = 0,
+	LM_QEMU_NONE = 1,		/* no migration yet */
+	LM_QEMU_SETUP = 2,
+	LM_QEMU_ACTIVE = 3,		/* pre-copy */
+	LM_QEMU_POSTCOPY = 4,		/* postcopy-active (and -paused, -recover) */
+	LM_QEMU_STOPPING = 5,		/* pre-switchover, device: the VM is stopped */
+	LM_QEMU_COMPLETED = 6,
+	LM_QEMU_FAILED = 7,
+	LM_QEMU_CANCELLED = 8,		/* cancelling, cancelled */
 };
 
 /*

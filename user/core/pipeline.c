@@ -146,13 +146,20 @@ static void update_view(struct lm_vm_view *vm, const struct lm_obs *o)
 int lm_pipeline_feed(struct lm_pipeline *p, const struct lm_obs *o)
 {
 	struct lm_pipe_vm *vm = find_or_add_vm(p, o->pid);
-	int changed, i;
+	uint32_t prev_phase;
+	unsigned changed;
+	int i;
 
 	if (!vm)
 		return -ENOSPC;
 	update_view(&vm->view, o);
-	changed = lm_est_feed(&vm->est, o);
+	prev_phase = vm->view.est.phase;
+	changed = lm_est_feed(&vm->est, o) ? LM_CHANGED_VERDICT : 0;
 	vm->view.est = *lm_est_current(&vm->est);
+	if (strcmp(lm_phase_name(vm->view.est.phase), lm_phase_name(prev_phase))) {
+		vm->view.previous_phase = prev_phase;
+		changed |= LM_CHANGED_PHASE;
+	}
 	if (o->kind == LM_OBS_TICK)
 		push_history(&vm->view, o->ts_ns / 1e9);
 	for (i = 0; i < p->nsinks; i++)

@@ -23,6 +23,18 @@ double lm_dirty_rate_Bps(const struct lm_obs_dirty_rate *d, uint64_t page_size)
 	return (double)d->dirty_pages * (double)page_size / (d->window_ns / 1e9);
 }
 
+const char *lm_phase_name(uint32_t phase)
+{
+	switch (phase) {
+	case LM_PHASE_BULK:
+	case LM_PHASE_ITERATIVE:	return "precopy";	/* the first pass, then the rounds */
+	case LM_PHASE_SWITCHOVER:	return "stop-and-copy";
+	case LM_PHASE_POSTCOPY:		return "postcopy";
+	case LM_PHASE_ENDED:		return "ended";
+	default:			return "idle";
+	}
+}
+
 const char *lm_verdict_name(enum lm_verdict v)
 {
 	switch (v) {

@@ -29,6 +29,9 @@ const char *lm_fmt_bytes(char *buf, size_t len, double bytes);
 /* A dirty-rate window's unique bytes per second, <0 if it has no length. */
 double lm_dirty_rate_Bps(const struct lm_obs_dirty_rate *d, uint64_t page_size);
 
+/* The phases a user sees: idle, precopy, stop-and-copy, postcopy, ended. */
+const char *lm_phase_name(uint32_t phase);	/* enum lm_phase */
+
 const char *lm_verdict_name(enum lm_verdict v);	/* "unknown", "converging", "marginal", "not-converging" */
 const char *lm_source_name(uint32_t source);	/* enum lm_dirty_source */
 const char *lm_end_reason_name(uint32_t reason); /* enum lm_end_reason */

@@ -21,6 +21,7 @@ struct lm_vm_view {
 	uint32_t pid;
 	char name[64];			/* QEMU -name or comm, for labels */
 	struct lm_estimate est;		/* the estimator's latest, with the settings in force */
+	uint32_t previous_phase;	/* enum lm_phase before the last change */
 	/* totals while traced */
 	uint32_t rounds;
 	uint64_t dirty_pages;		/* sum over rounds >= 2 (round 1 is RAM size) */
@@ -52,12 +53,16 @@ struct lm_vm_view {
 	uint32_t hist_len, hist_head;
 };
 
+/* What an observation changed in the VM's estimate. */
+#define LM_CHANGED_VERDICT	(1u << 0)
+#define LM_CHANGED_PHASE	(1u << 1)	/* est.phase moved (previous_phase says from what) */
+
 struct lm_sink {
 	const char *name;
 	void *ctx;
-	/* every observation, after the estimator consumed it; verdict_changed = 1 if it moved */
+	/* every observation, after the estimator consumed it; changed: LM_CHANGED_* of the estimate */
 	void (*on_obs)(struct lm_sink *s, const struct lm_obs *o,
-		       const struct lm_vm_view *vm, int verdict_changed);
+		       const struct lm_vm_view *vm, unsigned changed);
 	/* once at the end for each VM */
 	void (*on_summary)(struct lm_sink *s, const struct lm_vm_view *vm);
 	/* a warning worth showing the user (lost events, hook fallback), 0 = info */

@@ -165,6 +165,8 @@ static const enum lm_verdict verdicts[] = {
 	LM_VERDICT_UNKNOWN, LM_VERDICT_CONVERGING, LM_VERDICT_MARGINAL, LM_VERDICT_NOT_CONVERGING,
 };
 
+static const char *const phases[] = { "idle", "precopy", "stop-and-copy", "postcopy", "ended" };
+
 char *lm_prom_render(struct lm_prom_state *st, size_t *len)
 {
 	char *buf = NULL;
@@ -195,6 +197,15 @@ char *lm_prom_render(struct lm_prom_state *st, size_t *len)
 			fputs("lmtrace_verdict", f);
 			labels(f, &st->vms[j], "verdict", lm_verdict_name(verdicts[k]));
 			fprintf(f, " %d\n", st->vms[j].est.verdict == verdicts[k]);
+		}
+	/* The phase, a state set too. */
+	fputs("# HELP lmtrace_phase Migration phase (1 for the current one).\n"
+	      "# TYPE lmtrace_phase gauge\n", f);
+	for (int j = 0; j < st->nvms; j++)
+		for (size_t k = 0; k < sizeof(phases) / sizeof(phases[0]); k++) {
+			fputs("lmtrace_phase", f);
+			labels(f, &st->vms[j], "phase", phases[k]);
+			fprintf(f, " %d\n", !strcmp(lm_phase_name(st->vms[j].est.phase), phases[k]));
 		}
 	fputs("# HELP lmtrace_dirty_source_info Dirty-page source in use.\n"
 	      "# TYPE lmtrace_dirty_source_info gauge\n", f);

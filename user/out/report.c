@@ -56,7 +56,7 @@ static void add_event(struct collector *c, struct lm_rep_vm *v, double t, uint32
 }
 
 static void collect_obs(struct lm_sink *s, const struct lm_obs *o,
-			const struct lm_vm_view *vm, int verdict_changed)
+			const struct lm_vm_view *vm, unsigned changed)
 {
 	const struct lm_estimate *e = &vm->est;
 	struct collector *c = s->ctx;
@@ -109,7 +109,7 @@ static void collect_obs(struct lm_sink *s, const struct lm_obs *o,
 		add_event(c, v, t, LM_OBS_END, o->end.reason, lm_end_reason_name(o->end.reason));
 		break;
 	}
-	if (verdict_changed)
+	if (changed & LM_CHANGED_VERDICT)
 		add_event(c, v, t, 0, e->verdict, e->reason);
 	/*
 	 * The prediction to compare with what happened: the one made when the
@@ -118,7 +118,7 @@ static void collect_obs(struct lm_sink *s, const struct lm_obs *o,
 	 */
 	if (e->verdict != LM_VERDICT_CONVERGING)
 		v->prediction_pending = 0;
-	else if (verdict_changed)
+	else if (changed & LM_CHANGED_VERDICT)
 		v->prediction_pending = 1;
 	if (v->prediction_pending && e->migrating && e->eta_s >= 0) {
 		v->predicted_switchover_t_s = t + e->eta_s;

@@ -14,7 +14,7 @@ static const char header[] =
 	"ts_s,pid,vm,record,round,dirty_pages,round_duration_s,round_tx_bytes,"
 	"dirty_bytes_per_s,tx_bytes_per_s,remaining_bytes,ram_bytes,verdict,"
 	"confidence_ratio,eta_s,downtime_s,throttle_pct,dirty_limit_bytes_per_s,"
-	"wws_bytes,dirty_tx_ratio,rounds,source,end_reason,migrating\n";
+	"wws_bytes,dirty_tx_ratio,rounds,source,end_reason,migrating,phase\n";
 
 struct csv_sink {
 	FILE *f;
@@ -52,7 +52,7 @@ static void put_u64(FILE *f, uint64_t v, int known)
 }
 
 static void csv_on_obs(struct lm_sink *s, const struct lm_obs *o,
-		       const struct lm_vm_view *vm, int verdict_changed)
+		       const struct lm_vm_view *vm, unsigned changed)
 {
 	const struct lm_estimate *e = &vm->est;
 	struct csv_sink *cs = s->ctx;
@@ -91,7 +91,7 @@ static void csv_on_obs(struct lm_sink *s, const struct lm_obs *o,
 	fprintf(f, ",%u,%s,", vm->rounds, lm_source_name(vm->source));
 	if (o->kind == LM_OBS_END)
 		fputs(lm_end_reason_name(o->end.reason), f);
-	fprintf(f, ",%d\n", vm->migrating);
+	fprintf(f, ",%d,%s\n", vm->migrating, lm_phase_name(e->phase));
 }
 
 static int csv_close(struct lm_sink *s)

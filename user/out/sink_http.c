@@ -150,7 +150,7 @@ static int bind_listen(const char *addr_port, char *err, size_t errlen)
 }
 
 static void http_on_obs(struct lm_sink *s, const struct lm_obs *o,
-			const struct lm_vm_view *vm, int verdict_changed)
+			const struct lm_vm_view *vm, unsigned changed)
 {
 	struct http_sink *hs = s->ctx;
 

@@ -47,6 +47,7 @@ static void json_estimate(FILE *f, const struct lm_estimate *e)
 {
 	json_str(f, "verdict", lm_verdict_name(e->verdict));
 	fprintf(f, ",\"confidence\":%.2f", e->confidence);
+	json_str(f, "phase", lm_phase_name(e->phase));
 	json_str(f, "reason", e->reason);
 	json_num_or_null(f, "eta_s", e->eta_s, 1);
 	json_num_or_null(f, "downtime_ms", e->downtime_ms, 0);
@@ -64,8 +65,24 @@ static void json_estimate(FILE *f, const struct lm_estimate *e)
 	json_num_or_null(f, "measured_downtime_ms", e->measured_downtime_ms, 0);
 }
 
+/* A phase change: what it is now, what it was, who said so; postcopy's numbers. */
+static void json_phase(FILE *f, double ts, const struct lm_vm_view *vm)
+{
+	const struct lm_estimate *e = &vm->est;
+
+	json_head(f, "phase", ts, vm->pid);
+	json_str(f, "phase", lm_phase_name(e->phase));
+	json_str(f, "previous", lm_phase_name(vm->previous_phase));
+	json_str(f, "by", e->phase_from_qmp ? "qmp" : "kernel");
+	fprintf(f, ",\"round\":%u", e->rounds);
+	if (e->postcopy_start_s >= 0)
+		fprintf(f, ",\"postcopy_start_s\":%.3f,\"postcopy_bytes\":%llu,\"postcopy_s\":%.3f",
+			e->postcopy_start_s, (unsigned long long)e->postcopy_bytes, e->postcopy_s);
+	fprintf(f, "}\n");
+}
+
 static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
-			const struct lm_vm_view *vm, int verdict_changed)
+			const struct lm_vm_view *vm, unsigned changed)
 {
 	struct json_sink *js = s->ctx;
 	const struct lm_estimate *est = &vm->est;
@@ -129,7 +146,9 @@ static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
 			(unsigned long long)o->params.ram_bytes, o->params.throttle_pct);
 		break;
 	}
-	if (verdict_changed) {
+	if (changed & LM_CHANGED_PHASE)
+		json_phase(f, ts, vm);
+	if (changed & LM_CHANGED_VERDICT) {
 		json_head(f, "verdict", ts, o->pid);
 		json_estimate(f, est);
 		fprintf(f, ",\"round\":%u}\n", est->rounds);

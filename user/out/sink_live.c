@@ -141,7 +141,7 @@ static void draw_vm(struct live_sink *ls, FILE *f, const struct lm_vm_view *vm, 
 	char status[48];
 
 	if (vm->migrating)
-		snprintf(status, sizeof(status), "migrating");
+		snprintf(status, sizeof(status), "migrating (%s)", lm_phase_name(e->phase));
 	else if (vm->migrations)
 		snprintf(status, sizeof(status), "ended (%s)", lm_end_reason_name(vm->end_reason));
 	else
@@ -264,7 +264,7 @@ static void remember(struct live_sink *ls, const struct lm_vm_view *vm)
 }
 
 static void live_on_obs(struct lm_sink *s, const struct lm_obs *o,
-			const struct lm_vm_view *vm, int verdict_changed)
+			const struct lm_vm_view *vm, unsigned changed)
 {
 	struct live_sink *ls = s->ctx;
 
@@ -272,7 +272,7 @@ static void live_on_obs(struct lm_sink *s, const struct lm_obs *o,
 	if (o->ts_ns / 1e9 > ls->last_ts_s)
 		ls->last_ts_s = o->ts_ns / 1e9;
 	if ((o->kind == LM_OBS_TICK || o->kind == LM_OBS_START || o->kind == LM_OBS_END ||
-	     verdict_changed) && frame_due(ls, o->ts_ns / 1e9))
+	     changed) && frame_due(ls, o->ts_ns / 1e9))
 		draw(ls);
 }
 

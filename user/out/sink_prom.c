@@ -57,14 +57,14 @@ static void rewrite(struct prom_file_sink *ps)
 }
 
 static void prom_on_obs(struct lm_sink *s, const struct lm_obs *o,
-			const struct lm_vm_view *vm, int verdict_changed)
+			const struct lm_vm_view *vm, unsigned changed)
 {
 	struct prom_file_sink *ps = s->ctx;
 
 	lm_prom_update(&ps->st, vm);
 	/* Once per sample, and at once when something a reader alerts on moves. */
 	if (o->kind == LM_OBS_TICK || o->kind == LM_OBS_START || o->kind == LM_OBS_END ||
-	    verdict_changed)
+	    changed)
 		rewrite(ps);
 }
 

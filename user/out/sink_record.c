@@ -62,7 +62,7 @@ static int note_name(struct rec_sink *rs, const struct lm_vm_view *vm)
 }
 
 static void rec_on_obs(struct lm_sink *s, const struct lm_obs *o,
-		       const struct lm_vm_view *vm, int verdict_changed)
+		       const struct lm_vm_view *vm, unsigned changed)
 {
 	struct rec_sink *rs = s->ctx;
 

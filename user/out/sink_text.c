@@ -24,7 +24,7 @@ static const char *hhmmss(double ts_s, char *buf, size_t len)
 }
 
 static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
-			const struct lm_vm_view *vm, int verdict_changed)
+			const struct lm_vm_view *vm, unsigned changed)
 {
 	struct text_sink *ts = s->ctx;
 	const struct lm_estimate *e = &vm->est;
@@ -75,7 +75,11 @@ static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 			lm_fmt_num(thr, sizeof(thr), e->throttle_pct, 0, ""));
 		break;
 	}
-	if (verdict_changed)
+	if (changed & LM_CHANGED_PHASE)
+		fprintf(f, "# %s pid %u: phase %s (was %s; said by %s): %s\n", t, o->pid,
+			lm_phase_name(e->phase), lm_phase_name(vm->previous_phase),
+			e->phase_from_qmp ? "QEMU's status" : "the kernel's signals", e->reason);
+	if (changed & LM_CHANGED_VERDICT)
 		fprintf(f, "# %s pid %u: verdict %s (%.0f%%): %s\n", t, o->pid,
 			lm_verdict_name(e->verdict), e->confidence * 100, e->reason);
 	fflush(f);

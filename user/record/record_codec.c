@@ -88,7 +88,8 @@ static const struct obs_field end_fields[] = {
 static const struct obs_field params_fields[] = {
 	F(struct lm_obs_params, downtime_limit_ms), F(struct lm_obs_params, max_bandwidth),
 	F(struct lm_obs_params, ram_bytes), F(struct lm_obs_params, throttle_pct),
-	F(struct lm_obs_params, page_size),
+	F(struct lm_obs_params, page_size), F(struct lm_obs_params, qemu_status),
+	F(struct lm_obs_params, pad),
 };
 static const struct obs_field dirty_rate_fields[] = {
 	F(struct lm_obs_dirty_rate, window_ns), F(struct lm_obs_dirty_rate, dirty_pages),

@@ -27,6 +27,25 @@ int lm_qmp_watch_open(struct lm_qmp_watch *w, const char *path, uint32_t pid,
 	return ret;
 }
 
+/* query-migrate's status string, as the estimator needs it. */
+static uint32_t status_of(const char *s)
+{
+	static const struct { const char *name; uint32_t status; } map[] = {
+		{ "none", LM_QEMU_NONE }, { "setup", LM_QEMU_SETUP }, { "active", LM_QEMU_ACTIVE },
+		{ "postcopy-active", LM_QEMU_POSTCOPY }, { "postcopy-paused", LM_QEMU_POSTCOPY },
+		{ "postcopy-recover", LM_QEMU_POSTCOPY }, { "pre-switchover", LM_QEMU_STOPPING },
+		{ "device", LM_QEMU_STOPPING }, { "completed", LM_QEMU_COMPLETED },
+		{ "failed", LM_QEMU_FAILED }, { "cancelling", LM_QEMU_CANCELLED },
+		{ "cancelled", LM_QEMU_CANCELLED },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(s, map[i].name))
+			return map[i].status;
+	return LM_QEMU_UNKNOWN;
+}
+
 int lm_qmp_watch_poll(struct lm_qmp_watch *w, uint64_t ts_ns, struct lm_obs *out,
 		      char *err, size_t errlen)
 {
@@ -51,6 +70,7 @@ int lm_qmp_watch_poll(struct lm_qmp_watch *w, uint64_t ts_ns, struct lm_obs *out
 							  LM_DOWNTIME_LIMIT_DEFAULT_MS;
 	now.max_bandwidth = mp.max_bandwidth > 0 ? (uint64_t)mp.max_bandwidth : 0;
 	now.throttle_pct = mi.cpu_throttle_pct;
+	now.qemu_status = status_of(mi.status);
 	if (mi.ram.page_size)
 		now.page_size = (uint32_t)mi.ram.page_size;
 	if (w->have_last && !memcmp(&now, &w->last, sizeof(now)))
