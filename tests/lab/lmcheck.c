@@ -185,6 +185,11 @@ struct params_seen {
 	double max_throttle;
 };
 
+/* lmtrace's dirty-rate records (calc-dirty-rate windows), for --expect-dirty-rate. */
+#define MAX_DIRTY_RATES 8
+static struct { double ts, window_s, pages; } dirty_rates[MAX_DIRTY_RATES];
+static int ndirty_rates;
+
 static int read_trace(const char *path, int pid, struct segment *segs, double *sum_tx,
 		      int *have_summary, struct params_seen *ps)
 {
@@ -217,6 +222,13 @@ static int read_trace(const char *path, int pid, struct segment *segs, double *s
 			cur->end_ts = num(o, "ts");
 			snprintf(cur->end_reason, sizeof(cur->end_reason), "%s", str(o, "reason"));
 			cur = NULL;
+		} else if (!strcmp(type, "dirty_rate")) {
+			if (ndirty_rates < MAX_DIRTY_RATES) {
+				dirty_rates[ndirty_rates].ts = num(o, "ts");
+				dirty_rates[ndirty_rates].window_s = num(o, "window_s");
+				dirty_rates[ndirty_rates].pages = num(o, "dirty_pages");
+			}
+			ndirty_rates++;
 		} else if (!strcmp(type, "round") && cur) {
 			struct round r = { num(o, "ts"), num(o, "duration_s"), num(o, "dirty_pages"),
 					   num(o, "tx_bytes"), (int)num(o, "round"),
@@ -315,6 +327,34 @@ static double guest_pages_at(const struct lab *lab, double ts, double *unknown)
 	return NAN;
 }
 
+static double rel(double a, double b)
+{
+	return b ? (a - b) / b : (a ? INFINITY : 0);
+}
+
+/*
+ * Each dirty-rate record against the pages the guest says it wrote in the
+ * window (its pattern writes each page once per pass: all unique), within
+ * 3 % plus the writes of the report periods at the window's ends.
+ */
+static void check_dirty_rates(const struct lab *lab, int expected)
+{
+	int i;
+
+	check(ndirty_rates == expected, "lmtrace reported %d dirty-rate measurement(s), expected %d",
+	      ndirty_rates, expected);
+	for (i = 0; i < ndirty_rates && i < MAX_DIRTY_RATES; i++) {
+		double u0, u1, g0 = guest_pages_at(lab, dirty_rates[i].ts - dirty_rates[i].window_s, &u0);
+		double g1 = guest_pages_at(lab, dirty_rates[i].ts, &u1), guest = g1 - g0;
+
+		check(!isnan(guest) && fabs(dirty_rates[i].pages - guest) <= 0.03 * guest + u0 + u1,
+		      "dirty-rate window %d: lmtrace %.0f pages in %.3f s, guest wrote %.0f (%+.1f %%, "
+		      "tolerance 3 %% + %.0f pages of the report periods at its ends)", i + 1,
+		      dirty_rates[i].pages, dirty_rates[i].window_s, guest,
+		      100 * rel(dirty_rates[i].pages, guest), u0 + u1);
+	}
+}
+
 /* QEMU's view right after sync `k` of attempt a: the first poll showing it. */
 static const struct poll *poll_after_sync(const struct lab *lab, int a, int k)
 {
@@ -353,10 +393,6 @@ static int verdict_in(const char *v, const char *list)
 	return 0;
 }
 
-static double rel(double a, double b)
-{
-	return b ? (a - b) / b : (a ? INFINITY : 0);
-}
 
 /*
  * sync_offset maps lmtrace's round numbers to QEMU's sync numbers: 0 when
@@ -489,6 +525,8 @@ int main(int argc, char **argv)
 		{ "late", required_argument, 0, 'L' },
 		{ "expect-verdict", required_argument, 0, 'V' },
 		{ "no-false-alarm", no_argument, 0, 'N' },
+		{ "bytes-tolerance", required_argument, 0, 'B' },
+		{ "expect-dirty-rate", required_argument, 0, 'D' },
 		{ 0 },
 	};
 	struct segment segs[MAX_ATTEMPTS] = { 0 };
@@ -496,8 +534,8 @@ int main(int argc, char **argv)
 	struct params_seen ps = { 0 };
 	const char *lab_path = NULL, *trace_path = NULL, *expect_verdict = NULL;
 	double sum_tx = 0, qemu_tx = 0;
-	int c, late = 0, nsegs, a, have_summary, no_false_alarm = 0;
-	double attach_ts = 0;
+	int c, late = 0, nsegs, a, have_summary, no_false_alarm = 0, expect_dirty_rates = -1;
+	double attach_ts = 0, bytes_tol = 0.02;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -506,11 +544,14 @@ int main(int argc, char **argv)
 		case 'L': late = 1; attach_ts = atof(optarg); break;
 		case 'V': expect_verdict = optarg; break;
 		case 'N': no_false_alarm = 1; break;
+		case 'B': bytes_tol = atof(optarg) / 100; break;
+		case 'D': expect_dirty_rates = atoi(optarg); break;
 		default: return 2;
 		}
 	}
 	if (!lab_path || !trace_path) {
-		fprintf(stderr, "usage: lmcheck --lab LAB.jsonl --trace LMTRACE.jsonl [--late ATTACH_TS] [--expect-verdict V] [--no-false-alarm]\n");
+		fprintf(stderr, "usage: lmcheck --lab LAB.jsonl --trace LMTRACE.jsonl [--late ATTACH_TS] "
+			"[--expect-verdict V] [--no-false-alarm] [--bytes-tolerance PCT] [--expect-dirty-rate N]\n");
 		return 2;
 	}
 	read_lab(lab_path, &lab);
@@ -564,9 +605,9 @@ int main(int argc, char **argv)
 	}
 
 	if (!late) {
-		check(have_summary && fabs(rel(sum_tx, qemu_tx)) <= 0.02,
-		      "summary tx_bytes %.0f vs QEMU transferred %.0f (%+.2f %%, tolerance 2 %%)",
-		      sum_tx, qemu_tx, 100 * rel(sum_tx, qemu_tx));
+		check(have_summary && fabs(rel(sum_tx, qemu_tx)) <= bytes_tol,
+		      "summary tx_bytes %.0f vs QEMU transferred %.0f (%+.2f %%, tolerance %.0f %%)",
+		      sum_tx, qemu_tx, 100 * rel(sum_tx, qemu_tx), 100 * bytes_tol);
 	} else if (nsegs) {
 		const struct poll *p = poll_before(&lab, 1, attach_ts);
 		double since = qemu_tx - (p ? p->transferred : 0);
@@ -576,6 +617,8 @@ int main(int argc, char **argv)
 		      "summary tx_bytes %.0f vs QEMU's transferred since attach %.0f (%+.2f %%, tolerance 2 %% + one poll)",
 		      sum_tx, since, 100 * rel(sum_tx, since));
 	}
+	if (expect_dirty_rates >= 0)
+		check_dirty_rates(&lab, expect_dirty_rates);
 	if (expect_verdict && nsegs) {
 		check(verdict_in(segs[0].last_verdict, expect_verdict),
 		      "lmtrace's last verdict on the migration: %s (expected %s)",

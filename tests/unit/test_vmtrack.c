@@ -194,6 +194,8 @@ static void sock_event(struct lm_vmtrack *t, uint32_t kind, uint64_t ts, uint64_
 
 #define FIRST_SEND(t, ts, sk, fam, role) sock_event(t, LM_EV_SOCK_STATE, ts, sk, fam, role, 100, 0, 0)
 #define BYTES(t, ts, sk, bytes) sock_event(t, LM_EV_SOCK_BYTES, ts, sk, 0, 0, bytes, 0, 0)
+/* the tick after a round of byte counts: where they are judged */
+#define TICK(t, ts) do { struct lm_vm_counters _c = {}; lm_vmtrack_tick(t, ts, &_c, collect, NULL); } while (0)
 #define CLOSE(t, ts, sk, bytes) sock_event(t, LM_EV_SOCK_STATE, ts, sk, 0, 0, bytes, 1, 7)
 #define AF_UNIX_ 1
 #define AF_INET_ 2
@@ -277,12 +279,15 @@ static void test_migration_streams(void)
 	FIRST_SEND(&t, 10001 * MS, 0x20, AF_INET_, LM_SOCK_MIGRATION);	/* BPF's guess */
 	get(&t, 10002 * MS, 0, 16384, 16384, LM_GET_NOT_COUNTED, 4000, 0);
 	BYTES(&t, 10500 * MS, 0x20, 16 << 20);
+	TICK(&t, 10500 * MS);
 	ASSERT_EQ(decision(&t, 0x20), LM_SOCK_MIGRATION, "the stream: confirmed by its bytes");
 	get(&t, 12000 * MS, 0, 16384, 300, LM_GET_CLEARED_SINCE_LAST, 48 << 20, 0);
 	FIRST_SEND(&t, 13000 * MS, 0x30, AF_INET_, LM_SOCK_UNDECIDED);		/* VNC client */
 	BYTES(&t, 14000 * MS, 0x20, 80 << 20);
 	BYTES(&t, 14000 * MS, 0x30, 200 << 10);
+	TICK(&t, 14000 * MS);
 	BYTES(&t, 17000 * MS, 0x30, 300 << 10);
+	TICK(&t, 17000 * MS);
 	ASSERT_EQ(decision(&t, 0x30), LM_SOCK_OTHER, "VNC: a small share of the busiest, not the migration's");
 	CLOSE(&t, 17500 * MS, 0x30, 300 << 10);
 	lm_vmtrack_poll(&t, 19000 * MS, collect, NULL);
@@ -294,6 +299,40 @@ static void test_migration_streams(void)
 	ASSERT_EQ(count_kind(LM_OBS_END), 1, "the migration's close ends it");
 	ASSERT_EQ(nth(LM_OBS_END, 0)->end.reason, LM_END_COMPLETED, "completed");
 	ASSERT_EQ(nth(LM_OBS_END, 0)->ts_ns, 19300 * MS, "at the close");
+}
+
+/*
+ * A VNC client already sending screens when lmtrace attached, a second
+ * before the migration: seen first inside the pre-window, busy (1.2 MB a
+ * screen), yet a fraction of the migration's stream: not the migration's,
+ * and its leaving ends nothing.
+ */
+static void test_busy_display_before_start(void)
+{
+	struct lm_vmtrack t;
+
+	nout = 0;
+	lm_vmtrack_init(&t, PID, LM_SRC_BITMAP, 0);
+	set_slot(&t, 1 * MS, 0, 256 << 20, 0);
+	FIRST_SEND(&t, 9000 * MS, 0x60, AF_INET_, LM_SOCK_UNDECIDED);	/* VNC */
+	BYTES(&t, 9500 * MS, 0x60, 1200000);
+	TICK(&t, 9500 * MS);
+	set_slot(&t, 10000 * MS, 0, 256 << 20, LM_KVM_MEM_LOG_DIRTY_PAGES);
+	FIRST_SEND(&t, 10001 * MS, 0x61, AF_INET_, LM_SOCK_MIGRATION);		/* the stream */
+	get(&t, 10002 * MS, 0, 65536, 65536, LM_GET_NOT_COUNTED, 0, 0);
+	BYTES(&t, 11000 * MS, 0x60, 3600000);
+	BYTES(&t, 11000 * MS, 0x61, 33 << 20);
+	TICK(&t, 11000 * MS);
+	ASSERT_EQ(decision(&t, 0x61), LM_SOCK_MIGRATION, "the stream");
+	ASSERT_TRUE(!lm_streams_is_migration(&t.streams, 0x60), "the display is not, for now");
+	BYTES(&t, 13500 * MS, 0x60, 9600000);
+	BYTES(&t, 13500 * MS, 0x61, 115 << 20);
+	TICK(&t, 13500 * MS);
+	ASSERT_EQ(decision(&t, 0x60), LM_SOCK_OTHER, "the display: a fraction of the stream");
+	get(&t, 18000 * MS, 0, 65536, 60000, LM_GET_CLEARED_SINCE_LAST, 256 << 20, 0);
+	CLOSE(&t, 20000 * MS, 0x60, 20000000);
+	lm_vmtrack_poll(&t, 21000 * MS, collect, NULL);
+	ASSERT_EQ(count_kind(LM_OBS_END), 0, "its leaving ends nothing");
 }
 
 /* multifd: the channels share the load; the main channel carries little. */
@@ -311,10 +350,12 @@ static void test_multifd_channels(void)
 	BYTES(&t, 1000 * MS, 0x40, 40 << 10);			/* main channel */
 	for (ch = 0x41; ch <= 0x44; ch++)
 		BYTES(&t, 1000 * MS, ch, (700 + ch - 0x40) << 10);	/* under 1 MiB each */
+	TICK(&t, 1000 * MS);
 	ASSERT_EQ(decision(&t, 0x41), -1, "not decided before the confirm time");
 	BYTES(&t, 3200 * MS, 0x40, 50 << 10);
 	for (ch = 0x41; ch <= 0x44; ch++)
 		BYTES(&t, 3200 * MS, ch, (900 + ch - 0x40) << 10);
+	TICK(&t, 3200 * MS);
 	ASSERT_EQ(decision(&t, 0x42), LM_SOCK_MIGRATION, "a channel: its share of the busiest");
 	ASSERT_TRUE(lm_streams_is_migration(&t.streams, 0x44), "every channel");
 	ASSERT_TRUE(!lm_streams_is_migration(&t.streams, 0x40), "the main channel carries too little");
@@ -331,6 +372,7 @@ static void test_unix_stream(void)
 	FIRST_SEND(&t, 101 * MS, 0x50, AF_UNIX_, LM_SOCK_MIGRATION);
 	get(&t, 102 * MS, 0, 16384, 16384, LM_GET_NOT_COUNTED, 100, 0);
 	BYTES(&t, 1000 * MS, 0x50, 32 << 20);
+	TICK(&t, 1000 * MS);
 	get(&t, 2100 * MS, 0, 16384, 30, LM_GET_CLEARED_SINCE_LAST, 64 << 20, 0);
 	get(&t, 2200 * MS, 0, 16384, 31, 0, 65 << 20, 0);
 	lm_vmtrack_poll(&t, 2300 * MS, collect, NULL);
@@ -393,6 +435,7 @@ int main(void)
 	test_third_sync_confirms_without_stream();
 	test_migration_streams();
 	test_multifd_channels();
+	test_busy_display_before_start();
 	test_unix_stream();
 	test_dirty_ring_starts();
 	test_smm_and_slot_churn();

@@ -110,10 +110,11 @@
  * sends the rest of RAM with no bandwidth cap (max-postcopy-bandwidth is
  * unlimited): measured 400-560 MB/s after 32 MiB/s of pre-copy. Pre-copy's
  * own stop phase sends at most about a threshold uncapped. So: since the
- * last sync, more than POSTCOPY_RATE_FACTOR x the cap and more than
- * POSTCOPY_THRESHOLDS thresholds sent (or, without a cap, more than
- * POSTCOPY_PENDING_FACTOR x what was pending at that sync plus
- * POSTCOPY_MARGIN: pre-copy syncs again before it has sent what was pending).
+ * last sync, more than POSTCOPY_THRESHOLDS thresholds sent, faster than
+ * POSTCOPY_RATE_FACTOR x the pre-copy rate (the cap, or the rate of the
+ * round that ended at that sync). Where pre-copy already ran at the link's
+ * speed: more than POSTCOPY_PENDING_FACTOR x what was pending at that sync
+ * plus POSTCOPY_MARGIN (pre-copy syncs again before it sent what was pending).
  */
 #define POSTCOPY_RATE_FACTOR	2.0
 #define POSTCOPY_THRESHOLDS	4.0
@@ -336,12 +337,12 @@ static double threshold(const struct lm_estimator *e, double rate)
 static int looks_like_postcopy(const struct lm_estimator *e, double now)
 {
 	double sent = (double)(e->tx_total - e->sync_tx), dt = now - e->sync_ts_s;
-	double cap = e->cfg.max_bandwidth_Bps, thr = threshold(e, rate_now(e));
+	double precopy = fmax(e->cfg.max_bandwidth_Bps, e->last_round_rate_Bps);
 
 	if (e->nrounds < 2 || !(dt > 0))
 		return 0;
-	if (cap > 0 && sent / dt > POSTCOPY_RATE_FACTOR * cap &&
-	    sent > POSTCOPY_THRESHOLDS * thr + DEVICE_STATE_BYTES)
+	if (precopy > 0 && sent / dt > POSTCOPY_RATE_FACTOR * precopy &&
+	    sent > POSTCOPY_THRESHOLDS * threshold(e, precopy) + DEVICE_STATE_BYTES)
 		return 1;
 	return sent > POSTCOPY_PENDING_FACTOR * e->pending_at_sync + POSTCOPY_MARGIN;
 }

@@ -79,6 +79,12 @@ static int is_candidate(const struct lm_stream *s, int window, uint64_t window_s
 	return window == 2 || s->first_ns + LM_STREAM_PRE_WINDOW_NS >= window_start_ns;
 }
 
+/* What a socket carried since the window opened. */
+static uint64_t since_window(const struct lm_stream *s)
+{
+	return s->bytes > s->base ? s->bytes - s->base : 0;
+}
+
 static uint64_t busiest(const struct lm_streams *ss, int window, uint64_t window_start_ns)
 {
 	uint64_t max = 0;
@@ -86,32 +92,47 @@ static uint64_t busiest(const struct lm_streams *ss, int window, uint64_t window
 
 	for (i = 0; i < ss->n; i++)
 		if ((is_candidate(&ss->s[i], window, window_start_ns) ||
-		     (ss->s[i].decided && ss->s[i].role == LM_SOCK_MIGRATION)) && ss->s[i].bytes > max)
-			max = ss->s[i].bytes;
+		     (ss->s[i].decided && ss->s[i].role == LM_SOCK_MIGRATION)) &&
+		    since_window(&ss->s[i]) > max)
+			max = since_window(&ss->s[i]);
 	return max;
+}
+
+/* A new window: from now on sockets are judged on what they carry in it. */
+static void open_window(struct lm_streams *ss, uint64_t window_start_ns)
+{
+	uint32_t i;
+
+	ss->window_start_ns = window_start_ns;
+	for (i = 0; i < ss->n; i++)
+		ss->s[i].base = ss->s[i].first_ns >= window_start_ns ? 0 : ss->s[i].bytes;
 }
 
 void lm_streams_decide(struct lm_streams *ss, uint64_t now_ns, int window, uint64_t window_start_ns)
 {
-	uint64_t max = busiest(ss, window, window_start_ns), since;
+	uint64_t max, since, carried;
 	uint32_t i;
 
+	if (window && window_start_ns != ss->window_start_ns)
+		open_window(ss, window_start_ns);
+	max = busiest(ss, window, window_start_ns);
 	for (i = 0; i < ss->n; i++) {
 		struct lm_stream *s = &ss->s[i];
 
 		if (s->decided)
 			continue;
 		since = s->first_ns > window_start_ns ? s->first_ns : window_start_ns;
+		carried = since_window(s);
 		if (!window) {
 			/* BPF's guess after logging went on without a migration (display, dirty-rate) */
 			if (s->role == LM_SOCK_MIGRATION && now_ns > s->first_ns + LM_STREAM_CONFIRM_NS)
 				decide(s, LM_SOCK_UNDECIDED);
 		} else if (!is_candidate(s, window, window_start_ns)) {
 			decide(s, LM_SOCK_OTHER);
-		} else if (s->bytes >= LM_STREAM_MIN_BYTES) {
+		} else if (carried >= LM_STREAM_MIN_BYTES && carried * LM_STREAM_PEER_SHARE >= max) {
 			decide(s, LM_SOCK_MIGRATION);
 		} else if (now_ns > since + LM_STREAM_CONFIRM_NS) {
-			decide(s, s->bytes && s->bytes * LM_STREAM_PEER_SHARE >= max ?
+			decide(s, carried && carried * LM_STREAM_PEER_SHARE >= max ?
 				  LM_SOCK_MIGRATION : LM_SOCK_OTHER);
 		}
 	}
@@ -149,7 +170,7 @@ int lm_streams_confirmed(const struct lm_streams *ss)
 
 	for (i = 0; i < ss->n; i++)
 		if (ss->s[i].role == LM_SOCK_MIGRATION && (ss->s[i].decided || ss->fixed) &&
-		    ss->s[i].bytes >= LM_STREAM_MIN_BYTES)
+		    since_window(&ss->s[i]) >= LM_STREAM_MIN_BYTES)
 			return 1;
 	return 0;
 }

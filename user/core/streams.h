@@ -8,12 +8,13 @@
  *  - With --port the user decided (BPF applies it): nothing to do here.
  *  - A socket that was already sending well before dirty logging was
  *    switched on (LM_STREAM_PRE_WINDOW_NS) is not the migration's.
- *  - The others that send during the migration are candidates: one becomes a
- *    migration stream once it carried LM_STREAM_MIN_BYTES; after
- *    LM_STREAM_CONFIRM_NS the busiest candidate is one whatever it carried
- *    (a slow link), and so is any candidate carrying at least
- *    1/LM_STREAM_PEER_SHARE of the busiest (multifd's channels share the load);
- *    the rest are not (QMP replies, an idle display).
+ *  - The others that send during the migration are candidates, judged on
+ *    what they carried since logging went on: one becomes a migration stream
+ *    once it carried LM_STREAM_MIN_BYTES and at least 1/LM_STREAM_PEER_SHARE
+ *    of the busiest (multifd's channels share the load; a display sending
+ *    screens carries a fraction of a migration); after LM_STREAM_CONFIRM_NS
+ *    the busiest is one whatever it carried (a slow link), and the rest are
+ *    not (QMP replies, an idle or slow display).
  * BPF counts a socket that starts sending right after logging was switched
  * on as the migration's from its first byte (so round 1's bytes are exact)
  * until a decision here says otherwise. Pure: times come with the events.
@@ -41,6 +42,7 @@ struct lm_stream {
 	uint64_t first_ns;	/* first send seen */
 	uint64_t last_send_ns;
 	uint64_t bytes;		/* sent since lmtrace saw it */
+	uint64_t base;		/* bytes when the current dirty-logging window opened */
 	uint16_t family;
 	uint16_t role;		/* enum lm_sock_role: decided here, else BPF's provisional one */
 	uint8_t decided;	/* role is final */
@@ -52,6 +54,7 @@ struct lm_streams {
 	struct lm_stream s[LM_MAX_STREAMS_PER_VM];
 	uint32_t n;
 	uint32_t untracked;	/* sockets past the table's size */
+	uint64_t window_start_ns;	/* of the window the bases belong to */
 	int fixed;		/* --port: BPF's roles are final */
 };
 

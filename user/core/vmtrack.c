@@ -376,7 +376,8 @@ static void on_sock(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn e
 		      e->sock.newstate == TCP_CLOSE_WAIT;
 	struct lm_stream *s = lm_streams_update(&t->streams, e);
 
-	if (!s)
+	/* byte counts come in one socket at a time: judged together at the tick */
+	if (!s || e->kind == LM_EV_SOCK_BYTES)
 		return;
 	/* what it carried until now decides what its closing means */
 	decide_streams(t, e->ts_ns);
@@ -434,6 +435,10 @@ void lm_vmtrack_tick(struct lm_vmtrack *t, uint64_t now_ns, const struct lm_vm_c
 {
 	struct lm_obs o;
 
+	/* every socket's bytes are in (the caller sends them first): judge them together */
+	decide_streams(t, now_ns);
+	if (t->migrating && lm_streams_confirmed(&t->streams))
+		confirm(t, emit, ctx);
 	/* Held back until the end is settled: it will carry the earlier close time. */
 	if (t->close_pending_ns)
 		return;

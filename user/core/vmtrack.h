@@ -89,7 +89,7 @@ void lm_vmtrack_event(struct lm_vmtrack *t, const struct lm_event *e,
 		      lm_emit_fn emit, void *ctx);
 /* Time passes: close an idle burst, confirm a completed migration. */
 void lm_vmtrack_poll(struct lm_vmtrack *t, uint64_t now_ns, lm_emit_fn emit, void *ctx);
-/* Periodic sample from the summed counters. */
+/* Periodic sample from the summed counters, after the sockets' LM_EV_SOCK_BYTES of the same time. */
 void lm_vmtrack_tick(struct lm_vmtrack *t, uint64_t now_ns, const struct lm_vm_counters *sum,
 		     lm_emit_fn emit, void *ctx);
 /* The process is gone or tracing stops: flush and end an open migration. */
