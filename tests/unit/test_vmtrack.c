@@ -257,6 +257,7 @@ static void test_third_sync_confirms_without_stream(void)
 	lm_vmtrack_poll(&t, 2600 * MS, collect, NULL);
 	ASSERT_EQ(count_kind(LM_OBS_START), 1, "third sync: a migration");
 	ASSERT_EQ(count_kind(LM_OBS_ROUND), 3, "all three rounds");
+	ASSERT_TRUE(nth(LM_OBS_START, 0)->start.flags & LM_START_NO_STREAM, "said: no stream seen");
 	set_slot(&t, 2700 * MS, 0, 64 << 20, 0);
 	ASSERT_EQ(nth(LM_OBS_END, 0)->end.reason, LM_END_CANCELLED, "then cancelled");
 }

@@ -38,8 +38,10 @@ enum lm_dirty_source {
 struct lm_obs_start {
 	uint64_t ram_bytes;	/* sum of dirty-logged memslots, 0 if unknown */
 	uint32_t late;		/* 1 if lmtrace attached after the migration began */
-	uint32_t pad;
+	uint32_t flags;		/* LM_START_* */
 };
+/* Three syncs and no stream seen (exec:, a pipe): bytes, rates and the end are unknown. */
+#define LM_START_NO_STREAM	(1u << 0)
 
 struct lm_obs_round {
 	uint32_t round;		/* 1-based; round 1 is the initial (all-RAM) sync */

@@ -229,9 +229,14 @@ static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 	if (t->source == LM_SRC_RING && t->have_prev_round)
 		o.round.dirty_pages = t->burst_ring_total - t->prev_ring_total;
 	/* a stream carried data, or a third sync: calc-dirty-rate does neither */
-	if (t->round >= LM_TRACK_HELD_MAX || stream_bytes(t) >= LM_STREAM_MIN_BYTES ||
-	    lm_streams_confirmed(&t->streams))
+	if (stream_bytes(t) >= LM_STREAM_MIN_BYTES || lm_streams_confirmed(&t->streams)) {
 		confirm(t, emit, ctx);
+	} else if (t->round >= LM_TRACK_HELD_MAX) {
+		/* a migration over something lmtrace cannot see: say so at its start */
+		if (!t->confirmed && t->nheld && !stream_bytes(t))
+			t->held[0].start.flags |= LM_START_NO_STREAM;
+		confirm(t, emit, ctx);
+	}
 	put(t, &o, emit, ctx);
 
 	t->prev_round_ns = t->burst_first_ns;

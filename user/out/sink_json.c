@@ -93,8 +93,9 @@ static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
 	switch (o->kind) {
 	case LM_OBS_START:
 		json_head(f, "migration", ts, o->pid);
-		fprintf(f, ",\"event\":\"start\",\"ram_bytes\":%llu,\"late\":%s}\n",
-			(unsigned long long)o->start.ram_bytes, o->start.late ? "true" : "false");
+		fprintf(f, ",\"event\":\"start\",\"ram_bytes\":%llu,\"late\":%s,\"no_stream\":%s}\n",
+			(unsigned long long)o->start.ram_bytes, o->start.late ? "true" : "false",
+			o->start.flags & LM_START_NO_STREAM ? "true" : "false");
 		break;
 	case LM_OBS_END:
 		json_head(f, "migration", ts, o->pid);

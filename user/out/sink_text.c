@@ -34,8 +34,10 @@ static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 	hhmmss(o->ts_ns / 1e9, t, sizeof(t));
 	switch (o->kind) {
 	case LM_OBS_START:
-		fprintf(f, "# %s pid %u: migration started, %.1f MiB under dirty logging%s\n", t,
-			o->pid, o->start.ram_bytes / LM_MiB, o->start.late ? " (already running when attached)" : "");
+		fprintf(f, "# %s pid %u: migration started, %.1f MiB under dirty logging%s%s\n", t,
+			o->pid, o->start.ram_bytes / LM_MiB, o->start.late ? " (already running when attached)" : "",
+			o->start.flags & LM_START_NO_STREAM ? "; no migration stream seen (exec: or a pipe?): "
+			"bytes, rates and its end are unknown, rounds and pages exact" : "");
 		break;
 	case LM_OBS_END:
 		fprintf(f, "# %s pid %u: migration ended (%s)\n", t, o->pid,

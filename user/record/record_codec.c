@@ -68,7 +68,7 @@ struct obs_field {
 
 static const struct obs_field start_fields[] = {
 	F(struct lm_obs_start, ram_bytes), F(struct lm_obs_start, late),
-	F(struct lm_obs_start, pad),
+	F(struct lm_obs_start, flags),
 };
 static const struct obs_field round_fields[] = {
 	F(struct lm_obs_round, round), F(struct lm_obs_round, flags),
