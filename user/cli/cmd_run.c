@@ -113,8 +113,12 @@ static int run(int argc, char **argv, enum lm_options_mode mode)
 	lm_pipeline_init(&pipe, &cfg);
 	if (add_sinks(&o, &pipe))
 		return 1;
+	/* every way to be asked to stop ends with summaries and a closed recording */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	/* a closed pipe is a write error the pipeline reports, not a silent death */
 	signal(SIGPIPE, SIG_IGN);
 
 	ret = o.replay_path ? replay(&o, &pipe) : trace(&o, &pipe);

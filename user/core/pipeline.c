@@ -143,6 +143,16 @@ static void update_view(struct lm_vm_view *vm, const struct lm_obs *o)
 	}
 }
 
+/* errno is that of the write that failed, read right after the sinks wrote. */
+static void watch_streams(struct lm_pipeline *p)
+{
+	int i, err = errno;
+
+	for (i = 0; i < p->nsinks && !p->error; i++)
+		if (p->sinks[i]->out && ferror(p->sinks[i]->out))
+			p->error = err > 0 ? -err : -EIO;
+}
+
 int lm_pipeline_feed(struct lm_pipeline *p, const struct lm_obs *o)
 {
 	struct lm_pipe_vm *vm = find_or_add_vm(p, o->pid);
@@ -162,10 +172,17 @@ int lm_pipeline_feed(struct lm_pipeline *p, const struct lm_obs *o)
 	}
 	if (o->kind == LM_OBS_TICK)
 		push_history(&vm->view, o->ts_ns / 1e9);
+	errno = 0;
 	for (i = 0; i < p->nsinks; i++)
 		if (p->sinks[i]->on_obs)
 			p->sinks[i]->on_obs(p->sinks[i], o, &vm->view, changed);
+	watch_streams(p);
 	return 0;
+}
+
+int lm_pipeline_error(const struct lm_pipeline *p)
+{
+	return p->error;
 }
 
 void lm_pipeline_message(struct lm_pipeline *p, int level, const char *fmt, ...)
@@ -180,6 +197,29 @@ void lm_pipeline_message(struct lm_pipeline *p, int level, const char *fmt, ...)
 	for (i = 0; i < p->nsinks; i++)
 		if (p->sinks[i]->on_message)
 			p->sinks[i]->on_message(p->sinks[i], level, msg);
+}
+
+void lm_pipeline_retire(struct lm_pipeline *p, uint32_t pid)
+{
+	struct lm_pipe_vm *vm;
+	int i, j;
+
+	for (i = 0; i < p->nvms && p->vms[i]->view.pid != pid; i++)
+		;
+	if (i == p->nvms)
+		return;
+	vm = p->vms[i];
+	for (j = 0; j < p->nsinks; j++)
+		if (p->sinks[j]->on_summary)
+			p->sinks[j]->on_summary(p->sinks[j], &vm->view);
+	for (j = 0; j < p->nsinks; j++)
+		if (p->sinks[j]->on_forget)
+			p->sinks[j]->on_forget(p->sinks[j], &vm->view);
+	/* the others keep their order: outputs list VMs in order of appearance */
+	memmove(&p->vms[i], &p->vms[i + 1], (p->nvms - i - 1) * sizeof(p->vms[0]));
+	p->nvms--;
+	free(vm->track);
+	free(vm);
 }
 
 int lm_pipeline_finish(struct lm_pipeline *p)

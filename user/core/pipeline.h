@@ -33,6 +33,7 @@ struct lm_pipeline {
 	int nsinks;
 	lm_sock_role_fn on_sock_role;
 	void *sock_role_ctx;
+	int error;		/* first write error of a sink's stream (-errno), 0 none */
 };
 
 void lm_pipeline_init(struct lm_pipeline *p, const struct lm_est_config *cfg);
@@ -42,9 +43,17 @@ int lm_pipeline_add_sink(struct lm_pipeline *p, struct lm_sink *s);
 void lm_pipeline_set_name(struct lm_pipeline *p, uint32_t pid, const char *name);
 /* Feed one observation. -ENOSPC if it is for a new VM and the table is full. */
 int lm_pipeline_feed(struct lm_pipeline *p, const struct lm_obs *o);
+/* A sink's stream failed (a closed pipe, a full disk): -errno, else 0. */
+int lm_pipeline_error(const struct lm_pipeline *p);
 /* A message for every sink (level 0 = info, 1 = warning, 2 = error). */
 void lm_pipeline_message(struct lm_pipeline *p, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/*
+ * A VM whose process is gone: its summary to every sink, then it is
+ * forgotten and its entry freed (a long-running trace sees VMs come and go;
+ * a reused pid starts afresh). Untrack it first.
+ */
+void lm_pipeline_retire(struct lm_pipeline *p, uint32_t pid);
 /* Summaries for every VM, then close every sink. Returns the first sink error. */
 int lm_pipeline_finish(struct lm_pipeline *p);
 const struct lm_vm_view *lm_pipeline_vm(const struct lm_pipeline *p, uint32_t pid);

@@ -11,6 +11,7 @@
 #define LM_VIEW_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include "core/estimate.h"
 #include "core/obs.h"
 
@@ -60,11 +61,15 @@ struct lm_vm_view {
 struct lm_sink {
 	const char *name;
 	void *ctx;
+	FILE *out;	/* the stream it writes, if any: the pipeline watches it for write errors */
 	/* every observation, after the estimator consumed it; changed: LM_CHANGED_* of the estimate */
 	void (*on_obs)(struct lm_sink *s, const struct lm_obs *o,
 		       const struct lm_vm_view *vm, unsigned changed);
-	/* once at the end for each VM */
+	/* once at the end for each VM (or when its process is gone, in a long-running trace) */
 	void (*on_summary)(struct lm_sink *s, const struct lm_vm_view *vm);
+	/* the VM is gone for good, after its summary: drop what the sink keeps of it
+	 * (vm is freed right after this call) */
+	void (*on_forget)(struct lm_sink *s, const struct lm_vm_view *vm);
 	/* a warning worth showing the user (lost events, hook fallback), 0 = info */
 	void (*on_message)(struct lm_sink *s, int level, const char *msg);
 	/* flush and free; returns 0 or -errno (e.g. a write error) */

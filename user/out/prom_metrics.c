@@ -54,6 +54,21 @@ void lm_prom_update(struct lm_prom_state *st, const struct lm_vm_view *vm)
 	pthread_mutex_unlock(&st->lock);
 }
 
+void lm_prom_forget(struct lm_prom_state *st, uint32_t pid)
+{
+	int i;
+
+	pthread_mutex_lock(&st->lock);
+	for (i = 0; i < st->nvms; i++) {
+		if (st->vms[i].pid != pid)
+			continue;
+		memmove(&st->vms[i], &st->vms[i + 1], (st->nvms - i - 1) * sizeof(st->vms[0]));
+		st->nvms--;
+		break;
+	}
+	pthread_mutex_unlock(&st->lock);
+}
+
 /* Label values: backslash, double quote and line feed escaped. */
 static void put_label(FILE *f, const char *s)
 {

@@ -33,6 +33,8 @@ void lm_prom_init(struct lm_prom_state *st);
 void lm_prom_destroy(struct lm_prom_state *st);
 /* Copy what the series need from the view (the estimator's numbers, as is). */
 void lm_prom_update(struct lm_prom_state *st, const struct lm_vm_view *vm);
+/* The VM's series go (its process is gone). */
+void lm_prom_forget(struct lm_prom_state *st, uint32_t pid);
 /* A malloc'd exposition text (caller frees) and its length; NULL on ENOMEM. */
 char *lm_prom_render(struct lm_prom_state *st, size_t *len);
 

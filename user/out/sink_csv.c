@@ -114,6 +114,7 @@ int lm_sink_csv_new(FILE *f, struct lm_sink **out)
 	cs = (struct csv_sink *)(s + 1);
 	cs->f = f;
 	s->name = "csv";
+	s->out = f;
 	s->ctx = cs;
 	s->on_obs = csv_on_obs;
 	s->close = csv_close;

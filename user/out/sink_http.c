@@ -164,6 +164,13 @@ static void http_on_summary(struct lm_sink *s, const struct lm_vm_view *vm)
 	lm_prom_update(&hs->st, vm);
 }
 
+static void http_on_forget(struct lm_sink *s, const struct lm_vm_view *vm)
+{
+	struct http_sink *hs = s->ctx;
+
+	lm_prom_forget(&hs->st, vm->pid);
+}
+
 static int http_close(struct lm_sink *s)
 {
 	struct http_sink *hs = s->ctx;
@@ -208,6 +215,7 @@ int lm_sink_http_new(const char *addr_port, struct lm_sink **out, char *err, siz
 	hs->sink.ctx = hs;
 	hs->sink.on_obs = http_on_obs;
 	hs->sink.on_summary = http_on_summary;
+	hs->sink.on_forget = http_on_forget;
 	hs->sink.close = http_close;
 	*out = &hs->sink;
 	return 0;

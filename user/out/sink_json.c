@@ -210,6 +210,7 @@ int lm_sink_json_new(FILE *f, struct lm_sink **out)
 	}
 	js->f = f;
 	s->name = "json";
+	s->out = f;
 	s->ctx = js;
 	s->on_obs = json_on_obs;
 	s->on_summary = json_on_summary;

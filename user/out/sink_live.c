@@ -297,6 +297,20 @@ static void live_on_summary(struct lm_sink *s, const struct lm_vm_view *vm)
 	remember(ls, vm);
 }
 
+/* The view is about to be freed: its block goes from the screen. */
+static void live_on_forget(struct lm_sink *s, const struct lm_vm_view *vm)
+{
+	struct live_sink *ls = s->ctx;
+
+	for (int i = 0; i < ls->nvms; i++) {
+		if (ls->vms[i] != vm)
+			continue;
+		memmove(&ls->vms[i], &ls->vms[i + 1], (ls->nvms - i - 1) * sizeof(ls->vms[0]));
+		ls->nvms--;
+		break;
+	}
+}
+
 static int live_close(struct lm_sink *s)
 {
 	struct live_sink *ls = s->ctx;
@@ -323,10 +337,12 @@ int lm_sink_live_new(FILE *tty, struct lm_sink **out)
 	ls->tty = tty;
 	ls->color = !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb"));
 	s->name = "live";
+	s->out = tty;
 	s->ctx = ls;
 	s->on_obs = live_on_obs;
 	s->on_message = live_on_message;
 	s->on_summary = live_on_summary;
+	s->on_forget = live_on_forget;
 	s->close = live_close;
 	*out = s;
 	return 0;

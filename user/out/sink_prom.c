@@ -75,6 +75,15 @@ static void prom_on_summary(struct lm_sink *s, const struct lm_vm_view *vm)
 	lm_prom_update(&ps->st, vm);
 }
 
+/* Its series go from the file at once: a gone VM must not keep alerting. */
+static void prom_on_forget(struct lm_sink *s, const struct lm_vm_view *vm)
+{
+	struct prom_file_sink *ps = s->ctx;
+
+	lm_prom_forget(&ps->st, vm->pid);
+	rewrite(ps);
+}
+
 static int prom_close(struct lm_sink *s)
 {
 	struct prom_file_sink *ps = s->ctx;
@@ -118,6 +127,7 @@ int lm_sink_prom_file_new(const char *path, struct lm_sink **out, char *err, siz
 	ps->sink.ctx = ps;
 	ps->sink.on_obs = prom_on_obs;
 	ps->sink.on_summary = prom_on_summary;
+	ps->sink.on_forget = prom_on_forget;
 	ps->sink.close = prom_close;
 	*out = &ps->sink;
 	return 0;

@@ -134,6 +134,7 @@ int lm_sink_text_new(FILE *f, struct lm_sink **out)
 	}
 	ts->f = f;
 	s->name = "text";
+	s->out = f;
 	s->ctx = ts;
 	s->on_obs = text_on_obs;
 	s->on_summary = text_on_summary;

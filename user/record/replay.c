@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include "record/replay.h"
 #include "record/record.h"
 
@@ -20,7 +21,7 @@ int lm_replay(const char *path, struct lm_pipeline *p, char *err, size_t errlen)
 	/* The estimates must be those seen live: use the recorded settings. */
 	if (p->nvms == 0)
 		p->cfg = *lm_record_config(r);
-	while ((ret = lm_record_next(r, &it)) > 0) {
+	while ((ret = lm_record_next(r, &it)) > 0 && !lm_pipeline_error(p)) {
 		switch (it.type) {
 		case LM_REC_E_OBS:
 			if (lm_pipeline_feed(p, &it.obs) == -ENOSPC && !full_warned++)
@@ -37,7 +38,11 @@ int lm_replay(const char *path, struct lm_pipeline *p, char *err, size_t errlen)
 			break;
 		}
 	}
-	if (ret == -ENODATA) {
+	if (ret > 0) {
+		/* the outputs failed (a closed pipe): no use reading on */
+		ret = lm_pipeline_error(p);
+		snprintf(err, errlen, "writing output failed: %s", strerror(-ret));
+	} else if (ret == -ENODATA) {
 		/* A killed lmtrace: everything up to its last block is good. */
 		lm_pipeline_message(p, 1, "%s", lm_record_error(r));
 		ret = 0;

@@ -1,31 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Reading QEMU's migration parameters over QMP for the estimator. */
+/* Reading QEMU's migration parameters over QMP, off the sampling loop. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "core/units.h"
 #include "trace/qmp.h"
 #include "trace/qmp_watch.h"
 
-/* Short: this runs inside lmtrace's sampling loop. */
-#define WATCH_TIMEOUT_MS 500
-
-int lm_qmp_watch_open(struct lm_qmp_watch *w, const char *path, uint32_t pid,
-		      char *err, size_t errlen)
-{
-	int ret;
-
-	memset(w, 0, sizeof(*w));
-	w->pid = pid;
-	ret = lm_qmp_open(&w->q, path, WATCH_TIMEOUT_MS * 4);
-	if (ret)
-		snprintf(err, errlen, "cannot use the QMP socket %s: %s (is it QEMU's -qmp "
-			 "unix:PATH,server socket, and free? QEMU serves one client per socket)",
-			 path, strerror(-ret));
-	else
-		lm_qmp_set_timeout(w->q, WATCH_TIMEOUT_MS);
-	return ret;
-}
+/* A reply later than this is a slow monitor (the connection stays). */
+#define WATCH_TIMEOUT_MS	2000
+/* A lost connection is tried again after 1, 2, 4 ... up to this many seconds. */
+#define RECONNECT_MAX_S		30
 
 /* query-migrate's status string, as the estimator needs it. */
 static uint32_t status_of(const char *s)
@@ -46,37 +32,166 @@ static uint32_t status_of(const char *s)
 	return LM_QEMU_UNKNOWN;
 }
 
-int lm_qmp_watch_poll(struct lm_qmp_watch *w, uint64_t ts_ns, struct lm_obs *out,
-		      char *err, size_t errlen)
+/* One round of queries; 0 and *p, or -errno with why. */
+static int query(struct lm_qmp *q, uint64_t *ram_bytes, struct lm_obs_params *p, char *why,
+		 size_t len)
 {
 	struct lm_qmp_migrate_params mp;
 	struct lm_qmp_migrate_info mi;
-	struct lm_obs_params now = { .page_size = LM_PAGE_SIZE_DEFAULT };
 	int ret;
 
-	ret = lm_qmp_query_migrate_params(w->q, &mp);
+	ret = lm_qmp_query_migrate_params(q, &mp);
 	if (!ret)
-		ret = lm_qmp_query_migrate(w->q, &mi);
-	if (!ret && !w->have_last)
-		ret = lm_qmp_query_ram_size(w->q, &now.ram_bytes);
+		ret = lm_qmp_query_migrate(q, &mi);
+	if (!ret && !*ram_bytes)
+		ret = lm_qmp_query_ram_size(q, ram_bytes);
 	if (ret) {
-		snprintf(err, errlen, "QMP query failed: %s%s%s", strerror(-ret),
-			 lm_qmp_error_desc(w->q)[0] ? ": " : "", lm_qmp_error_desc(w->q));
+		snprintf(why, len, "%s%s%s", strerror(-ret), lm_qmp_error_desc(q)[0] ? ": " : "",
+			 lm_qmp_error_desc(q));
 		return ret;
 	}
-	if (w->have_last)
-		now.ram_bytes = w->last.ram_bytes;
-	now.downtime_limit_ms = mp.downtime_limit_ms > 0 ? (uint64_t)mp.downtime_limit_ms :
+	memset(p, 0, sizeof(*p));
+	p->page_size = mi.ram.page_size ? (uint32_t)mi.ram.page_size : LM_PAGE_SIZE_DEFAULT;
+	p->downtime_limit_ms = mp.downtime_limit_ms > 0 ? (uint64_t)mp.downtime_limit_ms :
 							  LM_DOWNTIME_LIMIT_DEFAULT_MS;
-	now.max_bandwidth = mp.max_bandwidth > 0 ? (uint64_t)mp.max_bandwidth : 0;
-	now.throttle_pct = mi.cpu_throttle_pct;
-	now.qemu_status = status_of(mi.status);
-	if (mi.ram.page_size)
-		now.page_size = (uint32_t)mi.ram.page_size;
-	if (w->have_last && !memcmp(&now, &w->last, sizeof(now)))
+	p->max_bandwidth = mp.max_bandwidth > 0 ? (uint64_t)mp.max_bandwidth : 0;
+	p->ram_bytes = *ram_bytes;
+	p->throttle_pct = mi.cpu_throttle_pct;
+	p->qemu_status = status_of(mi.status);
+	return 0;
+}
+
+/* Sleeps up to ms unless told to stop; returns 1 when told to stop. */
+static int nap(struct lm_qmp_watch *w, uint64_t ms)
+{
+	struct timespec until;
+	int stop;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&w->lock);
+	while (!w->stop && pthread_cond_timedwait(&w->wake, &w->lock, &until) != ETIMEDOUT)
+		;
+	stop = w->stop;
+	pthread_mutex_unlock(&w->lock);
+	return stop;
+}
+
+static void publish(struct lm_qmp_watch *w, int state, const struct lm_obs_params *p, const char *why)
+{
+	pthread_mutex_lock(&w->lock);
+	w->state = state;
+	if (p) {
+		w->latest = *p;
+		w->have_latest = 1;
+		w->polls_ok++;
+	}
+	if (why)
+		snprintf(w->why, sizeof(w->why), "%s", why);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void *watch_thread(void *arg)
+{
+	struct lm_qmp_watch *w = arg;
+	struct lm_obs_params p;
+	struct lm_qmp *q = NULL;
+	uint64_t ram = 0, backoff_s = 1;
+	char why[160];
+	int ret;
+
+	do {
+		if (!q) {
+			ret = lm_qmp_open(&q, w->path, WATCH_TIMEOUT_MS);
+			if (ret) {
+				snprintf(why, sizeof(why), "cannot reconnect: %s", strerror(-ret));
+				publish(w, LM_QMP_DOWN, NULL, why);
+				q = NULL;
+				if (nap(w, backoff_s * 1000))
+					break;
+				backoff_s = backoff_s * 2 > RECONNECT_MAX_S ? RECONNECT_MAX_S : backoff_s * 2;
+				continue;
+			}
+			lm_qmp_set_timeout(q, WATCH_TIMEOUT_MS);
+			backoff_s = 1;
+		}
+		ret = query(q, &ram, &p, why, sizeof(why));
+		if (!ret) {
+			publish(w, LM_QMP_UP, &p, NULL);
+		} else if (ret == -ETIMEDOUT) {
+			publish(w, LM_QMP_SLOW, NULL, why);	/* QEMU's monitor is busy: wait */
+		} else {
+			publish(w, LM_QMP_DOWN, NULL, why);
+			lm_qmp_close(q);
+			q = NULL;
+		}
+	} while (!nap(w, w->interval_ms));
+	lm_qmp_close(q);
+	return NULL;
+}
+
+int lm_qmp_watch_open(struct lm_qmp_watch *w, const char *path, uint32_t pid,
+		      uint64_t interval_ms, char *err, size_t errlen)
+{
+	struct lm_qmp *q;
+	int ret;
+
+	memset(w, 0, sizeof(*w));
+	if (strlen(path) >= sizeof(w->path)) {
+		snprintf(err, errlen, "the QMP socket path %s is too long", path);
+		return -ENAMETOOLONG;
+	}
+	snprintf(w->path, sizeof(w->path), "%s", path);
+	w->pid = pid;
+	w->interval_ms = interval_ms;
+	/* once here, so a wrong or busy socket is a clear error at start */
+	ret = lm_qmp_open(&q, path, WATCH_TIMEOUT_MS);
+	if (ret) {
+		snprintf(err, errlen, "cannot use the QMP socket %s: %s (is it QEMU's -qmp "
+			 "unix:PATH,server socket, and free? QEMU serves one client per socket)",
+			 path, strerror(-ret));
+		return ret;
+	}
+	lm_qmp_close(q);
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->wake, NULL);
+	ret = -pthread_create(&w->thread, NULL, watch_thread, w);
+	if (ret)
+		snprintf(err, errlen, "cannot start the QMP thread: %s", strerror(-ret));
+	return ret;
+}
+
+int lm_qmp_watch_poll(struct lm_qmp_watch *w, uint64_t ts_ns, struct lm_obs *out,
+		      char *msg, size_t msglen)
+{
+	struct lm_obs_params now;
+	int have, state, changed;
+	char why[160];
+
+	pthread_mutex_lock(&w->lock);
+	now = w->latest;
+	have = w->have_latest;
+	state = w->state;
+	snprintf(why, sizeof(why), "%s", w->why);
+	pthread_mutex_unlock(&w->lock);
+	if (msg && msglen) {
+		msg[0] = 0;
+		if (state != w->told_state)
+			snprintf(msg, msglen, state == LM_QMP_UP ? "QMP answers again" :
+				 state == LM_QMP_SLOW ? "QMP is slow (%s); still trying" :
+				 "QMP connection lost (%s); reconnecting", why);
+		w->told_state = state;
+	}
+	changed = have && (!w->have_told || memcmp(&now, &w->told, sizeof(now)));
+	if (!changed)
 		return 0;
-	w->last = now;
-	w->have_last = 1;
+	w->told = now;
+	w->have_told = 1;
 	memset(out, 0, sizeof(*out));
 	out->kind = LM_OBS_PARAMS;
 	out->pid = w->pid;
@@ -87,6 +202,11 @@ int lm_qmp_watch_poll(struct lm_qmp_watch *w, uint64_t ts_ns, struct lm_obs *out
 
 void lm_qmp_watch_close(struct lm_qmp_watch *w)
 {
-	lm_qmp_close(w->q);
-	w->q = NULL;
+	pthread_mutex_lock(&w->lock);
+	w->stop = 1;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
 }

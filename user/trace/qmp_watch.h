@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * --qmp: the migration parameters that decide convergence (downtime limit,
- * bandwidth cap, RAM size, auto-converge throttle), read from QEMU each
- * interval and turned into LM_OBS_PARAMS observations when they change.
+ * bandwidth cap, RAM size, auto-converge throttle) and QEMU's migration
+ * status, read by a thread of their own each interval, so that QEMU's
+ * monitor stalling (it does, under its big lock, while large guests set up
+ * and during stop-and-copy) never holds up the sampling loop. A reply that
+ * times out keeps the connection (late replies are told apart by id); a
+ * lost connection is opened again with backoff.
  */
 #ifndef LM_QMP_WATCH_H
 #define LM_QMP_WATCH_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "core/obs.h"
@@ -14,18 +19,38 @@
 struct lm_qmp;
 
 struct lm_qmp_watch {
-	struct lm_qmp *q;
+	char path[108];			/* sun_path's size */
 	uint32_t pid;
-	struct lm_obs_params last;
-	int have_last;
+	uint64_t interval_ms;
+	pthread_t thread;
+	pthread_mutex_t lock;		/* guards what follows */
+	pthread_cond_t wake;
+	int stop;
+	struct lm_obs_params latest;	/* from the last good poll */
+	int have_latest;
+	uint64_t polls_ok;		/* for the main loop to tell news */
+	int state;			/* LM_QMP_UP, LM_QMP_SLOW, LM_QMP_DOWN */
+	char why[160];			/* what went wrong last */
+	/* the main loop's side */
+	struct lm_obs_params told;
+	int have_told, told_state;
 };
 
-/* 0, or -errno with a user-facing message in err. */
+enum { LM_QMP_UP = 0, LM_QMP_SLOW = 1, LM_QMP_DOWN = 2 };
+
+/*
+ * Connects once (so a wrong socket is a clear error at start), then starts
+ * the thread. 0, or -errno with a user-facing message in err.
+ */
 int lm_qmp_watch_open(struct lm_qmp_watch *w, const char *path, uint32_t pid,
-		      char *err, size_t errlen);
-/* 1 and *out filled when the parameters changed, 0 if not, -errno (message in err). */
+		      uint64_t interval_ms, char *err, size_t errlen);
+/*
+ * Never blocks on QEMU. 1 and *out filled when the parameters changed since
+ * the last call, else 0; *msg (if not NULL) gets a line to tell the user
+ * when QMP went slow, was lost or came back ("" otherwise).
+ */
 int lm_qmp_watch_poll(struct lm_qmp_watch *w, uint64_t ts_ns, struct lm_obs *out,
-		      char *err, size_t errlen);
+		      char *msg, size_t msglen);
 void lm_qmp_watch_close(struct lm_qmp_watch *w);
 
 #endif /* LM_QMP_WATCH_H */

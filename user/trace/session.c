@@ -43,6 +43,7 @@ struct session {
 	int started;			/* the loop ran: close what it opened */
 	struct watched_sock watched[MAX_WATCHED];
 	int nwatched;
+	int full_warned;		/* the VM table filled: said once */
 };
 
 static uint64_t mono_ns(void)
@@ -179,9 +180,17 @@ static void remove_vm(struct session *s, uint32_t pid, int64_t pidfd, uint32_t r
 	struct lm_vm_counters sum;
 	int have_sum = lm_tracer_counters(s->tracer, pid, &sum) == 0;
 
+	int i = 0;
+
 	lm_pipeline_untrack(s->pipe, pid, mono_ns(), reason, have_sum ? &sum : NULL);
 	lm_tracer_remove_pid(s->tracer, pid);
 	close((int)pidfd);
+	while (i < s->nwatched) {
+		if (s->watched[i].pid == pid)
+			s->watched[i] = s->watched[--s->nwatched];
+		else
+			i++;
+	}
 }
 
 /* -p given: each pid must exist and be a VMM. */
@@ -215,12 +224,17 @@ static int check_pids(const struct lm_session_opts *o)
 /* Without -p: pick up VMMs as they appear. */
 static void discover_vms(struct session *s)
 {
-	pid_t pids[LM_MAX_VMS];
-	int i, n = lm_proc_find_vmms(pids, LM_MAX_VMS);
+	pid_t pids[LM_MAX_VMS + 1];
+	int i, n = lm_proc_find_vmms(pids, LM_MAX_VMS + 1), full = 0;
 
 	for (i = 0; i < n; i++)
-		if (!is_tracked(s, pids[i]))
-			add_vm(s, pids[i]);
+		if (!is_tracked(s, pids[i]) && add_vm(s, pids[i]) == -ENOSPC)
+			full = 1;
+	/* said once each time the table fills, not at every scan */
+	if (full && !s->full_warned)
+		lm_pipeline_message(s->pipe, 1, "more than %d VMMs at once: the others are not traced "
+				    "until one exits", LM_MAX_VMS);
+	s->full_warned = full;
 }
 
 static void report_drops(struct session *s)
@@ -240,23 +254,18 @@ static void report_drops(struct session *s)
 	s->drops_seen = d;
 }
 
-/* Parameters first: the estimator sees them before the sample. */
+/* Parameters first: the estimator sees them before the sample. Never waits on QEMU. */
 static void poll_qmp(struct session *s, uint64_t now)
 {
 	struct lm_obs params;
-	char err[256];
-	int ret;
+	char msg[256];
 
 	if (!s->qmp_open)
 		return;
-	ret = lm_qmp_watch_poll(&s->qmp, now + s->realtime_offset_ns, &params, err, sizeof(err));
-	if (ret == 1) {
+	if (lm_qmp_watch_poll(&s->qmp, now + s->realtime_offset_ns, &params, msg, sizeof(msg)))
 		lm_pipeline_feed(s->pipe, &params);
-	} else if (ret < 0) {
-		lm_pipeline_message(s->pipe, 1, "%s; going on without QMP", err);
-		lm_qmp_watch_close(&s->qmp);
-		s->qmp_open = 0;
-	}
+	if (msg[0])
+		lm_pipeline_message(s->pipe, 1, "%s", msg);
 }
 
 static void tick(struct session *s, uint64_t now)
@@ -294,6 +303,14 @@ static void reap_exited(struct session *s)
 		lm_tracer_poll(s->tracer, 0);
 		fprintf(stderr, "lmtrace: pid %u exited\n", pid);
 		remove_vm(s, pid, fd, LM_END_PROC_EXIT);
+		/*
+		 * Following every VMM (no -p), VMs come and go for weeks: a gone
+		 * one's summary now, then it is forgotten (its series leave
+		 * /metrics). With -p lmtrace ends with its VMMs: the last state
+		 * stays in every output.
+		 */
+		if (!s->opts->npids)
+			lm_pipeline_retire(s->pipe, pid);
 	}
 }
 
@@ -311,7 +328,8 @@ static int open_session(struct session *s)
 	if (ret)
 		return ret;
 	if (o->qmp_path) {
-		ret = lm_qmp_watch_open(&s->qmp, o->qmp_path, o->pids[0], err, sizeof(err));
+		ret = lm_qmp_watch_open(&s->qmp, o->qmp_path, o->pids[0],
+					(uint64_t)(o->interval_s * 1000), err, sizeof(err));
 		if (ret) {
 			fprintf(stderr, "lmtrace: %s\n", err);
 			return ret;
@@ -371,6 +389,12 @@ static int run_loop(struct session *s, volatile sig_atomic_t *stop)
 				discover_vms(s);
 		}
 		reap_exited(s);
+		if (lm_pipeline_error(s->pipe)) {
+			/* a closed pipe (lmtrace -j | head) or a full disk: nothing to write to */
+			fprintf(stderr, "lmtrace: writing output failed: %s; stopping\n",
+				strerror(-lm_pipeline_error(s->pipe)));
+			return lm_pipeline_error(s->pipe);
+		}
 		if (o->npids && !lm_pipeline_tracked(s->pipe, 0, &(uint32_t){ 0 }, &(int64_t){ 0 }))
 			break;	/* every traced VMM is gone */
 		if (o->duration_s > 0 && now - start >= o->duration_s * 1e9)
