@@ -317,6 +317,16 @@ void lm_pipeline_event(struct lm_pipeline *p, const struct lm_event *e)
 	pass_decisions(vm);
 }
 
+int lm_pipeline_busy(const struct lm_pipeline *p)
+{
+	int i;
+
+	for (i = 0; i < p->nvms; i++)
+		if (p->vms[i]->track && lm_vmtrack_busy(p->vms[i]->track))
+			return 1;
+	return 0;
+}
+
 void lm_pipeline_poll(struct lm_pipeline *p, uint64_t now_ns)
 {
 	int i;

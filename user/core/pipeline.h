@@ -75,6 +75,8 @@ void lm_pipeline_on_sock_role(struct lm_pipeline *p, lm_sock_role_fn fn, void *c
 int lm_pipeline_tracked(const struct lm_pipeline *p, int i, uint32_t *pid, int64_t *cookie);
 /* One BPF event; events of VMs not tracked are ignored. */
 void lm_pipeline_event(struct lm_pipeline *p, const struct lm_event *e);
+/* 1 while a tracked VM migrates or may start to: time-driven work needs frequent polls. */
+int lm_pipeline_busy(const struct lm_pipeline *p);
 /* Time passes: close idle harvest bursts, confirm completed migrations. */
 void lm_pipeline_poll(struct lm_pipeline *p, uint64_t now_ns);
 /* A periodic sample of one VM from its summed counters. */

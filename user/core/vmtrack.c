@@ -427,6 +427,11 @@ void lm_vmtrack_event(struct lm_vmtrack *t, const struct lm_event *e,
 	}
 }
 
+int lm_vmtrack_busy(const struct lm_vmtrack *t)
+{
+	return t->migrating || t->start_pending_ns || t->in_burst || t->close_pending_ns;
+}
+
 void lm_vmtrack_poll(struct lm_vmtrack *t, uint64_t now_ns, lm_emit_fn emit, void *ctx)
 {
 	if (t->in_burst && now_ns > t->burst_last_ns + LM_BURST_GAP_NS)

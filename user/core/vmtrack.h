@@ -87,6 +87,8 @@ void lm_vmtrack_init(struct lm_vmtrack *t, uint32_t pid, uint32_t source,
 		     int64_t realtime_offset_ns);
 void lm_vmtrack_event(struct lm_vmtrack *t, const struct lm_event *e,
 		      lm_emit_fn emit, void *ctx);
+/* 1 while something waits on time passing (a burst, an end to confirm, a start): poll often. */
+int lm_vmtrack_busy(const struct lm_vmtrack *t);
 /* Time passes: close an idle burst, confirm a completed migration. */
 void lm_vmtrack_poll(struct lm_vmtrack *t, uint64_t now_ns, lm_emit_fn emit, void *ctx);
 /* Periodic sample from the summed counters, after the sockets' LM_EV_SOCK_BYTES of the same time. */

@@ -17,7 +17,12 @@
 #define SYS_pidfd_open 434
 #endif
 
-/* Longest wait for events, so time-driven work (burst ends) runs promptly. */
+/*
+ * Longest wait for events while a migration runs, so time-driven work (burst
+ * ends) runs promptly: harvest events come without a wake-up (waking lmtrace
+ * inside the VMM's ioctl costs it ~8 us per slot). Between migrations the
+ * loop sleeps until the next sample; logging switched on wakes it.
+ */
 #define POLL_MAX_MS	20
 /* UNIX migration sockets watched for closing (no tracepoint says so). */
 #define MAX_WATCHED	64
@@ -373,7 +378,9 @@ static int run_loop(struct session *s, volatile sig_atomic_t *stop)
 	while (!*stop) {
 		int timeout = (int)((next_tick > now ? next_tick - now : 0) / 1000000);
 
-		ret = lm_tracer_poll(s->tracer, timeout < POLL_MAX_MS ? timeout : POLL_MAX_MS);
+		if (lm_pipeline_busy(s->pipe) && timeout > POLL_MAX_MS)
+			timeout = POLL_MAX_MS;
+		ret = lm_tracer_poll(s->tracer, timeout);
 		if (ret < 0) {
 			fprintf(stderr, "lmtrace: reading events failed: %s\n", strerror(-ret));
 			return ret;
