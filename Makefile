@@ -6,7 +6,7 @@
 #   make libcore      the pure core, recordings and outputs (no clang, bpftool or libbpf)
 #   make demo         a real live migration, traced live (needs root, /dev/kvm, QEMU)
 #   make bench        overhead benchmarks, ratios against a run without lmtrace
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make install      PREFIX=/usr/local DESTDIR= (binary, man page, systemd unit)
 #   V=1               show the commands
 #   VMLINUX_H=path    use a pre-generated vmlinux.h instead of the running kernel's BTF
 #
@@ -22,6 +22,12 @@ BPFTOOL    ?= bpftool
 PKG_CONFIG ?= pkg-config
 PREFIX     ?= /usr/local
 DESTDIR    ?=
+# Where `make install` puts lmtrace.service: systemd's unit directory under
+# PREFIX (/usr/local/lib/systemd/system and /usr/lib/systemd/system are both
+# on its search path; /etc/systemd/system is the administrator's, for
+# overrides). Debian's own packages use /lib/systemd/system: pass
+# UNITDIR=/lib/systemd/system to install there.
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
 BTF_VMLINUX ?= /sys/kernel/btf/vmlinux
 ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
 
@@ -149,12 +155,18 @@ unit: $(UNIT_BINS)
 test: all check-layers $(UNIT_BINS) $(TEST_PROGS)
 	$(Q)OUTPUT=$(OUTPUT) tests/run-tests.sh
 
+# The unit runs the lmtrace installed here: its ExecStart follows PREFIX.
 install: all
 	install -D -m 0755 $(OUTPUT)/lmtrace $(DESTDIR)$(PREFIX)/sbin/lmtrace
 	install -D -m 0644 doc/lmtrace.8 $(DESTDIR)$(PREFIX)/share/man/man8/lmtrace.8
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/local/sbin/lmtrace|$(PREFIX)/sbin/lmtrace|g' doc/systemd/lmtrace.service \
+		> $(DESTDIR)$(UNITDIR)/lmtrace.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/lmtrace.service
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/lmtrace $(DESTDIR)$(PREFIX)/share/man/man8/lmtrace.8
+	rm -f $(DESTDIR)$(PREFIX)/sbin/lmtrace $(DESTDIR)$(PREFIX)/share/man/man8/lmtrace.8 \
+		$(DESTDIR)$(UNITDIR)/lmtrace.service
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))

@@ -5,11 +5,15 @@
 #          libmicrohttpd (Prometheus /metrics), gcc-multilib (the lab guest)
 #   tests: qemu-system-x86 (the lab), curl (HTTP client), tmux (live view),
 #          librsvg2-bin (renders report charts), util-linux (setpriv),
-#          libclang-rt-14-dev (libFuzzer, for the recording-reader fuzz test)
+#          libclang-rt-14-dev (libFuzzer, for the recording-reader fuzz test),
+#          prometheus (promtool: t_fleet checks and unit-tests the alerting
+#          rules; Debian's package also enables a Prometheus server on :9090,
+#          `systemctl disable --now prometheus` if it is not wanted), python3
+#          (t_fleet's metric-name check)
 set -eu
 pkgs="make gcc gcc-multilib clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
       libjansson-dev libmicrohttpd-dev qemu-system-x86 curl tmux librsvg2-bin util-linux
-      libclang-rt-14-dev ca-certificates"
+      libclang-rt-14-dev ca-certificates prometheus python3"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
