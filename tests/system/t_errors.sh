@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bad input gets one clear line on stderr and the right exit code, never a
-# hang: a pid that does not exist, a process that is not a VMM, a usage error,
+# hang: a pid that does not exist, a process that is not a VMM (one with a
+# hostile -name too), a usage error,
 # no privileges (run as nobody), and a VMM that exits while traced (lmtrace
 # then stops by itself with a summary and exit 0).
 set -u
@@ -37,6 +38,14 @@ expect "no such process" 1 "pid $nopid: no such process" -- "$LMTRACE" -p "$nopi
 
 sleep 30 & pids+=("$!")
 expect "not a VMM" 1 "pid $!.*is not a VMM" -- "$LMTRACE" -p "$!"
+
+# QEMU's -name comes from whoever started the VMM: shown sanitised, on one line,
+# with no escape sequence reaching the terminal (",," is QEMU's comma).
+bash -c 'sleep 30; :' -name $'guest=a\e[2Jb\nc,,d\xff,debug-threads=on' & pids+=("$!")
+expect "hostile -name" 1 "pid $! \(a\?\[2Jb\?c,d\?\) is not a VMM" -- "$LMTRACE" -p "$!"
+if grep -q $'\e' "$tmp/err"; then
+	echo "FAIL hostile -name: an escape character reached stderr"; failures=$((failures + 1))
+fi
 
 expect "bad interval" 2 "invalid interval" -- "$LMTRACE" -i abc
 expect "bad pid" 2 "invalid pid" -- "$LMTRACE" -p 12x
