@@ -19,6 +19,8 @@
 #define LM_PAGE_SIZE_DEFAULT	4096u
 /* QEMU's default downtime-limit (migration parameter), in ms. */
 #define LM_DOWNTIME_LIMIT_DEFAULT_MS	300u
+/* The longest limit taken as meant: an hour stopped is not a live migration. */
+#define LM_DOWNTIME_LIMIT_MAX_MS	3600000u
 
 /*
  * Bytes for a person: "512 KiB", "3.5 MiB", "240 MiB", "12.0 GiB" (one
