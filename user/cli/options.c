@@ -39,7 +39,7 @@ static const char doc[] =
 "    lmtrace -p 1234 -w mig.lmrec             # also record it\n"
 "    lmtrace replay mig.lmrec -j              # the same estimates again, as JSON\n"
 "    lmtrace --prom-file /var/lib/node_exporter/lmtrace.prom\n"
-"    lmtrace --listen 127.0.0.1:9595          # Prometheus /metrics over HTTP\n"
+"    lmtrace --listen 9595                    # Prometheus /metrics on 127.0.0.1:9595\n"
 "\n"
 "Exit status: 0 on success, 1 on a runtime error (no such process, not a VMM,\n"
 "no privileges, BPF failure, output error), 2 on a usage error.\n"
@@ -70,7 +70,9 @@ static const struct argp_option options[] = {
 	{ "write", 'w', "FILE", 0, "Record what the estimator consumed to FILE (replay with -r)", 0 },
 	{ "read", 'r', "FILE", 0, "Replay a recording instead of tracing", 0 },
 	{ "prom-file", OPT_PROM, "PATH", 0, "Write Prometheus textfile-collector metrics to PATH", 0 },
-	{ "listen", OPT_LISTEN, "ADDR:PORT", 0, "Serve Prometheus /metrics over HTTP", 0 },
+	{ "listen", OPT_LISTEN, "[ADDR:]PORT", 0, "Serve Prometheus /metrics over HTTP, without TLS or "
+	  "authentication; PORT or :PORT alone is 127.0.0.1:PORT, 0.0.0.0:PORT or [::]:PORT every "
+	  "address (with a warning)", 0 },
 	{ "no-fentry", OPT_NO_FENTRY, NULL, 0, "Do not try fentry programs", 0 },
 	{ "no-kprobe", OPT_NO_KPROBE, NULL, 0, "Do not try kprobe programs", 0 },
 	{ "no-send-tracepoint", OPT_NO_SEND_TP, NULL, 0, "Count bytes through sendmsg(), as on kernels "
