@@ -141,6 +141,9 @@ $(OUTPUT)/tests/test_qmp: TEST_EXTRA_OBJS = $(QMP_OBJ) $(OUTPUT)/lab/lab_qmp.o
 $(OUTPUT)/tests/test_qmp: TEST_EXTRA_LIBS = $(JANSSON_LIBS)
 $(OUTPUT)/tests/test_qmp: $(QMP_OBJ) $(OUTPUT)/lab/lab_qmp.o
 
+# test_names parses the JSON lines strictly with jansson.
+$(OUTPUT)/tests/test_names: TEST_EXTRA_LIBS = $(JANSSON_LIBS)
+
 check-layers:
 	$(Q)tests/check-layers.sh user
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bad input gets one clear line on stderr and the right exit code, never a
-# hang: a pid that does not exist, a process that is not a VMM, a usage error,
+# hang: a pid that does not exist, a process that is not a VMM (one with a
+# hostile -name too), a usage error,
 # no privileges (run as nobody), and a VMM that exits while traced (lmtrace
 # then stops by itself with a summary and exit 0).
 set -u
@@ -38,9 +39,47 @@ expect "no such process" 1 "pid $nopid: no such process" -- "$LMTRACE" -p "$nopi
 sleep 30 & pids+=("$!")
 expect "not a VMM" 1 "pid $!.*is not a VMM" -- "$LMTRACE" -p "$!"
 
+# QEMU's -name comes from whoever started the VMM: shown sanitised, on one line,
+# with no escape sequence reaching the terminal (",," is QEMU's comma).
+bash -c 'sleep 30; :' -name $'guest=a\e[2Jb\nc,,d\xff,debug-threads=on' & pids+=("$!")
+expect "hostile -name" 1 "pid $! \(a\?\[2Jb\?c,d\?\) is not a VMM" -- "$LMTRACE" -p "$!"
+if grep -q $'\e' "$tmp/err"; then
+	echo "FAIL hostile -name: an escape character reached stderr"; failures=$((failures + 1))
+fi
+
 expect "bad interval" 2 "invalid interval" -- "$LMTRACE" -i abc
 expect "bad pid" 2 "invalid pid" -- "$LMTRACE" -p 12x
 expect "bad bandwidth" 2 "invalid bandwidth" -- "$LMTRACE" --bandwidth fast
+# Numbers: finite and within the range the help states, which the message repeats.
+for a in nan inf -inf 0.0001 1e400 3601 0x; do
+	expect "interval $a" 2 "invalid interval '$a': give 0.05 to 3600 seconds" -- "$LMTRACE" -i "$a"
+done
+for a in 0 -1 nan inf 1e-400; do
+	expect "duration $a" 2 "invalid duration '$a': give a positive number of seconds" -- "$LMTRACE" -d "$a"
+done
+for a in 0 0.5 3600001 nan inf; do
+	expect "downtime limit $a" 2 "invalid downtime limit '$a': give 1 to 3600000 ms" -- \
+		"$LMTRACE" --downtime-limit "$a"
+done
+for a in 1e400G 1e300G 1048577G nan infM -1M 0.5 0; do
+	expect "bandwidth $a" 2 "invalid bandwidth '$a': give 1 byte/s to 1048576G" -- "$LMTRACE" --bandwidth "$a"
+done
+expect "switchover bandwidth 1e400G" 2 "invalid switchover bandwidth '1e400G': give 1 byte/s to 1048576G" -- \
+	"$LMTRACE" --switchover-bandwidth 1e400G
+for a in 0 65536 -1 80x; do
+	expect "port $a" 2 "invalid port '$a': give 1 to 65535" -- "$LMTRACE" --port "$a"
+done
+# The bounds themselves are accepted (a replay: no tracing needed).
+if [ -x "$OUTPUT/tests/lm_synth" ] && "$OUTPUT/tests/lm_synth" both "$tmp/ok.lmrec"; then
+	for args in "-i 0.05 --bandwidth 1 --downtime-limit 1 --port 1" \
+		    "-i 3600 -d 1e9 --bandwidth 1048576G --switchover-bandwidth 1048576G --downtime-limit 3600000 --port 65535"; do
+		# shellcheck disable=SC2086 # the options split on purpose
+		expect "bounds accepted: $args" 0 "replay uses the settings recorded live" -- \
+			"$LMTRACE" -r "$tmp/ok.lmrec" -j $args
+	done
+else
+	echo "FAIL: $OUTPUT/tests/lm_synth missing (make $OUTPUT/tests/lm_synth)"; failures=$((failures + 1))
+fi
 expect "qmp needs one pid" 2 "--qmp needs exactly one" -- "$LMTRACE" --qmp /nonexistent
 expect "missing recording" 1 "nonexistent.lmt" -- "$LMTRACE" -r "$tmp/nonexistent.lmt"
 

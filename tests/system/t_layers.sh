@@ -4,7 +4,8 @@
 # deliberate forbidden include (naming the file and the edge), and
 # libcore.a (core + record + out) builds and links a unit test on a machine
 # without clang, bpftool and libbpf's headers: they are hidden in a private
-# mount namespace, so a stray dependency on them fails the build here.
+# mount namespace, so a stray dependency on them fails the build here; and
+# `make CFLAGS=...` keeps the project's own flags in every cc rule.
 set -u
 . "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d /tmp/lmtrace-layers.XXXXXX)
@@ -34,6 +35,19 @@ forbid core/units.c '<zlib.h>' "core including zlib"
 forbid out/sink_json.c '"core/estimator.h"' "a sink reading the estimator's internals"
 forbid record/replay.c '"out/outputs.h"' "record including the outputs"
 forbid trace/session.c '"out/outputs.h"' "the tracer including an output"
+
+# --- make CFLAGS=...: every rule that compiles or links with cc keeps the project's
+# flags (warnings, -std, -D_GNU_SOURCE, the include paths) after the user's
+dry=$(make --no-print-directory -n -B V=1 CC=cc CFLAGS=-O0 OUTPUT="$tmp/dry" all unit lab \
+	"$tmp/dry/tests/lm_synth" "$tmp/dry/tests/kvm_gt" "$tmp/dry/tests/lm_bpfstats" \
+	"$tmp/dry/fuzz/make_seeds" 2>&1)
+n=$(grep -c '^cc ' <<<"$dry")
+bad=$(grep '^cc ' <<<"$dry" | grep -vE -- '^cc -O0 -Wall .*-std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser( |$)')
+if [ "$n" -gt 30 ] && [ -z "$bad" ]; then
+	ok "make CFLAGS=-O0: all $n cc commands keep the project's flags after the user's"
+else
+	fail "make CFLAGS=-O0 ($n cc commands): $(head -n 3 <<<"${bad:-none found}")"
+fi
 
 # --- libcore.a with only cc: no clang, no bpftool, no libbpf headers
 command -v unshare >/dev/null || { echo "FAIL: unshare (util-linux) is needed to hide the BPF toolchain"; exit 1; }

@@ -4,8 +4,9 @@
 # CSV that agree, a corrupt and a truncated recording (clean error with the
 # offset, no crash), the live view in a real terminal (tmux, capture-pane),
 # Prometheus over HTTP probed with curl and with raw malformed requests while
-# lmtrace replays from a FIFO it is still reading, --prom-file, and
-# `lmtrace report` rendered to PNG by rsvg-convert.
+# lmtrace replays from a FIFO it is still reading, --prom-file, a recording
+# with hostile VM names through every format (strict parsers, promtool when
+# installed), and `lmtrace report` rendered to PNG by rsvg-convert.
 # Ports 47450-47499 belong to this test.
 set -u
 cd "${LM_TOP:-$(dirname "$0")/../..}" || exit 1
@@ -136,7 +137,7 @@ if cmp -s "$tmp/metrics.txt" "$tmp/lmtrace.prom"; then
 else
 	fail "--prom-file differs from /metrics"; diff "$tmp/metrics.txt" "$tmp/lmtrace.prom" | head
 fi
-ls "$tmp"/lmtrace.prom.tmp >/dev/null 2>&1 && fail "temporary prom file left behind"
+ls "$tmp"/lmtrace.prom.tmp* >/dev/null 2>&1 && fail "temporary prom file left behind"
 check_code() { # EXPECTED DESCRIPTION CURL-ARGS...
 	local want=$1 what=$2 got
 	shift 2
@@ -172,6 +173,51 @@ rc=$?
 lm_pid=
 [ "$rc" -eq 0 ] && ok "lmtrace -r from a FIFO exits 0 when the FIFO closes" || { fail "lmtrace exited $rc"; cat "$tmp/lm.err"; }
 curl -s -o /dev/null "$url" && fail "the server still answers after lmtrace exited"
+
+# --- hostile VM names (quotes, a newline, escapes, invalid UTF-8) stored raw in a
+# recording: replay sanitises them, and every format stays parseable by strict parsers
+"$SYNTH" hostile "$tmp/hostile.lmrec" || fail "lm_synth hostile"
+"$LMTRACE" -r "$tmp/hostile.lmrec" -j >"$tmp/h.json" 2>/dev/null || fail "hostile -j exited $?"
+"$LMTRACE" -r "$tmp/hostile.lmrec" --csv >"$tmp/h.csv" 2>/dev/null || fail "hostile --csv exited $?"
+"$LMTRACE" -r "$tmp/hostile.lmrec" --rows --prom-file "$tmp/h.prom" >"$tmp/h.rows" 2>/dev/null ||
+	fail "hostile --rows --prom-file exited $?"
+"$LMTRACE" report "$tmp/hostile.lmrec" -o "$tmp/h.svg" 2>/dev/null || fail "hostile report exited $?"
+if out=$(python3 - "$tmp" 2>&1 <<'PY'
+import csv, io, json, re, sys, xml.etree.ElementTree as ET
+d = sys.argv[1]
+def text(name):  # strict UTF-8, no control character but the line feed
+    t = open(f"{d}/{name}", "rb").read().decode("utf-8")
+    bad = re.findall(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]", t)
+    assert not bad, f"{name}: control characters {bad[:3]}"
+    return t
+vms = set()
+for line in text("h.json").splitlines():
+    r = json.loads(line)
+    if "vm" in r:
+        vms.add(r["vm"])
+assert len(vms) == 2 and all("\n" not in v for v in vms), f"JSON names {vms}"
+rows = list(csv.reader(io.StringIO(text("h.csv"), newline=""), strict=True))
+assert all(len(r) == len(rows[0]) for r in rows), "CSV: ragged rows"
+assert {r[2] for r in rows[1:]} == vms, f"CSV names {({r[2] for r in rows[1:]})} vs JSON {vms}"
+for v in vms:
+    assert v in text("h.rows"), f"rows lack {v!r}"
+ET.parse(f"{d}/h.svg")
+print(f"names {sorted(vms)}")
+PY
+); then
+	ok "hostile names: JSON, CSV, rows and SVG parse strictly; $out"
+else
+	fail "hostile names: $out"
+fi
+if command -v promtool >/dev/null; then
+	if out=$(promtool check metrics <"$tmp/h.prom" 2>&1); then
+		ok "hostile names: promtool check metrics accepts the scrape"
+	else
+		fail "hostile names: promtool: $out"
+	fi
+else
+	echo "note: promtool not installed (apt-get install prometheus): Prometheus syntax checked by test_names only"
+fi
 
 # --- report: SVG and HTML, rendered by a real SVG renderer
 if "$LMTRACE" report "$rec" -o "$tmp/chart.svg" 2>"$tmp/report.err" &&

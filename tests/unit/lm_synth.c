@@ -3,7 +3,10 @@
  * lm_synth: writes a recording of a model pre-copy migration (see
  * tests/unit/synth.h) through the real pipeline and recording sink, for the
  * output tests that need a recording without root, BPF or a VM.
- *   lm_synth converging|stuck|both OUT.lmrec
+ *   lm_synth converging|stuck|both|hostile OUT.lmrec
+ * hostile: both, with the names a hostile VMM owner could give (quotes, a
+ * newline, terminal escapes, invalid UTF-8), stored raw as an older
+ * lmtrace would have: replay must sanitise them.
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,10 +33,11 @@ int main(int argc, char **argv)
 	struct lm_pipeline p;
 	struct lm_sink *s;
 	char err[512];
+	int hostile = argc == 3 && !strcmp(argv[1], "hostile");
 
 	if (argc != 3 || (strcmp(argv[1], "converging") && strcmp(argv[1], "stuck") &&
-			  strcmp(argv[1], "both"))) {
-		fprintf(stderr, "usage: lm_synth converging|stuck|both OUT.lmrec\n");
+			  strcmp(argv[1], "both") && !hostile)) {
+		fprintf(stderr, "usage: lm_synth converging|stuck|both|hostile OUT.lmrec\n");
 		return 2;
 	}
 	lm_est_config_default(&cfg);
@@ -43,8 +47,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	lm_pipeline_add_sink(&p, s);
-	lm_pipeline_set_name(&p, converging.pid, "vm-converging");
-	lm_pipeline_set_name(&p, stuck.pid, "vm-stuck");
+	lm_pipeline_set_name(&p, converging.pid, hostile ? "db \"primary\"\\rack\n3,\x1b[2J\x7f" :
+			     "vm-converging");
+	lm_pipeline_set_name(&p, stuck.pid, hostile ? "vm\",evil=\"1 \xff\xfe\xc2\x9b \xe6\x97\xa5\xe6" :
+			     "vm-stuck");
 	if (strcmp(argv[1], "stuck"))
 		synth_run(&converging, feed, &p);
 	if (strcmp(argv[1], "converging"))

@@ -4,11 +4,13 @@
  * model migration (synth.h): CSV shape and stability, replay reproducing
  * the live output byte for byte, Prometheus exposition (file and a real
  * HTTP server on 127.0.0.1, probed with well-formed and malformed requests
- * over raw sockets), the live view's frames, and the report's chart.
+ * over raw sockets; a port alone binds loopback only), the live view's
+ * frames, and the report's chart.
  * Ports 47400-47449 belong to this test.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -411,10 +413,108 @@ static void test_http(void)
 	ASSERT_EQ(ret, -EADDRINUSE, "port in use");
 	ASSERT_TRUE(strstr(err, "pick another") != NULL, "says what to do");
 	ASSERT_EQ(lm_sink_http_new("nonsense", &s, err, sizeof(err)), -EINVAL, "no port");
-	ASSERT_TRUE(strstr(err, "ADDR:PORT") != NULL, "shows the form");
+	ASSERT_TRUE(strstr(err, "[ADDR:]PORT") != NULL, "shows the form");
 	ASSERT_EQ(lm_pipeline_finish(&p), 0, "finish");
 	http_raw(port, get, strlen(get), resp, sizeof(resp));
 	ASSERT_EQ(resp[0], 0, "closed after finish");
+}
+
+/* 0 if a TCP connection to addr:port is accepted, else errno. */
+static int tcp_connect(const char *addr, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), ret = 0;
+
+	inet_pton(AF_INET, addr, &a.sin_addr);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		ret = errno;
+	close(fd);
+	return ret;
+}
+
+/* 0 if this process can bind addr:port itself, else errno. */
+static int tcp_bind(const char *addr, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), ret = 0;
+
+	inet_pton(AF_INET, addr, &a.sin_addr);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 1))
+		ret = errno;
+	close(fd);
+	return ret;
+}
+
+/* lm_sink_http_new() with stderr caught in buf. */
+static int http_new_caught(const char *addr, struct lm_sink **s, char *buf, size_t cap)
+{
+	char path[512], err[512];
+	int saved, fd, ret;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/http.stderr", tmpdir);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	ret = lm_sink_http_new(addr, s, err, sizeof(err));
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	f = fopen(path, "r");
+	buf[f ? fread(buf, 1, cap - 1, f) : 0] = 0;
+	if (f)
+		fclose(f);
+	if (ret)
+		fprintf(stderr, "  %s: %s\n", addr, err);
+	return ret;
+}
+
+/*
+ * --listen without an address serves loopback only: 127.0.0.1 answers,
+ * 127.0.0.2 (loopback too, but another address) is refused and still free
+ * to bind. 0.0.0.0 answers there too, and says so on stderr, once.
+ */
+static void test_http_default_bind(void)
+{
+	static const char *const forms[] = { ":%d", "%d", "0.0.0.0:%d" };
+	static char resp[1 << 16];
+	const char *get = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	char addr[64], msg[1024];
+	struct lm_pipeline p;
+	struct lm_sink *s = NULL;
+
+	for (int f = 0; f < 3; f++) {
+		int wide = f == 2, port = 0, ret = -1;
+
+		init_pipe(&p);
+		for (int i = 0; i < 10 && ret; i++) {
+			port = PORT_BASE + 20 + 10 * f + i;
+			snprintf(addr, sizeof(addr), forms[f], port);
+			ret = http_new_caught(addr, &s, msg, sizeof(msg));
+		}
+		if (!ASSERT_EQ(ret, 0, "http sink on a free port"))
+			continue;
+		lm_pipeline_add_sink(&p, s);
+		run_both(&p);
+		fprintf(stderr, "  --listen %s\n", addr);
+		http_raw(port, get, strlen(get), resp, sizeof(resp));
+		ASSERT_EQ(http_status(resp), 200, "served on 127.0.0.1");
+		if (wide) {
+			ASSERT_EQ(tcp_connect("127.0.0.2", port), 0, "0.0.0.0: every address answers");
+			ASSERT_TRUE(strstr(msg, "no TLS or authentication") && strstr(msg, addr),
+				    "0.0.0.0: a warning naming the address");
+			ASSERT_TRUE(strchr(msg, '\n') == msg + strlen(msg) - 1, "the warning is one line");
+		} else {
+			ASSERT_EQ(tcp_connect("127.0.0.2", port), ECONNREFUSED, "no address: 127.0.0.2 refused");
+			ASSERT_EQ(tcp_bind("127.0.0.2", port), 0, "no address: the port is free elsewhere");
+			ASSERT_STREQ(msg, "", "loopback: no warning");
+		}
+		ASSERT_EQ(lm_pipeline_finish(&p), 0, "finish");
+	}
+	ASSERT_EQ(lm_sink_http_new("0", &s, msg, sizeof(msg)), -EINVAL, "port 0 refused");
+	ASSERT_EQ(lm_sink_http_new(":65536", &s, msg, sizeof(msg)), -EINVAL, "port 65536 refused");
 }
 
 /* Display columns of a frame line: escapes skipped, UTF-8 counted once. */
@@ -780,6 +880,7 @@ int main(int argc, char **argv)
 	test_prom_text();
 	test_prom_file();
 	test_http();
+	test_http_default_bind();
 	test_live();
 	test_report();
 	if (!unit_failures) {

@@ -2,10 +2,20 @@
 /* The options of `lmtrace [trace]` and `lmtrace replay` (argp, as bcc's libbpf-tools do). */
 #include <argp.h>
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli/options.h"
+#include "core/units.h"
+
+/* The ranges the help states; anything outside is a usage error. */
+#define INTERVAL_MIN_S		0.05	/* finer and the samples are noise */
+#define INTERVAL_MAX_S		3600.0
+#define DOWNTIME_MIN_MS		1.0
+#define BANDWIDTH_MIN_BPS	1.0
+#define BANDWIDTH_MAX_BPS	(1024.0 * LM_GiB * 1024)	/* 1 PiB/s, 1048576G */
 
 const char *argp_program_version = "lmtrace 0.1";
 const char *argp_program_bug_address = "the lmtrace issue tracker";
@@ -29,7 +39,7 @@ static const char doc[] =
 "    lmtrace -p 1234 -w mig.lmrec             # also record it\n"
 "    lmtrace replay mig.lmrec -j              # the same estimates again, as JSON\n"
 "    lmtrace --prom-file /var/lib/node_exporter/lmtrace.prom\n"
-"    lmtrace --listen 127.0.0.1:9595          # Prometheus /metrics over HTTP\n"
+"    lmtrace --listen 9595                    # Prometheus /metrics on 127.0.0.1:9595\n"
 "\n"
 "Exit status: 0 on success, 1 on a runtime error (no such process, not a VMM,\n"
 "no privileges, BPF failure, output error), 2 on a usage error.\n"
@@ -43,21 +53,26 @@ enum {
 
 static const struct argp_option options[] = {
 	{ "pid", 'p', "PID[,PID...]", 0, "VMM process(es) to trace (default: every process with /dev/kvm open)", 0 },
-	{ "interval", 'i', "SECONDS", 0, "Seconds between samples (default 1)", 0 },
-	{ "duration", 'd', "SECONDS", 0, "Stop after this many seconds (default: when the VMMs exit)", 0 },
+	{ "interval", 'i', "SECONDS", 0, "Seconds between samples, 0.05 to 3600 (default 1)", 0 },
+	{ "duration", 'd', "SECONDS", 0, "Stop after this many seconds, any positive number "
+	  "(default: when the VMMs exit)", 0 },
 	{ "json", 'j', NULL, 0, "JSON lines on stdout (schema in README.md)", 0 },
 	{ "csv", OPT_CSV, NULL, 0, "CSV on stdout", 0 },
 	{ "rows", OPT_ROWS, NULL, 0, "Plain rows even when stdout is a terminal", 0 },
-	{ "port", OPT_PORT, "PORT", 0, "Count only TCP connections with this local or remote port", 0 },
+	{ "port", OPT_PORT, "PORT", 0, "Count only TCP connections with this local or remote port "
+	  "(1 to 65535)", 0 },
 	{ "qmp", OPT_QMP, "SOCKET", 0, "QEMU's QMP socket: read downtime limit, bandwidth, RAM size", 0 },
-	{ "downtime-limit", OPT_DOWNTIME, "MS", 0, "Allowed downtime (default: QEMU's 300 ms)", 0 },
-	{ "bandwidth", OPT_BANDWIDTH, "BYTES/S", 0, "Migration bandwidth cap, e.g. 32M, 1G (default: measured)", 0 },
+	{ "downtime-limit", OPT_DOWNTIME, "MS", 0, "Allowed downtime, 1 to 3600000 ms (default: QEMU's 300 ms)", 0 },
+	{ "bandwidth", OPT_BANDWIDTH, "BYTES/S", 0, "Migration bandwidth cap, e.g. 32M, 1G (powers of 1024; "
+	  "1 byte/s to 1048576G; default: measured)", 0 },
 	{ "switchover-bandwidth", OPT_SWITCHOVER, "BYTES/S", 0, "Link rate once the VM is stopped (QEMU lifts "
-	  "its cap then); without it the predicted downtime is an upper bound", 0 },
+	  "its cap then), as --bandwidth; without it the predicted downtime is an upper bound", 0 },
 	{ "write", 'w', "FILE", 0, "Record what the estimator consumed to FILE (replay with -r)", 0 },
 	{ "read", 'r', "FILE", 0, "Replay a recording instead of tracing", 0 },
 	{ "prom-file", OPT_PROM, "PATH", 0, "Write Prometheus textfile-collector metrics to PATH", 0 },
-	{ "listen", OPT_LISTEN, "ADDR:PORT", 0, "Serve Prometheus /metrics over HTTP", 0 },
+	{ "listen", OPT_LISTEN, "[ADDR:]PORT", 0, "Serve Prometheus /metrics over HTTP, without TLS or "
+	  "authentication; PORT or :PORT alone is 127.0.0.1:PORT, 0.0.0.0:PORT or [::]:PORT every "
+	  "address (with a warning)", 0 },
 	{ "no-fentry", OPT_NO_FENTRY, NULL, 0, "Do not try fentry programs", 0 },
 	{ "no-kprobe", OPT_NO_KPROBE, NULL, 0, "Do not try kprobe programs", 0 },
 	{ "no-send-tracepoint", OPT_NO_SEND_TP, NULL, 0, "Count bytes through sendmsg(), as on kernels "
@@ -66,20 +81,25 @@ static const struct argp_option options[] = {
 	{},
 };
 
-static double parse_positive(struct argp_state *state, const char *what, const char *arg)
+/*
+ * A finite number in [min, max], else a usage error that gives the range:
+ * strtod() also takes "nan", "inf" and values it cannot hold (ERANGE).
+ */
+static double parse_number(struct argp_state *state, const char *what, const char *arg,
+			   double min, double max, const char *range)
 {
 	char *end;
 	double v;
 
 	errno = 0;
 	v = strtod(arg, &end);
-	if (errno || end == arg || *end || v <= 0)
-		argp_error(state, "invalid %s '%s': expected a positive number", what, arg);
+	if (errno || end == arg || *end || !isfinite(v) || !(v >= min && v <= max))
+		argp_error(state, "invalid %s '%s': give %s", what, arg, range);
 	return v;
 }
 
-/* 32M, 1.5G, 100k (powers of 1024) or plain bytes. */
-static double parse_bytes(struct argp_state *state, const char *arg)
+/* 32M, 1.5G, 100k (powers of 1024) or plain bytes, within the stated range. */
+static double parse_bytes(struct argp_state *state, const char *what, const char *arg)
 {
 	double mult = 1, v;
 	char *end;
@@ -87,17 +107,21 @@ static double parse_bytes(struct argp_state *state, const char *arg)
 	errno = 0;
 	v = strtod(arg, &end);
 	switch (*end) {
-	case 'k': case 'K': mult = 1024.0; end++; break;
-	case 'm': case 'M': mult = 1024.0 * 1024; end++; break;
-	case 'g': case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
+	case 'k': case 'K': mult = LM_KiB; end++; break;
+	case 'm': case 'M': mult = LM_MiB; end++; break;
+	case 'g': case 'G': mult = LM_GiB; end++; break;
 	}
 	/* tolerate the unit spelled out: 32MiB, 32MB, 1GiB/s */
 	if (!strcmp(end, "i") || !strcmp(end, "iB") || !strcmp(end, "B") ||
 	    !strcmp(end, "iB/s") || !strcmp(end, "B/s") || !strcmp(end, "/s"))
 		end += strlen(end);
-	if (errno || end == arg || *end || v <= 0)
-		argp_error(state, "invalid bandwidth '%s': expected bytes/s like 33554432, 32M or 1G", arg);
-	return v * mult;
+	/* checked after the suffix: 1e300G is finite, its bytes are not */
+	v *= mult;
+	if (errno || end == arg || *end || !isfinite(v) ||
+	    !(v >= BANDWIDTH_MIN_BPS && v <= BANDWIDTH_MAX_BPS))
+		argp_error(state, "invalid %s '%s': give 1 byte/s to 1048576G, like 33554432, 32M or 1G",
+			   what, arg);
+	return v;
 }
 
 static void parse_pids(struct argp_state *state, struct lm_options *o, char *arg)
@@ -124,8 +148,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case 'p': parse_pids(state, o, arg); break;
-	case 'i': o->interval_s = parse_positive(state, "interval", arg); break;
-	case 'd': o->duration_s = parse_positive(state, "duration", arg); break;
+	case 'i':
+		o->interval_s = parse_number(state, "interval", arg, INTERVAL_MIN_S, INTERVAL_MAX_S,
+					     "0.05 to 3600 seconds");
+		break;
+	case 'd':
+		o->duration_s = parse_number(state, "duration", arg, DBL_MIN, DBL_MAX,
+					     "a positive number of seconds");
+		break;
 	case 'j': o->json = 1; break;
 	case 'v': o->verbose = 1; break;
 	case 'w': o->record_path = arg; break;
@@ -138,14 +168,17 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_NO_FENTRY: o->no_fentry = 1; break;
 	case OPT_NO_KPROBE: o->no_kprobe = 1; break;
 	case OPT_NO_SEND_TP: o->no_send_tp = 1; break;
-	case OPT_DOWNTIME: o->downtime_limit_ms = parse_positive(state, "downtime limit", arg); break;
-	case OPT_BANDWIDTH: o->bandwidth_Bps = parse_bytes(state, arg); break;
-	case OPT_SWITCHOVER: o->switchover_Bps = parse_bytes(state, arg); break;
+	case OPT_DOWNTIME:
+		o->downtime_limit_ms = parse_number(state, "downtime limit", arg, DOWNTIME_MIN_MS,
+						    LM_DOWNTIME_LIMIT_MAX_MS, "1 to 3600000 ms");
+		break;
+	case OPT_BANDWIDTH: o->bandwidth_Bps = parse_bytes(state, "bandwidth", arg); break;
+	case OPT_SWITCHOVER: o->switchover_Bps = parse_bytes(state, "switchover bandwidth", arg); break;
 	case OPT_PORT:
 		errno = 0;
 		port = strtol(arg, &end, 10);
 		if (errno || end == arg || *end || port <= 0 || port > 65535)
-			argp_error(state, "invalid port '%s'", arg);
+			argp_error(state, "invalid port '%s': give 1 to 65535", arg);
 		o->port = (uint16_t)port;
 		break;
 	case ARGP_KEY_ARG:

@@ -166,9 +166,9 @@
  * Sanity bounds on settings from QMP, the command line or a recording
  * (which may hold anything); beyond them a value is taken as corrupt.
  */
-#define DOWNTIME_LIMIT_MAX_MS	3600000u	/* an hour stopped is not a live migration */
+#define DOWNTIME_LIMIT_MAX_MS	LM_DOWNTIME_LIMIT_MAX_MS
 #define DOWNTIME_LIMIT_MAX_S	(DOWNTIME_LIMIT_MAX_MS / 1e3)
-#define RATE_MIN_BPS		1		/* a byte per second or less: no rate given */
+#define RATE_MIN_BPS		1		/* below a byte per second: no rate given (--bandwidth takes 1) */
 #define HORIZON_MAX_S		1e6		/* ~11 days: no one waits that long for a verdict */
 #define HORIZON_BULK_MAX	1000		/* a thousand bulk passes */
 #define THROTTLE_MARGIN_MAX	10		/* aiming at a tenth of the link is already absurd */
@@ -1117,9 +1117,9 @@ void lm_est_init(struct lm_estimator *e, const struct lm_est_config *cfg)
 	/* a config from a file may hold anything: keep only sane values */
 	if (!(e->cfg.downtime_limit_s > 0) || !(e->cfg.downtime_limit_s <= DOWNTIME_LIMIT_MAX_S))
 		e->cfg.downtime_limit_s = LM_DOWNTIME_LIMIT_DEFAULT_MS / 1e3;
-	if (!(e->cfg.max_bandwidth_Bps > RATE_MIN_BPS) || !isfinite(e->cfg.max_bandwidth_Bps))
+	if (!(e->cfg.max_bandwidth_Bps >= RATE_MIN_BPS) || !isfinite(e->cfg.max_bandwidth_Bps))
 		e->cfg.max_bandwidth_Bps = 0;
-	if (!(e->cfg.switchover_bandwidth_Bps > RATE_MIN_BPS) || !isfinite(e->cfg.switchover_bandwidth_Bps))
+	if (!(e->cfg.switchover_bandwidth_Bps >= RATE_MIN_BPS) || !isfinite(e->cfg.switchover_bandwidth_Bps))
 		e->cfg.switchover_bandwidth_Bps = 0;
 	if (!(e->cfg.horizon_s > 0) || !(e->cfg.horizon_s <= HORIZON_MAX_S))
 		e->cfg.horizon_s = 0;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Names and units every output shares (units.h). */
 #include <stdio.h>
+#include <string.h>
 #include "core/units.h"
 
 const char *lm_fmt_bytes(char *buf, size_t len, double v)
@@ -65,4 +66,83 @@ const char *lm_end_reason_name(uint32_t reason)
 	case LM_END_TRACE_STOP: return "trace-stopped";
 	default: return "unknown";
 	}
+}
+
+size_t lm_utf8_char(const char *s, size_t n, uint32_t *cp)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned char lo = 0x80, hi = 0xbf;	/* the second byte's range */
+	uint32_t c;
+	size_t len;
+
+	if (!n)
+		return 0;
+	if (p[0] < 0x80) {
+		len = 1;
+		c = p[0];
+	} else if (p[0] < 0xc2) {		/* a continuation, or overlong */
+		return 0;
+	} else if (p[0] < 0xe0) {
+		len = 2;
+		c = p[0] & 0x1f;
+	} else if (p[0] < 0xf0) {
+		len = 3;
+		c = p[0] & 0x0f;
+		if (p[0] == 0xe0)
+			lo = 0xa0;		/* overlong */
+		else if (p[0] == 0xed)
+			hi = 0x9f;		/* surrogates */
+	} else if (p[0] < 0xf5) {
+		len = 4;
+		c = p[0] & 0x07;
+		if (p[0] == 0xf0)
+			lo = 0x90;		/* overlong */
+		else if (p[0] == 0xf4)
+			hi = 0x8f;		/* beyond U+10FFFF */
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xbf))
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if (cp)
+		*cp = c;
+	return len;
+}
+
+size_t lm_sanitize_text(char *dst, size_t len, const void *src, size_t srclen)
+{
+	const char *s = src;
+	size_t i = 0, o = 0, n;
+	uint32_t cp;
+
+	if (!len)
+		return 0;
+	while (i < srclen) {
+		n = lm_utf8_char(s + i, srclen - i, &cp);
+		/* A terminal, a log or a label must not see these raw. */
+		if (!n || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
+			if (o + 1 >= len)
+				break;
+			dst[o++] = '?';
+			i += n ? n : 1;
+			continue;
+		}
+		if (o + n >= len)
+			break;			/* never half a character */
+		memcpy(dst + o, s + i, n);
+		o += n;
+		i += n;
+	}
+	dst[o] = '\0';
+	return o;
+}
+
+size_t lm_sanitize_name(char *dst, size_t len, const char *src)
+{
+	return lm_sanitize_text(dst, len, src, strlen(src));
 }

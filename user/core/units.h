@@ -19,6 +19,8 @@
 #define LM_PAGE_SIZE_DEFAULT	4096u
 /* QEMU's default downtime-limit (migration parameter), in ms. */
 #define LM_DOWNTIME_LIMIT_DEFAULT_MS	300u
+/* The longest limit taken as meant: an hour stopped is not a live migration. */
+#define LM_DOWNTIME_LIMIT_MAX_MS	3600000u
 
 /*
  * Bytes for a person: "512 KiB", "3.5 MiB", "240 MiB", "12.0 GiB" (one
@@ -35,5 +37,22 @@ const char *lm_phase_name(uint32_t phase);	/* enum lm_phase */
 const char *lm_verdict_name(enum lm_verdict v);	/* "unknown", "converging", "marginal", "not-converging" */
 const char *lm_source_name(uint32_t source);	/* enum lm_dirty_source */
 const char *lm_end_reason_name(uint32_t reason); /* enum lm_end_reason */
+
+/*
+ * The valid UTF-8 character at s (n bytes available): its length, 1 to 4,
+ * and its code point in *cp (if cp); 0 if the bytes there are none (a stray
+ * or cut continuation, an overlong form, a surrogate, beyond U+10FFFF).
+ */
+size_t lm_utf8_char(const char *s, size_t n, uint32_t *cp);
+
+/*
+ * Text from outside lmtrace (QEMU's -name, a process name, a recording)
+ * made safe for every output: valid UTF-8 only, each invalid byte and each
+ * control character (C0 including NUL, DEL, C1) replaced by '?', cut on a
+ * character boundary to fit len bytes with the NUL. Returns the length.
+ */
+size_t lm_sanitize_text(char *dst, size_t len, const void *src, size_t srclen);
+/* The same for a C string: what a VM name goes through where it enters. */
+size_t lm_sanitize_name(char *dst, size_t len, const char *src);
 
 #endif /* LM_UNITS_H */

@@ -32,8 +32,9 @@ int lm_sink_csv_new(FILE *f, struct lm_sink **out);
 int lm_sink_prom_file_new(const char *path, struct lm_sink **out,
 			  char *err, size_t errlen);
 
-/* --listen ADDR:PORT: /metrics over HTTP (libmicrohttpd, own thread).
- * ADDR may be a host name, an IPv4 address, [IPv6] or empty (all). */
+/* --listen [ADDR:]PORT: /metrics over HTTP (libmicrohttpd, own thread).
+ * ADDR may be a host name, an IPv4 address or [IPv6]; without it, 127.0.0.1.
+ * An address beyond loopback (0.0.0.0, [::]) is served with a warning. */
 int lm_sink_http_new(const char *addr_port, struct lm_sink **out,
 		     char *err, size_t errlen);
 

@@ -35,7 +35,8 @@ void lm_prom_update(struct lm_prom_state *st, const struct lm_vm_view *vm)
 		p = &st->vms[st->nvms++];
 	if (p) {
 		p->pid = vm->pid;
-		snprintf(p->name, sizeof(p->name), "%s", vm->name);
+		/* sanitised where it entered; again here, as a parser rejects a bad label */
+		lm_sanitize_name(p->name, sizeof(p->name), vm->name);
 		p->est = *&vm->est;
 		p->downtime_limit_s = vm->est.downtime_limit_s;
 		p->page_size = vm->est.page_size;

@@ -7,8 +7,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "out/outputs.h"
 #include "out/report.h"
+#include "record/outfile.h"
 #include "record/replay.h"
 
 #define GROW(arr, n, cap) ({							\
@@ -186,6 +188,17 @@ static void free_rep(struct lm_rep *rep)
 	}
 }
 
+/* -o naming the recording itself would truncate what is being drawn. */
+static int same_file(const char *in, const char *out, char *err, size_t errlen)
+{
+	struct stat a, b;
+
+	if (stat(in, &a) || stat(out, &b) || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return 0;
+	snprintf(err, errlen, "refusing to write the chart over the recording %s: choose another -o", in);
+	return -EEXIST;
+}
+
 int lm_report_make(const char *in, const char *out, enum lm_rep_format fmt, int width,
 		   char *err, size_t errlen)
 {
@@ -223,17 +236,26 @@ int lm_report_make(const char *in, const char *out, enum lm_rep_format fmt, int 
 		goto cleanup;
 	}
 	sort_rep(rep);
-	f = strcmp(out, "-") ? fopen(out, "we") : stdout;
-	if (!f) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot create %s: %s", out, strerror(errno));
-		goto cleanup;
+	if (!strcmp(out, "-")) {
+		f = stdout;
+	} else {
+		ret = same_file(in, out, err, errlen);
+		if (!ret)
+			ret = lm_outfile_open(out, "chart", &f, err, errlen);
+		if (ret)
+			goto cleanup;
 	}
 	ret = lm_report_write(rep, f, fmt, width);
-	if ((f != stdout && fclose(f)) || (f == stdout && fflush(f)))
-		ret = ret ? ret : -errno;
+	if (f == stdout) {
+		if (fflush(f) && !ret)
+			ret = errno ? -errno : -EIO;
+	} else {
+		int cret = lm_outfile_close(f);
+
+		ret = ret ? ret : cret;
+	}
 	if (ret)
-		snprintf(err, errlen, "writing %s failed: %s", out, strerror(-ret));
+		snprintf(err, errlen, "writing chart %s failed: %s", out, strerror(-ret));
 cleanup:
 	free_rep(rep);
 	free(rep);

@@ -6,10 +6,15 @@
  * client address), idle connections closed after HTTP_TIMEOUT_S, requests
  * bounded in memory. We bind the socket ourselves so a bad address or a
  * port in use gives a precise message.
+ *
+ * /metrics has no TLS and no authentication: a port alone binds loopback,
+ * and an address that reaches beyond this host is served with a warning.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,14 +80,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return ret;
 }
 
-/* "host:port", "[v6]:port" or ":port"; host and port point into buf. */
+/* Where a port alone binds: this host only. */
+#define HTTP_DEFAULT_HOST	"127.0.0.1"
+
+/*
+ * "host:port", "[v6]:port", ":port" or "port"; host and port point into
+ * buf (host at HTTP_DEFAULT_HOST when not given).
+ */
 static int split_addr(const char *addr_port, char *buf, size_t buflen, char **host, char **port)
 {
 	char *colon;
 
 	if (snprintf(buf, buflen, "%s", addr_port) >= (int)buflen)
 		return -ENAMETOOLONG;
-	if (buf[0] == '[') {
+	if (buf[0] && strspn(buf, "0123456789") == strlen(buf)) {
+		*host = NULL;
+		*port = buf;
+	} else if (buf[0] == '[') {
 		char *end = strchr(buf, ']');
 
 		if (!end || end[1] != ':')
@@ -99,24 +113,37 @@ static int split_addr(const char *addr_port, char *buf, size_t buflen, char **ho
 		*port = colon + 1;
 	}
 	if (!**port || strspn(*port, "0123456789") != strlen(*port) || strlen(*port) > 5 ||
-	    atoi(*port) > 65535)
+	    atoi(*port) < 1 || atoi(*port) > 65535)
 		return -EINVAL;
-	if (!**host)
-		*host = NULL;	/* every address */
+	if (!*host || !**host)
+		*host = HTTP_DEFAULT_HOST;	/* never every address by default */
 	return 0;
 }
 
-static int bind_listen(const char *addr_port, char *err, size_t errlen)
+static int is_loopback(const struct sockaddr *sa)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE };
+	const struct sockaddr_in6 *s6 = (const void *)sa;
+	const uint8_t *a6 = s6->sin6_addr.s6_addr;
+
+	if (sa->sa_family == AF_INET)
+		return ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24 == 127;
+	return sa->sa_family == AF_INET6 &&
+	       (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+		(IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) && a6[12] == 127));
+}
+
+/* The listening socket, or -errno; *wide: reachable from other hosts. */
+static int bind_listen(const char *addr_port, int *wide, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	struct addrinfo *res = NULL, *ai;
 	char buf[256], *host, *port;
 	int fd = -1, one = 1, ret, saved = 0;
 
 	ret = split_addr(addr_port, buf, sizeof(buf), &host, &port);
 	if (ret) {
-		snprintf(err, errlen, "--listen %s: expected ADDR:PORT with a numeric port, e.g. 127.0.0.1:9464, [::1]:9464 or :9464",
+		snprintf(err, errlen, "--listen %s: expected [ADDR:]PORT with a numeric port, e.g. 9464 "
+			 "(127.0.0.1), 10.0.0.5:9464, [::1]:9464 or 0.0.0.0:9464 (every address)",
 			 addr_port);
 		return ret;
 	}
@@ -132,8 +159,10 @@ static int bind_listen(const char *addr_port, char *err, size_t errlen)
 			continue;
 		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (!bind(fd, ai->ai_addr, ai->ai_addrlen) && !listen(fd, HTTP_MAX_CONNS))
+		if (!bind(fd, ai->ai_addr, ai->ai_addrlen) && !listen(fd, HTTP_MAX_CONNS)) {
+			*wide = !is_loopback(ai->ai_addr);
 			break;
+		}
 		saved = errno;
 		close(fd);
 		fd = -1;
@@ -184,9 +213,9 @@ static int http_close(struct lm_sink *s)
 int lm_sink_http_new(const char *addr_port, struct lm_sink **out, char *err, size_t errlen)
 {
 	struct http_sink *hs;
-	int fd;
+	int fd, wide = 0;
 
-	fd = bind_listen(addr_port, err, errlen);
+	fd = bind_listen(addr_port, &wide, err, errlen);
 	if (fd < 0)
 		return fd;
 	hs = calloc(1, sizeof(*hs));
@@ -211,6 +240,10 @@ int lm_sink_http_new(const char *addr_port, struct lm_sink **out, char *err, siz
 		free(hs);
 		return -EIO;
 	}
+	if (wide)
+		fprintf(stderr, "lmtrace: warning: --listen %s: /metrics is reachable from other hosts "
+			"and has no TLS or authentication; keep it on a management network or behind "
+			"a firewall\n", addr_port);
 	hs->sink.name = "http";
 	hs->sink.ctx = hs;
 	hs->sink.on_obs = http_on_obs;

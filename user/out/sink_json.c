@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "out/outputs.h"
 
 struct json_sink {
@@ -13,18 +14,29 @@ struct json_sink {
 	double last_ts_s;	/* newest observation: the time given to messages */
 };
 
+/*
+ * A string value. Names are sanitised where they enter, but a message may
+ * carry anything: invalid UTF-8 becomes U+FFFD and control characters are
+ * escaped, so every line stays JSON a strict parser takes.
+ */
 static void json_str(FILE *f, const char *key, const char *s)
 {
-	fprintf(f, ",\"%s\":\"", key);
-	for (; *s; s++) {
-		unsigned char c = *s;
+	size_t left = strlen(s), n;
+	uint32_t cp;
 
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
+	fprintf(f, ",\"%s\":\"", key);
+	for (; left; s += n, left -= n) {
+		n = lm_utf8_char(s, left, &cp);
+		if (!n) {
+			fputs("\\ufffd", f);
+			n = 1;
+		} else if (cp == '"' || cp == '\\') {
+			fprintf(f, "\\%c", (char)cp);
+		} else if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
+			fprintf(f, "\\u%04x", (unsigned)cp);
+		} else {
+			fwrite(s, 1, n, f);
+		}
 	}
 	fputc('"', f);
 }
@@ -93,14 +105,17 @@ static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
 	switch (o->kind) {
 	case LM_OBS_START:
 		json_head(f, "migration", ts, o->pid);
-		fprintf(f, ",\"event\":\"start\",\"ram_bytes\":%llu,\"late\":%s,\"no_stream\":%s}\n",
+		fprintf(f, ",\"event\":\"start\",\"ram_bytes\":%llu,\"late\":%s,\"no_stream\":%s",
 			(unsigned long long)o->start.ram_bytes, o->start.late ? "true" : "false",
 			o->start.flags & LM_START_NO_STREAM ? "true" : "false");
+		json_str(f, "vm", vm->name);
+		fprintf(f, "}\n");
 		break;
 	case LM_OBS_END:
 		json_head(f, "migration", ts, o->pid);
 		fprintf(f, ",\"event\":\"end\",\"ram_bytes\":%llu", (unsigned long long)vm->ram_bytes);
 		json_str(f, "reason", lm_end_reason_name(o->end.reason));
+		json_str(f, "vm", vm->name);
 		fprintf(f, "}\n");
 		break;
 	case LM_OBS_ROUND:
@@ -169,6 +184,7 @@ static void json_on_summary(struct lm_sink *s, const struct lm_vm_view *vm)
 		vm->first_ts_s >= 0 ? vm->last_ts_s - vm->first_ts_s : 0.0);
 	json_str(js->f, "end", vm->migrations ? lm_end_reason_name(vm->end_reason) : "none");
 	json_str(js->f, "verdict", lm_verdict_name(est->verdict));
+	json_str(js->f, "vm", vm->name);
 	fprintf(js->f, "}\n");
 	fflush(js->f);
 }

@@ -60,6 +60,29 @@ static int term_size(FILE *tty, int *rows)
 }
 
 /* One line of the frame: text, then clear the rest of the line. */
+#define NAME_COLS	16
+
+/*
+ * A name in a field of cols characters: cut between characters (%.16s
+ * would cut a UTF-8 character in two) and padded by characters, not bytes.
+ */
+static void put_name(FILE *f, const char *name, int cols)
+{
+	size_t left = strlen(name), n;
+	int used = 0;
+
+	for (; left && used < cols; name += n, left -= n, used++) {
+		n = lm_utf8_char(name, left, NULL);
+		if (!n) {
+			fputc('?', f);	/* names are sanitised: not expected */
+			n = 1;
+			continue;
+		}
+		fwrite(name, 1, n, f);
+	}
+	fprintf(f, "%*s", cols - used, "");
+}
+
 static void eol(FILE *f)
 {
 	fputs("\033[K\n", f);
@@ -146,9 +169,9 @@ static void draw_vm(struct live_sink *ls, FILE *f, const struct lm_vm_view *vm, 
 		snprintf(status, sizeof(status), "ended (%s)", lm_end_reason_name(vm->end_reason));
 	else
 		snprintf(status, sizeof(status), "waiting for a migration");
-	fprintf(f, "pid %-7u %-16.16s %-22s round %-4u RAM %7.1f MiB", vm->pid,
-		vm->name[0] ? vm->name : "-", status,
-		vm->rounds, vm->ram_bytes / LM_MiB);
+	fprintf(f, "pid %-7u ", vm->pid);
+	put_name(f, vm->name[0] ? vm->name : "-", NAME_COLS);
+	fprintf(f, " %-22s round %-4u RAM %7.1f MiB", status, vm->rounds, vm->ram_bytes / LM_MiB);
 	eol(f);
 	if (ls->color)
 		fputs(verdict_color(e->verdict), f);

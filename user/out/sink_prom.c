@@ -1,58 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * --prom-file PATH: the node_exporter textfile collector reads PATH (name it
- * *.prom in its directory). Written as PATH.tmp then renamed over PATH, so
- * the collector never sees a half-written file.
+ * *.prom in its directory). Written to a new PATH.tmp.XXXXXX then renamed
+ * over PATH (record/outfile.c), so the collector never sees a half-written
+ * file and a link planted at a predictable name is never followed.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "out/outputs.h"
 #include "out/prom_metrics.h"
+#include "record/outfile.h"
 
 struct prom_file_sink {
 	struct lm_sink sink;
 	struct lm_prom_state st;
-	char path[4096], tmp[4096 + 8];
+	char path[4096];
 	int last_err;		/* reported once until it changes */
 };
 
-static int write_atomically(struct prom_file_sink *ps)
+static int write_atomically(struct prom_file_sink *ps, unsigned flags, char *err, size_t errlen)
 {
 	size_t len;
 	char *text;
-	FILE *f;
-	int ret = 0;
+	int ret;
 
 	text = lm_prom_render(&ps->st, &len);
-	if (!text)
+	if (!text) {
+		snprintf(err, errlen, "cannot write metrics file %s: out of memory", ps->path);
 		return -ENOMEM;
-	f = fopen(ps->tmp, "we");
-	if (!f) {
-		ret = -errno;
-		goto cleanup;
 	}
-	if (fwrite(text, 1, len, f) != len)
-		ret = errno ? -errno : -EIO;
-	if (fclose(f) && !ret)
-		ret = errno ? -errno : -EIO;
-	if (!ret && rename(ps->tmp, ps->path))
-		ret = -errno;
-	if (ret)
-		unlink(ps->tmp);
-cleanup:
+	ret = lm_outfile_replace(ps->path, "metrics file", text, len, flags, err, errlen);
 	free(text);
 	return ret;
 }
 
 static void rewrite(struct prom_file_sink *ps)
 {
-	int ret = write_atomically(ps);
+	char err[512];
+	int ret = write_atomically(ps, 0, err, sizeof(err));
 
 	if (ret && ret != ps->last_err)
-		fprintf(stderr, "lmtrace: cannot write metrics file %s: %s\n", ps->path, strerror(-ret));
+		fprintf(stderr, "lmtrace: %s\n", err);
 	ps->last_err = ret;
 }
 
@@ -87,11 +77,13 @@ static void prom_on_forget(struct lm_sink *s, const struct lm_vm_view *vm)
 static int prom_close(struct lm_sink *s)
 {
 	struct prom_file_sink *ps = s->ctx;
+	char err[512];
 	int ret;
 
-	ret = write_atomically(ps);	/* the final state stays for the collector */
+	/* The final state stays for the collector: make its name last too. */
+	ret = write_atomically(ps, LM_OUTFILE_SYNC_DIR, err, sizeof(err));
 	if (ret)
-		fprintf(stderr, "lmtrace: cannot write metrics file %s: %s\n", ps->path, strerror(-ret));
+		fprintf(stderr, "lmtrace: %s\n", err);
 	lm_prom_destroy(&ps->st);
 	free(ps);
 	return ret;
@@ -113,12 +105,9 @@ int lm_sink_prom_file_new(const char *path, struct lm_sink **out, char *err, siz
 	}
 	lm_prom_init(&ps->st);
 	snprintf(ps->path, sizeof(ps->path), "%s", path);
-	snprintf(ps->tmp, sizeof(ps->tmp), "%s.tmp", path);
 	/* Fail now, not at the first sample, if the file cannot be written. */
-	ret = write_atomically(ps);
+	ret = write_atomically(ps, 0, err, errlen);
 	if (ret) {
-		snprintf(err, errlen, "cannot write metrics file %s: %s (check the directory exists and is writable)",
-			 path, strerror(-ret));
 		lm_prom_destroy(&ps->st);
 		free(ps);
 		return ret;

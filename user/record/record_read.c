@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/units.h"
 #include "record/record_codec.h"
 
 /*
@@ -205,13 +206,6 @@ void lm_record_close(struct lm_record *r)
 }
 
 /* Names and messages end up on terminals: no control characters. */
-static void copy_printable(char *dst, const uint8_t *src, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		dst[i] = src[i] < 0x20 || src[i] == 0x7f ? '?' : (char)src[i];
-	dst[len] = '\0';
-}
-
 static int read_block(struct lm_record *r)
 {
 	uint32_t raw_len, stored_len;
@@ -335,7 +329,8 @@ int lm_record_next(struct lm_record *r, struct lm_rec_item *it)
 					    len, (unsigned long long)r->block_off);
 			it->type = LM_REC_E_NAME;
 			it->pid = lm_get_le32(body);
-			copy_printable(it->name, body + 4, len - 4);
+			/* a name enters here on replay, as from /proc live */
+			lm_sanitize_text(it->name, sizeof(it->name), body + 4, len - 4);
 			return 1;
 		case LM_REC_E_MESSAGE:
 			if (len < 1 || len > 1 + 255)
@@ -343,7 +338,7 @@ int lm_record_next(struct lm_record *r, struct lm_rec_item *it)
 					    len, (unsigned long long)r->block_off);
 			it->type = LM_REC_E_MESSAGE;
 			it->level = body[0];
-			copy_printable(it->text, body + 1, len - 1);
+			lm_sanitize_text(it->text, sizeof(it->text), body + 1, len - 1);
 			return 1;
 		case LM_REC_E_END:
 			return check_end(r, body, len);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "record/outfile.h"
 #include "record/record_codec.h"
 
 struct lm_rec_writer {
@@ -35,14 +36,12 @@ int lm_rec_writer_open(const char *path, const struct lm_est_config *cfg,
 		snprintf(err, errlen, "recording %s: out of memory", path);
 		return -ENOMEM;
 	}
-	w->f = fopen(path, "we");
-	if (!w->f) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot create recording %s: %s (check the directory exists and is writable)",
-			 path, strerror(errno));
+	/* Written in place as root: no symlink followed, only a plain file truncated. */
+	ret = lm_outfile_open(path, "recording", &w->f, err, errlen);
+	if (ret)
 		goto cleanup;
-	}
 	hdr_len = lm_rec_header_encode(hdr, cfg);
+	errno = 0;
 	if (fwrite(hdr, hdr_len, 1, w->f) != 1 || fflush(w->f)) {
 		ret = errno ? -errno : -EIO;
 		snprintf(err, errlen, "cannot write recording %s: %s", path, strerror(-ret));
@@ -140,7 +139,7 @@ int lm_rec_write_message(struct lm_rec_writer *w, int level, const char *text)
 int lm_rec_writer_close(struct lm_rec_writer *w)
 {
 	uint8_t n[8];
-	int ret;
+	int ret, n_ret;
 
 	if (!w)
 		return 0;
@@ -148,8 +147,10 @@ int lm_rec_writer_close(struct lm_rec_writer *w)
 	append(w, LM_REC_E_END, n, sizeof(n), NULL, 0);
 	lm_rec_flush(w);
 	ret = w->err;
-	if (fclose(w->f) && !ret)
-		ret = -errno;
+	/* fsync: what lmtrace said it recorded is on disk when it exits. */
+	n_ret = lm_outfile_close(w->f);
+	if (n_ret && !ret)
+		ret = n_ret;
 	free(w);
 	return ret;
 }

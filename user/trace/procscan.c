@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "core/units.h"
 #include "trace/procscan.h"
 
 /* 1 if one of pid's fds points at a target `match` accepts, 0 if none, -errno. */
@@ -84,10 +85,11 @@ int lm_proc_find_vmms(pid_t *pids, int max)
 	return n;
 }
 
-/* -name guest=NAME,... or -name NAME,... from QEMU's command line. */
+/* -name guest=NAME,... or -name NAME,... from QEMU's command line; ",," is a comma. */
 static int qemu_name(pid_t pid, char *buf, size_t len)
 {
 	char path[64], cmdline[8192], *arg, *end;
+	size_t o = 0;
 	ssize_t n;
 	int fd, next_is_name = 0;
 
@@ -104,7 +106,12 @@ static int qemu_name(pid_t pid, char *buf, size_t len)
 		if (next_is_name) {
 			if (!strncmp(arg, "guest=", 6))
 				arg += 6;
-			snprintf(buf, len, "%.*s", (int)strcspn(arg, ","), arg);
+			for (; *arg && o + 1 < len; arg++) {
+				if (*arg == ',' && *++arg != ',')
+					break;
+				buf[o++] = *arg;
+			}
+			buf[o] = 0;
 			return 0;
 		}
 		next_is_name = !strcmp(arg, "-name") || !strcmp(arg, "--name");
@@ -112,19 +119,27 @@ static int qemu_name(pid_t pid, char *buf, size_t len)
 	return -ENOENT;
 }
 
+/*
+ * Both come from whoever started the VMM: they go to terminals, logs and
+ * labels only through lm_sanitize_name(), cut there on a character boundary.
+ */
 void lm_proc_name(pid_t pid, char *buf, size_t len)
 {
-	char path[64];
+	char path[64], raw[256] = "";
 	FILE *f;
 
-	if (qemu_name(pid, buf, len) == 0)
-		return;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	buf[0] = 0;
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	if (fgets(buf, (int)len, f))
-		buf[strcspn(buf, "\n")] = 0;
-	fclose(f);
+	if (qemu_name(pid, raw, sizeof(raw)) != 0 || !raw[0]) {
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+		f = fopen(path, "re");
+		if (f) {
+			/* a comm may hold a newline of its own: only the last is the kernel's */
+			size_t got = fread(raw, 1, sizeof(raw) - 1, f);
+
+			if (got && raw[got - 1] == '\n')
+				got--;
+			raw[got] = 0;
+			fclose(f);
+		}
+	}
+	lm_sanitize_name(buf, len, raw);
 }

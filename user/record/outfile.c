@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Output files written as root (outfile.h). What decides is checked on the
+ * open file (fstat), not on the name, so swapping the name between a check
+ * and the open wins nothing; creating uses O_EXCL, which never follows a
+ * symlink, not even a dangling one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "record/outfile.h"
+
+static const char *kind_of(mode_t m)
+{
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
+	return "not a regular file";
+}
+
+/* What to do about a failed create/write, by errno. */
+static const char *hint(int err)
+{
+	switch (err) {
+	case ENOSPC:
+	case EDQUOT:
+		return " (the file system is full: free space or choose another path)";
+	case EISDIR:
+		return " (it is a directory: name a file in it)";
+	case ENAMETOOLONG:
+		return " (choose a shorter path)";
+	case EACCES:
+	case EPERM:
+	case EROFS:
+	case ENOENT:
+	case ENOTDIR:
+		return " (check the directory exists and is writable)";
+	}
+	return "";
+}
+
+/* fsync the directory holding path, so a new name survives a crash. */
+static int sync_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd, ret = 0;
+
+	if (!slash)
+		dir = strdup(".");
+	else
+		dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+	if (!dir)
+		return -ENOMEM;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd < 0)
+		return -errno;
+	/* EINVAL: a file system that cannot sync a directory; nothing to do. */
+	if (fsync(fd) && errno != EINVAL)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* A failed open: say what is at path when it is not a plain file. */
+static int open_failed(const char *path, const char *what, int ret, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (!lstat(path, &st) && !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "refusing to write %s %s: it is %s (%s)", what, path,
+			 kind_of(st.st_mode), S_ISLNK(st.st_mode) ?
+			 "remove the link or choose another path" : "choose a regular file");
+		return S_ISLNK(st.st_mode) ? -ELOOP : ret;
+	}
+	snprintf(err, errlen, "cannot create %s %s: %s%s", what, path, strerror(-ret), hint(-ret));
+	return ret;
+}
+
+int lm_outfile_open(const char *path, const char *what, FILE **out, char *err, size_t errlen)
+{
+	int fd, ret = 0, created = 1;
+	struct stat st;
+	FILE *f;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+		  LM_OUTFILE_MODE);
+	if (fd < 0 && errno == EEXIST) {
+		created = 0;
+		/*
+		 * No O_TRUNC: nothing is truncated before it is known to be a
+		 * plain file. O_NONBLOCK: a FIFO there must not hang us.
+		 */
+		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	}
+	if (fd < 0)
+		return open_failed(path, what, -errno, err, errlen);
+	if (fstat(fd, &st)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot create %s %s: %s", what, path, strerror(-ret));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "refusing to write %s %s: it is %s (choose a regular file)",
+			 what, path, kind_of(st.st_mode));
+		goto fail;
+	}
+	/* A second link may be someone else's file (a hard link planted in /tmp). */
+	if (!created && st.st_nlink > 1) {
+		ret = -EMLINK;
+		snprintf(err, errlen, "refusing to overwrite %s %s: it has %lu hard links "
+			 "(remove it or choose another path)", what, path, (unsigned long)st.st_nlink);
+		goto fail;
+	}
+	/* The mode does not depend on the umask root happens to run with. */
+	if (created ? fchmod(fd, LM_OUTFILE_MODE) : ftruncate(fd, 0)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot %s %s %s: %s", created ? "set the mode of" : "truncate",
+			 what, path, strerror(-ret));
+		goto fail;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) ||
+	    (created && (ret = sync_dir(path)))) {
+		ret = ret ? ret : -errno;
+		snprintf(err, errlen, "cannot create %s %s: %s", what, path, strerror(-ret));
+		goto fail;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot create %s %s: %s", what, path, strerror(-ret));
+		goto fail;
+	}
+	*out = f;
+	return 0;
+fail:
+	close(fd);
+	if (created)
+		unlink(path);
+	return ret;
+}
+
+int lm_outfile_close(FILE *f)
+{
+	int ret = 0;
+
+	if (ferror(f))
+		ret = -EIO;
+	else if (fflush(f))
+		ret = errno ? -errno : -EIO;
+	else if (fsync(fileno(f)) && errno != EINVAL)
+		ret = -errno;
+	if (fclose(f) && !ret)
+		ret = errno ? -errno : -EIO;
+	return ret;
+}
+
+int lm_outfile_replace(const char *path, const char *what, const void *data, size_t len,
+		       unsigned flags, char *err, size_t errlen)
+{
+	static const char suffix[] = ".tmp.XXXXXX";
+	size_t plen = strlen(path);
+	const char *step = NULL;
+	int fd, ret = 0;
+	char *tmp;
+
+	tmp = malloc(plen + sizeof(suffix));
+	if (!tmp) {
+		snprintf(err, errlen, "cannot write %s %s: out of memory", what, path);
+		return -ENOMEM;
+	}
+	memcpy(tmp, path, plen);
+	memcpy(tmp + plen, suffix, sizeof(suffix));
+	/* A fresh name made with O_EXCL: no link planted beforehand is followed. */
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot create a temporary file beside %s %s: %s%s",
+			 what, path, strerror(-ret), hint(-ret));
+		free(tmp);
+		return ret;
+	}
+	if (fchmod(fd, LM_OUTFILE_MODE)) {
+		ret = -errno;
+		step = "set the mode of";
+	} else if ((ret = write_all(fd, data, len))) {
+		step = "write";
+	} else if (fsync(fd) && errno != EINVAL) {
+		ret = -errno;
+		step = "sync";
+	}
+	if (close(fd) && !ret) {
+		ret = -errno;
+		step = "write";
+	}
+	if (!ret && rename(tmp, path)) {
+		ret = -errno;
+		step = "rename the temporary file over";
+	}
+	if (ret)
+		unlink(tmp);
+	else if ((flags & LM_OUTFILE_SYNC_DIR) && (ret = sync_dir(path)))
+		step = "sync the directory of";
+	if (ret)
+		snprintf(err, errlen, "cannot %s %s %s: %s%s", step, what, path, strerror(-ret), hint(-ret));
+	free(tmp);
+	return ret;
+}

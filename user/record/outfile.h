@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Files lmtrace writes (recordings, metrics, charts), often as root and
+ * into directories other users can write: never through a symlink planted
+ * at the name, never truncating anything but a plain file, new files 0644.
+ * Every failure returns -errno and a one-line message in err saying what
+ * failed and what to do.
+ */
+#ifndef LM_OUTFILE_H
+#define LM_OUTFILE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define LM_OUTFILE_MODE		0644
+
+/* lm_outfile_replace(): also sync the directory, so the rename lasts. */
+#define LM_OUTFILE_SYNC_DIR	(1u << 0)
+
+/*
+ * Opens path to be written in place (-w, report -o). A new file is made
+ * 0644 (whatever the umask) and its directory synced; an existing one is
+ * truncated only if it is a regular file with a single link. A symlink at
+ * path is refused, not followed. what names the file in messages
+ * ("recording", "chart").
+ */
+int lm_outfile_open(const char *path, const char *what, FILE **out,
+		    char *err, size_t errlen);
+
+/* fflush, fsync, fclose: 0, or the first error as -errno. f is closed. */
+int lm_outfile_close(FILE *f);
+
+/*
+ * Replaces path with len bytes of data (--prom-file): written to a new
+ * file beside it (mkstemp, PATH.tmp.XXXXXX, 0644), fsynced and renamed
+ * over path, so a reader sees the old or the new file, never a part. A
+ * symlink at path is replaced, not followed; on failure nothing is left.
+ */
+int lm_outfile_replace(const char *path, const char *what, const void *data, size_t len,
+		       unsigned flags, char *err, size_t errlen);
+
+#endif /* LM_OUTFILE_H */
