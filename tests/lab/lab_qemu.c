@@ -105,14 +105,20 @@ int lab_qemu_start(struct lab_qemu *vm, const char *name, const struct lab_vm_co
 	return 0;
 }
 
+/* Longer than any stall a test provokes; the driver has nothing else to do meanwhile. */
+#define LAB_QMP_TIMEOUT_MS	15000
+
 int lab_qemu_connect(struct lab_qemu *vm, int timeout_ms)
 {
 	int waited = 0, err;
 
 	for (;;) {
 		err = lm_qmp_open(&vm->qmp, vm->qmp_path, 2000);
-		if (!err)
+		if (!err) {
+			/* the driver waits out a monitor stall (tests stop QEMU for seconds) */
+			lm_qmp_set_timeout(vm->qmp, LAB_QMP_TIMEOUT_MS);
 			return 0;
+		}
 		if ((err != -ENOENT && err != -ECONNREFUSED) || waited >= timeout_ms)
 			return err;
 		if (!lab_qemu_alive(vm))
