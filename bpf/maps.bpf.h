@@ -107,12 +107,17 @@ static __always_inline void lm_counters_sum(__u32 tgid, __u64 *tx_bytes, __u64 *
 static __always_inline struct lm_event *lm_event_reserve(__u32 kind, __u32 tgid, __u32 tid)
 {
 	struct lm_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct lm_vm_counters *vc;
 	struct lm_drops *d;
 
 	if (!e) {
 		d = lm_drops();
 		if (d)
 			d->ringbuf_full++;
+		/* and against the VM it was about: its round is then incomplete */
+		vc = lm_counters(tgid);
+		if (vc)
+			vc->lost_events++;
 		return NULL;
 	}
 	__builtin_memset(e, 0, sizeof(*e));

@@ -131,8 +131,9 @@ struct lm_vm_counters {
 	__u64 last_cwnd;
 	__u64 last_probe_ns;
 	__u64 tx_other_bytes;	/* bytes on the VMM's other stream sockets (VNC, QMP, NBD, ...) */
+	__u64 lost_events;	/* its events the ring buffer had no room for */
 };
-_Static_assert(sizeof(struct lm_vm_counters) == 104, "lm_vm_counters layout");
+_Static_assert(sizeof(struct lm_vm_counters) == 112, "lm_vm_counters layout");
 
 /* Per-VM state that is not a counter (one copy, not per CPU). */
 struct lm_vm_state {

@@ -80,13 +80,13 @@ if [ -z "$want" ] || [ "$want" != "$got" ]; then
 	fail "check_names.py read ${got:-no} expressions, promtool ${want:-no} rules"
 fi
 # and it must refuse a name lmtrace does not export
-sed 's/lmtrace_migrating == 1/lmtrace_lost_events_total == 1/' "$RULES" >"$tmp/bad.rules.yml"
+sed 's/lmtrace_migrating == 1/lmtrace_no_such_metric_total == 1/' "$RULES" >"$tmp/bad.rules.yml"
 mkdir -p "$tmp/bad.d"
 if ! python3 tests/prometheus/check_names.py "$tmp/lmtrace.prom" "$tmp/bad.rules.yml" "$RULES_TEST" \
-	"$DASHBOARD" "$tmp/bad.d" >"$tmp/bad" 2>&1 && grep -q 'FAIL:.*lmtrace_lost_events_total' "$tmp/bad"; then
+	"$DASHBOARD" "$tmp/bad.d" >"$tmp/bad" 2>&1 && grep -q 'FAIL:.*lmtrace_no_such_metric_total' "$tmp/bad"; then
 	ok "names: an invented metric is refused"
 else
-	fail "names: check_names.py accepted lmtrace_lost_events_total"
+	fail "names: check_names.py accepted lmtrace_no_such_metric_total"
 fi
 
 # The dashboard: JSON, panels, and queries that parse as PromQL.

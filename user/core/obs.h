@@ -67,6 +67,7 @@ struct lm_obs_tick {
 	uint32_t source;	/* enum lm_dirty_source */
 	uint32_t srtt_us;
 	uint32_t cwnd;
+	uint64_t lost_events_total;	/* this VM's events lost (ring buffer full), cumulative */
 };
 
 struct lm_obs_end {

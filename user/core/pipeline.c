@@ -55,6 +55,7 @@ static struct lm_pipe_vm *find_or_add_vm(struct lm_pipeline *p, uint32_t pid)
 	vm->view.pid = pid;
 	vm->view.first_ts_s = -1;
 	vm->view.measured_dirty_Bps = -1;
+	vm->view.migration_start_ts_s = -1;
 	lm_est_init(&vm->est, &p->cfg);
 	vm->view.est = *lm_est_current(&vm->est);
 	p->vms[p->nvms++] = vm;
@@ -108,6 +109,7 @@ static void update_view(struct lm_vm_view *vm, const struct lm_obs *o)
 	vm->last_ts_s = ts_s;
 	switch (o->kind) {
 	case LM_OBS_START:
+		vm->migration_start_ts_s = ts_s;
 		vm->migrating = 1;
 		vm->migrations++;
 		vm->ram_bytes = o->start.ram_bytes;
@@ -125,6 +127,7 @@ static void update_view(struct lm_vm_view *vm, const struct lm_obs *o)
 		vm->tx_bytes = o->tick.tx_total;
 		vm->source = o->tick.source;
 		vm->srtt_us = o->tick.srtt_us;
+		vm->lost_events = o->tick.lost_events_total;
 		vm->cwnd = o->tick.cwnd;
 		break;
 	case LM_OBS_END:

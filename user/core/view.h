@@ -43,6 +43,8 @@ struct lm_vm_view {
 	 */
 	double tx_bytes_per_s;		/* over the last tick interval */
 	uint32_t srtt_us, cwnd;
+	uint64_t lost_events;		/* its events the ring buffer had no room for */
+	double migration_start_ts_s;	/* Unix time of the last START, <0 none */
 	/* ring of recent samples, oldest first at hist_head when full */
 	struct {
 		double ts_s;

@@ -213,6 +213,10 @@ static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 	if (t->manual_protect && t->burst_any_repeat && !t->burst_any_cleared && t->round > 1)
 		o.round.flags |= LM_ROUND_FINAL;
 	o.round.dirty_pages = t->burst_pages;
+	/* events lost since the last round (the ring buffer was full): this one is incomplete */
+	if (t->lost_round_pending)
+		o.round.flags |= LM_ROUND_PARTIAL;
+	t->lost_round_pending = 0;
 	if (t->have_prev_round)
 		o.round.duration_ns = t->burst_first_ns - t->prev_round_ns;
 	else if (!t->late)
@@ -464,6 +468,11 @@ void lm_vmtrack_tick(struct lm_vmtrack *t, uint64_t now_ns, const struct lm_vm_c
 	o.tick.source = t->source;
 	o.tick.srtt_us = (uint32_t)sum->last_srtt_us;
 	o.tick.cwnd = (uint32_t)sum->last_cwnd;
+	/* events of this VM were lost: the round they belonged to is incomplete */
+	if (sum->lost_events > t->lost_events && t->migrating)
+		t->lost_round_pending = 1;
+	t->lost_events = sum->lost_events;
+	o.tick.lost_events_total = sum->lost_events;
 	t->last_tick_ns = now_ns;
 	emit(ctx, &o);
 }

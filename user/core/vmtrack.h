@@ -74,6 +74,8 @@ struct lm_vmtrack {
 
 	/* ticks */
 	uint64_t last_tick_ns;
+	uint64_t lost_events;		/* as of the last tick */
+	int lost_round_pending;		/* some were lost since the last round */
 
 	/* which sockets carry the migration */
 	struct lm_streams streams;

@@ -44,6 +44,8 @@ void lm_prom_update(struct lm_prom_state *st, const struct lm_vm_view *vm)
 		p->migrations = vm->migrations;
 		p->dirty_rate_windows = vm->dirty_rate_windows;
 		p->measured_dirty_Bps = vm->measured_dirty_Bps;
+		p->migration_start_ts_s = vm->migration_start_ts_s;
+		p->lost_events = vm->lost_events;
 		p->source = vm->source;
 		p->srtt_us = vm->srtt_us;
 		p->migrating = vm->migrating;
@@ -150,6 +152,9 @@ GETTER(c_dirty_pages, (double)v->dirty_pages, 1)
 GETTER(c_dirty_bytes, (double)v->dirty_pages * v->page_size, 1)
 GETTER(c_migrations, v->migrations, 1)
 GETTER(c_dirty_rate_windows, v->dirty_rate_windows, 1)
+GETTER(c_lost_events, (double)v->lost_events, 1)
+GETTER(g_start_ts, v->migration_start_ts_s, v->migration_start_ts_s > 0)
+GETTER(g_total, v->est.total_s, v->est.total_s >= 0)
 GETTER(g_measured_dirty, v->measured_dirty_Bps, v->measured_dirty_Bps >= 0)
 
 static const struct family families[] = {
@@ -173,6 +178,9 @@ static const struct family families[] = {
 	{ "lmtrace_dirty_pages_total", "counter", "Unique dirty pages summed over rounds 2 and later.", c_dirty_pages },
 	{ "lmtrace_dirty_bytes_total", "counter", "lmtrace_dirty_pages_total times the page size.", c_dirty_bytes },
 	{ "lmtrace_migrations_total", "counter", "Migrations seen starting.", c_migrations },
+	{ "lmtrace_lost_events_total", "counter", "Events of this VM lost because the ring buffer was full; the round they hit is flagged partial.", c_lost_events },
+	{ "lmtrace_migration_start_timestamp_seconds", "gauge", "Unix time the last migration started.", g_start_ts },
+	{ "lmtrace_predicted_total_seconds", "gauge", "Predicted migration time from its start to switchover; absent when unknown or never.", g_total },
 	{ "lmtrace_dirty_rate_measurements_total", "counter", "Dirty-logging windows that were no migration (QEMU's calc-dirty-rate).", c_dirty_rate_windows },
 	{ "lmtrace_measured_dirty_bytes_per_second", "gauge", "Unique bytes dirtied per second in the last dirty-rate measurement window.", g_measured_dirty },
 };

@@ -18,6 +18,8 @@ struct lm_prom_vm {
 	double downtime_limit_s;
 	uint32_t rounds, migrations, source, srtt_us, dirty_rate_windows;
 	double measured_dirty_Bps;
+	double migration_start_ts_s;
+	uint64_t lost_events;
 	int migrating;
 	uint64_t dirty_pages, tx_bytes, ram_bytes, page_size;
 	double last_ts_s;

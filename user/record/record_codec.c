@@ -81,6 +81,7 @@ static const struct obs_field tick_fields[] = {
 	F(struct lm_obs_tick, acked_total), F(struct lm_obs_tick, dirty_events_total),
 	F(struct lm_obs_tick, rounds), F(struct lm_obs_tick, source),
 	F(struct lm_obs_tick, srtt_us), F(struct lm_obs_tick, cwnd),
+	F(struct lm_obs_tick, lost_events_total),
 };
 static const struct obs_field end_fields[] = {
 	F(struct lm_obs_end, reason), F(struct lm_obs_end, pad),
