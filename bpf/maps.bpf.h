@@ -104,9 +104,31 @@ static __always_inline void lm_counters_sum(__u32 tgid, __u64 *tx_bytes, __u64 *
 }
 
 /* Reserve a ring-buffer event, counting the drop when it is full. */
+/* One of the VM's event tokens, refilled with time (races between CPUs only blur it). */
+static __always_inline int lm_event_token(__u32 tgid)
+{
+	struct lm_vm_state *vs = bpf_map_lookup_elem(&vm_state, &tgid);
+	__u64 now = bpf_ktime_get_ns(), dt, add;
+
+	if (!vs)
+		return 1;
+	/* a second or more since: the bucket is full (and no product overflows) */
+	dt = now - vs->tokens_ns;
+	add = dt >= 1000000000ull ? LM_EVENTS_BURST : dt * LM_EVENTS_PER_S / 1000000000ull;
+	if (add) {
+		vs->event_tokens = vs->event_tokens + add > LM_EVENTS_BURST ? LM_EVENTS_BURST :
+				   vs->event_tokens + add;
+		vs->tokens_ns = now;
+	}
+	if (!vs->event_tokens)
+		return 0;
+	vs->event_tokens--;
+	return 1;
+}
+
 static __always_inline struct lm_event *lm_event_reserve(__u32 kind, __u32 tgid, __u32 tid)
 {
-	struct lm_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct lm_event *e = lm_event_token(tgid) ? bpf_ringbuf_reserve(&events, sizeof(*e), 0) : NULL;
 	struct lm_vm_counters *vc;
 	struct lm_drops *d;
 

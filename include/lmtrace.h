@@ -138,8 +138,19 @@ _Static_assert(sizeof(struct lm_vm_counters) == 112, "lm_vm_counters layout");
 /* Per-VM state that is not a counter (one copy, not per CPU). */
 struct lm_vm_state {
 	__u64 log_on_ns;	/* last time dirty logging was switched on for one of its slots */
+	__u64 event_tokens;	/* ring-buffer events it may still send (LM_EVENTS_PER_S refills) */
+	__u64 tokens_ns;	/* when they were last refilled */
 };
-_Static_assert(sizeof(struct lm_vm_state) == 8, "lm_vm_state layout");
+_Static_assert(sizeof(struct lm_vm_state) == 24, "lm_vm_state layout");
+
+/*
+ * Ring-buffer events one VM may send: LM_EVENTS_PER_S a second, in bursts of
+ * LM_EVENTS_BURST. QEMU sends one per memslot per sync (a few hundred a
+ * second even at 100 ms rounds and 512 slots); a process that floods
+ * KVM_GET_DIRTY_LOG cannot fill the ring and make other VMs lose theirs.
+ */
+#define LM_EVENTS_PER_S		20000u
+#define LM_EVENTS_BURST		8192u
 
 /*
  * A socket that starts sending this soon after dirty logging was switched

@@ -327,7 +327,7 @@ void lm_tracer_close(struct lm_tracer *t)
 
 int lm_tracer_add_pid(struct lm_tracer *t, uint32_t pid)
 {
-	struct lm_vm_state state = {};
+	struct lm_vm_state state = { .event_tokens = LM_EVENTS_BURST };
 	struct lm_vm_counters *zero;
 	uint32_t one = 1;
 	int ret;
