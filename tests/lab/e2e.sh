@@ -125,11 +125,13 @@ lab_e2e() {
 	lab_pid=
 	sed 's/^/  /' "$work/lab.err"
 	[ "$lab_rc" = 0 ] || fail "lmlab exited with $lab_rc"
-	# The source QEMU is gone now: lmtrace should notice and finish on its own.
+	# The source QEMU is gone now (lmlab reaps it before exiting): lmtrace must
+	# notice and finish on its own.
 	if ! wait_exit "$trace_pid" 10; then
-		echo "  (lmtrace still running 10 s after its VMM exited: interrupting it)"
 		kill -INT "$trace_pid"
-		wait_exit "$trace_pid" 5 || fail "lmtrace did not exit after SIGINT"
+		wait_exit "$trace_pid" 5
+		sed 's/^/  lmtrace: /' "$work/trace.err" | tail -n 20
+		fail "lmtrace still running 10 s after its VMM exited (interrupted it)"
 	fi
 	wait "$trace_pid"
 	trace_rc=$?

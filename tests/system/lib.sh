@@ -30,3 +30,16 @@ wait_for() {
 		sleep 0.1
 	done
 }
+
+# lmtrace_stops PID [SECONDS]: PID is an lmtrace started with -p (or the
+# timeout(1) around one) whose VMM has exited: it must stop by itself within
+# SECONDS (default 10). If not, prints "FAIL: lmtrace still running N s after
+# its VMM exited", interrupts it (SIGINT, TERM 5 s later) and returns 1.
+lmtrace_stops() {
+	local pid=$1 secs=${2:-10}
+	wait_for "$secs" eval "! kill -0 $pid 2>/dev/null" && return 0
+	echo "FAIL: lmtrace still running $secs s after its VMM exited (interrupting it)"
+	kill -INT "$pid" 2>/dev/null
+	wait_for 5 eval "! kill -0 $pid 2>/dev/null" || kill -TERM "$pid" 2>/dev/null
+	return 1
+}
