@@ -27,6 +27,7 @@ lab_requirements() {
 }
 
 lab_pid='' trace_pid='' during_pid='' work=''
+traced_qmp=''	# lmtrace ran with --qmp: lmcheck must then see what it read
 # shellcheck disable=SC2034 # attach_ts is for the tests' lmcheck --late
 attach_ts=''
 src_pid='' tracer_qmp=''	# set from lmlab's --ready file
@@ -69,6 +70,7 @@ start_lmtrace() {
 	"$LMTRACE" -j -p "$src_pid" ${LMTRACE_QMP:+--qmp "$tracer_qmp"} ${LMTRACE_ARGS:-} \
 		>"$work/trace.jsonl" 2>"$work/trace.err" &
 	trace_pid=$!
+	traced_qmp=${LMTRACE_QMP:+1}
 	local _
 	for _ in $(seq 200); do
 		# attach_ts: when lmtrace said it traces (Unix s), for lmcheck --late
@@ -142,5 +144,5 @@ lab_e2e() {
 }
 
 lab_check() {
-	"$LMCHECK" --lab "$work/lab.jsonl" --trace "$work/trace.jsonl" "$@"
+	"$LMCHECK" --lab "$work/lab.jsonl" --trace "$work/trace.jsonl" ${traced_qmp:+--expect-qmp} "$@"
 }

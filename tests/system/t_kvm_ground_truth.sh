@@ -7,7 +7,7 @@
 # bytes within 0.1 %. Cases: plain GET, manual protect (GET + CLEAR), manual
 # protect ending in a repeated completion sync without CLEAR (0 new pages;
 # then again with 50 new pages written before it), and a 128 GiB sparse
-# slot (sampled counting: flagged, not exact), and a 16 MiB slot logged
+# slot (sampled counting: flagged, within 1 % + 2 pages), and a 16 MiB slot logged
 # from creation and never toggled, like QEMU's VGA VRAM (its size is only
 # in the kernel: lmtrace never sees its SET). The default round schedule
 # includes an empty round and one that rewrites the previous round's pages.
