@@ -139,9 +139,9 @@ static void read_lmtrace_line(json_t *obj, void *ctx)
 		struct gt_round_rec *r = &l->rounds[l->nrounds++];
 
 		/* Absent or null would read as 0 and match an empty round. */
-		r->complete = get_u64(obj, "round", &r->round) &
-			      get_u64(obj, "dirty_pages", &r->dirty_pages) &
-			      get_u64(obj, "tx_bytes", &r->tx_bytes);
+		r->complete = get_u64(obj, "round", &r->round);
+		r->complete &= get_u64(obj, "dirty_pages", &r->dirty_pages);
+		r->complete &= get_u64(obj, "tx_bytes", &r->tx_bytes);
 		r->sampled = json_is_true(json_object_get(obj, "sampled"));
 		r->sync_ms = json_number_value(json_object_get(obj, "sync_ms"));
 	} else if (!strcmp(type, "migration")) {

@@ -6,7 +6,7 @@ OUTPUT=${OUTPUT:-.output}
 case $OUTPUT in /*) ;; *) OUTPUT=$PWD/$OUTPUT ;; esac
 LMTRACE=${LMTRACE:-$OUTPUT/lmtrace}
 # shellcheck disable=SC2034 # used by the tests that source this
-GT=$OUTPUT/tests/kvm_gt
+GT=${LM_KVM_GT:-$OUTPUT/tests/kvm_gt}	# t_sanitize.sh: the sanitized build
 
 require_root() {
 	[ "$(id -u)" -eq 0 ] || { echo "skip: needs root (BPF and /dev/kvm)"; exit 77; }
