@@ -6,6 +6,8 @@
 #   make libcore      the pure core, recordings and outputs (no clang, bpftool or libbpf)
 #   make demo         a real live migration, traced live (needs root, /dev/kvm, QEMU)
 #   make bench        overhead benchmarks, ratios against a run without lmtrace
+#   make sanitize     the unit tests, lmtrace, kvm_gt and a replay driver built with
+#                     ASan + UBSan into $(OUTPUT)/san/ (tests/system/t_sanitize.sh runs them)
 #   make install      PREFIX=/usr/local DESTDIR= (binary, man page, systemd unit)
 #   V=1               show the commands
 #   VMLINUX_H=path    use a pre-generated vmlinux.h instead of the running kernel's BTF

@@ -117,15 +117,17 @@ lm_start() {
 	fi
 }
 
-# lm_finish NAME: lmtrace stops by itself when its VMM exits; else SIGINT.
+# lm_finish NAME: after its VMM exited, lmtrace must stop by itself with a
+# summary record; the bench fails if it does not.
 lm_finish() {
 	if ! wait_gone "$lm_pid" 10; then
-		say "  (lmtrace still running 10 s after its VMM exited: interrupting it)"
 		kill -INT "$lm_pid" 2>/dev/null
 		wait_gone "$lm_pid" 5 || kill -KILL "$lm_pid" 2>/dev/null
+		sed 's/^/  lmtrace: /' "$tmp/$1.lm.err" >&2
+		die "lmtrace ($1) still running 10 s after its VMM exited (interrupted it)"
 	fi
 	wait "$lm_pid" 2>/dev/null
-	grep -q '"type":"summary"' "$tmp/$1.lm" || say "  (lmtrace ($1) wrote no summary record)"
+	grep -q '"type":"summary"' "$tmp/$1.lm" || die "lmtrace ($1) wrote no summary record"
 }
 
 # lm_cpu_mark after lmtrace attached, lm_cpu_note later: appends "wall_s

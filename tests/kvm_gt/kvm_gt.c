@@ -78,7 +78,8 @@ static const char usage[] =
 "                        the migration starts (to let a tracer attach)\n"
 "  --linger-ms MS        stay alive this long after the end (default 200)\n"
 "  --compare T L         compare lmtrace output L with truth T; --sampled: dirty\n"
-"                        pages of rounds >= 2 are estimates (huge slot)\n"
+"                        pages of rounds >= 2 are estimates (huge slot), held\n"
+"                        to 1 % + 2 pages\n"
 "\n"
 "Exit status: 0 ok, 1 KVM or lmtrace disagreed with the truth, 2 usage or setup error.\n";
 

@@ -13,7 +13,8 @@ struct gt_compare_opts {
 	const char *truth_path;
 	const char *lmtrace_path;
 	/* Huge slots: rounds >= 2 are sampled estimates, so their dirty pages
-	 * are reported but not asserted; lmtrace must say they were sampled. */
+	 * are held to 1 % + 2 pages, not exactness; lmtrace must say they were
+	 * sampled. */
 	bool sampled;
 };
 

@@ -12,7 +12,7 @@ LMLAB=$out_dir/lab/lmlab
 LMCHECK=$out_dir/lab/lmcheck
 GUEST=$out_dir/guest/guest.elf
 
-skip() { echo "$*"; exit 77; }
+skip() { echo "skip: $*"; exit 77; }	# run-tests.sh wants "skip: what is missing"
 fail() { echo "FAIL: $*"; exit 1; }
 
 lab_requirements() {
@@ -27,6 +27,7 @@ lab_requirements() {
 }
 
 lab_pid='' trace_pid='' during_pid='' work=''
+traced_qmp=''	# lmtrace ran with --qmp: lmcheck must then see what it read
 # shellcheck disable=SC2034 # attach_ts is for the tests' lmcheck --late
 attach_ts=''
 src_pid='' tracer_qmp=''	# set from lmlab's --ready file
@@ -69,6 +70,7 @@ start_lmtrace() {
 	"$LMTRACE" -j -p "$src_pid" ${LMTRACE_QMP:+--qmp "$tracer_qmp"} ${LMTRACE_ARGS:-} \
 		>"$work/trace.jsonl" 2>"$work/trace.err" &
 	trace_pid=$!
+	traced_qmp=${LMTRACE_QMP:+1}
 	local _
 	for _ in $(seq 200); do
 		# attach_ts: when lmtrace said it traces (Unix s), for lmcheck --late
@@ -125,11 +127,13 @@ lab_e2e() {
 	lab_pid=
 	sed 's/^/  /' "$work/lab.err"
 	[ "$lab_rc" = 0 ] || fail "lmlab exited with $lab_rc"
-	# The source QEMU is gone now: lmtrace should notice and finish on its own.
+	# The source QEMU is gone now (lmlab reaps it before exiting): lmtrace must
+	# notice and finish on its own.
 	if ! wait_exit "$trace_pid" 10; then
-		echo "  (lmtrace still running 10 s after its VMM exited: interrupting it)"
 		kill -INT "$trace_pid"
-		wait_exit "$trace_pid" 5 || fail "lmtrace did not exit after SIGINT"
+		wait_exit "$trace_pid" 5
+		sed 's/^/  lmtrace: /' "$work/trace.err" | tail -n 20
+		fail "lmtrace still running 10 s after its VMM exited (interrupted it)"
 	fi
 	wait "$trace_pid"
 	trace_rc=$?
@@ -140,5 +144,5 @@ lab_e2e() {
 }
 
 lab_check() {
-	"$LMCHECK" --lab "$work/lab.jsonl" --trace "$work/trace.jsonl" "$@"
+	"$LMCHECK" --lab "$work/lab.jsonl" --trace "$work/trace.jsonl" ${traced_qmp:+--expect-qmp} "$@"
 }

@@ -19,10 +19,14 @@
  *     QEMU <= lmtrace <= QEMU + unsent, within 5 % plus one poll period of
  *     transfer (QEMU counts only pages newly dirty in its own bitmap; see
  *     doc/host-behaviour.md, "QEMU's own numbers");
+ *   - where lmtrace saw 2 rounds or more and attached before `migrate`, at
+ *     least one round compared with the guest or with QEMU: a run where
+ *     nothing could be compared proves nothing about the dirty pages;
  * and overall: lmtrace's summary tx_bytes within 2 % of QEMU's transferred
  * (summed over attempts). --expect-verdict V[,V...]: lmtrace's last verdict
  * of the first migration is one of them. --no-false-alarm: it never said not-converging.
- * If lmtrace ran with --qmp, the parameters it read must be the lab's.
+ * If lmtrace ran with --qmp, the parameters it read must be the lab's;
+ * --expect-qmp (lmtrace ran with --qmp): it must have read them.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -395,10 +399,18 @@ static int verdict_in(const char *v, const char *list)
 
 
 /*
+ * Rounds where the guest or lmtrace counts fewer pages are not compared with
+ * the guest: a near-empty round (a final sync a few ms after the previous
+ * one) says nothing. Small rounds are still compared: the tolerance's
+ * absolute terms (report intervals, clock mapping) cover their noise.
+ */
+#define GUEST_MIN_PAGES 20
+
+/*
  * sync_offset maps lmtrace's round numbers to QEMU's sync numbers: 0 when
  * lmtrace saw the whole migration, more when it attached late.
  */
-static void check_rounds(const struct lab *lab, int a, const struct segment *s, int sync_offset)
+static int check_rounds(const struct lab *lab, int a, const struct segment *s, int sync_offset)
 {
 	double acc_pages = 0, acc_dur = 0;
 	int i, qemu_compared = 0, guest_compared = 0;
@@ -449,7 +461,7 @@ static void check_rounds(const struct lab *lab, int a, const struct segment *s, 
 		if (throttle > 0 && throttle < 100 && r->dur < 2 * 0.010 * 100 / (100 - throttle)) {
 			printf("          (throttled %.0f %%: round shorter than two %.0f ms vCPU cycles, not compared with the guest)\n",
 			       throttle, 1000 * 0.010 * 100 / (100 - throttle));
-		} else if (!saturated && (guest >= 200 || r->pages >= 200)) {
+		} else if (!saturated && (guest >= GUEST_MIN_PAGES || r->pages >= GUEST_MIN_PAGES)) {
 			tol = 0.05 * guest + u0 + u1 + 0.010 * guest / (r->dur > 0.01 ? r->dur : 0.01) + 10;
 			check(fabs(r->pages - guest) <= tol,
 			      "attempt %d round %d: lmtrace %.0f dirty pages in %.6f s, guest wrote %.0f (%+.1f %%, tolerance 5 %% + %.0f + %.0f pages of the report intervals at its ends)%s",
@@ -515,6 +527,7 @@ static void check_rounds(const struct lab *lab, int a, const struct segment *s, 
 	}
 	printf("     compared %d rounds with the guest, %d with QEMU's rate\n",
 	       guest_compared, qemu_compared);
+	return guest_compared + qemu_compared;
 }
 
 int main(int argc, char **argv)
@@ -527,6 +540,7 @@ int main(int argc, char **argv)
 		{ "no-false-alarm", no_argument, 0, 'N' },
 		{ "bytes-tolerance", required_argument, 0, 'B' },
 		{ "expect-dirty-rate", required_argument, 0, 'D' },
+		{ "expect-qmp", no_argument, 0, 'Q' },
 		{ 0 },
 	};
 	struct segment segs[MAX_ATTEMPTS] = { 0 };
@@ -535,6 +549,7 @@ int main(int argc, char **argv)
 	const char *lab_path = NULL, *trace_path = NULL, *expect_verdict = NULL;
 	double sum_tx = 0, qemu_tx = 0;
 	int c, late = 0, nsegs, a, have_summary, no_false_alarm = 0, expect_dirty_rates = -1;
+	int expect_qmp = 0, compared;
 	double attach_ts = 0, bytes_tol = 0.02;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -546,17 +561,24 @@ int main(int argc, char **argv)
 		case 'N': no_false_alarm = 1; break;
 		case 'B': bytes_tol = atof(optarg) / 100; break;
 		case 'D': expect_dirty_rates = atoi(optarg); break;
+		case 'Q': expect_qmp = 1; break;
 		default: return 2;
 		}
 	}
 	if (!lab_path || !trace_path) {
 		fprintf(stderr, "usage: lmcheck --lab LAB.jsonl --trace LMTRACE.jsonl [--late ATTACH_TS] "
-			"[--expect-verdict V] [--no-false-alarm] [--bytes-tolerance PCT] [--expect-dirty-rate N]\n");
+			"[--expect-verdict V] [--no-false-alarm] [--bytes-tolerance PCT] [--expect-dirty-rate N] "
+			"[--expect-qmp]\n");
 		return 2;
 	}
 	read_lab(lab_path, &lab);
 	if (!lab.src_pid || !lab.attempts) {
 		fprintf(stderr, "lmcheck: %s has no migration (no ready/migrate records)\n", lab_path);
+		return 2;
+	}
+	if (!lab.wss_pages) {
+		/* Without it every round would count as saturated and skip the guest. */
+		fprintf(stderr, "lmcheck: %s has no lab config record with the working set\n", lab_path);
 		return 2;
 	}
 	nsegs = read_trace(trace_path, lab.src_pid, segs, &sum_tx, &have_summary, &ps);
@@ -601,7 +623,13 @@ int main(int argc, char **argv)
 			      "attempt %d: lmtrace %d rounds, QEMU dirty-sync-count %d", a,
 			      s->nrounds, qemu_syncs);
 		}
-		check_rounds(&lab, a, s, late && s->nrounds ? qemu_syncs - s->rounds[s->nrounds - 1].n : 0);
+		compared = check_rounds(&lab, a, s,
+					late && s->nrounds ? qemu_syncs - s->rounds[s->nrounds - 1].n : 0);
+		if (!late && s->nrounds >= 2)
+			check(compared >= 1,
+			      "attempt %d: %d of lmtrace's %d rounds compared with the guest or QEMU's rate "
+			      "(at least 1 needed: a run with 2 rounds or more where nothing was compared "
+			      "checks no dirty-page count)", a, compared, s->nrounds);
 	}
 
 	if (!late) {
@@ -627,6 +655,9 @@ int main(int argc, char **argv)
 	if (no_false_alarm && nsegs)
 		check(!segs[0].said_not_converging,
 		      "no false alarm: never said not-converging on a migration that converged");
+	if (expect_qmp)
+		check(ps.n > 0, "lmtrace ran with --qmp and reported %d params record(s) (at least 1 needed)",
+		      ps.n);
 	if (ps.n) {
 		/* lmtrace ran with --qmp: what it read must be what the lab set. */
 		check(ps.downtime_ms == lab.downtime_ms && ps.bandwidth == lab.bandwidth_Bps &&

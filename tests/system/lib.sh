@@ -6,7 +6,7 @@ OUTPUT=${OUTPUT:-.output}
 case $OUTPUT in /*) ;; *) OUTPUT=$PWD/$OUTPUT ;; esac
 LMTRACE=${LMTRACE:-$OUTPUT/lmtrace}
 # shellcheck disable=SC2034 # used by the tests that source this
-GT=$OUTPUT/tests/kvm_gt
+GT=${LM_KVM_GT:-$OUTPUT/tests/kvm_gt}	# t_sanitize.sh: the sanitized build
 
 require_root() {
 	[ "$(id -u)" -eq 0 ] || { echo "skip: needs root (BPF and /dev/kvm)"; exit 77; }
@@ -29,4 +29,17 @@ wait_for() {
 		[ "$SECONDS" -lt "$deadline" ] || return 1
 		sleep 0.1
 	done
+}
+
+# lmtrace_stops PID [SECONDS]: PID is an lmtrace started with -p (or the
+# timeout(1) around one) whose VMM has exited: it must stop by itself within
+# SECONDS (default 10). If not, prints "FAIL: lmtrace still running N s after
+# its VMM exited", interrupts it (SIGINT, TERM 5 s later) and returns 1.
+lmtrace_stops() {
+	local pid=$1 secs=${2:-10}
+	wait_for "$secs" eval "! kill -0 $pid 2>/dev/null" && return 0
+	echo "FAIL: lmtrace still running $secs s after its VMM exited (interrupting it)"
+	kill -INT "$pid" 2>/dev/null
+	wait_for 5 eval "! kill -0 $pid 2>/dev/null" || kill -TERM "$pid" 2>/dev/null
+	return 1
 }

@@ -87,7 +87,8 @@ expect "missing recording" 1 "nonexistent.lmt" -- "$LMTRACE" -r "$tmp/nonexisten
 if command -v setpriv >/dev/null; then
 	cp "$LMTRACE" "$tmp/lmtrace" && chmod 755 "$tmp/lmtrace"
 	"$GT" --wait-signal >"$tmp/gt.out" 2>&1 & gt=$!; pids+=("$gt")
-	for _ in $(seq 100); do grep -q '^ready' "$tmp/gt.out" 2>/dev/null && break; sleep 0.1; done
+	wait_for 10 grep -q '^ready' "$tmp/gt.out" ||
+		{ echo "FAIL: kvm_gt not ready in 10 s"; cat "$tmp/gt.out"; failures=$((failures + 1)); }
 	expect "no privileges, -p" 1 "run lmtrace as root" -- \
 		setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/lmtrace" -p "$gt"
 	expect "no privileges, all VMMs" 1 "run lmtrace as root|refused|permission" -- \
@@ -100,12 +101,18 @@ fi
 # A VMM that exits mid-trace: lmtrace notices, prints its summary, exits 0.
 "$GT" --wait-signal --linger-ms 0 >"$tmp/gt.out" 2>&1 & gt=$!; pids+=("$gt")
 # It opens /dev/kvm before it says ready.
-for _ in $(seq 100); do grep -q '^ready' "$tmp/gt.out" 2>/dev/null && break; sleep 0.1; done
+wait_for 10 grep -q '^ready' "$tmp/gt.out" ||
+	{ echo "FAIL: kvm_gt not ready in 10 s"; cat "$tmp/gt.out"; failures=$((failures + 1)); }
 timeout -k 2 30 "$LMTRACE" -j -p "$gt" >"$tmp/trace.jsonl" 2>"$tmp/trace.err" & lm=$!; pids+=("$lm")
-for _ in $(seq 100); do grep -q Tracing "$tmp/trace.err" 2>/dev/null && break; sleep 0.1; done
+wait_for 20 grep -q Tracing "$tmp/trace.err" ||
+	{ echo "FAIL: lmtrace did not say Tracing in 20 s"; cat "$tmp/trace.err"; failures=$((failures + 1)); }
 kill -USR1 "$gt"; sleep 0.3; kill -KILL "$gt"; wait "$gt" 2>/dev/null
-wait "$lm"; rc=$?
-if [ "$rc" -eq 0 ] && grep -q "pid $gt exited" "$tmp/trace.err" &&
+if lmtrace_stops "$lm" 10; then
+	wait "$lm"; rc=$?
+else
+	wait "$lm"; rc="still running"
+fi
+if [ "$rc" = 0 ] && grep -q "pid $gt exited" "$tmp/trace.err" &&
    grep -q '"type":"summary"' "$tmp/trace.jsonl"; then
 	echo "ok   VMM killed mid-trace: exit 0, '$(grep exited "$tmp/trace.err")', summary written"
 else

@@ -58,6 +58,8 @@ awk -F'[ =]' '/t_ms=/ { t = $3; p = $5
 
 run_guest 64 "wss=16 rate=0" 2
 expect 'rate_pages_s=0 pattern=seq pace=hlt'
+# no reports would pass the next check too
+[ "$(grep -c 't_ms=' "$work/serial")" -ge 2 ] || { echo "FAIL: the idle guest reported fewer than 2 times"; ok=0; }
 grep 't_ms=' "$work/serial" | grep -qv 'pages_written=0 ' && { echo "FAIL: an idle guest wrote pages"; ok=0; }
 
 run_guest 64 "wss=100 rate=1" 1

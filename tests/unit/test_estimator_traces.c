@@ -289,8 +289,9 @@ int main(int argc, char **argv)
 	snprintf(dir, sizeof(dir), "%s/tests/traces", argc > 1 ? argv[1] : top ? top : ".");
 	n = scandir(dir, &ents, NULL, by_name);
 	if (n < 0) {
-		printf("no trace directory %s: run from the repository root or set LM_TOP\n", dir);
-		return 77;
+		/* The traces are part of the repository: not finding them is no skip. */
+		printf("FAIL: no trace directory %s: run from the repository root or set LM_TOP\n", dir);
+		return 1;
 	}
 	for (i = 0; i < n; i++) {
 		const char *nm = ents[i]->d_name;

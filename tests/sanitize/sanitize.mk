@@ -1,0 +1,75 @@
+# make sanitize: the unit tests, kvm_gt, lmtrace itself and a replay driver
+# built with AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer
+# comes with ASan) into $(OUTPUT)/san/; tests/system/t_sanitize.sh runs them.
+# A libcore.a of its own, built the same way from the same sources
+# (CORE_SRCS), as tests/fuzz/fuzz.mk does for the fuzzers. UBSan does not
+# recover: the first report stops the program with an error.
+# libbpf, libelf, zlib, jansson and libmicrohttpd are the system's shared
+# libraries, not instrumented: ASan still checks every call into them made
+# from our code, and LeakSanitizer every allocation they return to us.
+
+SAN_CC    ?= clang
+SAN_DIR   := $(OUTPUT)/san
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer -g -O1
+SAN_CFLAGS = $(SAN_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
+
+san_obj = $(patsubst user/%.c,$(SAN_DIR)/obj/%.o,$(1))
+SAN_LIBCORE   := $(SAN_DIR)/libcore.a
+SAN_UNIT_BINS := $(patsubst tests/unit/%.c,$(SAN_DIR)/tests/%,$(UNIT_SRCS))
+SAN_KVM_GT    := $(SAN_DIR)/kvm_gt
+SAN_LMTRACE   := $(SAN_DIR)/lmtrace
+SAN_REPLAY    := $(SAN_DIR)/san_replay
+SAN_PROGS     := $(SAN_UNIT_BINS) $(SAN_KVM_GT) $(SAN_LMTRACE) $(SAN_REPLAY)
+
+.PHONY: sanitize
+
+$(SAN_DIR)/obj/%.o: user/%.c
+	$(call msg,SAN-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(SAN_DIR)/obj/trace/tracer.o: SAN_CFLAGS += -I$(OUTPUT) $(LIBBPF_CFLAGS)
+$(SAN_DIR)/obj/trace/tracer.o: $(OUTPUT)/lmtrace.skel.h
+
+$(SAN_LIBCORE): $(call san_obj,$(CORE_SRCS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(SAN_DIR)/lab/%.o: tests/lab/%.c
+	$(call msg,SAN-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) $(DEPFLAGS) -Itests/lab -Itests/unit -c $< -o $@
+
+# The unit tests as the Makefile builds them, test_qmp with its QMP objects.
+$(SAN_DIR)/tests/test_%: tests/unit/test_%.c $(SAN_LIBCORE)
+	$(call msg,SAN-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) $(DEPFLAGS) -Itests/unit -Itests/lab $< $(SAN_TEST_EXTRA_OBJS) \
+		$(SAN_LIBCORE) $(SAN_TEST_EXTRA_LIBS) $(CORE_LIBS) -o $@
+
+$(SAN_DIR)/tests/test_qmp: SAN_TEST_EXTRA_OBJS = $(SAN_DIR)/obj/trace/qmp.o $(SAN_DIR)/lab/lab_qmp.o
+$(SAN_DIR)/tests/test_qmp: SAN_TEST_EXTRA_LIBS = $(JANSSON_LIBS)
+$(SAN_DIR)/tests/test_qmp: $(SAN_DIR)/obj/trace/qmp.o $(SAN_DIR)/lab/lab_qmp.o
+
+$(SAN_KVM_GT): $(KVM_GT_SRCS)
+	$(call msg,SAN-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) $(DEPFLAGS) -Itests/kvm_gt $(KVM_GT_SRCS) $(JANSSON_LIBS) -lm -o $@
+
+$(SAN_LMTRACE): $(call san_obj,$(CLI_SRCS) $(TRACE_SRCS)) $(SAN_LIBCORE)
+	$(call msg,SAN-LINK,$@)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) $(call san_obj,$(CLI_SRCS) $(TRACE_SRCS)) $(SAN_LIBCORE) \
+		$(LIBBPF_LIBS) $(JANSSON_LIBS) $(CORE_LIBS) -o $@
+
+$(SAN_REPLAY): tests/sanitize/san_replay.c $(SAN_LIBCORE)
+	$(call msg,SAN-CC,$@)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) $(DEPFLAGS) $< $(SAN_LIBCORE) $(CORE_LIBS) -o $@
+
+sanitize: $(SAN_PROGS)
+
+# With clang's ASan runtime (libclang-rt-14-dev) installed, `make test`
+# builds all of it; t_sanitize.sh fails where it is missing.
+ifneq ($(wildcard /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.asan-$(shell uname -m).a),)
+TEST_PROGS += $(SAN_PROGS)
+endif
