@@ -51,6 +51,8 @@ $(SAN_DIR)/tests/test_%: tests/unit/test_%.c $(SAN_LIBCORE)
 $(SAN_DIR)/tests/test_qmp: SAN_TEST_EXTRA_OBJS = $(SAN_DIR)/obj/trace/qmp.o $(SAN_DIR)/lab/lab_qmp.o
 $(SAN_DIR)/tests/test_qmp: SAN_TEST_EXTRA_LIBS = $(JANSSON_LIBS)
 $(SAN_DIR)/tests/test_qmp: $(SAN_DIR)/obj/trace/qmp.o $(SAN_DIR)/lab/lab_qmp.o
+# test_names parses the JSON output strictly.
+$(SAN_DIR)/tests/test_names: SAN_TEST_EXTRA_LIBS = $(JANSSON_LIBS)
 
 $(SAN_KVM_GT): $(KVM_GT_SRCS)
 	$(call msg,SAN-CC,$@)

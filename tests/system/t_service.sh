@@ -8,7 +8,9 @@
 #  2. a closed pipe (lmtrace -j | head -1) ends lmtrace within an interval,
 #     exit 1, saying why;
 #  3. SIGHUP ends it like SIGINT: a summary, and a recording that replays to
-#     its end with no warning.
+#     its end with no warning;
+#  4. --vm follows only the VMs it names (QEMU -name, UUID, else the command
+#     name: kvm_gt here).
 set -u
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -116,6 +118,16 @@ rc=$?
 [ "$rc" -eq 0 ] && ! grep -qi 'cut short\|warning' "$tmp/hup.replay" "$tmp/hup.replay.err" &&
 	ok "SIGHUP: the recording replays to its end" ||
 	fail "SIGHUP: replay exit $rc: $(cat "$tmp/hup.replay.err") $(grep -i warning "$tmp/hup.replay")"
+
+# ---- 4. --vm
+for pattern in 'no-such-vm' 'kvm_g*'; do
+	"$LMTRACE" --rows -d 2.5 --vm "$pattern" >/dev/null 2>"$tmp/vm.err"
+	grep -q "Tracing pid $gt " "$tmp/vm.err" && seen=1 || seen=0
+	case $pattern in
+	no-such-vm) [ "$seen" -eq 0 ] && ok "--vm $pattern: kvm_gt not followed" || fail "--vm $pattern followed kvm_gt" ;;
+	*) [ "$seen" -eq 1 ] && ok "--vm $pattern: kvm_gt followed" || fail "--vm $pattern did not follow kvm_gt: $(cat "$tmp/vm.err")" ;;
+	esac
+done
 kill -USR1 "$gt" 2>/dev/null
 
 [ "$failed" -eq 0 ] || { echo "$failed check(s) failed"; exit 1; }

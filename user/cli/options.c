@@ -40,6 +40,7 @@ static const char doc[] =
 "    lmtrace replay mig.lmrec -j              # the same estimates again, as JSON\n"
 "    lmtrace --prom-file /var/lib/node_exporter/lmtrace.prom\n"
 "    lmtrace --listen 9595                    # Prometheus /metrics on 127.0.0.1:9595\n"
+"    lmtrace --vm 'db-*' --listen 9595        # only VMs named db-* (-name, libvirt domain)\n"
 "\n"
 "Exit status: 0 on success, 1 on a runtime error (no such process, not a VMM,\n"
 "no privileges, BPF failure, output error), 2 on a usage error.\n"
@@ -48,7 +49,7 @@ static const char doc[] =
 
 enum {
 	OPT_CSV = 1000, OPT_PORT, OPT_QMP, OPT_DOWNTIME, OPT_BANDWIDTH, OPT_PROM, OPT_LISTEN,
-	OPT_ROWS, OPT_NO_FENTRY, OPT_NO_KPROBE, OPT_SWITCHOVER, OPT_NO_SEND_TP,
+	OPT_ROWS, OPT_NO_FENTRY, OPT_NO_KPROBE, OPT_SWITCHOVER, OPT_NO_SEND_TP, OPT_VM,
 };
 
 static const struct argp_option options[] = {
@@ -75,6 +76,8 @@ static const struct argp_option options[] = {
 	  "address (with a warning)", 0 },
 	{ "no-fentry", OPT_NO_FENTRY, NULL, 0, "Do not try fentry programs", 0 },
 	{ "no-kprobe", OPT_NO_KPROBE, NULL, 0, "Do not try kprobe programs", 0 },
+	{ "vm", OPT_VM, "NAME[,NAME...]", 0, "Without -p: follow only the VMs named so (shell globs): "
+	  "QEMU's -name (libvirt's domain name) or -uuid (libvirt's domain UUID)", 0 },
 	{ "no-send-tracepoint", OPT_NO_SEND_TP, NULL, 0, "Count bytes through sendmsg(), as on kernels "
 	  "without sock:sock_send_length (testing)", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf messages)", 0 },
@@ -140,6 +143,17 @@ static void parse_pids(struct argp_state *state, struct lm_options *o, char *arg
 	}
 }
 
+static void parse_vms(struct argp_state *state, struct lm_options *o, char *arg)
+{
+	char *tok, *save = NULL;
+
+	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (o->nvms >= LM_MAX_VMS)
+			argp_error(state, "too many --vm names: at most %d", LM_MAX_VMS);
+		o->vms[o->nvms++] = tok;
+	}
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct lm_options *o = state->input;
@@ -168,6 +182,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_NO_FENTRY: o->no_fentry = 1; break;
 	case OPT_NO_KPROBE: o->no_kprobe = 1; break;
 	case OPT_NO_SEND_TP: o->no_send_tp = 1; break;
+	case OPT_VM: parse_vms(state, o, arg); break;
 	case OPT_DOWNTIME:
 		o->downtime_limit_ms = parse_number(state, "downtime limit", arg, DOWNTIME_MIN_MS,
 						    LM_DOWNTIME_LIMIT_MAX_MS, "1 to 3600000 ms");
@@ -194,6 +209,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "-j and --csv are exclusive");
 		if (o->replay_path && (o->npids || o->qmp_path || o->record_path))
 			argp_error(state, "a replay reads a recording: -p, --qmp and -w do not apply");
+		if (o->nvms && (o->npids || o->replay_path))
+			argp_error(state, "--vm picks VMs by name when lmtrace follows every VMM: not with -p or a replay");
 		if (o->qmp_path && o->npids != 1)
 			argp_error(state, "--qmp needs exactly one -p PID (the QEMU it belongs to)");
 		break;

@@ -10,6 +10,8 @@
 struct lm_options {
 	int mode;			/* enum lm_options_mode */
 	pid_t pids[LM_MAX_VMS];
+	char *vms[LM_MAX_VMS];		/* --vm: globs naming the VMs to follow */
+	int nvms;
 	int npids;			/* 0: every process with /dev/kvm open */
 	double interval_s;		/* -i */
 	double duration_s;		/* -d, 0 = until the VMMs exit or Ctrl-C */

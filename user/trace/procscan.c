@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,9 +87,10 @@ int lm_proc_find_vmms(pid_t *pids, int max)
 }
 
 /* -name guest=NAME,... or -name NAME,... from QEMU's command line; ",," is a comma. */
-static int qemu_name(pid_t pid, char *buf, size_t len)
+/* The value after option opt ("-name", "-uuid") on pid's command line. */
+static int qemu_option(pid_t pid, const char *opt, char *buf, size_t len)
 {
-	char path[64], cmdline[8192], *arg, *end;
+	char path[64], cmdline[8192], *arg, *end, dashed[32];
 	size_t o = 0;
 	ssize_t n;
 	int fd, next_is_name = 0;
@@ -114,9 +116,26 @@ static int qemu_name(pid_t pid, char *buf, size_t len)
 			buf[o] = 0;
 			return 0;
 		}
-		next_is_name = !strcmp(arg, "-name") || !strcmp(arg, "--name");
+		snprintf(dashed, sizeof(dashed), "-%s", opt);
+		next_is_name = !strcmp(arg, opt) || !strcmp(arg, dashed);
 	}
 	return -ENOENT;
+}
+
+/* QEMU's -name (guest=NAME,...: commas doubled inside the name). */
+static int qemu_name(pid_t pid, char *buf, size_t len)
+{
+	return qemu_option(pid, "-name", buf, len);
+}
+
+int lm_proc_matches(pid_t pid, const char *pattern)
+{
+	char raw[256] = "", name[64];
+
+	if (qemu_option(pid, "-uuid", raw, sizeof(raw)) == 0 && !fnmatch(pattern, raw, FNM_CASEFOLD))
+		return 1;
+	lm_proc_name(pid, name, sizeof(name));
+	return !fnmatch(pattern, name, 0);
 }
 
 /*

@@ -13,6 +13,12 @@ int lm_proc_is_vmm(pid_t pid);
 int lm_proc_has_socket(pid_t pid, uint64_t ino);
 /* Every process with /dev/kvm or a KVM VM open; returns how many (at most max). */
 int lm_proc_find_vmms(pid_t *pids, int max);
+/*
+ * 1 if pid's VM is the one pattern (a shell glob) names: its QEMU -name (as
+ * libvirt sets it, the domain name), else its command name, or its -uuid
+ * (libvirt's domain UUID, any case).
+ */
+int lm_proc_matches(pid_t pid, const char *pattern);
 /* QEMU's -name, else the command name. */
 void lm_proc_name(pid_t pid, char *buf, size_t len);
 

@@ -226,6 +226,17 @@ static int check_pids(const struct lm_session_opts *o)
 	return 0;
 }
 
+/* --vm: the VMs the user named, by -name or UUID (all without it). */
+static int wanted(const struct lm_session_opts *o, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < o->nvms; i++)
+		if (lm_proc_matches(pid, o->vms[i]))
+			return 1;
+	return !o->nvms;
+}
+
 /* Without -p: pick up VMMs as they appear. */
 static void discover_vms(struct session *s)
 {
@@ -233,7 +244,7 @@ static void discover_vms(struct session *s)
 	int i, n = lm_proc_find_vmms(pids, LM_MAX_VMS + 1), full = 0;
 
 	for (i = 0; i < n; i++)
-		if (!is_tracked(s, pids[i]) && add_vm(s, pids[i]) == -ENOSPC)
+		if (!is_tracked(s, pids[i]) && wanted(s->opts, pids[i]) && add_vm(s, pids[i]) == -ENOSPC)
 			full = 1;
 	/* said once each time the table fills, not at every scan */
 	if (full && !s->full_warned)

@@ -20,6 +20,8 @@ struct lm_session_opts {
 	double duration_s;	/* 0 = until the VMMs exit or *stop */
 	uint16_t port;		/* 0 = every TCP socket of the VMM */
 	const char *qmp_path;	/* QEMU's QMP socket of pids[0], or NULL */
+	char *const *vms;	/* without pids: only VMMs one of these globs names (-name, UUID) */
+	int nvms;
 	int verbose;		/* libbpf's messages */
 	int no_fentry, no_kprobe;
 	int no_send_tp;		/* bytes through sendmsg() even where sock_send_length exists */
