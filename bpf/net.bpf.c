@@ -286,7 +286,7 @@ int handle_sys_exit_sendto(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/sock/inet_sock_set_state")
 int handle_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
-	__u64 key = (__u64)ctx->skaddr;
+	__u64 key = (__u64)ctx->skaddr, ring_total;
 	struct sock_state *st;
 	struct lm_event *e;
 
@@ -301,6 +301,8 @@ int handle_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	fill_sock_event(e, (struct sock *)ctx->skaddr, st);
 	e->sock.oldstate = ctx->oldstate;
 	e->sock.newstate = ctx->newstate;
+	/* what the migration sent until it closed: its end carries it */
+	lm_counters_sum(st->pid, &e->sock.tx_total, &ring_total);
 	bpf_ringbuf_submit(e, 0);
 	if (ctx->newstate == TCP_CLOSE)
 		bpf_map_delete_elem(&socks, &key);

@@ -109,7 +109,7 @@ struct lm_event {
 			__u8 saddr[16];
 			__u8 daddr[16];
 			__u64 ino;		/* the socket's inode number (socket:[ino] in /proc/PID/fd) */
-			__u64 created_ns;	/* when the socket was made (CLOCK_REALTIME ns), 0 unknown */
+			__u64 tx_total;		/* the VM's tx_bytes counter (all CPUs) at the event */
 			__u64 last_send_ns;	/* its last send (bpf_ktime_get_ns) */
 		} sock;
 	};

@@ -29,6 +29,19 @@
 #include "record/record.h"
 #include "record/replay.h"
 
+/* The HTTP sink on a free loopback port (lmtrace refuses port 0: users name theirs). */
+static int http_sink(struct lm_sink **s, char *err, size_t errlen)
+{
+	char addr[32];
+	int ret = -EADDRINUSE;
+
+	for (int k = 0; k < 50 && ret; k++) {
+		snprintf(addr, sizeof(addr), "127.0.0.1:%d", 40000 + (int)(getpid() % 5000) * 4 + k);
+		ret = lm_sink_http_new(addr, s, err, errlen);
+	}
+	return ret;
+}
+
 static char dir[] = "/tmp/lmtrace-san-replay.XXXXXX";
 
 /* The scratch files, in dir. */
@@ -74,7 +87,7 @@ static int replay_all_sinks(const char *file, const struct lm_est_config *cfg,
 	setup |= add(&p, lm_sink_live_new(live, &s), s, "live", NULL);
 	setup |= add(&p, lm_sink_prom_file_new(paths[F_PROM], &s, serr, sizeof(serr)),
 		     s, "Prometheus file", serr);
-	setup |= add(&p, lm_sink_http_new("127.0.0.1:0", &s, serr, sizeof(serr)), s, "HTTP", serr);
+	setup |= add(&p, http_sink(&s, serr, sizeof(serr)), s, "HTTP", serr);
 	if (rec_path)
 		setup |= add(&p, lm_sink_record_new(rec_path, &p.cfg, &s, serr, sizeof(serr)),
 			     s, "recording", serr);

@@ -16,6 +16,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 require_root
 require_kvm
+command -v promtool >/dev/null || { echo "FAIL: promtool (Debian's prometheus package) is not installed: make deps"; exit 1; }
 tmp=$(mktemp -d /tmp/lmtrace-service.XXXXXX)
 pids=()
 cleanup() {
@@ -86,6 +87,13 @@ hz=$(getconf CLK_TCK)
 awk -v d=$((t1 - t0)) -v hz="$hz" 'BEGIN { printf "lmtrace CPU with 3 idle VMMs: %.2f %% of a core\n", 100 * d / hz / 10 }'
 [ $((t1 - t0)) -le $((hz / 10)) ] && ok "under 1 % of a core between migrations" ||
 	fail "lmtrace used $((t1 - t0)) ticks of $((hz * 10)) in 10 s idle"
+# what Prometheus would scrape, and the textfile, are valid exposition
+curl -s --max-time 2 "http://127.0.0.1:$port/metrics" >"$tmp/scrape.prom"
+for f in "$tmp/scrape.prom" "$tmp/lmtrace.prom"; do
+	grep -q '^lmtrace_verdict{' "$f" || fail "$f: no VM in it (3 idle VMMs run)"
+	promtool check metrics <"$f" >"$tmp/promtool.out" 2>&1 && ok "promtool check metrics: $(basename "$f")" ||
+		fail "promtool check metrics $(basename "$f"): $(cat "$tmp/promtool.out")"
+done
 kill -INT "$svc"
 wait_for 10 eval '! kill -0 '"$svc"' 2>/dev/null' || fail "lmtrace did not stop on SIGINT"
 

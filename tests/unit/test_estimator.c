@@ -402,6 +402,26 @@ static void test_postcopy_from_kernel(void)
 	ASSERT_TRUE(strncmp(e->reason, "completed in postcopy", 21) == 0, "says so");
 }
 
+/* A postcopy shorter than a tick: the end's byte count tells it. */
+static void test_short_postcopy_at_end(void)
+{
+	static struct feeder f;
+	const struct lm_estimate *e = lm_est_current(&f.e);
+	struct lm_obs o = { .kind = LM_OBS_END };
+	int i;
+
+	start(&f, 256, 32, NULL);
+	sync_round(&f, 0.001, 256, 0, 0, 0);
+	for (i = 1; i <= 4; i++)
+		tick(&f, i, 32, 0);
+	sync_round(&f, 4.1, 250, 3.2, 0, 0);
+	o.end.reason = LM_END_COMPLETED;
+	o.end.tx_total = f.tx + (uint64_t)(250 * MiB);
+	feed(&f, &o, 4.7);
+	ASSERT_EQ(e->phase, LM_PHASE_POSTCOPY, "250 MiB in 0.6 s after the last sync: postcopy");
+	ASSERT_NEAR(e->measured_downtime_ms, -1, 0, 0, "no pre-copy downtime claimed");
+}
+
 /* QEMU's status says postcopy (with --qmp): believed at once. */
 static void test_postcopy_from_qmp(void)
 {
@@ -547,6 +567,7 @@ int main(int argc, char **argv)
 	test_completed_without_final_flag();
 	test_postcopy_from_kernel();
 	test_postcopy_from_qmp();
+	test_short_postcopy_at_end();
 	test_stop_phase_is_not_postcopy();
 	test_late_attach();
 	test_continuous_bulk_verdict();

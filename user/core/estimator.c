@@ -1171,6 +1171,8 @@ int lm_est_feed(struct lm_estimator *e, const struct lm_obs *o)
 		check_postcopy(e, now);
 		break;
 	case LM_OBS_END:
+		if (o->end.tx_total > e->tx_total)
+			e->tx_total = o->end.tx_total;
 		/* a postcopy shorter than a tick shows only now */
 		if (o->end.reason == LM_END_COMPLETED)
 			check_postcopy(e, now);

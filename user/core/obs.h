@@ -73,6 +73,7 @@ struct lm_obs_tick {
 struct lm_obs_end {
 	uint32_t reason;	/* enum lm_end_reason */
 	uint32_t pad;
+	uint64_t tx_total;	/* cumulative migration bytes at the end, 0 if not known */
 };
 
 struct lm_obs_params {

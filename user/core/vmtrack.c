@@ -342,6 +342,8 @@ static void end_migration(struct lm_vmtrack *t, uint64_t ns, uint32_t reason,
 	confirm(t, emit, ctx);
 	obs_init(t, &o, LM_OBS_END, ns);
 	o.end.reason = reason;
+	if (reason == LM_END_COMPLETED)
+		o.end.tx_total = t->close_tx_total;
 	emit(ctx, &o);
 	reset_migration(t);
 }
@@ -396,8 +398,10 @@ static void on_sock(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn e
 		confirm(t, emit, ctx);
 	/* The migration's connection closing after it carried data. */
 	if (t->migrating && closing && e->sock.oldstate == TCP_ESTABLISHED && s->bytes > 0 &&
-	    s->role == LM_SOCK_MIGRATION && t->round > 1 && !t->close_pending_ns)
+	    s->role == LM_SOCK_MIGRATION && t->round > 1 && !t->close_pending_ns) {
 		t->close_pending_ns = e->ts_ns;
+		t->close_tx_total = e->sock.tx_total;
+	}
 }
 
 int lm_vmtrack_next_decision(struct lm_vmtrack *t, const struct lm_stream **s)

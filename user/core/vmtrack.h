@@ -71,6 +71,7 @@ struct lm_vmtrack {
 
 	/* end of a completed migration, pending confirmation */
 	uint64_t close_pending_ns;
+	uint64_t close_tx_total;	/* the VM's migration bytes when the stream closed */
 
 	/* ticks */
 	uint64_t last_tick_ns;

@@ -84,7 +84,7 @@ static const struct obs_field tick_fields[] = {
 	F(struct lm_obs_tick, lost_events_total),
 };
 static const struct obs_field end_fields[] = {
-	F(struct lm_obs_end, reason), F(struct lm_obs_end, pad),
+	F(struct lm_obs_end, reason), F(struct lm_obs_end, pad), F(struct lm_obs_end, tx_total),
 };
 static const struct obs_field params_fields[] = {
 	F(struct lm_obs_params, downtime_limit_ms), F(struct lm_obs_params, max_bandwidth),

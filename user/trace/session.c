@@ -120,6 +120,7 @@ static void on_sock_role(void *ctx, uint32_t pid, const struct lm_stream *st)
 static void check_watched(struct session *s)
 {
 	struct lm_event e = { .kind = LM_EV_SOCK_STATE };
+	struct lm_vm_counters sum;
 	int i = 0;
 
 	while (i < s->nwatched) {
@@ -137,6 +138,8 @@ static void check_watched(struct session *s)
 		e.sock.last_send_ns = w->last_send_ns;
 		e.sock.oldstate = TCP_ESTABLISHED;
 		e.sock.newstate = TCP_CLOSE;
+		if (lm_tracer_counters(s->tracer, w->pid, &sum) == 0)
+			e.sock.tx_total = sum.tx_bytes;
 		lm_pipeline_event(s->pipe, &e);
 		*w = s->watched[--s->nwatched];
 	}
