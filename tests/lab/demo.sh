@@ -83,8 +83,11 @@ MSG
 			match($0, /"verdict":"[^"]*"/); v = substr($0, RSTART + 11, RLENGTH - 12)
 			printf "  first verdict %.1f s after the migration started: %s\n", first - start, v }' \
 		"$work/replay.jsonl"
+	# the verdict changes, then where it ended (the last sample's estimate)
 	sed -n 's/.*"type":"verdict".*"verdict":"\([^"]*\)".*"reason":"\([^"]*\)".*/  \1: \2/p' \
 		"$work/replay.jsonl" | tail -n 2
+	sed -n 's/.*"type":"sample".*"verdict":"\([^"]*\)".*"reason":"\([^"]*\)".*/  at the end, \1: \2/p' \
+		"$work/replay.jsonl" | tail -n 1
 	echo
 	echo "Try another: make demo DEMO=converge (or autoconverge, zero)."
 }
