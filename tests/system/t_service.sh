@@ -33,9 +33,12 @@ TOTAL=${SOAK_VMMS:-300}
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 nfds() { ls "/proc/$1/fd" | wc -l; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-scrape_pids() { # the pids /metrics has series for
-	curl -s --max-time 2 "http://127.0.0.1:$port/metrics" |
-		sed -n 's/^lmtrace_migrating{pid="\([0-9]*\)".*/\1/p' | sort -u
+# the pids of exited processes that still have series: /metrics, or the textfile
+gone_pids() {
+	local p
+	{ curl -s --max-time 2 "http://127.0.0.1:$port/metrics"; cat "$tmp/lmtrace.prom"; } |
+		sed -n 's/^lmtrace_migrating{pid="\([0-9]*\)".*/\1/p' | sort -u |
+		while read -r p; do kill -0 "$p" 2>/dev/null || echo "$p"; done
 }
 
 # ---- 1. turnover
@@ -57,11 +60,10 @@ while [ "$started" -lt "$TOTAL" ]; do
 	wait "${batch[@]}" 2>/dev/null
 	if [ $((started % step)) -eq 0 ]; then
 		sleep 1.5	# an interval and a half: the exited ones must be gone by now
-		left=$(scrape_pids | grep -c . || true)
-		grep -q 'lmtrace_migrating{' "$tmp/lmtrace.prom" && in_file=1 || in_file=0
-		[ "$left" -eq 0 ] && [ "$in_file" -eq 0 ] || gone_left=$((gone_left + 1))
+		left=$(gone_pids | grep -c . || true)
+		[ "$left" -eq 0 ] || gone_left=$((gone_left + 1))
 		rss=$(rss_kb "$svc") fds=$(nfds "$svc")
-		echo "after $started VMMs: lmtrace RSS ${rss} KiB, ${fds} fds; series of exited VMs: /metrics $left, textfile $in_file"
+		echo "after $started VMMs: lmtrace RSS ${rss} KiB, ${fds} fds; exited VMs still in /metrics or the textfile: $left"
 		[ -n "$rss0" ] || { rss0=$rss; fds0=$fds; }
 	fi
 done
