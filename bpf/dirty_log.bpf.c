@@ -260,6 +260,19 @@ int handle_kvm_ioctl_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
+/* A harvest more than a burst gap after the VM's previous one. */
+static __always_inline int first_of_burst(__u32 tgid, __u64 now)
+{
+	struct lm_vm_state *vs = bpf_map_lookup_elem(&vm_state, &tgid);
+	int first;
+
+	if (!vs)
+		return 1;
+	first = now - vs->last_get_ns > LM_BURST_GAP_NS;
+	vs->last_get_ns = now;
+	return first;
+}
+
 static __always_inline void on_get_dirty_log(struct pending_ioctl *p, __u32 tgid, __u32 tid)
 {
 	struct lm_slot_info *si, cur = {};
@@ -318,9 +331,12 @@ static __always_inline void on_get_dirty_log(struct pending_ioctl *p, __u32 tgid
 		vc->bitmap_bytes += ((cur.npages + 63) / 64) * 8;
 		vc->count_ns += e->get.count_ns;
 	}
-	/* No wake-up: waking lmtrace cost ~8 us inside the VMM's ioctl, per
-	 * slot; user space polls the ring at least every 20 ms anyway. */
-	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	/*
+	 * Waking lmtrace costs ~8 us inside the VMM's ioctl: only the first
+	 * harvest of a burst does (lmtrace then polls every 20 ms while the
+	 * burst lasts), the others wait for that poll.
+	 */
+	bpf_ringbuf_submit(e, first_of_burst(tgid, e->ts_ns) ? 0 : BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline void on_clear_dirty_log(struct pending_ioctl *p, __u32 tgid)

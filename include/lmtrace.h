@@ -140,8 +140,9 @@ struct lm_vm_state {
 	__u64 log_on_ns;	/* last time dirty logging was switched on for one of its slots */
 	__u64 event_tokens;	/* ring-buffer events it may still send (LM_EVENTS_PER_S refills) */
 	__u64 tokens_ns;	/* when they were last refilled */
+	__u64 last_get_ns;	/* its last KVM_GET_DIRTY_LOG */
 };
-_Static_assert(sizeof(struct lm_vm_state) == 24, "lm_vm_state layout");
+_Static_assert(sizeof(struct lm_vm_state) == 32, "lm_vm_state layout");
 
 /*
  * Ring-buffer events one VM may send: LM_EVENTS_PER_S a second, in bursts of
@@ -159,6 +160,9 @@ _Static_assert(sizeof(struct lm_vm_state) == 24, "lm_vm_state layout");
  * within a second). User space confirms it by what it carries.
  */
 #define LM_LOG_ON_WINDOW_NS	(5ull * 1000 * 1000 * 1000)
+
+/* A harvest burst ends when a slot is read again, or after this gap. */
+#define LM_BURST_GAP_NS		(50ull * 1000 * 1000)
 
 /* Global drop counters (per CPU array, index 0). */
 struct lm_drops {

@@ -17,8 +17,7 @@
 
 typedef void (*lm_emit_fn)(void *ctx, const struct lm_obs *o);
 
-/* A harvest burst ends when a slot is read again, or after this gap. */
-#define LM_BURST_GAP_NS		(50ull * 1000 * 1000)
+/* LM_BURST_GAP_NS (lmtrace.h): a harvest burst ends when a slot is read again, or after it. */
 /*
  * A migration socket closing ends a migration as completed unless dirty
  * logging is switched off (a cancel) within this delay.

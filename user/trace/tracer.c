@@ -403,6 +403,39 @@ static void forget_socks(struct lm_tracer *t, uint32_t pid)
 	free(l);
 }
 
+/*
+ * BPF moves a socket's earlier bytes to or from tx_bytes at its next send
+ * after user space decided its role; a socket that sends no more (the
+ * migration ended just as it was recognised, attached late) would keep
+ * them on the wrong side. Counted here as if moved.
+ */
+struct moves {
+	int roles_fd;
+	int64_t tx;
+};
+
+static void pending_move(struct lm_tracer *t, uint64_t sk, const struct sock_state *st, void *ctx)
+{
+	struct moves *m = ctx;
+	uint32_t role;
+
+	if (bpf_map_lookup_elem(m->roles_fd, &sk, &role))
+		return;
+	if (role == LM_SOCK_MIGRATION && !st->credited)
+		m->tx += (int64_t)st->bytes;
+	else if (role != LM_SOCK_MIGRATION && st->credited)
+		m->tx -= (int64_t)st->bytes;
+}
+
+static void add_pending_moves(struct lm_tracer *t, uint32_t pid, struct lm_vm_counters *sum)
+{
+	struct moves m = { .roles_fd = bpf_map__fd(t->skel->maps.sock_roles) };
+
+	for_each_sock(t, pid, pending_move, &m);
+	sum->tx_bytes += (uint64_t)m.tx;
+	sum->tx_other_bytes -= (uint64_t)m.tx;
+}
+
 int lm_tracer_set_sock_role(struct lm_tracer *t, uint64_t sk, uint32_t role)
 {
 	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.sock_roles), &sk, &role, BPF_ANY))
@@ -474,6 +507,9 @@ int lm_tracer_poll(struct lm_tracer *t, int timeout_ms)
 	return ret;
 }
 
+struct sock_state;
+static void add_pending_moves(struct lm_tracer *t, uint32_t pid, struct lm_vm_counters *sum);
+
 /* One value per possible CPU of a per-CPU map (caller frees), or NULL and -errno. */
 static void *lookup_percpu(const struct lm_tracer *t, const struct bpf_map *map, const void *key,
 			   size_t elem_size, int *err)
@@ -519,6 +555,7 @@ int lm_tracer_counters(struct lm_tracer *t, uint32_t pid, struct lm_vm_counters 
 		}
 	}
 	free(v);
+	add_pending_moves(t, pid, sum);
 	return 0;
 }
 
