@@ -118,8 +118,9 @@ $(OUTPUT)/user/%.o: user/%.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LM_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(OUTPUT)/user/trace/tracer.o: LM_CFLAGS += -I$(OUTPUT) $(LIBBPF_CFLAGS)
-$(OUTPUT)/user/trace/tracer.o: $(OUTPUT)/lmtrace.skel.h
+SKEL_USERS := $(OUTPUT)/user/trace/tracer.o $(OUTPUT)/user/trace/tracer_hooks.o
+$(SKEL_USERS): LM_CFLAGS += -I$(OUTPUT) $(LIBBPF_CFLAGS)
+$(SKEL_USERS): $(OUTPUT)/lmtrace.skel.h
 
 $(LIBCORE): $(CORE_OBJS)
 	$(call msg,AR,$@)

@@ -10,6 +10,7 @@
  * attached, from KVM's own memslot reached through the VM's file.
  */
 #include "maps.bpf.h"
+#include "kvm_types.bpf.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 
@@ -49,28 +50,6 @@ struct {
 	__type(value, struct bitmap_block);
 } bitmap_buf SEC(".maps");
 
-/* The slice of KVM's types we read; CO-RE finds them in vmlinux or kvm.ko BTF. */
-struct kvm_memory_slot___lm {
-	struct hlist_node id_node[2];
-	unsigned long npages;
-	__u32 flags;
-	short id;
-} __attribute__((preserve_access_index));
-
-struct kvm_memslots___lm {
-	struct hlist_head id_hash[128];
-	int node_idx;
-} __attribute__((preserve_access_index));
-
-struct kvm___lm {
-	unsigned long nr_memslot_pages;
-	struct kvm_memslots___lm *memslots[2];
-} __attribute__((preserve_access_index));
-
-#define GOLDEN_RATIO_32 0x61C88647u
-#define ID_HASH_BITS 7
-#define ID_CHAIN_MAX 16
-
 /* The VM's struct kvm: the private data of the file behind the ioctl's fd. */
 static __always_inline struct kvm___lm *vm_of_fd(__u32 fd)
 {
@@ -88,7 +67,6 @@ static __always_inline struct kvm___lm *vm_of_fd(__u32 fd)
 /* Size and flags of a memslot, read from KVM itself. */
 static __always_inline int kernel_memslot(struct kvm___lm *kvm, __u32 slot, struct lm_slot_info *out)
 {
-	__u32 id_node_off = bpf_core_field_offset(struct kvm_memory_slot___lm, id_node);
 	__u32 as_id = LM_SLOT_AS(slot), id = LM_SLOT_ID(slot), bucket;
 	struct kvm_memslots___lm *ms;
 	struct hlist_node *node;
@@ -104,11 +82,9 @@ static __always_inline int kernel_memslot(struct kvm___lm *kvm, __u32 slot, stru
 		return -1;
 	node_idx = BPF_CORE_READ(ms, node_idx) & 1;
 	bucket = (id * GOLDEN_RATIO_32) >> (32 - ID_HASH_BITS);
-	node = BPF_CORE_READ(ms, id_hash[bucket & ((1 << ID_HASH_BITS) - 1)].first);
+	node = BPF_CORE_READ(ms, id_hash[bucket & (ID_HASH_BUCKETS - 1)].first);
 	for (i = 0; i < ID_CHAIN_MAX && node; i++) {
-		/* id_node[node_idx] of the slot is this node */
-		struct kvm_memory_slot___lm *s = (void *)((char *)node - id_node_off -
-							   node_idx * sizeof(struct hlist_node));
+		struct kvm_memory_slot___lm *s = lm_slot_of_node(node, node_idx);
 
 		if ((__u32)(__u16)BPF_CORE_READ(s, id) == id) {
 			out->npages = BPF_CORE_READ(s, npages);

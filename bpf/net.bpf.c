@@ -33,6 +33,7 @@ struct sock_state {
 	__u32 una_valid;
 	__u64 bytes;
 	__u64 last_send_ns;
+	__u64 first_send_ns;
 };
 
 struct {
@@ -104,16 +105,21 @@ static __always_inline void fill_sock_event(struct lm_event *e, struct sock *sk,
  * so its first bytes count in the round they belong to; user space confirms
  * or overrules that once it sees how much the socket carries.
  */
-static __always_inline __u16 initial_role(struct sock *sk, __u16 family, __u32 tgid)
+/* Sent first after the VM switched logging on, and that is recent. */
+static __always_inline int near_log_on(__u32 tgid, __u64 first_send_ns)
 {
-	struct lm_vm_state *vs;
+	struct lm_vm_state *vs = bpf_map_lookup_elem(&vm_state, &tgid);
+
+	return vs && vs->log_on_ns && first_send_ns >= vs->log_on_ns &&
+	       bpf_ktime_get_ns() - vs->log_on_ns < LM_LOG_ON_WINDOW_NS;
+}
+
+static __always_inline __u16 initial_role(struct sock *sk, __u16 family, __u32 tgid, __u64 now)
+{
 	__u16 sport, dport;
 
-	if (!targ_port) {
-		vs = bpf_map_lookup_elem(&vm_state, &tgid);
-		return vs && vs->log_on_ns && bpf_ktime_get_ns() - vs->log_on_ns < LM_LOG_ON_WINDOW_NS ?
-		       LM_SOCK_MIGRATION : LM_SOCK_UNDECIDED;
-	}
+	if (!targ_port)
+		return near_log_on(tgid, now) ? LM_SOCK_MIGRATION : LM_SOCK_UNDECIDED;
 	if (family == AF_UNIX)
 		return LM_SOCK_OTHER;
 	sport = BPF_CORE_READ(sk, __sk_common.skc_num);
@@ -125,7 +131,9 @@ static __always_inline __u16 initial_role(struct sock *sk, __u16 family, __u32 t
 static __always_inline struct sock_state *new_sock(struct sock *sk, __u16 family, __u32 tgid,
 						   __u32 tid)
 {
-	struct sock_state st = { .pid = tgid, .role = initial_role(sk, family, tgid) };
+	__u64 now = bpf_ktime_get_ns();
+	struct sock_state st = { .pid = tgid, .role = initial_role(sk, family, tgid, now),
+				 .first_send_ns = now };
 	__u64 key = (__u64)sk;
 	struct lm_drops *d;
 	struct lm_event *e;
@@ -144,13 +152,20 @@ static __always_inline struct sock_state *new_sock(struct sock *sk, __u16 family
 	return bpf_map_lookup_elem(&socks, &key);
 }
 
-/* The socket's role: user space's decision where it made one (it may overrule BPF's). */
+/*
+ * The socket's role: user space's decision where it made one (it may
+ * overrule BPF's). Still undecided, it becomes the migration's for now if it
+ * started sending after a switch user space learnt of only later (dirty-log
+ * hooks attached on demand): its earlier bytes move with it.
+ */
 static __always_inline __u16 sock_role(struct sock_state *st, __u64 key)
 {
 	__u32 *r = bpf_map_lookup_elem(&sock_roles, &key);
 
 	if (r)
 		st->role = (__u16)*r;
+	else if (st->role == LM_SOCK_UNDECIDED && !targ_port && near_log_on(st->pid, st->first_send_ns))
+		st->role = LM_SOCK_MIGRATION;
 	return st->role;
 }
 

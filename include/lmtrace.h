@@ -50,6 +50,7 @@ enum lm_event_kind {
 	LM_EV_RESET_RINGS = 3,		/* dirty-ring harvest (ring mode round) */
 	LM_EV_SOCK_STATE = 4,		/* traced VMM socket: first send (newstate 0) or TCP state change */
 	LM_EV_SOCK_BYTES = 5,		/* made by user space: a socket's byte count, each tick */
+	LM_EV_LOG_STATE = 6,		/* made by user space: the VM's dirty logging, as KVM has it */
 };
 
 /*
@@ -112,6 +113,13 @@ struct lm_event {
 			__u64 tx_total;		/* the VM's tx_bytes counter (all CPUs) at the event */
 			__u64 last_send_ns;	/* its last send (bpf_ktime_get_ns) */
 		} sock;
+		struct {
+			__u64 vm_pages;		/* as struct lm_vm_file */
+			__u64 ram_pages;
+			__u64 logged_pages;
+			__u64 prev_ns;		/* the previous reading of this VM, 0 if none */
+			__u32 hooks;		/* 1 if the dirty-log hooks were attached since prev_ns */
+		} log;
 	};
 };
 _Static_assert(sizeof(struct lm_event) == 112, "lm_event layout");
@@ -163,6 +171,23 @@ _Static_assert(sizeof(struct lm_vm_state) == 32, "lm_vm_state layout");
 
 /* A harvest burst ends when a slot is read again, or after this gap. */
 #define LM_BURST_GAP_NS		(50ull * 1000 * 1000)
+
+/*
+ * One KVM VM file of a process, as the discovery iterator (iter/task_file)
+ * reports it: found and read without any syscall hook attached. Pages are
+ * of address space 0 (address space 1, x86 SMM, aliases RAM).
+ */
+struct lm_vm_file {
+	__u32 tgid;
+	__u32 fd;
+	__u64 vm_id;		/* the VM's struct kvm address: compared, never used */
+	__u64 vm_pages;		/* KVM's nr_memslot_pages (all address spaces) */
+	__u64 ram_pages;	/* pages in its address-space-0 memslots */
+	__u64 logged_pages;	/* of those, in slots with KVM_MEM_LOG_DIRTY_PAGES */
+	__u32 nslots;
+	__u32 nlogged;		/* slots with logging on */
+};
+_Static_assert(sizeof(struct lm_vm_file) == 48, "lm_vm_file layout");
 
 /* Global drop counters (per CPU array, index 0). */
 struct lm_drops {

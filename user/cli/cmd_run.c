@@ -93,7 +93,7 @@ static int trace(const struct lm_options *o, struct lm_pipeline *pipe)
 		.pids = o->pids, .npids = o->npids, .interval_s = o->interval_s,
 		.duration_s = o->duration_s, .port = o->port, .qmp_path = o->qmp_path,
 		.verbose = o->verbose, .no_fentry = o->no_fentry, .no_kprobe = o->no_kprobe,
-		.no_send_tp = o->no_send_tp, .vms = o->vms, .nvms = o->nvms,
+		.no_send_tp = o->no_send_tp, .hooks_always = o->hooks_always, .vms = o->vms, .nvms = o->nvms,
 	};
 
 	return lm_session_run(&so, pipe, &stop_requested);

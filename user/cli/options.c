@@ -49,7 +49,7 @@ static const char doc[] =
 
 enum {
 	OPT_CSV = 1000, OPT_PORT, OPT_QMP, OPT_DOWNTIME, OPT_BANDWIDTH, OPT_PROM, OPT_LISTEN,
-	OPT_ROWS, OPT_NO_FENTRY, OPT_NO_KPROBE, OPT_SWITCHOVER, OPT_NO_SEND_TP, OPT_VM,
+	OPT_ROWS, OPT_NO_FENTRY, OPT_NO_KPROBE, OPT_SWITCHOVER, OPT_NO_SEND_TP, OPT_VM, OPT_HOOKS,
 };
 
 static const struct argp_option options[] = {
@@ -80,6 +80,10 @@ static const struct argp_option options[] = {
 	  "QEMU's -name (libvirt's domain name) or -uuid (libvirt's domain UUID)", 0 },
 	{ "no-send-tracepoint", OPT_NO_SEND_TP, NULL, 0, "Count bytes through sendmsg(), as on kernels "
 	  "without sock:sock_send_length (testing)", 0 },
+	{ "hooks", OPT_HOOKS, "WHEN", 0, "When the dirty-log hooks are attached: 'on-demand' (default: "
+	  "only while a traced VM has dirty logging on; where they are syscall tracepoints, every "
+	  "process on the host pays for them while attached) or 'always' (also sees the instant "
+	  "logging comes on: exact time and bytes of round 1)", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf messages)", 0 },
 	{},
 };
@@ -182,6 +186,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_NO_FENTRY: o->no_fentry = 1; break;
 	case OPT_NO_KPROBE: o->no_kprobe = 1; break;
 	case OPT_NO_SEND_TP: o->no_send_tp = 1; break;
+	case OPT_HOOKS:
+		if (strcmp(arg, "on-demand") && strcmp(arg, "always"))
+			argp_error(state, "invalid --hooks '%s': give on-demand or always", arg);
+		o->hooks_always = !strcmp(arg, "always");
+		break;
 	case OPT_VM: parse_vms(state, o, arg); break;
 	case OPT_DOWNTIME:
 		o->downtime_limit_ms = parse_number(state, "downtime limit", arg, DOWNTIME_MIN_MS,

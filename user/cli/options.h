@@ -30,6 +30,7 @@ struct lm_options {
 	const char *listen;		/* --listen */
 	int no_fentry, no_kprobe;	/* --no-fentry/--no-kprobe: force fallbacks (testing) */
 	int no_send_tp;			/* --no-send-tracepoint: count bytes via sendmsg() (testing) */
+	int hooks_always;		/* --hooks always: dirty-log hooks attached all the time */
 };
 
 enum lm_options_mode {

@@ -42,6 +42,13 @@ struct lm_obs_start {
 };
 /* Three syncs and no stream seen (exec:, a pipe): bytes, rates and the end are unknown. */
 #define LM_START_NO_STREAM	(1u << 0)
+/*
+ * Dirty logging came on while the dirty-log hooks were detached and the
+ * initial sync ran before they attached: the start is the middle of the two
+ * readings of the VM's state around it (known to half the reading period),
+ * and round 1 is made from what KVM says is logged.
+ */
+#define LM_START_SYNC_UNSEEN	(1u << 1)
 
 struct lm_obs_round {
 	uint32_t round;		/* 1-based; round 1 is the initial (all-RAM) sync */
@@ -57,6 +64,7 @@ struct lm_obs_round {
 #define LM_ROUND_PARTIAL	(1u << 1) /* some slot size unknown: dirty_pages is a lower bound */
 #define LM_ROUND_FINAL		(1u << 2) /* completion sync (repeat, VM stopped) */
 #define LM_ROUND_LATE		(1u << 3) /* began before lmtrace attached: duration and bytes unknown (0) */
+#define LM_ROUND_UNSEEN		(1u << 4) /* initial sync run before the hooks attached: made from KVM's logged pages */
 
 struct lm_obs_tick {
 	uint64_t interval_ns;	/* since the previous tick */

@@ -330,6 +330,16 @@ int lm_pipeline_busy(const struct lm_pipeline *p)
 	return 0;
 }
 
+int lm_pipeline_wants_hooks(const struct lm_pipeline *p)
+{
+	int i;
+
+	for (i = 0; i < p->nvms; i++)
+		if (p->vms[i]->track && lm_vmtrack_wants_hooks(p->vms[i]->track))
+			return 1;
+	return 0;
+}
+
 void lm_pipeline_poll(struct lm_pipeline *p, uint64_t now_ns)
 {
 	int i;

@@ -101,13 +101,17 @@ static uint64_t known_bytes(const struct lm_vmtrack *t)
 	return bytes;
 }
 
+int lm_mostly_logged(uint64_t logged_pages, uint64_t all_pages)
+{
+	return logged_pages > 0 && logged_pages * 2 >= all_pages;
+}
+
 static int mostly_logged(const struct lm_vmtrack *t)
 {
-	uint64_t logged = lm_vmtrack_logged_bytes(t), all = known_bytes(t);
+	uint64_t all = known_bytes(t) / t->page_size;
 
-	if (t->vm_pages * t->page_size > all)
-		all = t->vm_pages * t->page_size;
-	return logged > 0 && logged * 2 >= all;
+	return lm_mostly_logged(lm_vmtrack_logged_bytes(t) / t->page_size,
+				t->vm_pages > all ? t->vm_pages : all);
 }
 
 static void reset_migration(struct lm_vmtrack *t)
@@ -117,6 +121,8 @@ static void reset_migration(struct lm_vmtrack *t)
 	t->migrating = 0;
 	t->late = 0;
 	t->start_pending_ns = 0;
+	t->start_unseen = 0;
+	t->round1_made = 0;
 	t->round = 0;
 	t->in_burst = 0;
 	t->have_prev_round = 0;
@@ -159,8 +165,8 @@ static uint64_t stream_bytes(const struct lm_vmtrack *t)
 	return t->burst_tx_total > t->start_tx_total ? t->burst_tx_total - t->start_tx_total : 0;
 }
 
-static void start_migration(struct lm_vmtrack *t, uint64_t ns, int late,
-			    lm_emit_fn emit, void *ctx)
+static void start_migration(struct lm_vmtrack *t, uint64_t ns, int late, uint32_t flags,
+			    uint64_t ram_bytes, lm_emit_fn emit, void *ctx)
 {
 	struct lm_obs o;
 
@@ -171,8 +177,9 @@ static void start_migration(struct lm_vmtrack *t, uint64_t ns, int late,
 	/* Attached mid-migration: at least the initial sync happened unseen. */
 	t->round = late ? 1 : 0;
 	obs_init(t, &o, LM_OBS_START, ns);
-	o.start.ram_bytes = lm_vmtrack_logged_bytes(t);
+	o.start.ram_bytes = ram_bytes;
 	o.start.late = late;
+	o.start.flags = flags;
 	t->confirmed = 0;
 	t->nheld = 0;
 	put(t, &o, emit, ctx);
@@ -183,8 +190,56 @@ static void start_migration(struct lm_vmtrack *t, uint64_t ns, int late,
 	decide_streams(t, ns);
 }
 
+/*
+ * Logging came on while the hooks were detached, and no full bitmap (the
+ * initial sync, QEMU's KVM_DIRTY_LOG_INITIALLY_SET) was seen since they
+ * attached: that sync ran before. Round 1 is made from the pages KVM has
+ * logged, at the middle of the two readings around the switch.
+ */
+static void start_with_unseen_sync(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
+{
+	uint64_t logged = t->kvm_logged_pages * t->page_size, at;
+	struct lm_obs o;
+
+	at = t->start_pending_ns + (t->logon_before_ns - t->start_pending_ns) / 2;
+	start_migration(t, at, 0, LM_START_SYNC_UNSEEN, logged, emit, ctx);
+	t->round = 1;
+	t->round1_made = 1;
+	obs_init(t, &o, LM_OBS_ROUND, at);
+	o.round.round = 1;
+	o.round.flags = LM_ROUND_UNSEEN;
+	o.round.dirty_pages = t->kvm_logged_pages;
+	o.round.tx_total = t->start_tx_total;
+	o.round.ram_bytes = logged;
+	put(t, &o, emit, ctx);
+	t->prev_round_ns = at;
+	t->prev_tx_total = t->start_tx_total;
+	t->prev_ring_total = 0;
+	t->have_prev_round = 1;
+}
+
+/*
+ * The initial sync came after round 1 was made for it (QEMU took longer
+ * than a reading period between switching logging on and syncing): it is
+ * round 1, not round 2. Held observations still say when it was.
+ */
+static int absorb_late_initial_sync(struct lm_vmtrack *t)
+{
+	uint32_t i;
+
+	if (!t->round1_made || t->round != 1 || !t->burst_all_set)
+		return 0;
+	for (i = 0; i < t->nheld; i++)
+		t->held[i].ts_ns = t->burst_first_ns + t->realtime_offset_ns;
+	t->start_ns = t->prev_round_ns = t->burst_first_ns;
+	t->prev_tx_total = t->burst_tx_total;
+	t->round1_made = 0;
+	return 1;
+}
+
 static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 {
+	uint64_t logged = lm_vmtrack_logged_bytes(t);
 	struct lm_obs o;
 	uint32_t i;
 
@@ -199,10 +254,17 @@ static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 			return;
 		/* Started now that the whole burst told us every logged slot;
 		 * without a logging switch seen, it was under way before we came. */
-		if (t->start_pending_ns)
-			start_migration(t, t->start_pending_ns, 0, emit, ctx);
+		if (t->start_pending_ns && t->start_unseen && t->burst_all_set)
+			/* the hooks caught the initial sync: the start is exact */
+			start_migration(t, t->burst_enter_ns, 0, 0, logged, emit, ctx);
+		else if (t->start_pending_ns && t->start_unseen)
+			start_with_unseen_sync(t, emit, ctx);
+		else if (t->start_pending_ns)
+			start_migration(t, t->start_pending_ns, 0, 0, logged, emit, ctx);
 		else
-			start_migration(t, t->burst_enter_ns, 1, emit, ctx);
+			start_migration(t, t->burst_enter_ns, 1, 0, logged, emit, ctx);
+	} else if (absorb_late_initial_sync(t)) {
+		return;
 	}
 
 	t->round++;
@@ -259,6 +321,7 @@ static void open_burst(struct lm_vmtrack *t, const struct lm_event *e)
 	t->burst_flags = 0;
 	t->burst_any_cleared = 0;
 	t->burst_any_repeat = 0;
+	t->burst_all_set = 1;
 	t->burst_tx_total = e->get.tx_total;
 	t->burst_ring_total = e->get.ring_total;
 }
@@ -309,6 +372,8 @@ static void on_get(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn em
 		t->burst_flags |= LM_ROUND_SAMPLED;
 	if (e->flags & (LM_GET_SIZE_UNKNOWN | LM_GET_READ_FAILED))
 		t->burst_flags |= LM_ROUND_PARTIAL;
+	if (e->get.dirty_pages < e->get.npages || !e->get.npages)
+		t->burst_all_set = 0;
 	t->burst_pages += new_pages(t, s, e);
 }
 
@@ -340,6 +405,8 @@ static void end_migration(struct lm_vmtrack *t, uint64_t ns, uint32_t reason,
 		return;
 	}
 	confirm(t, emit, ctx);
+	/* QEMU leaves logging on after a completed migration: no hooks for it */
+	t->log_session_done = t->kvm_logging;
 	obs_init(t, &o, LM_OBS_END, ns);
 	o.end.reason = reason;
 	if (reason == LM_END_COMPLETED)
@@ -374,11 +441,57 @@ static void on_set(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn em
 	} else if (!mostly_logged(t)) {
 		t->start_pending_ns = 0;
 	} else if (!t->start_pending_ns) {
+		t->log_session_done = 0;
 		t->start_pending_ns = e->ts_ns;
 		t->start_tx_total = e->set.tx_total;
 		/* sockets busy since well before are not the migration's */
 		decide_streams(t, e->ts_ns);
 	}
+}
+
+/*
+ * KVM's dirty logging, read without hooks (LM_EV_LOG_STATE). A switch on
+ * between two readings while the hooks were detached starts a migration
+ * whose SET and maybe initial sync were not seen; a switch off with no
+ * hooks to see it ends one.
+ */
+static void on_log_state(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn emit,
+			 void *ctx)
+{
+	uint64_t all = e->log.ram_pages > e->log.vm_pages ? e->log.ram_pages : e->log.vm_pages;
+	int was = t->kvm_logging, known = t->kvm_state_known;
+
+	t->kvm_state_known = 1;
+	t->kvm_logging = lm_mostly_logged(e->log.logged_pages, all);
+	if (!t->kvm_logging) {
+		t->log_session_done = 0;
+		if (t->migrating && !t->close_pending_ns && !e->log.hooks)
+			end_migration(t, e->ts_ns, LM_END_CANCELLED, emit, ctx);
+		else if (!t->migrating && !t->in_burst)
+			t->start_pending_ns = 0;
+		return;
+	}
+	t->kvm_logged_pages = e->log.logged_pages;
+	/* a whole reading period with the hooks on and no initial sync: it ran before */
+	if (t->start_unseen && !t->migrating && !t->in_burst && e->log.hooks) {
+		start_with_unseen_sync(t, emit, ctx);
+		return;
+	}
+	if (was || !known || e->log.hooks || t->migrating || t->start_pending_ns)
+		return;
+	t->log_session_done = 0;
+	/* it came on after the previous reading: sockets are judged from then */
+	t->start_pending_ns = e->log.prev_ns;
+	t->start_unseen = 1;
+	t->logon_before_ns = e->ts_ns;
+	/* its stream starts after the switch: the counter as last sampled */
+	t->start_tx_total = t->last_tick_tx_total;
+	decide_streams(t, e->ts_ns);
+}
+
+int lm_vmtrack_wants_hooks(const struct lm_vmtrack *t)
+{
+	return lm_vmtrack_busy(t) || (t->kvm_logging && !t->log_session_done);
 }
 
 static void on_sock(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn emit, void *ctx)
@@ -432,6 +545,9 @@ void lm_vmtrack_event(struct lm_vmtrack *t, const struct lm_event *e,
 	case LM_EV_SOCK_BYTES:
 		on_sock(t, e, emit, ctx);
 		break;
+	case LM_EV_LOG_STATE:
+		on_log_state(t, e, emit, ctx);
+		break;
 	}
 }
 
@@ -478,6 +594,7 @@ void lm_vmtrack_tick(struct lm_vmtrack *t, uint64_t now_ns, const struct lm_vm_c
 	t->lost_events = sum->lost_events;
 	o.tick.lost_events_total = sum->lost_events;
 	t->last_tick_ns = now_ns;
+	t->last_tick_tx_total = sum->tx_bytes;
 	emit(ctx, &o);
 }
 

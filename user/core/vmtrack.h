@@ -56,6 +56,17 @@ struct lm_vmtrack {
 	uint64_t start_tx_total;	/* bytes counter when logging was switched on */
 	uint64_t start_ns;
 	uint32_t round;			/* rounds of this migration */
+	/* logging came on while the hooks were detached, between start_pending_ns
+	 * (the reading before) and this one */
+	int start_unseen;
+	uint64_t logon_before_ns;
+	int round1_made;		/* round 1 was made for a sync not seen */
+
+	/* dirty logging as KVM has it (LM_EV_LOG_STATE), read without hooks */
+	int kvm_state_known, kvm_logging;
+	uint64_t kvm_logged_pages;
+	/* this logging session's migration ended (completed: QEMU leaves logging on) */
+	int log_session_done;
 
 	/* the burst being collected */
 	int in_burst;
@@ -63,6 +74,7 @@ struct lm_vmtrack {
 	uint64_t burst_pages, burst_tx_total, burst_ring_total;
 	uint32_t burst_flags;
 	int burst_any_cleared, burst_any_repeat;
+	int burst_all_set;		/* every harvest returned a full bitmap */
 
 	/* the previous round */
 	uint64_t prev_round_ns, prev_tx_total, prev_ring_total;
@@ -74,6 +86,7 @@ struct lm_vmtrack {
 
 	/* ticks */
 	uint64_t last_tick_ns;
+	uint64_t last_tick_tx_total;
 	uint64_t lost_events;		/* as of the last tick */
 	int lost_round_pending;		/* some were lost since the last round */
 
@@ -103,6 +116,14 @@ void lm_vmtrack_finish(struct lm_vmtrack *t, uint64_t now_ns, uint32_t reason,
 int lm_vmtrack_next_decision(struct lm_vmtrack *t, const struct lm_stream **s);
 /* --port given: BPF decides which sockets are the migration's. */
 void lm_vmtrack_fixed_sock_roles(struct lm_vmtrack *t);
+/*
+ * 1 while the dirty-log hooks are needed for this VM: KVM has logging on for
+ * most of its memory and that session's migration has not ended, or its
+ * state has not been read yet.
+ */
+int lm_vmtrack_wants_hooks(const struct lm_vmtrack *t);
+/* The rule for "a migration's logging": on for at least half of the VM's pages. */
+int lm_mostly_logged(uint64_t logged_pages, uint64_t all_pages);
 /* Bytes of guest memory under dirty logging (address space 0: SMM's aliases it). */
 uint64_t lm_vmtrack_logged_bytes(const struct lm_vmtrack *t);
 

@@ -105,9 +105,11 @@ static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
 	switch (o->kind) {
 	case LM_OBS_START:
 		json_head(f, "migration", ts, o->pid);
-		fprintf(f, ",\"event\":\"start\",\"ram_bytes\":%llu,\"late\":%s,\"no_stream\":%s",
+		fprintf(f, ",\"event\":\"start\",\"ram_bytes\":%llu,\"late\":%s,\"no_stream\":%s"
+			",\"initial_sync_unseen\":%s",
 			(unsigned long long)o->start.ram_bytes, o->start.late ? "true" : "false",
-			o->start.flags & LM_START_NO_STREAM ? "true" : "false");
+			o->start.flags & LM_START_NO_STREAM ? "true" : "false",
+			o->start.flags & LM_START_SYNC_UNSEEN ? "true" : "false");
 		json_str(f, "vm", vm->name);
 		fprintf(f, "}\n");
 		break;
@@ -122,14 +124,15 @@ static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
 		json_head(f, "round", ts, o->pid);
 		fprintf(f, ",\"round\":%u,\"dirty_pages\":%llu,\"duration_s\":%.6f,\"tx_bytes\":%llu"
 			",\"sync_ms\":%.3f,\"ram_bytes\":%llu,\"sampled\":%s,\"partial\":%s,\"final\":%s"
-			",\"late\":%s}\n",
+			",\"late\":%s,\"unseen\":%s}\n",
 			o->round.round, (unsigned long long)o->round.dirty_pages,
 			o->round.duration_ns / 1e9, (unsigned long long)o->round.tx_bytes,
 			o->round.sync_ns / 1e6, (unsigned long long)o->round.ram_bytes,
 			o->round.flags & LM_ROUND_SAMPLED ? "true" : "false",
 			o->round.flags & LM_ROUND_PARTIAL ? "true" : "false",
 			o->round.flags & LM_ROUND_FINAL ? "true" : "false",
-			o->round.flags & LM_ROUND_LATE ? "true" : "false");
+			o->round.flags & LM_ROUND_LATE ? "true" : "false",
+			o->round.flags & LM_ROUND_UNSEEN ? "true" : "false");
 		break;
 	case LM_OBS_TICK:
 		json_head(f, "sample", ts, o->pid);

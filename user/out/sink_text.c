@@ -34,8 +34,10 @@ static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 	hhmmss(o->ts_ns / 1e9, t, sizeof(t));
 	switch (o->kind) {
 	case LM_OBS_START:
-		fprintf(f, "# %s pid %u: migration started, %.1f MiB under dirty logging%s%s\n", t,
+		fprintf(f, "# %s pid %u: migration started, %.1f MiB under dirty logging%s%s%s\n", t,
 			o->pid, o->start.ram_bytes / LM_MiB, o->start.late ? " (already running when attached)" : "",
+			o->start.flags & LM_START_SYNC_UNSEEN ? " (its initial sync ran before the dirty-log "
+			"hooks attached: start time to the VM-state reading period)" : "",
 			o->start.flags & LM_START_NO_STREAM ? "; no migration stream seen (exec: or a pipe?): "
 			"bytes, rates and its end are unknown, rounds and pages exact" : "");
 		break;
@@ -48,7 +50,8 @@ static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 			t, o->pid, o->round.round, (unsigned long long)o->round.dirty_pages,
 			o->round.dirty_pages * (double)vm->est.page_size / LM_MiB,
 			o->round.duration_ns / 1e9, o->round.tx_bytes / LM_MiB,
-			o->round.round == 1 ? " (initial sync: all RAM)" : "",
+			o->round.flags & LM_ROUND_UNSEEN ? " (initial sync, before the hooks attached: "
+			"all logged RAM)" : o->round.round == 1 ? " (initial sync: all RAM)" : "",
 			o->round.flags & LM_ROUND_SAMPLED ? " (sampled)" : "");
 		break;
 	case LM_OBS_DIRTY_RATE:

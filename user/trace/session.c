@@ -12,6 +12,7 @@
 #include "trace/qmp_watch.h"
 #include "trace/session.h"
 #include "trace/tracer.h"
+#include "trace/vm_scan.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -21,7 +22,7 @@
  * Longest wait for events while a migration runs, so time-driven work (burst
  * ends) runs promptly: harvest events come without a wake-up (waking lmtrace
  * inside the VMM's ioctl costs it ~8 us per slot). Between migrations the
- * loop sleeps until the next sample; logging switched on wakes it.
+ * loop sleeps until the next sample or the next reading of the VMs' logging.
  */
 #define POLL_MAX_MS	20
 /* UNIX migration sockets watched for closing (no tracepoint says so). */
@@ -49,6 +50,7 @@ struct session {
 	struct watched_sock watched[MAX_WATCHED];
 	int nwatched;
 	int full_warned;		/* the VM table filled: said once */
+	struct lm_vm_scan scan;		/* dirty logging, read without hooks */
 };
 
 static uint64_t mono_ns(void)
@@ -244,7 +246,13 @@ static int wanted(const struct lm_session_opts *o, pid_t pid)
 static void discover_vms(struct session *s)
 {
 	pid_t pids[LM_MAX_VMS + 1];
-	int i, n = lm_proc_find_vmms(pids, LM_MAX_VMS + 1), full = 0;
+	int i, n, full = 0;
+
+	/* the iterator sees VM files without reading every process's fds;
+	 * /proc is the way when it cannot run */
+	n = lm_vm_scan_find_vmms(s->tracer, pids, LM_MAX_VMS + 1);
+	if (n < 0)
+		n = lm_proc_find_vmms(pids, LM_MAX_VMS + 1);
 
 	for (i = 0; i < n; i++)
 		if (!is_tracked(s, pids[i]) && wanted(s->opts, pids[i]) && add_vm(s, pids[i]) == -ENOSPC)
@@ -374,8 +382,12 @@ static int open_session(struct session *s)
 	if (!o->npids) {
 		discover_vms(s);
 		if (!lm_pipeline_tracked(s->pipe, 0, &(uint32_t){ 0 }, &(int64_t){ 0 }))
-			fprintf(stderr, "lmtrace: no process has /dev/kvm open yet; waiting for one\n");
+			fprintf(stderr, "lmtrace: no process has a KVM VM open yet; waiting for one\n");
 	}
+	s->scan = (struct lm_vm_scan){ .tracer = s->tracer, .pipe = s->pipe,
+				       .always = o->hooks_always };
+	/* the VMs' logging known, and the hooks on where needed, before "started" */
+	lm_vm_scan_run(&s->scan, mono_ns());
 	fprintf(stderr, "lmtrace: Tracing started. Ctrl-C to stop.\n");
 	return 0;
 }
@@ -383,14 +395,22 @@ static int open_session(struct session *s)
 static int run_loop(struct session *s, volatile sig_atomic_t *stop)
 {
 	const struct lm_session_opts *o = s->opts;
-	uint64_t interval_ns = o->interval_s * 1e9, start, now, next_tick;
+	uint64_t interval_ns = o->interval_s * 1e9, start, now, next_tick, next_scan, wake;
 	int ret = 0;
 
 	s->started = 1;
 	start = now = mono_ns();
 	next_tick = start + interval_ns;
+	next_scan = start + LM_SCAN_PERIOD_NS;
 	while (!*stop) {
-		int timeout = (int)((next_tick > now ? next_tick - now : 0) / 1000000);
+		int timeout;
+
+		if (now >= next_scan) {
+			lm_vm_scan_run(&s->scan, now);
+			next_scan = now + LM_SCAN_PERIOD_NS;
+		}
+		wake = next_tick < next_scan ? next_tick : next_scan;
+		timeout = (int)((wake > now ? wake - now : 0) / 1000000);
 
 		if (lm_pipeline_busy(s->pipe) && timeout > POLL_MAX_MS)
 			timeout = POLL_MAX_MS;

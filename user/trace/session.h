@@ -25,6 +25,7 @@ struct lm_session_opts {
 	int verbose;		/* libbpf's messages */
 	int no_fentry, no_kprobe;
 	int no_send_tp;		/* bytes through sendmsg() even where sock_send_length exists */
+	int hooks_always;	/* dirty-log hooks attached all the time, not only while needed */
 };
 
 /* 0, or -errno after printing why. */

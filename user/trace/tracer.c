@@ -17,23 +17,8 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include "lmtrace.skel.h"
 #include "core/obs.h"
-#include "trace/tracer.h"
-
-#define MAX_LINKS 16
-
-struct lm_tracer {
-	struct lmtrace_bpf *skel;
-	struct bpf_link *links[MAX_LINKS];
-	int nlinks;
-	struct ring_buffer *rb;
-	int ncpus;
-	uint32_t source;
-	char desc[512];
-	lm_event_fn cb;
-	void *ctx;
-};
+#include "trace/tracer_int.h"
 
 /* What to try loading; stepped down until the kernel accepts it. */
 struct load_plan {
@@ -221,16 +206,18 @@ static int tcp_probe_has_skaddr(void)
 static int attach_all(struct lm_tracer *t, char *err, size_t errlen)
 {
 	struct lmtrace_bpf *s = t->skel;
-	int ok, fentry, kprobe, ring, send_tp, close_tp, probe_tp, ret;
+	int fentry, kprobe, ring, send_tp, close_tp, probe_tp, ret;
 
-	if ((ret = attach(t, s->progs.handle_kvm_ioctl_enter, 1, &ok, err, errlen)) ||
-	    (ret = attach(t, s->progs.handle_kvm_ioctl_exit, 1, &ok, err, errlen)))
+	/* The dirty-log hooks are attached only while a VM needs them: once
+	 * now, so a kernel that refuses them fails here and not mid-migration. */
+	lm_tracer_plan_hooks(t);
+	ret = lm_tracer_set_hooks(t, 1, 0);
+	if (ret) {
+		snprintf(err, errlen, "cannot attach the dirty-log hooks: %s", strerror(-ret));
 		return ret;
-	if ((ret = attach(t, s->progs.handle_sock_send_length, 1, &send_tp, err, errlen)) ||
-	    (ret = attach(t, s->progs.handle_sys_enter_sendmsg, 1, &ok, err, errlen)) ||
-	    (ret = attach(t, s->progs.handle_sys_exit_sendmsg, 1, &ok, err, errlen)) ||
-	    (ret = attach(t, s->progs.handle_sys_enter_sendto, 1, &ok, err, errlen)) ||
-	    (ret = attach(t, s->progs.handle_sys_exit_sendto, 1, &ok, err, errlen)))
+	}
+	lm_tracer_set_hooks(t, 0, 0);
+	if ((ret = attach(t, s->progs.handle_sock_send_length, 1, &send_tp, err, errlen)))
 		return ret;
 	attach(t, s->progs.handle_kvm_mark_dirty_fentry, 0, &fentry, err, errlen);
 	attach(t, s->progs.handle_kvm_mark_dirty_kprobe, 0, &kprobe, err, errlen);
@@ -319,6 +306,7 @@ void lm_tracer_close(struct lm_tracer *t)
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
+	lm_tracer_close_hooks(t);
 	while (t->nlinks > 0)
 		bpf_link__destroy(t->links[--t->nlinks]);
 	lmtrace_bpf__destroy(t->skel);
@@ -353,6 +341,7 @@ struct sock_state {
 	uint32_t last_una, una_valid;
 	uint64_t bytes;
 	uint64_t last_send_ns;
+	uint64_t first_send_ns;
 };
 
 /* Calls fn for each socket of pid in the socks map; deleting is allowed. */
@@ -436,6 +425,19 @@ static void add_pending_moves(struct lm_tracer *t, uint32_t pid, struct lm_vm_co
 	sum->tx_other_bytes -= (uint64_t)m.tx;
 }
 
+int lm_tracer_note_log_on(struct lm_tracer *t, uint32_t pid, uint64_t ns)
+{
+	struct lm_vm_state st;
+	int fd = bpf_map__fd(t->skel->maps.vm_state);
+
+	if (bpf_map_lookup_elem(fd, &pid, &st))
+		return -errno;
+	st.log_on_ns = ns;
+	if (bpf_map_update_elem(fd, &pid, &st, BPF_EXIST))
+		return -errno;
+	return 0;
+}
+
 int lm_tracer_set_sock_role(struct lm_tracer *t, uint64_t sk, uint32_t role)
 {
 	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.sock_roles), &sk, &role, BPF_ANY))
@@ -476,6 +478,7 @@ int lm_tracer_remove_pid(struct lm_tracer *t, uint32_t pid)
 	int slots_fd = bpf_map__fd(t->skel->maps.slots), have = 0;
 
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.traced_pids), &pid);
+	lm_tracer_forget_pid_iter(t, pid);
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.vm_counters), &pid);
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.vm_state), &pid);
 	forget_socks(t, pid);

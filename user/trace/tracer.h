@@ -28,6 +28,12 @@ int lm_tracer_open(struct lm_tracer **out, const struct lm_tracer_opts *opts,
 void lm_tracer_close(struct lm_tracer *t);
 int lm_tracer_add_pid(struct lm_tracer *t, uint32_t pid);
 int lm_tracer_remove_pid(struct lm_tracer *t, uint32_t pid);
+/*
+ * Dirty logging came on for pid after ns, seen by a reading and not by the
+ * hooks: sockets that started sending since are taken as the migration's
+ * until user space decides (as BPF does when its hooks see the switch).
+ */
+int lm_tracer_note_log_on(struct lm_tracer *t, uint32_t pid, uint64_t ns);
 /* Tell BPF what user space decided a socket is (enum lm_sock_role). */
 int lm_tracer_set_sock_role(struct lm_tracer *t, uint64_t sk, uint32_t role);
 /* One LM_EV_SOCK_BYTES event per socket pid has sent on (its bytes so far), to fn. */
@@ -43,6 +49,22 @@ static inline uint64_t lm_drops_total(const struct lm_drops *d)
 {
 	return d->ringbuf_full + d->pending_full + d->slot_map_full + d->sock_map_full;
 }
+/*
+ * The dirty-log hooks (syscall tracepoints here: a cost to every process on
+ * the host while attached) on or off; 0 or -errno. now_ns is when.
+ */
+int lm_tracer_set_hooks(struct lm_tracer *t, int on, uint64_t now_ns);
+/* When the hooks were attached, 0 while they are not; how many times so far. */
+uint64_t lm_tracer_hooks_since(const struct lm_tracer *t);
+uint64_t lm_tracer_hooks_attached(const struct lm_tracer *t);
+/*
+ * The KVM VM files of pid (0: of every process), read by the discovery
+ * iterator with no hook attached: how many were written to out (at most
+ * max), or -errno.
+ */
+int lm_tracer_vm_files(struct lm_tracer *t, uint32_t pid, struct lm_vm_file *out, int max);
+/* pid is gone: its iterator goes too. */
+void lm_tracer_forget_pid_iter(struct lm_tracer *t, uint32_t pid);
 /* enum lm_dirty_source, and a sentence on what is attached, for the user. */
 uint32_t lm_tracer_source(const struct lm_tracer *t);
 const char *lm_tracer_describe(const struct lm_tracer *t);
