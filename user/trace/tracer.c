@@ -206,7 +206,7 @@ static int tcp_probe_has_skaddr(void)
 static int attach_all(struct lm_tracer *t, char *err, size_t errlen)
 {
 	struct lmtrace_bpf *s = t->skel;
-	int fentry, kprobe, ring, send_tp, close_tp, probe_tp, ret;
+	int ok, fentry, kprobe, ring, send_tp, close_tp, probe_tp, ret;
 
 	/* The dirty-log hooks are attached only while a VM needs them: once
 	 * now, so a kernel that refuses them fails here and not mid-migration. */
@@ -217,7 +217,14 @@ static int attach_all(struct lm_tracer *t, char *err, size_t errlen)
 		return ret;
 	}
 	lm_tracer_set_hooks(t, 0, 0);
-	if ((ret = attach(t, s->progs.handle_sock_send_length, 1, &send_tp, err, errlen)))
+	/* Without sock_send_length, sendmsg()/sendto() count the bytes: they stay
+	 * attached (a stream's first bytes come before any hook could follow
+	 * logging on), and the host pays for them as it did before. */
+	if ((ret = attach(t, s->progs.handle_sock_send_length, 1, &send_tp, err, errlen)) ||
+	    (ret = attach(t, s->progs.handle_sys_enter_sendmsg, 1, &ok, err, errlen)) ||
+	    (ret = attach(t, s->progs.handle_sys_exit_sendmsg, 1, &ok, err, errlen)) ||
+	    (ret = attach(t, s->progs.handle_sys_enter_sendto, 1, &ok, err, errlen)) ||
+	    (ret = attach(t, s->progs.handle_sys_exit_sendto, 1, &ok, err, errlen)))
 		return ret;
 	attach(t, s->progs.handle_kvm_mark_dirty_fentry, 0, &fentry, err, errlen);
 	attach(t, s->progs.handle_kvm_mark_dirty_kprobe, 0, &kprobe, err, errlen);
@@ -236,7 +243,8 @@ static int attach_all(struct lm_tracer *t, char *err, size_t errlen)
 		 kprobe ? " + kprobe mark_page_dirty_in_slot inside rounds" :
 			  " (no fentry/kprobe here: no intra-round rate)",
 		 ring ? ", dirty ring: kvm_dirty_ring_push" : "",
-		 send_tp ? "sock:sock_send_length" : "sendmsg()/sendto() per socket (no sock_send_length)",
+		 send_tp ? "sock:sock_send_length" : "sendmsg()/sendto() per socket (no sock_send_length: "
+			   "these syscall hooks stay attached)",
 		 probe_tp ? ", acks: tcp:tcp_probe" : " (no acks: tcp:tcp_probe lacks the socket here)",
 		 close_tp ? "TCP state changes, UNIX sockets leaving the VMM's fd table" :
 			    "the migration's sockets leaving the VMM's fd table (no inet_sock_set_state)");

@@ -28,11 +28,6 @@ void lm_tracer_plan_hooks(struct lm_tracer *t)
 	t->nhooks = 0;
 	add_hook(t, s->progs.handle_kvm_ioctl_enter);
 	add_hook(t, s->progs.handle_kvm_ioctl_exit);
-	/* loaded only where sock_send_length is missing */
-	add_hook(t, s->progs.handle_sys_enter_sendmsg);
-	add_hook(t, s->progs.handle_sys_exit_sendmsg);
-	add_hook(t, s->progs.handle_sys_enter_sendto);
-	add_hook(t, s->progs.handle_sys_exit_sendto);
 }
 
 /* Keys of a map, deleted one by one (restarting: deleting moves the cursor). */
@@ -63,7 +58,6 @@ static void forget_hook_state(struct lm_tracer *t)
 {
 	clear_map(t->skel->maps.slots, sizeof(struct lm_slot_key));
 	clear_map(t->skel->maps.pending, sizeof(uint32_t));
-	clear_map(t->skel->maps.send_fds, sizeof(uint32_t));
 }
 
 int lm_tracer_set_hooks(struct lm_tracer *t, int on, uint64_t now_ns)

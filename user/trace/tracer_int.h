@@ -8,9 +8,8 @@
 #include "trace/tracer.h"
 
 #define MAX_LINKS 16
-/* The dirty-log hooks: ioctl enter and exit, and sendmsg()/sendto() where
- * sock_send_length is missing (enter and exit each). */
-#define MAX_HOOK_LINKS 6
+/* The dirty-log hooks: ioctl enter and exit. */
+#define MAX_HOOK_LINKS 2
 
 /* A per-pid iterator link, so reading one VMM's files walks only those. */
 struct pid_iter {
