@@ -21,7 +21,8 @@
  * not-converging) at most MAX_FLIPS_STATIONARY changes that no parameter
  * change explains, and a sync that repeats the previous round (same pages
  * and length within IDENT_PAGES and IDENT_WALL, same parameters) never
- * changes the verdict.
+ * changes the verdict, except to not-converging (repeats that do not
+ * shrink are the evidence of a fixed point).
  * Prints one line per trace with what was measured, and over the real
  * recordings (lab-*) a reliability table: the verdicts published at each
  * sync, by confidence, against what QEMU did under the parameters they were
@@ -77,7 +78,7 @@ struct replay {
 	uint32_t thr_pct, dt_ms, last_pages;
 	uint64_t cap;
 	double last_wall;
-	int have_params, seg;
+	int have_params, seg, seg_prev_round, rounds_since_params;
 	/* calibration: (confidence, verdict, parameter segment) at each sync */
 	int ncal;
 	struct { double conf; int verdict, seg; } cal[CAL_MAX_SAMPLES];
@@ -119,12 +120,17 @@ static void replay_init(struct replay *r, const char *name)
 	r->x.total_tol = 0.10;
 }
 
-/* A new throttle, cap or downtime limit starts a new parameter segment. */
+/* A new throttle, cap or downtime limit during pre-copy starts a new parameter segment. */
 static void note_params(struct replay *r, const struct lm_obs_params *p)
 {
-	if (r->have_params && (p->throttle_pct != r->thr_pct || p->max_bandwidth != r->cap ||
+	const struct lm_estimate *e = lm_est_current(&r->est);
+	int precopy = e->phase == LM_PHASE_BULK || e->phase == LM_PHASE_ITERATIVE;
+
+	/* QEMU resets the throttle once it completed: no new segment then */
+	if (r->have_params && precopy && (p->throttle_pct != r->thr_pct || p->max_bandwidth != r->cap ||
 			       p->downtime_limit_ms != r->dt_ms)) {
 		r->params_moved = 1;
+		r->rounds_since_params = 0;
 		r->seg++;
 	}
 	r->have_params = 1;
@@ -144,16 +150,23 @@ static void note_verdict(struct replay *r, const struct lm_obs *o, const struct 
 	int precopy = e->phase == LM_PHASE_BULK || e->phase == LM_PHASE_ITERATIVE;
 	int is_round = o->kind == LM_OBS_ROUND && o->round.round >= 2 && !(o->round.flags & LM_ROUND_FINAL);
 
+	/* the predicted verdict and the first round under new parameters: explained by them */
+	int explained = r->params_moved && r->rounds_since_params <= 1;
+
 	if (precopy && e->verdict != r->last_v) {
-		if (r->firm && r->params_moved)
+		if (r->firm && explained)
 			r->flips_params++;
 		else if (r->firm)
 			r->flips++;
-		if (is_round && r->last_pages && !r->params_moved &&
+		/*
+		 * The round before ran under the same parameters too. Repeats
+		 * may add up to a fixed point (not-converging), nothing else.
+		 */
+		if (is_round && r->last_pages && r->seg == r->seg_prev_round &&
+		    e->verdict != LM_VERDICT_NOT_CONVERGING &&
 		    fabs((double)o->round.dirty_pages - r->last_pages) <= IDENT_PAGES * r->last_pages &&
 		    fabs(o->round.duration_ns / 1e9 - r->last_wall) <= IDENT_WALL * r->last_wall)
 			r->ident_changes++;
-		r->params_moved = 0;
 	}
 	if (precopy && is_firm(e->verdict))
 		r->firm = 1;
@@ -163,6 +176,8 @@ static void note_verdict(struct replay *r, const struct lm_obs *o, const struct 
 		return;
 	r->last_pages = o->round.dirty_pages;
 	r->last_wall = o->round.duration_ns / 1e9;
+	r->seg_prev_round = r->seg;
+	r->rounds_since_params++;
 	if (is_firm(e->verdict) && r->ncal < CAL_MAX_SAMPLES) {
 		r->cal[r->ncal].conf = e->confidence;
 		r->cal[r->ncal].verdict = e->verdict;
@@ -261,6 +276,9 @@ static void calibrate(const struct replay *r)
 		int bin = (int)((r->cal[i].conf - 0.5) * 10);
 
 		bin = bin < 0 ? 0 : bin >= CAL_BINS ? CAL_BINS - 1 : bin;
+		if (getenv("EST_CAL") && said != converged)
+			printf("   calibration: %s wrong %s %.2f in segment %d of %d\n", r->name, lm_verdict_name(r->cal[i].verdict),
+			       r->cal[i].conf, r->cal[i].seg, r->seg);
 		sum.cal_n[bin]++;
 		sum.cal_right[bin] += said == converged;
 		sum.cal_conf[bin] += r->cal[i].conf;

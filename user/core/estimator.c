@@ -161,6 +161,28 @@
 #define CONF_CONV_MAX		0.95
 /* Marginal: it may go either way. */
 #define CONF_MARGINAL		0.5
+/*
+ * Converging predicted for parameters no round has run under: the model
+ * assumes a throttle of p slows the guest to (1 - p), true for a CPU-bound
+ * writer only (a timer-paced one barely slows): little better than even.
+ */
+#define CONF_PREDICTED_CONV	0.55
+/*
+ * Leaving a firm not-converging takes this many rounds in a row that each
+ * shrank by the evidence share (LM_EV_SHRINK_SHARE): a random writer's
+ * rounds wander by a quarter under one throttle (seen: 128, 112, 85, 94,
+ * 128 MiB), so two shrinking in a row happen by chance; three is a trend.
+ */
+#define SHRINK_ROUNDS_TO_LEAVE	3
+/* A round shorter than half a rate-limiter window sent next to nothing: it measures no link. */
+#define RATE_ROUND_MIN_S	(QUANTUM_FREE_S / 2)
+/* Rounds averaged for the link rate cover at least this long (a 100 ms round is one lumpy window). */
+#define RATE_SPAN_S		1.0
+/*
+ * A bulk pass that sent less than this share of RAM was mostly zero pages:
+ * scanning, not the link, set its pace, so its rate is no link rate.
+ */
+#define BULK_ZERO_SHARE		0.5
 
 /*
  * Sanity bounds on settings from QMP, the command line or a recording
@@ -290,6 +312,11 @@ static void reset_migration(struct lm_estimator *e, double now)
 	e->last_round_wall_s = 0;
 	e->last_round_tscale = 1;
 	e->last_round_rate_Bps = 0;
+	e->nrate = 0;
+	lm_evidence_reset(&e->ev);
+	e->firm_given = 0;
+	e->params_untested = 0;
+	e->nc_rounds = e->conv_rounds = 0;
 	e->bulk_s = 0;
 	e->post_bulk_rounds = 0;
 	e->events_at_sync = e->events_now;
@@ -307,16 +334,49 @@ static void reset_migration(struct lm_estimator *e, double now)
 }
 
 /*
+ * A round's bytes and length, for the link rate: the rate is the bytes of
+ * the last rounds over their length, the newest first, until they cover
+ * RATE_SPAN_S (short rounds are one or two rate-limiter windows each, too
+ * lumpy alone). A bulk pass of mostly zero pages is left out: the link
+ * was not the limit. If it is all there is, it stands until a tick or the
+ * cap says better.
+ */
+static void push_rate(struct lm_estimator *e, double tx, double wall, int bulk)
+{
+	double sum_tx = 0, sum_wall = 0;
+	uint32_t i;
+
+	/* two syncs in a row (nothing left to send, or QEMU's completion sync): no link in it */
+	if (wall < RATE_ROUND_MIN_S)
+		return;
+	if (bulk && e->ram_bytes && tx < BULK_ZERO_SHARE * (double)e->ram_bytes) {
+		if (!e->nrate && !e->have_tick_rate && !(e->cfg.max_bandwidth_Bps > 0))
+			e->last_round_rate_Bps = tx / wall;
+		return;
+	}
+	e->rate_tx[e->nrate % LM_EST_RATE_ROUNDS] = tx;
+	e->rate_wall[e->nrate % LM_EST_RATE_ROUNDS] = wall;
+	e->nrate++;
+	for (i = 0; i < e->nrate && i < LM_EST_RATE_ROUNDS && sum_wall < RATE_SPAN_S; i++) {
+		uint32_t k = (e->nrate - 1 - i) % LM_EST_RATE_ROUNDS;
+
+		sum_tx += e->rate_tx[k];
+		sum_wall += e->rate_wall[k];
+	}
+	e->last_round_rate_Bps = sum_tx / sum_wall;
+}
+
+/*
  * The transfer rate for predictions. Ticks are short and lumpy (the rate
  * limiter sends in 100 ms bursts): they only win when they say the rate
  * really moved (a drop); otherwise the last round's average holds, and a
  * migration running at its cap averages exactly the cap.
  */
-static double rate_now(const struct lm_estimator *e)
+static double rate_ticks(const struct lm_estimator *e, int use_ticks)
 {
 	double cap = e->cfg.max_bandwidth_Bps, round = e->last_round_rate_Bps, r = 0;
 
-	if (e->have_tick_rate && e->tx_rate_ewma > 0)
+	if (e->have_tick_rate && e->tx_rate_ewma > 0 && (use_ticks || !(round > 0)))
 		r = e->tx_rate_ewma;
 	if (round > 0 && (!(r > 0) || fabs(r - round) < RATE_STEADY * round))
 		r = round;
@@ -325,6 +385,18 @@ static double rate_now(const struct lm_estimator *e)
 	if (cap > 0 && r > (1 - RATE_STEADY) * cap)
 		r = cap;
 	return r;
+}
+
+/* Between syncs: the ticks may say the rate moved. */
+static double rate_now(const struct lm_estimator *e)
+{
+	return rate_ticks(e, 1);
+}
+
+/* At a sync or a parameter change: the rounds' rate alone, so that the same rounds give the same verdict. */
+static double rate_rounds(const struct lm_estimator *e)
+{
+	return rate_ticks(e, 0);
 }
 
 static double threshold(const struct lm_estimator *e, double rate)
@@ -421,6 +493,15 @@ static double pending_after_sync(const struct lm_estimator *e, double wall, doub
 	left = fmax(0, e->pending_at_sync - tx);
 	if (thr > 0)
 		left = fmin(left, thr);
+	/*
+	 * The bulk pass scans all of RAM; zero pages cost a few bytes each,
+	 * so it sends less than it scans, and QEMU's last checks before the
+	 * sync clear a tail of zero pages at once. What it left is the
+	 * threshold's worth of pages at most, of which the share that carried
+	 * data is what the pass sent per byte scanned.
+	 */
+	if (e->phase == LM_PHASE_BULK && e->pending_at_sync > 0)
+		left *= clampd(tx / e->pending_at_sync, 0, 1);
 	lm_curve_build(&c, e->pts, e->npts, e->ram_bytes, 0);
 	return left + dirty * (c.wws > 0 ? 1 - clampd(left / c.wws, 0, 1) : 1);
 }
@@ -444,14 +525,21 @@ static void on_iterative_sync(struct lm_estimator *e, const struct lm_obs_round 
 	double tau = wall * (now > e->sync_ts_s ? (e->guest_s - e->sync_guest_s) / (now - e->sync_ts_s) :
 			     tscale_now(e));
 
+	int bulk = e->last_round <= 1 && e->phase == LM_PHASE_BULK;
+
 	e->pending_at_sync = pending_after_sync(e, wall, tx, dirty);
-	if (e->last_round <= 1 && e->phase == LM_PHASE_BULK && wall > 0)
+	if (bulk && wall > 0)
 		e->bulk_s = wall;
 	drop_tick_points(e);
 	if (wall > 0 && tau > 0) {
 		push_point(e, tau, wall, dirty, r->round, 0);
-		e->last_round_rate_Bps = tx / wall;
+		push_rate(e, tx, wall, bulk);
 		e->post_bulk_rounds++;
+	}
+	lm_evidence_round(&e->ev, e->pending_at_sync, threshold(e, rate_rounds(e)));
+	if (e->params_untested) {
+		e->params_untested = 0;
+		e->measured_now = 1;
 	}
 	e->last_round_dirty = dirty;
 	e->last_round_wall_s = wall;
@@ -521,8 +609,25 @@ static void on_tick(struct lm_estimator *e, const struct lm_obs_tick *t, double 
 	}
 }
 
+/* A throttle, cap or downtime limit new to this migration: the verdict is predicted until a round ran under it. */
+static void note_params_change(struct lm_estimator *e, const struct lm_est_config *old, uint32_t old_throttle)
+{
+	if (!e->have_params || !e->migrating || e->phase > LM_PHASE_ITERATIVE)
+		return;
+	if (old->downtime_limit_s == e->cfg.downtime_limit_s && old->max_bandwidth_Bps == e->cfg.max_bandwidth_Bps &&
+	    old_throttle == e->throttle_pct_now)
+		return;
+	e->params_untested = 1;
+	e->params_changed_now = 1;
+	e->nc_rounds = e->conv_rounds = 0;
+	lm_evidence_new_params(&e->ev);
+}
+
 static void on_params(struct lm_estimator *e, const struct lm_obs_params *p)
 {
+	const struct lm_est_config old = e->cfg;
+	uint32_t old_throttle = e->throttle_pct_now;
+
 	if (p->downtime_limit_ms && p->downtime_limit_ms <= DOWNTIME_LIMIT_MAX_MS)
 		e->cfg.downtime_limit_s = p->downtime_limit_ms / 1e3;
 	if (p->max_bandwidth)
@@ -533,6 +638,7 @@ static void on_params(struct lm_estimator *e, const struct lm_obs_params *p)
 		e->cfg.page_size = p->page_size;
 	e->throttle_pct_now = p->throttle_pct > THROTTLE_MAX_PCT ? THROTTLE_MAX_PCT : p->throttle_pct;
 	e->qemu_status = p->qemu_status;
+	note_params_change(e, &old, old_throttle);
 	e->have_params = 1;
 }
 
@@ -567,7 +673,7 @@ struct sims {
 enum outcome {
 	OUT_STUCK,		/* not-converging: even the best case does not switch over in time */
 	OUT_CONVERGING,		/* converging */
-	OUT_UNTESTED,		/* marginal: converging if a throttle no round ran under yet bites */
+	OUT_FIXED_POINT,	/* not-converging: rounds stopped shrinking above the threshold */
 	OUT_MARGINAL,		/* marginal: anything between */
 };
 
@@ -640,13 +746,13 @@ static void export_curve(struct lm_estimate *est, const struct lm_curve *c)
 
 /* ---- the inputs -------------------------------------------------------- */
 
-static void gather(const struct lm_estimator *e, struct ctx *x)
+static void gather(const struct lm_estimator *e, struct ctx *x, int kind)
 {
 	double cap = e->cfg.max_bandwidth_Bps;
 
 	memset(x, 0, sizeof(*x));
 	x->now = e->last_ts_s;
-	x->rate = rate_now(e);
+	x->rate = kind == LM_OBS_TICK ? rate_now(e) : rate_rounds(e);
 	x->rate_best = fmax(x->rate, e->last_round_rate_Bps);
 	/* lumpy samples aside, QEMU does not average more than its cap */
 	if (cap > 0) {
@@ -677,6 +783,8 @@ static void estimate_facts(const struct lm_estimator *e, struct lm_estimate *est
 	memset(est, 0, sizeof(*est));
 	est->verdict = prev->verdict;
 	est->verdict_round = prev->verdict_round;
+	est->previous_verdict = prev->previous_verdict;
+	est->changed_because = prev->changed_because;
 	est->measured_downtime_ms = prev->measured_downtime_ms;
 	est->eta_s = est->downtime_ms = est->eta_min_s = est->total_s = -1;
 	est->throttle_pct = est->dirty_limit_Bps = est->ratio = -1;
@@ -769,27 +877,49 @@ static void simulate(const struct lm_estimator *e, const struct ctx *x, struct s
 }
 
 /*
- * not-converging: even the best case does not switch over within the
- * horizon. converging: both cases switch over, the expected one well inside
- * the horizon, at a short-window dirty/bandwidth ratio below CONVERGING_RATIO. Anything
- * between is marginal.
+ * Parameters no round has run under yet (a throttle step, a new cap or
+ * downtime limit): the verdict is the model's prediction for them. A
+ * throttle raised since the last sync counts too, even if QEMU's report of
+ * it came after that sync.
+ */
+static int predicting(const struct lm_estimator *e, const struct ctx *x)
+{
+	return e->params_untested ||
+	       (e->post_bulk_rounds > 0 && x->tscale < e->last_round_tscale - THROTTLE_UNTESTED);
+}
+
+/*
+ * not-converging: the rounds stopped shrinking above the threshold (a
+ * fixed point, evidence.h), or even the best case does not switch over
+ * within the horizon. converging: both cases switch over, the expected one
+ * well inside the horizon, at a short-window dirty/bandwidth ratio below
+ * CONVERGING_RATIO. Anything between is marginal.
  */
 static enum outcome judge(const struct lm_estimator *e, const struct ctx *x, const struct sims *s)
 {
+	if (!predicting(e, x) && lm_evidence_fixed_point(&e->ev))
+		return OUT_FIXED_POINT;
 	if (s->best.result == 0)
 		return OUT_STUCK;
 	if (!(s->best.result == 1 && s->lam < CONVERGING_RATIO && s->expect.result == 1 &&
 	      s->expect.eta_s <= x->horizon * CONVERGING_HORIZON_SHARE))
 		return OUT_MARGINAL;
-	/*
-	 * A throttle raised since the last sync has not been measured yet:
-	 * a timer-paced guest slows far less than (1 - p) (real traces:
-	 * 63 % cut a 96 MiB/s random writer only to 40). Say what it
-	 * would give, as marginal, until a round has run under it.
-	 */
-	if (e->post_bulk_rounds > 0 && x->tscale < e->last_round_tscale - THROTTLE_UNTESTED)
-		return OUT_UNTESTED;
 	return OUT_CONVERGING;
+}
+
+/* Laplace's rule of succession: after n rounds in a row that passed a test, the chance the next does. */
+static double succession(uint32_t n)
+{
+	return (n + 1.0) / (n + 2.0);
+}
+
+/* Rounds in a row, under these parameters, whose outcome supports each verdict. */
+static void count_evidence(struct lm_estimator *e, enum outcome out)
+{
+	int stuck = out == OUT_STUCK || out == OUT_FIXED_POINT;
+
+	e->nc_rounds = stuck ? e->nc_rounds + 1 : 0;
+	e->conv_rounds = out == OUT_CONVERGING ? e->conv_rounds + 1 : 0;
 }
 
 /* ---- the reason, and the numbers that go with it ----------------------- */
@@ -804,9 +934,8 @@ static void explain_stuck(const struct lm_estimator *e, struct lm_estimate *est,
 
 	tp = recommend_throttle(e, x, b, &est->dirty_limit_Bps, &guessed);
 	est->throttle_pct = tp;
-	est->confidence = clampd(CONF_STUCK_BASE + CONF_STUCK_PER_ROUND * e->post_bulk_rounds +
-				 (b->next_pending >= FIXED_POINT_SHARE * b->pending - b->sent ?
-				  CONF_STUCK_FIXED_POINT : 0), 0, CONF_STUCK_MAX);
+	est->evidence_rounds = e->nc_rounds > e->ev.still ? e->nc_rounds : e->ev.still;
+	est->confidence = fmin(succession(est->evidence_rounds), CONF_STUCK_MAX);
 	if (e->phase == LM_PHASE_BULK) {
 		set_reason(est, "bulk pass: guest dirties %.1f MiB/s (short windows) vs %.1f MiB/s sent; "
 			   "best case no switchover in %.0f s; throttle %.0f%%",
@@ -838,10 +967,8 @@ static void explain_converging(const struct lm_estimator *e, struct lm_estimate 
 	char left[24], thr[24];
 
 	est->throttle_pct = 0;
-	est->confidence = clampd(CONF_CONV_BASE + CONF_CONV_PER_ROUND *
-				 (e->post_bulk_rounds > 0 ? e->post_bulk_rounds - 1 : 0) +
-				 (s->lam < CONF_CONV_LOW_RATIO ? CONF_CONV_LOW_BONUS : 0),
-				 CONF_CONV_MIN, CONF_CONV_MAX);
+	est->evidence_rounds = e->conv_rounds;
+	est->confidence = est->predicted ? CONF_PREDICTED_CONV : fmin(succession(e->conv_rounds), CONF_CONV_MAX);
 	lm_fmt_bytes(left, sizeof(left), e->pending_at_sync);
 	lm_fmt_bytes(thr, sizeof(thr), x->thr);
 	if (e->phase == LM_PHASE_BULK && x->pending_now < x->thr && x->c.n < 2)
@@ -853,16 +980,32 @@ static void explain_converging(const struct lm_estimator *e, struct lm_estimate 
 			   ex->eta_s, ex->rounds, ex->rounds == 1 ? "" : "s", s->lam);
 }
 
-static void explain_untested(const struct lm_estimator *e, struct lm_estimate *est,
-			     const struct ctx *x, const struct sims *s)
+/* Rounds that stopped shrinking above the threshold: the best case that shrank them is refuted. */
+static void explain_fixed_point(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+				const struct sims *s)
 {
+	char left[24], thr[24];
 	int guessed = 0;
 
-	est->confidence = CONF_MARGINAL;
 	est->throttle_pct = recommend_throttle(e, x, &s->best, &est->dirty_limit_Bps, &guessed);
-	set_reason(est, "throttle raised to %u%% since round %u: if the guest slows with it, "
-		   "switchover in ~%.1f s (dirty/bw %.2f); the next sync measures it",
-		   e->throttle_pct_now, e->last_round, s->expect.eta_s, s->lam);
+	est->evidence_rounds = e->nc_rounds > e->ev.still ? e->nc_rounds : e->ev.still;
+	est->confidence = fmin(succession(est->evidence_rounds), CONF_STUCK_MAX);
+	lm_fmt_bytes(left, sizeof(left), e->pending_at_sync);
+	lm_fmt_bytes(thr, sizeof(thr), x->thr);
+	set_reason(est, "fixed point: rounds %u-%u each left %s or more, not shrinking, above the %s "
+		   "threshold (%.0f ms at %.1f MiB/s); throttle %s%.0f%%",
+		   e->last_round + 1 - e->ev.still, e->last_round, left, thr, e->cfg.downtime_limit_s * 1e3,
+		   x->rate / LM_MiB, guessed ? ">=" : "", est->throttle_pct);
+}
+
+/* A verdict for parameters no round has run under: said as the model's prediction. */
+static void mark_predicted(const struct lm_estimator *e, struct lm_estimate *est)
+{
+	char why[LM_REASON_MAX];
+
+	memcpy(why, est->reason, sizeof(why));
+	set_reason(est, "predicted for throttle %u%%, %.0f ms limit (no round under them yet): %s",
+		   e->throttle_pct_now, e->cfg.downtime_limit_s * 1e3, why);
 }
 
 static void explain_marginal(const struct lm_estimator *e, struct lm_estimate *est,
@@ -993,14 +1136,42 @@ static int cont_source_stuck(struct lm_estimator *e, const struct ctx *x)
 	return e->cont_fail_ticks >= CONT_FAIL_TICKS;
 }
 
+/* A firm verdict held against this sync's outcome: what holds it, and what would change it. */
+static void explain_held(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+			 const struct sims *s, enum lm_verdict old)
+{
+	char left[24], before[24];
+	int guessed = 0;
+
+	lm_fmt_bytes(left, sizeof(left), e->pending_at_sync);
+	lm_fmt_bytes(before, sizeof(before), e->ev.prev_pending_before);
+	if (old == LM_VERDICT_NOT_CONVERGING) {
+		est->throttle_pct = recommend_throttle(e, x, &s->best, &est->dirty_limit_Bps, &guessed);
+		est->evidence_rounds = e->ev.still;
+		est->confidence = fmin(succession(e->ev.still), CONF_STUCK_MAX);
+		est->eta_s = est->total_s = est->downtime_ms = -1;
+		set_reason(est, "not-converging since round %u: round %u left %s (%s before); %u rounds in a "
+			   "row shrinking by %.0f%% each would change it; throttle %s%.0f%%",
+			   e->cur.verdict_round, e->last_round, left, before, SHRINK_ROUNDS_TO_LEAVE,
+			   (1 - LM_EV_SHRINK_SHARE) * 100, guessed ? ">=" : "", est->throttle_pct);
+		return;
+	}
+	est->throttle_pct = 0;
+	est->evidence_rounds = e->ev.shrink;
+	est->confidence = fmin(succession(e->ev.shrink), CONF_CONV_MAX);
+	set_reason(est, "converging since round %u: round %u left %s, less than before (%s); only a round "
+		   "that does not shrink above the threshold would change it",
+		   e->cur.verdict_round, e->last_round, left, before);
+}
+
 /*
  * Between syncs the only new facts are bytes sent: a rate wobble (lumpy
  * ticks, a transient dip) must not flip the verdict back and forth. Ticks
- * update the numbers; syncs, parameters and a continuous dirty source move
- * the verdict. Returns the verdict to publish.
+ * and unchanged parameters only update the numbers (a continuous dirty
+ * source may still say not-converging inside a round).
  */
-static enum lm_verdict hold_verdict(struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
-				    int kind, const struct lm_estimate *prev, enum lm_verdict v)
+static enum lm_verdict hold_between_syncs(struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+					  int kind, const struct lm_estimate *prev, enum lm_verdict v)
 {
 	enum lm_verdict old = prev->verdict;
 
@@ -1008,15 +1179,68 @@ static enum lm_verdict hold_verdict(struct lm_estimator *e, struct lm_estimate *
 		e->cont_fail_ticks = 0;
 	else if (kind == LM_OBS_TICK && x->cont_ok && old != v && !cont_source_stuck(e, x))
 		v = old;
-	if (kind != LM_OBS_TICK || x->cont_ok || old == LM_VERDICT_UNKNOWN || v == old)
+	if ((kind == LM_OBS_TICK && x->cont_ok) || old == LM_VERDICT_UNKNOWN || v == old) {
+		if (v != old)
+			e->cause_now = old == LM_VERDICT_UNKNOWN ? LM_CHANGE_FIRST : LM_CHANGE_IN_ROUND;
 		return v;
-	/* a tick: the last verdict stands, with what it said */
+	}
+	/* the last verdict stands, with what it said */
 	est->confidence = prev->confidence;
 	memcpy(est->reason, prev->reason, sizeof(est->reason));
 	est->throttle_pct = prev->throttle_pct;
 	est->dirty_limit_Bps = prev->dirty_limit_Bps;
+	est->evidence_rounds = prev->evidence_rounds;
+	est->predicted = prev->predicted;
 	if (old == LM_VERDICT_NOT_CONVERGING)
 		est->eta_s = est->total_s = est->downtime_ms = -1;
+	return old;
+}
+
+/*
+ * The hysteresis rule. Before the first firm verdict (converging or
+ * not-converging) and from marginal, each sync's outcome is published. After
+ * it, a sync moves the verdict only on evidence of a stated size:
+ * not-converging goes only after SHRINK_ROUNDS_TO_LEAVE rounds in a row that
+ * each left at most LM_EV_SHRINK_SHARE of what the sync before left;
+ * converging goes only after a round that did not shrink above the
+ * threshold. A parameter change gives the predicted verdict at once, and
+ * the first round under new parameters tests it (its outcome is published).
+ */
+static enum lm_verdict hold_verdict(struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+				    const struct sims *s, int kind, const struct lm_estimate *prev,
+				    enum lm_verdict v, enum outcome out)
+{
+	enum lm_verdict old = prev->verdict;
+	int allowed;
+
+	if (kind == LM_OBS_TICK || (kind == LM_OBS_PARAMS && !e->params_changed_now))
+		return hold_between_syncs(e, est, x, kind, prev, v);
+	if (v == old)
+		return v;
+	if (kind == LM_OBS_PARAMS) {
+		e->cause_now = LM_CHANGE_PARAMETERS;
+		return v;
+	}
+	if (e->measured_now) {
+		e->cause_now = LM_CHANGE_MEASURED;
+		return v;
+	}
+	if (old == LM_VERDICT_UNKNOWN || old == LM_VERDICT_MARGINAL || !e->firm_given) {
+		e->cause_now = old == LM_VERDICT_UNKNOWN ? LM_CHANGE_FIRST :
+			       out == OUT_FIXED_POINT ? LM_CHANGE_FIXED_POINT : LM_CHANGE_ROUNDS;
+		return v;
+	}
+	if (old == LM_VERDICT_NOT_CONVERGING) {
+		allowed = e->ev.shrink >= SHRINK_ROUNDS_TO_LEAVE;
+		e->cause_now = LM_CHANGE_SHRINKING;
+	} else {
+		allowed = e->ev.still >= 1;
+		e->cause_now = LM_CHANGE_GREW;
+	}
+	if (allowed)
+		return v;
+	e->cause_now = LM_CHANGE_NONE;
+	explain_held(e, est, x, s, old);
 	return old;
 }
 
@@ -1024,11 +1248,20 @@ static void estimate_verdict(struct lm_estimator *e, struct lm_estimate *est, co
 			     int kind, const struct lm_estimate *prev)
 {
 	struct sims s;
+	enum outcome out;
 	enum lm_verdict v;
 
 	est->horizon_s = x->horizon;
+	est->predicted = predicting(e, x);
 	simulate(e, x, &s);
-	switch (judge(e, x, &s)) {
+	out = judge(e, x, &s);
+	if (kind == LM_OBS_ROUND)
+		count_evidence(e, out);
+	switch (out) {
+	case OUT_FIXED_POINT:
+		v = LM_VERDICT_NOT_CONVERGING;
+		explain_fixed_point(e, est, x, &s);
+		break;
 	case OUT_STUCK:
 		v = LM_VERDICT_NOT_CONVERGING;
 		explain_stuck(e, est, x, &s);
@@ -1038,18 +1271,17 @@ static void estimate_verdict(struct lm_estimator *e, struct lm_estimate *est, co
 		explain_eta(e, est, x, &s);
 		explain_converging(e, est, x, &s);
 		break;
-	case OUT_UNTESTED:
-		v = LM_VERDICT_MARGINAL;
-		explain_eta(e, est, x, &s);
-		explain_untested(e, est, x, &s);
-		break;
 	default:
 		v = LM_VERDICT_MARGINAL;
 		explain_eta(e, est, x, &s);
 		explain_marginal(e, est, x, &s);
 		break;
 	}
-	est->verdict = hold_verdict(e, est, x, kind, prev, v);
+	if (est->predicted)
+		mark_predicted(e, est);
+	est->verdict = hold_verdict(e, est, x, &s, kind, prev, v, out);
+	if (est->verdict == LM_VERDICT_CONVERGING || est->verdict == LM_VERDICT_NOT_CONVERGING)
+		e->firm_given = 1;
 }
 
 /* Crafted or absurd input (a replayed file) must not leak inf/NaN to the outputs. */
@@ -1087,8 +1319,11 @@ static int compute(struct lm_estimator *e, int kind)
 	const struct lm_estimate prev = *est;
 	struct ctx x;
 
-	gather(e, &x);
+	gather(e, &x, kind);
 	estimate_facts(e, est, &x, &prev);
+	e->cause_now = e->phase == LM_PHASE_SWITCHOVER ? LM_CHANGE_SWITCHOVER :
+		       e->phase == LM_PHASE_BULK || e->phase == LM_PHASE_ITERATIVE ? LM_CHANGE_ROUNDS :
+		       LM_CHANGE_ENDED;
 	if (e->phase == LM_PHASE_IDLE)
 		estimate_unknown(est, "no migration seen yet");
 	else if (e->phase == LM_PHASE_POSTCOPY)
@@ -1102,8 +1337,11 @@ static int compute(struct lm_estimator *e, int kind)
 	else
 		estimate_verdict(e, est, &x, kind, &prev);
 	sanitize(est);
-	if (est->verdict != prev.verdict)
+	if (est->verdict != prev.verdict) {
 		est->verdict_round = e->last_round;
+		est->previous_verdict = prev.verdict;
+		est->changed_because = e->cause_now;
+	}
 	return est->verdict != prev.verdict;
 }
 
@@ -1148,6 +1386,7 @@ int lm_est_feed(struct lm_estimator *e, const struct lm_obs *o)
 {
 	double now = rel_s(e, o->ts_ns);
 
+	e->params_changed_now = e->measured_now = 0;
 	advance_clock(e, now);
 	switch (o->kind) {
 	case LM_OBS_START:
