@@ -16,7 +16,9 @@
  * limitation is written next to them),
  * switchover_bw=B/s (stop-phase rate given to the estimator), pid=N (which
  * VM of a multi-VM recording), stationary=0 (the guest or the link changed
- * on purpose: the flap limits below do not apply).
+ * on purpose: the flap limits below do not apply), predicted_firm=1 (each
+ * throttle, cap or limit step during pre-copy gives at once a converging
+ * or not-converging verdict marked predicted).
  * On every trace: after the first firm verdict (converging or
  * not-converging) at most MAX_FLIPS_STATIONARY changes that no parameter
  * change explains, and a sync that repeats the previous round (same pages
@@ -54,6 +56,7 @@
 struct expect {
 	int converges;		/* -1 unset */
 	int stationary;		/* 0: the flap limits do not apply */
+	int predicted_firm;	/* 1: every parameter step gives a firm verdict marked predicted */
 	int nc_by_round;
 	double total_s, downtime_ms, switchover_bw, total_tol, dt_tol_ms;
 	uint32_t pid;
@@ -79,6 +82,7 @@ struct replay {
 	uint64_t cap;
 	double last_wall;
 	int have_params, seg, seg_prev_round, rounds_since_params;
+	int steps, steps_predicted_firm, step_now;
 	/* calibration: (confidence, verdict, parameter segment) at each sync */
 	int ncal;
 	struct { double conf; int verdict, seg; } cal[CAL_MAX_SAMPLES];
@@ -108,6 +112,8 @@ static void expect_parse(const char *line, struct expect *x)
 			x->pid = (uint32_t)atoi(tok + 4);
 		else if (!strncmp(tok, "stationary=", 11))
 			x->stationary = atoi(tok + 11);
+		else if (!strncmp(tok, "predicted_firm=", 15))
+			x->predicted_firm = atoi(tok + 15);
 	}
 }
 
@@ -131,6 +137,7 @@ static void note_params(struct replay *r, const struct lm_obs_params *p)
 			       p->downtime_limit_ms != r->dt_ms)) {
 		r->params_moved = 1;
 		r->rounds_since_params = 0;
+		r->step_now = 1;
 		r->seg++;
 	}
 	r->have_params = 1;
@@ -152,6 +159,12 @@ static void note_verdict(struct replay *r, const struct lm_obs *o, const struct 
 
 	/* the predicted verdict and the first round under new parameters: explained by them */
 	int explained = r->params_moved && r->rounds_since_params <= 1;
+
+	if (r->step_now) {
+		r->step_now = 0;
+		r->steps++;
+		r->steps_predicted_firm += e->predicted && is_firm(e->verdict);
+	}
 
 	if (precopy && e->verdict != r->last_v) {
 		if (r->firm && explained)
@@ -305,10 +318,11 @@ static void replay_check(struct replay *r)
 	calibrate(r);
 	printf("%-44s verdict %-14s (%.2f) NC %s at round %u (%.1f s); eta err max %.1f%% over %d rounds; "
 	       "downtime err %.1f ms over %d\n   changes after the first firm verdict: %d (%d after a parameter "
-	       "change), %d on a repeated round\n   baselines: qemu trigger %.1f s (round %u), stall rule %.1f s (round %u)\n"
+	       "change), %d on a repeated round; %d of %d parameter steps gave a firm predicted verdict\n   baselines: qemu trigger %.1f s (round %u), stall rule %.1f s (round %u)\n"
 	       "   reason: %s\n", r->name, lm_verdict_name(e->verdict), e->confidence,
 	       r->ever_nc ? "said" : "never", r->nc_round, r->ever_nc ? r->nc_t : -1,
 	       r->eta_max_err * 100, r->npred, r->dt_max_err, r->ndt, r->flips, r->flips_params, r->ident_changes,
+	       r->steps_predicted_firm, r->steps,
 	       r->base.ac_fire_t, r->base.ac_fire_round,
 	       r->base.stall_fire_t, r->base.stall_fire_round, e->reason);
 	if (r->x.converges == 1 && !r->x.nc_by_round) {
@@ -352,6 +366,10 @@ static void replay_check(struct replay *r)
 		snprintf(name, sizeof(name), "%s: at most %d unexplained change after the first firm verdict",
 			 r->name, MAX_FLIPS_STATIONARY);
 		ASSERT_TRUE(r->flips <= MAX_FLIPS_STATIONARY, name);
+	}
+	if (r->x.predicted_firm) {
+		snprintf(name, sizeof(name), "%s: every parameter step gives a firm predicted verdict", r->name);
+		ASSERT_TRUE(r->steps > 0 && r->steps_predicted_firm == r->steps, name);
 	}
 	if (r->x.total_s > 0) {
 		snprintf(name, sizeof(name), "%s: total within %.0f%% from round 2", r->name, r->x.total_tol * 100);

@@ -21,21 +21,28 @@
  * curve lies on or above it. The estimator simulates QEMU's loop on that
  * curve (lm_precopy_sim_run() in precopy_sim.c).
  *
- * Verdict. not-converging: even the best case (busy-phase points left out,
- * the better of the measured rates, never above the cap) does not switch
- * over within the horizon, max(60 s, 20 x the bulk pass). converging: the
- * expected case (all points, knee guessed where unseen) switches over well
- * inside it with a short-window dirty/bandwidth ratio below 0.8. Anything
- * between is marginal: slow, bursty, or at the mercy of the link; so is a
- * throttle raised since the last sync, until a round has run under it
- * (a timer-paced guest slows far less than the model says). Verdicts
- * move at syncs and parameter changes; ticks only refresh the numbers
- * (remaining, ETA), except that a continuous dirty source may say
- * not-converging inside a round when the guest keeps dirtying new pages
- * faster than the link for three ticks in a row. The expected simulation
- * gives the ETA, the syncs left and the pending bytes at switchover, hence
- * the downtime (at the stop-phase rate, which QEMU does not cap: without
- * switchover_bandwidth the iterative-rate figure is an upper bound). The
+ * Verdict. not-converging: the rounds stopped shrinking above the
+ * threshold (LM_EV_FIXED_POINT_ROUNDS in a row, evidence.h: the best case
+ * that shrank them is refuted), or even the best case (busy-phase points
+ * left out, the better of the measured rates, never above the cap) does
+ * not switch over within the horizon, max(60 s, 20 x the bulk pass).
+ * converging: the expected case (all points, knee guessed where unseen)
+ * switches over well inside it with a short-window dirty/bandwidth ratio
+ * below 0.8. Anything between is marginal: slow, bursty, or at the mercy of
+ * the link. The verdict is a function of the sync rounds and the
+ * parameters in force: at syncs and parameter changes the rate comes from
+ * the rounds alone; ticks only refresh the numbers (remaining, ETA),
+ * except that a continuous dirty source may say not-converging inside a
+ * round when the guest keeps dirtying new pages faster than the link for
+ * three ticks in a row. After the first firm verdict a hysteresis rule
+ * (hold_verdict()) asks for evidence of a stated size before it changes.
+ * A throttle, cap or downtime limit no round has run under yet gives the
+ * expected case's verdict at once, marked predicted (a timer-paced guest
+ * slows far less than 1 - p: the first round under it tests it). The
+ * expected simulation gives the ETA, the syncs left and the pending bytes
+ * at switchover, hence the downtime (at the stop-phase rate, which QEMU
+ * does not cap: without switchover_bandwidth the iterative-rate figure is
+ * an upper bound). The
  * measured downtime runs from the VM stop: the completion sync, or the sync
  * before it when nothing was sent in between (stopping throttled vCPUs took
  * 90 ms on a real trace); a completed migration whose completion sync came
@@ -137,27 +144,13 @@
 #define CONVERGING_RATIO	0.8
 
 /*
- * Confidence of not-converging: even the best case fails, so it starts high
- * and grows with every measured round, a bit more when the next sync would
- * leave FIXED_POINT_SHARE or more of what the last one left (rounds that do
- * not shrink at all); never certain: the guest may still calm down.
+ * Confidence is Laplace's rule of succession on the evidence: after n
+ * rounds in a row, under the parameters in force, that supported the
+ * verdict (best case failed or rounds did not shrink; or converging said),
+ * the chance the next does too is (n + 1) / (n + 2). Never certain before
+ * the switchover, since the guest may change: capped.
  */
-#define CONF_STUCK_BASE		0.6
-#define CONF_STUCK_PER_ROUND	0.1
-#define CONF_STUCK_FIXED_POINT	0.05
-#define FIXED_POINT_SHARE	0.98
 #define CONF_STUCK_MAX		0.97
-/*
- * Confidence of converging: even odds on one measured round, more with
- * every further round and with a wide margin (dirty/bandwidth below
- * CONF_CONV_LOW_RATIO); never certain before the switchover, since the
- * workload may change. CONF_CONV_MIN is a floor the sum does not reach today.
- */
-#define CONF_CONV_BASE		0.5
-#define CONF_CONV_PER_ROUND	0.15
-#define CONF_CONV_LOW_RATIO	0.5
-#define CONF_CONV_LOW_BONUS	0.1
-#define CONF_CONV_MIN		0.3
 #define CONF_CONV_MAX		0.95
 /* Marginal: it may go either way. */
 #define CONF_MARGINAL		0.5
@@ -167,6 +160,12 @@
  * writer only (a timer-paced one barely slows): little better than even.
  */
 #define CONF_PREDICTED_CONV	0.55
+/*
+ * Not-converging predicted (the expected case fails under them): worth one
+ * round of evidence, since the rounds before showed the guest at least this
+ * busy and a throttle slows a guest at most to (1 - p); the knee is a guess.
+ */
+#define CONF_PREDICTED_STUCK	0.67
 /*
  * Leaving a firm not-converging takes this many rounds in a row that each
  * shrank by the evidence share (LM_EV_SHRINK_SHARE): a random writer's
@@ -491,17 +490,17 @@ static double pending_after_sync(const struct lm_estimator *e, double wall, doub
 		rate = tx / wall;
 	thr = threshold(e, rate);
 	left = fmax(0, e->pending_at_sync - tx);
-	if (thr > 0)
-		left = fmin(left, thr);
 	/*
-	 * The bulk pass scans all of RAM; zero pages cost a few bytes each,
-	 * so it sends less than it scans, and QEMU's last checks before the
-	 * sync clear a tail of zero pages at once. What it left is the
-	 * threshold's worth of pages at most, of which the share that carried
-	 * data is what the pass sent per byte scanned.
+	 * QEMU syncs once at most a threshold's worth of pages is left. Sent
+	 * bytes short of that by more are zero pages (a few bytes each) in the
+	 * bulk pass: it scanned all but those pages, and of what it left only
+	 * the share that carried data in what it scanned costs bytes.
 	 */
-	if (e->phase == LM_PHASE_BULK && e->pending_at_sync > 0)
-		left *= clampd(tx / e->pending_at_sync, 0, 1);
+	if (thr > 0 && left > thr) {
+		left = thr;
+		if (e->phase == LM_PHASE_BULK)
+			left *= clampd(tx / (e->pending_at_sync - thr), 0, 1);
+	}
 	lm_curve_build(&c, e->pts, e->npts, e->ram_bytes, 0);
 	return left + dirty * (c.wws > 0 ? 1 - clampd(left / c.wws, 0, 1) : 1);
 }
@@ -667,6 +666,8 @@ struct sims {
 	struct lm_precopy_sim best;		/* the quiet curve at the better rate */
 	struct lm_precopy_sim expect;	/* the expected curve at the current rate: ETA, downtime */
 	double lam;			/* short-window dirty rate (guest time now) / transfer rate */
+	double lam_exp;			/* the same on the expected curve (its knee guessed) */
+	int exp_failed;			/* the expected case did not switch over (expect then holds the best) */
 };
 
 /* What the runs say; each outcome has its verdict, its numbers and its reason. */
@@ -674,6 +675,7 @@ enum outcome {
 	OUT_STUCK,		/* not-converging: even the best case does not switch over in time */
 	OUT_CONVERGING,		/* converging */
 	OUT_FIXED_POINT,	/* not-converging: rounds stopped shrinking above the threshold */
+	OUT_PREDICTED_STUCK,	/* not-converging predicted: the expected case fails under new parameters */
 	OUT_MARGINAL,		/* marginal: anything between */
 };
 
@@ -871,9 +873,11 @@ static void simulate(const struct lm_estimator *e, const struct ctx *x, struct s
 	ex->thr = x->thr;
 	ex->wws = x->c.wws;
 	lm_precopy_sim_run(&s->exp, ex);
+	s->exp_failed = ex->result != 1;
 	if (ex->result != 1 && b->result == 1)
 		*ex = *b;
 	s->lam = lm_curve_slope0(&x->c) * x->tscale / x->rate;
+	s->lam_exp = lm_curve_slope0(&s->exp) * x->tscale / x->rate;
 }
 
 /*
@@ -895,9 +899,28 @@ static int predicting(const struct lm_estimator *e, const struct ctx *x)
  * well inside the horizon, at a short-window dirty/bandwidth ratio below
  * CONVERGING_RATIO. Anything between is marginal.
  */
+/*
+ * For parameters no round has run under, no data can refute the best
+ * case; the prediction is the expected case's: no switchover within the
+ * horizon, or one well inside it at a dirty/bandwidth ratio below
+ * CONVERGING_RATIO, else marginal. The first round under them tests it.
+ */
+static enum outcome judge_predicted(const struct ctx *x, const struct sims *s)
+{
+	if (s->best.result == 0)
+		return OUT_STUCK;
+	if (s->exp_failed)
+		return OUT_PREDICTED_STUCK;
+	if (s->lam_exp < CONVERGING_RATIO && s->expect.eta_s <= x->horizon * CONVERGING_HORIZON_SHARE)
+		return OUT_CONVERGING;
+	return OUT_MARGINAL;
+}
+
 static enum outcome judge(const struct lm_estimator *e, const struct ctx *x, const struct sims *s)
 {
-	if (!predicting(e, x) && lm_evidence_fixed_point(&e->ev))
+	if (predicting(e, x))
+		return judge_predicted(x, s);
+	if (lm_evidence_fixed_point(&e->ev))
 		return OUT_FIXED_POINT;
 	if (s->best.result == 0)
 		return OUT_STUCK;
@@ -978,6 +1001,22 @@ static void explain_converging(const struct lm_estimator *e, struct lm_estimate 
 			   "switchover in ~%.1f s after %u more sync%s, dirty/bw %.2f",
 			   e->last_round, left, e->cfg.downtime_limit_s * 1e3, x->rate / LM_MiB, thr,
 			   ex->eta_s, ex->rounds, ex->rounds == 1 ? "" : "s", s->lam);
+}
+
+/* The expected case fails under parameters no round has run under yet. */
+static void explain_predicted_stuck(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+				    const struct sims *s)
+{
+	char left[24];
+	int guessed = 0;
+
+	est->throttle_pct = recommend_throttle(e, x, &s->best, &est->dirty_limit_Bps, &guessed);
+	est->evidence_rounds = 0;
+	est->confidence = CONF_PREDICTED_STUCK;
+	lm_fmt_bytes(left, sizeof(left), e->pending_at_sync);
+	set_reason(est, "round %u left %s; expected case (dirty/bw %.2f, knee %s): no switchover in %.0f s; "
+		   "throttle %s%.0f%%", e->last_round, left, s->lam_exp, guessed ? "guessed" : "measured",
+		   x->horizon, guessed ? ">=" : "", est->throttle_pct);
 }
 
 /* Rounds that stopped shrinking above the threshold: the best case that shrank them is refuted. */
@@ -1203,8 +1242,8 @@ static enum lm_verdict hold_between_syncs(struct lm_estimator *e, struct lm_esti
  * not-converging goes only after SHRINK_ROUNDS_TO_LEAVE rounds in a row that
  * each left at most LM_EV_SHRINK_SHARE of what the sync before left;
  * converging goes only after a round that did not shrink above the
- * threshold. A parameter change gives the predicted verdict at once, and
- * the first round under new parameters tests it (its outcome is published).
+ * threshold. A parameter change gives the predicted verdict at once; the
+ * first round under the new parameters tests it by the same rule.
  */
 static enum lm_verdict hold_verdict(struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
 				    const struct sims *s, int kind, const struct lm_estimate *prev,
@@ -1221,10 +1260,6 @@ static enum lm_verdict hold_verdict(struct lm_estimator *e, struct lm_estimate *
 		e->cause_now = LM_CHANGE_PARAMETERS;
 		return v;
 	}
-	if (e->measured_now) {
-		e->cause_now = LM_CHANGE_MEASURED;
-		return v;
-	}
 	if (old == LM_VERDICT_UNKNOWN || old == LM_VERDICT_MARGINAL || !e->firm_given) {
 		e->cause_now = old == LM_VERDICT_UNKNOWN ? LM_CHANGE_FIRST :
 			       out == OUT_FIXED_POINT ? LM_CHANGE_FIXED_POINT : LM_CHANGE_ROUNDS;
@@ -1237,8 +1272,11 @@ static enum lm_verdict hold_verdict(struct lm_estimator *e, struct lm_estimate *
 		allowed = e->ev.still >= 1;
 		e->cause_now = LM_CHANGE_GREW;
 	}
-	if (allowed)
+	if (allowed) {
+		if (e->measured_now)
+			e->cause_now = LM_CHANGE_MEASURED;
 		return v;
+	}
 	e->cause_now = LM_CHANGE_NONE;
 	explain_held(e, est, x, s, old);
 	return old;
@@ -1258,6 +1296,10 @@ static void estimate_verdict(struct lm_estimator *e, struct lm_estimate *est, co
 	if (kind == LM_OBS_ROUND)
 		count_evidence(e, out);
 	switch (out) {
+	case OUT_PREDICTED_STUCK:
+		v = LM_VERDICT_NOT_CONVERGING;
+		explain_predicted_stuck(e, est, x, &s);
+		break;
 	case OUT_FIXED_POINT:
 		v = LM_VERDICT_NOT_CONVERGING;
 		explain_fixed_point(e, est, x, &s);
