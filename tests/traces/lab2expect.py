@@ -9,8 +9,10 @@ query-migrate numbers (never from lmtrace's).
 
 nc_by_round is one sync before QEMU's auto-converge trigger: the round at
 which QEMU's throttle changed when auto-converge was on, else the trigger
-computed from the polls (two sync periods, longer than 1 s, in which dirtied
-bytes = dirty-pages-rate x period exceed 50 % of transferred bytes). Never
+computed from the polls (two check periods in which dirtied bytes =
+dirty-pages-rate x period exceed 50 % of transferred bytes; like QEMU, a
+period ends at the first sync more than 1 s after the last check, so short
+rounds add up). Never
 below 2, the first sync after the bulk pass. The comment lines state what
 QEMU reported, including the number of throttle steps.
 
@@ -32,10 +34,15 @@ def qemu_trigger_round(polls, page):
             continue
         if n != prev_sync and p["status"] == "active":
             period = p["ts"] - prev_t
-            if n >= 2 and period > 1.0:
+            # QEMU checks at the first sync more than 1 s after its last
+            # check, over everything since: short rounds accumulate.
+            if period <= 1.0:
+                prev_sync = n
+                continue
+            if n >= 2:
                 dirtied = p["dirty-pages-rate"] * period * page
                 sent = p["transferred"] - prev_tx
-                if prev_sync >= 1 and dirtied > 0.5 * sent:
+                if dirtied > 0.5 * sent:
                     high += 1
                     if high >= 2:
                         return n

@@ -20,7 +20,7 @@
 # with KEEP=1.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
-out=$top/.output
+out=$top/${OUTPUT:-.output}
 name=$1 port=$2
 shift 2
 apply=0 use_qmp=0 repeat=

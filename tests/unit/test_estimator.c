@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "core/estimator.h"
+#include "core/evidence.h"
 #include "core/units.h"
 #include "unit.h"
 
@@ -296,14 +297,19 @@ static void test_throttle_before_evidence(void)
 	p.params.throttle_pct = 20;
 	feed(&f, &p, 15.8);
 	ASSERT_TRUE(e->throttle_pct >= before - 1, "QEMU's 20 % does not lower the recommendation");
-	/* a throttle at the recommendation, not run yet: no "converging" before a round shows it */
+	/* a throttle at the recommendation, not run yet: a verdict said as predicted, firm, with its ETA */
 	p.params.throttle_pct = (uint32_t)ceil(e->throttle_pct);
 	feed(&f, &p, 16.0);
-	ASSERT_EQ(e->verdict, LM_VERDICT_MARGINAL, "throttle just applied: marginal until measured");
+	ASSERT_EQ(e->verdict, LM_VERDICT_CONVERGING, "throttle just applied: converging predicted");
+	ASSERT_EQ(e->predicted, 1, "throttle just applied: marked predicted");
+	ASSERT_TRUE(!strncmp(e->reason, "predicted", 9), "throttle just applied: the reason says predicted");
+	ASSERT_EQ(e->changed_because, LM_CHANGE_PARAMETERS, "throttle just applied: changed because of it");
+	ASSERT_TRUE(e->confidence < 0.6, "throttle just applied: a prediction is not sure");
 	ASSERT_TRUE(e->eta_s > 0, "throttle just applied: what it would give");
 	/* a round under it that did shrink: now it is evidence */
 	sync_round(&f, 23.8, 60, 250, 0, 0);
 	ASSERT_EQ(e->verdict, LM_VERDICT_CONVERGING, "round under the throttle shrank: converging");
+	ASSERT_EQ(e->predicted, 0, "round under the throttle: measured, no longer predicted");
 }
 
 /*
@@ -553,6 +559,79 @@ static void test_determinism_and_garbage(void)
 	ASSERT_TRUE(sane, "garbage: estimates stay finite and bounded");
 }
 
+
+/*
+ * A small working set rewritten at full speed over a 32 MiB/s link: every
+ * round re-sends the same 12 MiB in the same 0.1 s, above the 9.6 MiB
+ * threshold (seen on real lab runs). Identical rounds never change the
+ * verdict once it is firm; after three that do not shrink it is a fixed
+ * point, and the evidence grows with every further one.
+ */
+static void test_identical_rounds(void)
+{
+	static struct feeder f;
+	const struct lm_estimate *e = lm_est_current(&f.e);
+	enum lm_verdict firm = LM_VERDICT_UNKNOWN;
+	uint32_t changes = 0, ev = 0;
+	double t = 0.4;
+	int i;
+
+	start(&f, 320, 32, NULL);
+	sync_round(&f, 0.001, 320, 0, 0, 0);
+	sync_round(&f, t, 12, 13, 0, 0);
+	for (i = 0; i < 60; i++) {
+		t += 0.1;
+		sync_round(&f, t, 12, 3.2, 0, 0);
+		if (firm != LM_VERDICT_UNKNOWN && e->verdict != firm)
+			changes++;
+		if (e->verdict == LM_VERDICT_CONVERGING || e->verdict == LM_VERDICT_NOT_CONVERGING)
+			firm = e->verdict;
+		if (i == 10)
+			ev = e->evidence_rounds;
+	}
+	ASSERT_EQ(e->verdict, LM_VERDICT_NOT_CONVERGING, "identical rounds above the threshold: not-converging");
+	ASSERT_EQ(changes, 0, "identical rounds: no change after the first firm verdict");
+	ASSERT_TRUE(strstr(e->reason, "fixed point") != NULL, "the reason names the fixed point");
+	ASSERT_TRUE(e->evidence_rounds > ev && ev >= 3, "every identical round adds evidence");
+	ASSERT_TRUE(e->confidence > 0.9, "sixty identical rounds: high confidence");
+}
+
+/*
+ * The evidence counters: rounds that left as much as the one before (2 %
+ * noise allowed) above the threshold, and rounds that shrank by a tenth.
+ */
+static void test_evidence_counts(void)
+{
+	struct lm_evidence ev;
+	static const double left[] = { 100, 99, 100, 101, 85, 70, 60, 5 };
+	static const uint32_t still[] = { 0, 1, 2, 3, 0, 0, 0, 0 };
+	static const uint32_t shrink[] = { 0, 0, 0, 0, 1, 2, 3, 4 };
+	char name[96];
+	uint32_t i;
+
+	lm_evidence_reset(&ev);
+	for (i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
+		lm_evidence_round(&ev, left[i], 10);
+		snprintf(name, sizeof(name), "round %u (%.0f left): rounds that did not shrink", i, left[i]);
+		ASSERT_EQ(ev.still, still[i], name);
+		snprintf(name, sizeof(name), "round %u (%.0f left): rounds that shrank", i, left[i]);
+		ASSERT_EQ(ev.shrink, shrink[i], name);
+		snprintf(name, sizeof(name), "round %u: fixed point", i);
+		ASSERT_EQ(lm_evidence_fixed_point(&ev), still[i] >= LM_EV_FIXED_POINT_ROUNDS, name);
+	}
+	/* below the threshold nothing is stuck, however flat */
+	lm_evidence_reset(&ev);
+	for (i = 0; i < 5; i++)
+		lm_evidence_round(&ev, 5, 10);
+	ASSERT_EQ(ev.still, 0, "flat below the threshold: no fixed point");
+	/* new parameters: the counts restart, the reference stays */
+	lm_evidence_round(&ev, 50, 10);
+	lm_evidence_new_params(&ev);
+	ASSERT_EQ(ev.rounds, 0, "new parameters: no rounds under them yet");
+	lm_evidence_round(&ev, 50, 10);
+	ASSERT_EQ(ev.still, 1, "new parameters: compared with the last round before them");
+}
+
 int main(int argc, char **argv)
 {
 	test_names_and_config();
@@ -562,6 +641,8 @@ int main(int argc, char **argv)
 	test_zero_duration_rounds();
 	test_throttle_guest_clock();
 	test_throttle_before_evidence();
+	test_identical_rounds();
+	test_evidence_counts();
 	test_round_before_any_rate();
 	test_downtime_includes_vcpu_stop();
 	test_completed_without_final_flag();

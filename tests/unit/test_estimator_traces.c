@@ -15,8 +15,21 @@
  * total_tol=F and dt_tol_ms=MS (10 %, and 50 ms or 30 %, unless a known
  * limitation is written next to them),
  * switchover_bw=B/s (stop-phase rate given to the estimator), pid=N (which
- * VM of a multi-VM recording).
- * Prints one line per trace with what was measured.
+ * VM of a multi-VM recording), stationary=0 (the guest or the link changed
+ * on purpose: the flap limits below do not apply), predicted_firm=1 (each
+ * throttle, cap or limit step during pre-copy gives at once a converging
+ * or not-converging verdict marked predicted).
+ * On every trace: after the first firm verdict (converging or
+ * not-converging) at most MAX_FLIPS_STATIONARY changes that no parameter
+ * change explains, and a sync that repeats the previous round (same pages
+ * and length within IDENT_PAGES and IDENT_WALL, same parameters) never
+ * changes the verdict, except to not-converging (repeats that do not
+ * shrink are the evidence of a fixed point).
+ * Prints one line per trace with what was measured, and over the real
+ * recordings (lab-*) a reliability table: the verdicts published at each
+ * sync, by confidence, against what QEMU did under the parameters they were
+ * given for (cancelled, or a throttle step by QEMU's auto-converge: not
+ * converging; completed: converging).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,8 +44,19 @@
 #include "test_estimator_text.h"
 #include "test_estimator_base.h"
 
+/* Verdict changes after the first firm one that no parameter change explains. */
+#define MAX_FLIPS_STATIONARY	1
+/* Two rounds are the same round when their pages and lengths differ by less than this. */
+#define IDENT_PAGES		0.01
+#define IDENT_WALL		0.05
+/* Reliability bins of confidence: [0.5,0.6) ... [0.9,1.0]. */
+#define CAL_BINS		5
+#define CAL_MAX_SAMPLES		4096
+
 struct expect {
 	int converges;		/* -1 unset */
+	int stationary;		/* 0: the flap limits do not apply */
+	int predicted_firm;	/* 1: every parameter step gives a firm verdict marked predicted */
 	int nc_by_round;
 	double total_s, downtime_ms, switchover_bw, total_tol, dt_tol_ms;
 	uint32_t pid;
@@ -51,6 +75,17 @@ struct replay {
 	double eta_max_err, dt_max_err;
 	int npred, ndt, in_final;
 	struct baselines base;
+	/* stability */
+	enum lm_verdict last_v;
+	int firm, flips, flips_params, ident_changes, params_moved;
+	uint32_t thr_pct, dt_ms, last_pages;
+	uint64_t cap;
+	double last_wall;
+	int have_params, seg, seg_prev_round, rounds_since_params;
+	int steps, steps_predicted_firm, step_now;
+	/* calibration: (confidence, verdict, parameter segment) at each sync */
+	int ncal;
+	struct { double conf; int verdict, seg; } cal[CAL_MAX_SAMPLES];
 };
 
 static void expect_parse(const char *line, struct expect *x)
@@ -75,6 +110,10 @@ static void expect_parse(const char *line, struct expect *x)
 			x->switchover_bw = atof(tok + 14);
 		else if (!strncmp(tok, "pid=", 4))
 			x->pid = (uint32_t)atoi(tok + 4);
+		else if (!strncmp(tok, "stationary=", 11))
+			x->stationary = atoi(tok + 11);
+		else if (!strncmp(tok, "predicted_firm=", 15))
+			x->predicted_firm = atoi(tok + 15);
 	}
 }
 
@@ -83,7 +122,81 @@ static void replay_init(struct replay *r, const char *name)
 	memset(r, 0, sizeof(*r));
 	r->name = name;
 	r->x.converges = -1;
+	r->x.stationary = 1;
 	r->x.total_tol = 0.10;
+}
+
+/* A new throttle, cap or downtime limit during pre-copy starts a new parameter segment. */
+static void note_params(struct replay *r, const struct lm_obs_params *p)
+{
+	const struct lm_estimate *e = lm_est_current(&r->est);
+	int precopy = e->phase == LM_PHASE_BULK || e->phase == LM_PHASE_ITERATIVE;
+
+	/* QEMU resets the throttle once it completed: no new segment then */
+	if (r->have_params && precopy && (p->throttle_pct != r->thr_pct || p->max_bandwidth != r->cap ||
+			       p->downtime_limit_ms != r->dt_ms)) {
+		r->params_moved = 1;
+		r->rounds_since_params = 0;
+		r->step_now = 1;
+		r->seg++;
+	}
+	r->have_params = 1;
+	r->thr_pct = p->throttle_pct;
+	r->cap = p->max_bandwidth;
+	r->dt_ms = p->downtime_limit_ms;
+}
+
+static int is_firm(enum lm_verdict v)
+{
+	return v == LM_VERDICT_CONVERGING || v == LM_VERDICT_NOT_CONVERGING;
+}
+
+/* Verdict changes during pre-copy, the repeated-round check, and one calibration sample per sync. */
+static void note_verdict(struct replay *r, const struct lm_obs *o, const struct lm_estimate *e)
+{
+	int precopy = e->phase == LM_PHASE_BULK || e->phase == LM_PHASE_ITERATIVE;
+	int is_round = o->kind == LM_OBS_ROUND && o->round.round >= 2 && !(o->round.flags & LM_ROUND_FINAL);
+
+	/* the predicted verdict and the first round under new parameters: explained by them */
+	int explained = r->params_moved && r->rounds_since_params <= 1;
+
+	if (r->step_now) {
+		r->step_now = 0;
+		r->steps++;
+		r->steps_predicted_firm += e->predicted && is_firm(e->verdict);
+	}
+
+	if (precopy && e->verdict != r->last_v) {
+		if (r->firm && explained)
+			r->flips_params++;
+		else if (r->firm)
+			r->flips++;
+		/*
+		 * The round before ran under the same parameters too. Repeats
+		 * may add up to a fixed point (not-converging), nothing else.
+		 */
+		if (is_round && r->last_pages && r->seg == r->seg_prev_round &&
+		    e->verdict != LM_VERDICT_NOT_CONVERGING &&
+		    fabs((double)o->round.dirty_pages - r->last_pages) <= IDENT_PAGES * r->last_pages &&
+		    fabs(o->round.duration_ns / 1e9 - r->last_wall) <= IDENT_WALL * r->last_wall)
+			r->ident_changes++;
+	}
+	if (precopy && is_firm(e->verdict))
+		r->firm = 1;
+	if (precopy)
+		r->last_v = e->verdict;
+	if (!is_round || !precopy)
+		return;
+	r->last_pages = o->round.dirty_pages;
+	r->last_wall = o->round.duration_ns / 1e9;
+	r->seg_prev_round = r->seg;
+	r->rounds_since_params++;
+	if (is_firm(e->verdict) && r->ncal < CAL_MAX_SAMPLES) {
+		r->cal[r->ncal].conf = e->confidence;
+		r->cal[r->ncal].verdict = e->verdict;
+		r->cal[r->ncal].seg = r->seg;
+		r->ncal++;
+	}
 }
 
 static void replay_feed(struct replay *r, const struct lm_obs *o)
@@ -113,8 +226,11 @@ static void replay_feed(struct replay *r, const struct lm_obs *o)
 		r->start_ns = o->ts_ns;
 	if (getenv("EST_DUMP"))
 		obs_text_write(stdout, o);
+	if (o->kind == LM_OBS_PARAMS)
+		note_params(r, &o->params);
 	lm_est_feed(&r->est, o);
 	e = lm_est_current(&r->est);
+	note_verdict(r, o, e);
 	if (getenv("EST_DEBUG") && (o->kind == LM_OBS_ROUND || !strcmp(getenv("EST_DEBUG"), "all")))
 		printf("  %7.2f %s r%u %-14s %.2f rate %.1f MiB/s rem %.1f MiB eta %.1f | %s\n",
 		       (o->ts_ns - r->start_ns) / 1e9, o->kind == LM_OBS_ROUND ? "ROUND" : "tick ",
@@ -151,18 +267,63 @@ static void replay_feed(struct replay *r, const struct lm_obs *o)
 static struct {
 	int conv, fa_lm, fa_qemu, fa_stall, stuck, n_qemu, n_stall;
 	double eta_err_max, eta_err_max_10, lead_qemu, lead_stall;
+	int cal_n[CAL_BINS], cal_right[CAL_BINS];
+	double cal_conf[CAL_BINS];
 } sum;
+
+/*
+ * What QEMU did under the parameters a verdict was given for: converged if
+ * it completed under them (the last segment of a completed run); not if it
+ * was cancelled, or if QEMU's auto-converge raised the throttle (it does so
+ * only after two periods dirtying more than half of what was sent).
+ */
+static void calibrate(const struct replay *r)
+{
+	int i;
+
+	if (strncmp(r->name, "lab-", 4) || r->x.converges < 0)
+		return;
+	for (i = 0; i < r->ncal; i++) {
+		int converged = r->x.converges == 1 && r->cal[i].seg == r->seg;
+		int said = r->cal[i].verdict == LM_VERDICT_CONVERGING;
+		int bin = (int)((r->cal[i].conf - 0.5) * 10);
+
+		bin = bin < 0 ? 0 : bin >= CAL_BINS ? CAL_BINS - 1 : bin;
+		if (getenv("EST_CAL") && said != converged)
+			printf("   calibration: %s wrong %s %.2f in segment %d of %d\n", r->name, lm_verdict_name(r->cal[i].verdict),
+			       r->cal[i].conf, r->cal[i].seg, r->seg);
+		sum.cal_n[bin]++;
+		sum.cal_right[bin] += said == converged;
+		sum.cal_conf[bin] += r->cal[i].conf;
+	}
+}
+
+static void print_calibration(void)
+{
+	int b;
+
+	printf("calibration: firm verdicts at each sync of the lab recordings, against QEMU's outcome\n");
+	printf("calibration:   confidence   syncs  mean conf  right\n");
+	for (b = 0; b < CAL_BINS; b++)
+		printf("calibration:   %.1f-%.1f     %5d     %.3f    %s%.3f\n", 0.5 + b / 10.0, 0.6 + b / 10.0,
+		       sum.cal_n[b], sum.cal_n[b] ? sum.cal_conf[b] / sum.cal_n[b] : 0,
+		       sum.cal_n[b] ? "" : "-", sum.cal_n[b] ? (double)sum.cal_right[b] / sum.cal_n[b] : 0);
+}
 
 static void replay_check(struct replay *r)
 {
 	const struct lm_estimate *e = lm_est_current(&r->est);
 	char name[1200];
 
+	calibrate(r);
 	printf("%-44s verdict %-14s (%.2f) NC %s at round %u (%.1f s); eta err max %.1f%% over %d rounds; "
-	       "downtime err %.1f ms over %d\n   baselines: qemu trigger %.1f s (round %u), stall rule %.1f s (round %u)\n"
+	       "downtime err %.1f ms over %d\n   changes after the first firm verdict: %d (%d after a parameter "
+	       "change), %d on a repeated round; %d of %d parameter steps gave a firm predicted verdict\n   baselines: qemu trigger %.1f s (round %u), stall rule %.1f s (round %u)\n"
 	       "   reason: %s\n", r->name, lm_verdict_name(e->verdict), e->confidence,
 	       r->ever_nc ? "said" : "never", r->nc_round, r->ever_nc ? r->nc_t : -1,
-	       r->eta_max_err * 100, r->npred, r->dt_max_err, r->ndt, r->base.ac_fire_t, r->base.ac_fire_round,
+	       r->eta_max_err * 100, r->npred, r->dt_max_err, r->ndt, r->flips, r->flips_params, r->ident_changes,
+	       r->steps_predicted_firm, r->steps,
+	       r->base.ac_fire_t, r->base.ac_fire_round,
 	       r->base.stall_fire_t, r->base.stall_fire_round, e->reason);
 	if (r->x.converges == 1 && !r->x.nc_by_round) {
 		sum.conv++;
@@ -198,6 +359,17 @@ static void replay_check(struct replay *r)
 	if (r->x.nc_by_round) {
 		snprintf(name, sizeof(name), "%s: not-converging by round %d", r->name, r->x.nc_by_round);
 		ASSERT_TRUE(r->ever_nc && r->nc_round <= (uint32_t)r->x.nc_by_round, name);
+	}
+	snprintf(name, sizeof(name), "%s: a repeated round never changes the verdict", r->name);
+	ASSERT_EQ(r->ident_changes, 0, name);
+	if (r->x.stationary) {
+		snprintf(name, sizeof(name), "%s: at most %d unexplained change after the first firm verdict",
+			 r->name, MAX_FLIPS_STATIONARY);
+		ASSERT_TRUE(r->flips <= MAX_FLIPS_STATIONARY, name);
+	}
+	if (r->x.predicted_firm) {
+		snprintf(name, sizeof(name), "%s: every parameter step gives a firm predicted verdict", r->name);
+		ASSERT_TRUE(r->steps > 0 && r->steps_predicted_firm == r->steps, name);
 	}
 	if (r->x.total_s > 0) {
 		snprintf(name, sizeof(name), "%s: total within %.0f%% from round 2", r->name, r->x.total_tol * 100);
@@ -314,6 +486,7 @@ int main(int argc, char **argv)
 	printf("summary: %d stuck traces: mean lead over QEMU's trigger %.1f s (%d fired), over the stall rule "
 	       "%.1f s (%d fired)\n", sum.stuck, sum.n_qemu ? sum.lead_qemu / sum.n_qemu : 0, sum.n_qemu,
 	       sum.n_stall ? sum.lead_stall / sum.n_stall : 0, sum.n_stall);
+	print_calibration();
 	ASSERT_TRUE(traces > 0, "at least one trace checked in");
 	return unit_done(argv[0]);
 }

@@ -45,6 +45,21 @@ struct lm_est_config {
 };
 void lm_est_config_default(struct lm_est_config *cfg);
 
+/* Why the published verdict last changed (the JSON verdict record's changed_because). */
+enum lm_change_cause {
+	LM_CHANGE_NONE = 0,		/* not changed yet */
+	LM_CHANGE_FIRST = 1,		/* the first verdict of this migration */
+	LM_CHANGE_ROUNDS = 2,		/* the model on the rounds measured so far (before a firm verdict) */
+	LM_CHANGE_FIXED_POINT = 3,	/* rounds stopped shrinking above the threshold */
+	LM_CHANGE_SHRINKING = 4,	/* rounds shrank by the stated share */
+	LM_CHANGE_GREW = 5,		/* a round did not shrink while converging was said */
+	LM_CHANGE_PARAMETERS = 6,	/* throttle, bandwidth cap or downtime limit changed: predicted */
+	LM_CHANGE_MEASURED = 7,		/* the first round under new parameters tested the prediction */
+	LM_CHANGE_IN_ROUND = 8,		/* a continuous dirty source, inside a round */
+	LM_CHANGE_SWITCHOVER = 9,	/* QEMU switched over */
+	LM_CHANGE_ENDED = 10,		/* the migration ended, postcopy or idle */
+};
+
 #define LM_REASON_MAX 192
 #define LM_EST_CURVE_MAX 8	/* vertices of the fitted U(T) curve exported */
 
@@ -95,6 +110,11 @@ struct lm_estimate {
 	uint64_t page_size;		/* bytes */
 	double downtime_limit_s;
 	double max_bandwidth_Bps;	/* 0 = not capped */
+	/* the verdict's history (verdict records) */
+	uint32_t previous_verdict;	/* enum lm_verdict before the last change */
+	uint32_t changed_because;	/* enum lm_change_cause of the last change */
+	uint32_t evidence_rounds;	/* sync rounds under the parameters in force that support the verdict */
+	int predicted;			/* 1: for parameters no round has run under yet */
 };
 
 #endif /* LM_ESTIMATE_H */

@@ -21,21 +21,28 @@
  * curve lies on or above it. The estimator simulates QEMU's loop on that
  * curve (lm_precopy_sim_run() in precopy_sim.c).
  *
- * Verdict. not-converging: even the best case (busy-phase points left out,
- * the better of the measured rates, never above the cap) does not switch
- * over within the horizon, max(60 s, 20 x the bulk pass). converging: the
- * expected case (all points, knee guessed where unseen) switches over well
- * inside it with a short-window dirty/bandwidth ratio below 0.8. Anything
- * between is marginal: slow, bursty, or at the mercy of the link; so is a
- * throttle raised since the last sync, until a round has run under it
- * (a timer-paced guest slows far less than the model says). Verdicts
- * move at syncs and parameter changes; ticks only refresh the numbers
- * (remaining, ETA), except that a continuous dirty source may say
- * not-converging inside a round when the guest keeps dirtying new pages
- * faster than the link for three ticks in a row. The expected simulation
- * gives the ETA, the syncs left and the pending bytes at switchover, hence
- * the downtime (at the stop-phase rate, which QEMU does not cap: without
- * switchover_bandwidth the iterative-rate figure is an upper bound). The
+ * Verdict. not-converging: the rounds stopped shrinking above the
+ * threshold (LM_EV_FIXED_POINT_ROUNDS in a row, evidence.h: the best case
+ * that shrank them is refuted), or even the best case (busy-phase points
+ * left out, the better of the measured rates, never above the cap) does
+ * not switch over within the horizon, max(60 s, 20 x the bulk pass).
+ * converging: the expected case (all points, knee guessed where unseen)
+ * switches over well inside it with a short-window dirty/bandwidth ratio
+ * below 0.8. Anything between is marginal: slow, bursty, or at the mercy of
+ * the link. The verdict is a function of the sync rounds and the
+ * parameters in force: at syncs and parameter changes the rate comes from
+ * the rounds alone; ticks only refresh the numbers (remaining, ETA),
+ * except that a continuous dirty source may say not-converging inside a
+ * round when the guest keeps dirtying new pages faster than the link for
+ * three ticks in a row. After the first firm verdict a hysteresis rule
+ * (hold_verdict()) asks for evidence of a stated size before it changes.
+ * A throttle, cap or downtime limit no round has run under yet gives the
+ * expected case's verdict at once, marked predicted (a timer-paced guest
+ * slows far less than 1 - p: the first round under it tests it). The
+ * expected simulation gives the ETA, the syncs left and the pending bytes
+ * at switchover, hence the downtime (at the stop-phase rate, which QEMU
+ * does not cap: without switchover_bandwidth the iterative-rate figure is
+ * an upper bound). The
  * measured downtime runs from the VM stop: the completion sync, or the sync
  * before it when nothing was sent in between (stopping throttled vCPUs took
  * 90 ms on a real trace); a completed migration whose completion sync came
@@ -137,30 +144,44 @@
 #define CONVERGING_RATIO	0.8
 
 /*
- * Confidence of not-converging: even the best case fails, so it starts high
- * and grows with every measured round, a bit more when the next sync would
- * leave FIXED_POINT_SHARE or more of what the last one left (rounds that do
- * not shrink at all); never certain: the guest may still calm down.
+ * Confidence is Laplace's rule of succession on the evidence: after n
+ * rounds in a row, under the parameters in force, that supported the
+ * verdict (best case failed or rounds did not shrink; or converging said),
+ * the chance the next does too is (n + 1) / (n + 2). Never certain before
+ * the switchover, since the guest may change: capped.
  */
-#define CONF_STUCK_BASE		0.6
-#define CONF_STUCK_PER_ROUND	0.1
-#define CONF_STUCK_FIXED_POINT	0.05
-#define FIXED_POINT_SHARE	0.98
 #define CONF_STUCK_MAX		0.97
-/*
- * Confidence of converging: even odds on one measured round, more with
- * every further round and with a wide margin (dirty/bandwidth below
- * CONF_CONV_LOW_RATIO); never certain before the switchover, since the
- * workload may change. CONF_CONV_MIN is a floor the sum does not reach today.
- */
-#define CONF_CONV_BASE		0.5
-#define CONF_CONV_PER_ROUND	0.15
-#define CONF_CONV_LOW_RATIO	0.5
-#define CONF_CONV_LOW_BONUS	0.1
-#define CONF_CONV_MIN		0.3
 #define CONF_CONV_MAX		0.95
 /* Marginal: it may go either way. */
 #define CONF_MARGINAL		0.5
+/*
+ * Converging predicted for parameters no round has run under: the model
+ * assumes a throttle of p slows the guest to (1 - p), true for a CPU-bound
+ * writer only (a timer-paced one barely slows): little better than even.
+ */
+#define CONF_PREDICTED_CONV	0.55
+/*
+ * Not-converging predicted (the expected case fails under them): worth one
+ * round of evidence, since the rounds before showed the guest at least this
+ * busy and a throttle slows a guest at most to (1 - p); the knee is a guess.
+ */
+#define CONF_PREDICTED_STUCK	0.67
+/*
+ * Leaving a firm not-converging takes this many rounds in a row that each
+ * shrank by the evidence share (LM_EV_SHRINK_SHARE): a random writer's
+ * rounds wander by a quarter under one throttle (seen: 128, 112, 85, 94,
+ * 128 MiB), so two shrinking in a row happen by chance; three is a trend.
+ */
+#define SHRINK_ROUNDS_TO_LEAVE	3
+/* A round shorter than half a rate-limiter window sent next to nothing: it measures no link. */
+#define RATE_ROUND_MIN_S	(QUANTUM_FREE_S / 2)
+/* Rounds averaged for the link rate cover at least this long (a 100 ms round is one lumpy window). */
+#define RATE_SPAN_S		1.0
+/*
+ * A bulk pass that sent less than this share of RAM was mostly zero pages:
+ * scanning, not the link, set its pace, so its rate is no link rate.
+ */
+#define BULK_ZERO_SHARE		0.5
 
 /*
  * Sanity bounds on settings from QMP, the command line or a recording
@@ -290,6 +311,11 @@ static void reset_migration(struct lm_estimator *e, double now)
 	e->last_round_wall_s = 0;
 	e->last_round_tscale = 1;
 	e->last_round_rate_Bps = 0;
+	e->nrate = 0;
+	lm_evidence_reset(&e->ev);
+	e->firm_given = 0;
+	e->params_untested = 0;
+	e->nc_rounds = e->conv_rounds = 0;
 	e->bulk_s = 0;
 	e->post_bulk_rounds = 0;
 	e->events_at_sync = e->events_now;
@@ -307,16 +333,49 @@ static void reset_migration(struct lm_estimator *e, double now)
 }
 
 /*
+ * A round's bytes and length, for the link rate: the rate is the bytes of
+ * the last rounds over their length, the newest first, until they cover
+ * RATE_SPAN_S (short rounds are one or two rate-limiter windows each, too
+ * lumpy alone). A bulk pass of mostly zero pages is left out: the link
+ * was not the limit. If it is all there is, it stands until a tick or the
+ * cap says better.
+ */
+static void push_rate(struct lm_estimator *e, double tx, double wall, int bulk)
+{
+	double sum_tx = 0, sum_wall = 0;
+	uint32_t i;
+
+	/* two syncs in a row (nothing left to send, or QEMU's completion sync): no link in it */
+	if (wall < RATE_ROUND_MIN_S)
+		return;
+	if (bulk && e->ram_bytes && tx < BULK_ZERO_SHARE * (double)e->ram_bytes) {
+		if (!e->nrate && !e->have_tick_rate && !(e->cfg.max_bandwidth_Bps > 0))
+			e->last_round_rate_Bps = tx / wall;
+		return;
+	}
+	e->rate_tx[e->nrate % LM_EST_RATE_ROUNDS] = tx;
+	e->rate_wall[e->nrate % LM_EST_RATE_ROUNDS] = wall;
+	e->nrate++;
+	for (i = 0; i < e->nrate && i < LM_EST_RATE_ROUNDS && sum_wall < RATE_SPAN_S; i++) {
+		uint32_t k = (e->nrate - 1 - i) % LM_EST_RATE_ROUNDS;
+
+		sum_tx += e->rate_tx[k];
+		sum_wall += e->rate_wall[k];
+	}
+	e->last_round_rate_Bps = sum_tx / sum_wall;
+}
+
+/*
  * The transfer rate for predictions. Ticks are short and lumpy (the rate
  * limiter sends in 100 ms bursts): they only win when they say the rate
  * really moved (a drop); otherwise the last round's average holds, and a
  * migration running at its cap averages exactly the cap.
  */
-static double rate_now(const struct lm_estimator *e)
+static double rate_ticks(const struct lm_estimator *e, int use_ticks)
 {
 	double cap = e->cfg.max_bandwidth_Bps, round = e->last_round_rate_Bps, r = 0;
 
-	if (e->have_tick_rate && e->tx_rate_ewma > 0)
+	if (e->have_tick_rate && e->tx_rate_ewma > 0 && (use_ticks || !(round > 0)))
 		r = e->tx_rate_ewma;
 	if (round > 0 && (!(r > 0) || fabs(r - round) < RATE_STEADY * round))
 		r = round;
@@ -325,6 +384,18 @@ static double rate_now(const struct lm_estimator *e)
 	if (cap > 0 && r > (1 - RATE_STEADY) * cap)
 		r = cap;
 	return r;
+}
+
+/* Between syncs: the ticks may say the rate moved. */
+static double rate_now(const struct lm_estimator *e)
+{
+	return rate_ticks(e, 1);
+}
+
+/* At a sync or a parameter change: the rounds' rate alone, so that the same rounds give the same verdict. */
+static double rate_rounds(const struct lm_estimator *e)
+{
+	return rate_ticks(e, 0);
 }
 
 static double threshold(const struct lm_estimator *e, double rate)
@@ -419,8 +490,17 @@ static double pending_after_sync(const struct lm_estimator *e, double wall, doub
 		rate = tx / wall;
 	thr = threshold(e, rate);
 	left = fmax(0, e->pending_at_sync - tx);
-	if (thr > 0)
-		left = fmin(left, thr);
+	/*
+	 * QEMU syncs once at most a threshold's worth of pages is left. Sent
+	 * bytes short of that by more are zero pages (a few bytes each) in the
+	 * bulk pass: it scanned all but those pages, and of what it left only
+	 * the share that carried data in what it scanned costs bytes.
+	 */
+	if (thr > 0 && left > thr) {
+		left = thr;
+		if (e->phase == LM_PHASE_BULK)
+			left *= clampd(tx / (e->pending_at_sync - thr), 0, 1);
+	}
 	lm_curve_build(&c, e->pts, e->npts, e->ram_bytes, 0);
 	return left + dirty * (c.wws > 0 ? 1 - clampd(left / c.wws, 0, 1) : 1);
 }
@@ -444,14 +524,21 @@ static void on_iterative_sync(struct lm_estimator *e, const struct lm_obs_round 
 	double tau = wall * (now > e->sync_ts_s ? (e->guest_s - e->sync_guest_s) / (now - e->sync_ts_s) :
 			     tscale_now(e));
 
+	int bulk = e->last_round <= 1 && e->phase == LM_PHASE_BULK;
+
 	e->pending_at_sync = pending_after_sync(e, wall, tx, dirty);
-	if (e->last_round <= 1 && e->phase == LM_PHASE_BULK && wall > 0)
+	if (bulk && wall > 0)
 		e->bulk_s = wall;
 	drop_tick_points(e);
 	if (wall > 0 && tau > 0) {
 		push_point(e, tau, wall, dirty, r->round, 0);
-		e->last_round_rate_Bps = tx / wall;
+		push_rate(e, tx, wall, bulk);
 		e->post_bulk_rounds++;
+	}
+	lm_evidence_round(&e->ev, e->pending_at_sync, threshold(e, rate_rounds(e)));
+	if (e->params_untested) {
+		e->params_untested = 0;
+		e->measured_now = 1;
 	}
 	e->last_round_dirty = dirty;
 	e->last_round_wall_s = wall;
@@ -521,8 +608,25 @@ static void on_tick(struct lm_estimator *e, const struct lm_obs_tick *t, double 
 	}
 }
 
+/* A throttle, cap or downtime limit new to this migration: the verdict is predicted until a round ran under it. */
+static void note_params_change(struct lm_estimator *e, const struct lm_est_config *old, uint32_t old_throttle)
+{
+	if (!e->have_params || !e->migrating || e->phase > LM_PHASE_ITERATIVE)
+		return;
+	if (old->downtime_limit_s == e->cfg.downtime_limit_s && old->max_bandwidth_Bps == e->cfg.max_bandwidth_Bps &&
+	    old_throttle == e->throttle_pct_now)
+		return;
+	e->params_untested = 1;
+	e->params_changed_now = 1;
+	e->nc_rounds = e->conv_rounds = 0;
+	lm_evidence_new_params(&e->ev);
+}
+
 static void on_params(struct lm_estimator *e, const struct lm_obs_params *p)
 {
+	const struct lm_est_config old = e->cfg;
+	uint32_t old_throttle = e->throttle_pct_now;
+
 	if (p->downtime_limit_ms && p->downtime_limit_ms <= DOWNTIME_LIMIT_MAX_MS)
 		e->cfg.downtime_limit_s = p->downtime_limit_ms / 1e3;
 	if (p->max_bandwidth)
@@ -533,6 +637,7 @@ static void on_params(struct lm_estimator *e, const struct lm_obs_params *p)
 		e->cfg.page_size = p->page_size;
 	e->throttle_pct_now = p->throttle_pct > THROTTLE_MAX_PCT ? THROTTLE_MAX_PCT : p->throttle_pct;
 	e->qemu_status = p->qemu_status;
+	note_params_change(e, &old, old_throttle);
 	e->have_params = 1;
 }
 
@@ -561,13 +666,16 @@ struct sims {
 	struct lm_precopy_sim best;		/* the quiet curve at the better rate */
 	struct lm_precopy_sim expect;	/* the expected curve at the current rate: ETA, downtime */
 	double lam;			/* short-window dirty rate (guest time now) / transfer rate */
+	double lam_exp;			/* the same on the expected curve (its knee guessed) */
+	int exp_failed;			/* the expected case did not switch over (expect then holds the best) */
 };
 
 /* What the runs say; each outcome has its verdict, its numbers and its reason. */
 enum outcome {
 	OUT_STUCK,		/* not-converging: even the best case does not switch over in time */
 	OUT_CONVERGING,		/* converging */
-	OUT_UNTESTED,		/* marginal: converging if a throttle no round ran under yet bites */
+	OUT_FIXED_POINT,	/* not-converging: rounds stopped shrinking above the threshold */
+	OUT_PREDICTED_STUCK,	/* not-converging predicted: the expected case fails under new parameters */
 	OUT_MARGINAL,		/* marginal: anything between */
 };
 
@@ -640,13 +748,13 @@ static void export_curve(struct lm_estimate *est, const struct lm_curve *c)
 
 /* ---- the inputs -------------------------------------------------------- */
 
-static void gather(const struct lm_estimator *e, struct ctx *x)
+static void gather(const struct lm_estimator *e, struct ctx *x, int kind)
 {
 	double cap = e->cfg.max_bandwidth_Bps;
 
 	memset(x, 0, sizeof(*x));
 	x->now = e->last_ts_s;
-	x->rate = rate_now(e);
+	x->rate = kind == LM_OBS_TICK ? rate_now(e) : rate_rounds(e);
 	x->rate_best = fmax(x->rate, e->last_round_rate_Bps);
 	/* lumpy samples aside, QEMU does not average more than its cap */
 	if (cap > 0) {
@@ -677,6 +785,8 @@ static void estimate_facts(const struct lm_estimator *e, struct lm_estimate *est
 	memset(est, 0, sizeof(*est));
 	est->verdict = prev->verdict;
 	est->verdict_round = prev->verdict_round;
+	est->previous_verdict = prev->previous_verdict;
+	est->changed_because = prev->changed_because;
 	est->measured_downtime_ms = prev->measured_downtime_ms;
 	est->eta_s = est->downtime_ms = est->eta_min_s = est->total_s = -1;
 	est->throttle_pct = est->dirty_limit_Bps = est->ratio = -1;
@@ -763,33 +873,76 @@ static void simulate(const struct lm_estimator *e, const struct ctx *x, struct s
 	ex->thr = x->thr;
 	ex->wws = x->c.wws;
 	lm_precopy_sim_run(&s->exp, ex);
+	s->exp_failed = ex->result != 1;
 	if (ex->result != 1 && b->result == 1)
 		*ex = *b;
 	s->lam = lm_curve_slope0(&x->c) * x->tscale / x->rate;
+	s->lam_exp = lm_curve_slope0(&s->exp) * x->tscale / x->rate;
 }
 
 /*
- * not-converging: even the best case does not switch over within the
- * horizon. converging: both cases switch over, the expected one well inside
- * the horizon, at a short-window dirty/bandwidth ratio below CONVERGING_RATIO. Anything
- * between is marginal.
+ * Parameters no round has run under yet (a throttle step, a new cap or
+ * downtime limit): the verdict is the model's prediction for them. A
+ * throttle raised since the last sync counts too, even if QEMU's report of
+ * it came after that sync.
  */
+static int predicting(const struct lm_estimator *e, const struct ctx *x)
+{
+	return e->params_untested ||
+	       (e->post_bulk_rounds > 0 && x->tscale < e->last_round_tscale - THROTTLE_UNTESTED);
+}
+
+/*
+ * not-converging: the rounds stopped shrinking above the threshold (a
+ * fixed point, evidence.h), or even the best case does not switch over
+ * within the horizon. converging: both cases switch over, the expected one
+ * well inside the horizon, at a short-window dirty/bandwidth ratio below
+ * CONVERGING_RATIO. Anything between is marginal.
+ */
+/*
+ * For parameters no round has run under, no data can refute the best
+ * case; the prediction is the expected case's: no switchover within the
+ * horizon, or one well inside it at a dirty/bandwidth ratio below
+ * CONVERGING_RATIO, else marginal. The first round under them tests it.
+ */
+static enum outcome judge_predicted(const struct ctx *x, const struct sims *s)
+{
+	if (s->best.result == 0)
+		return OUT_STUCK;
+	if (s->exp_failed)
+		return OUT_PREDICTED_STUCK;
+	if (s->lam_exp < CONVERGING_RATIO && s->expect.eta_s <= x->horizon * CONVERGING_HORIZON_SHARE)
+		return OUT_CONVERGING;
+	return OUT_MARGINAL;
+}
+
 static enum outcome judge(const struct lm_estimator *e, const struct ctx *x, const struct sims *s)
 {
+	if (predicting(e, x))
+		return judge_predicted(x, s);
+	if (lm_evidence_fixed_point(&e->ev))
+		return OUT_FIXED_POINT;
 	if (s->best.result == 0)
 		return OUT_STUCK;
 	if (!(s->best.result == 1 && s->lam < CONVERGING_RATIO && s->expect.result == 1 &&
 	      s->expect.eta_s <= x->horizon * CONVERGING_HORIZON_SHARE))
 		return OUT_MARGINAL;
-	/*
-	 * A throttle raised since the last sync has not been measured yet:
-	 * a timer-paced guest slows far less than (1 - p) (real traces:
-	 * 63 % cut a 96 MiB/s random writer only to 40). Say what it
-	 * would give, as marginal, until a round has run under it.
-	 */
-	if (e->post_bulk_rounds > 0 && x->tscale < e->last_round_tscale - THROTTLE_UNTESTED)
-		return OUT_UNTESTED;
 	return OUT_CONVERGING;
+}
+
+/* Laplace's rule of succession: after n rounds in a row that passed a test, the chance the next does. */
+static double succession(uint32_t n)
+{
+	return (n + 1.0) / (n + 2.0);
+}
+
+/* Rounds in a row, under these parameters, whose outcome supports each verdict. */
+static void count_evidence(struct lm_estimator *e, enum outcome out)
+{
+	int stuck = out == OUT_STUCK || out == OUT_FIXED_POINT;
+
+	e->nc_rounds = stuck ? e->nc_rounds + 1 : 0;
+	e->conv_rounds = out == OUT_CONVERGING ? e->conv_rounds + 1 : 0;
 }
 
 /* ---- the reason, and the numbers that go with it ----------------------- */
@@ -804,9 +957,8 @@ static void explain_stuck(const struct lm_estimator *e, struct lm_estimate *est,
 
 	tp = recommend_throttle(e, x, b, &est->dirty_limit_Bps, &guessed);
 	est->throttle_pct = tp;
-	est->confidence = clampd(CONF_STUCK_BASE + CONF_STUCK_PER_ROUND * e->post_bulk_rounds +
-				 (b->next_pending >= FIXED_POINT_SHARE * b->pending - b->sent ?
-				  CONF_STUCK_FIXED_POINT : 0), 0, CONF_STUCK_MAX);
+	est->evidence_rounds = e->nc_rounds > e->ev.still ? e->nc_rounds : e->ev.still;
+	est->confidence = fmin(succession(est->evidence_rounds), CONF_STUCK_MAX);
 	if (e->phase == LM_PHASE_BULK) {
 		set_reason(est, "bulk pass: guest dirties %.1f MiB/s (short windows) vs %.1f MiB/s sent; "
 			   "best case no switchover in %.0f s; throttle %.0f%%",
@@ -838,10 +990,8 @@ static void explain_converging(const struct lm_estimator *e, struct lm_estimate 
 	char left[24], thr[24];
 
 	est->throttle_pct = 0;
-	est->confidence = clampd(CONF_CONV_BASE + CONF_CONV_PER_ROUND *
-				 (e->post_bulk_rounds > 0 ? e->post_bulk_rounds - 1 : 0) +
-				 (s->lam < CONF_CONV_LOW_RATIO ? CONF_CONV_LOW_BONUS : 0),
-				 CONF_CONV_MIN, CONF_CONV_MAX);
+	est->evidence_rounds = e->conv_rounds;
+	est->confidence = est->predicted ? CONF_PREDICTED_CONV : fmin(succession(e->conv_rounds), CONF_CONV_MAX);
 	lm_fmt_bytes(left, sizeof(left), e->pending_at_sync);
 	lm_fmt_bytes(thr, sizeof(thr), x->thr);
 	if (e->phase == LM_PHASE_BULK && x->pending_now < x->thr && x->c.n < 2)
@@ -853,16 +1003,48 @@ static void explain_converging(const struct lm_estimator *e, struct lm_estimate 
 			   ex->eta_s, ex->rounds, ex->rounds == 1 ? "" : "s", s->lam);
 }
 
-static void explain_untested(const struct lm_estimator *e, struct lm_estimate *est,
-			     const struct ctx *x, const struct sims *s)
+/* The expected case fails under parameters no round has run under yet. */
+static void explain_predicted_stuck(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+				    const struct sims *s)
 {
+	char left[24];
 	int guessed = 0;
 
-	est->confidence = CONF_MARGINAL;
 	est->throttle_pct = recommend_throttle(e, x, &s->best, &est->dirty_limit_Bps, &guessed);
-	set_reason(est, "throttle raised to %u%% since round %u: if the guest slows with it, "
-		   "switchover in ~%.1f s (dirty/bw %.2f); the next sync measures it",
-		   e->throttle_pct_now, e->last_round, s->expect.eta_s, s->lam);
+	est->evidence_rounds = 0;
+	est->confidence = CONF_PREDICTED_STUCK;
+	lm_fmt_bytes(left, sizeof(left), e->pending_at_sync);
+	set_reason(est, "round %u left %s; expected case (dirty/bw %.2f, knee %s): no switchover in %.0f s; "
+		   "throttle %s%.0f%%", e->last_round, left, s->lam_exp, guessed ? "guessed" : "measured",
+		   x->horizon, guessed ? ">=" : "", est->throttle_pct);
+}
+
+/* Rounds that stopped shrinking above the threshold: the best case that shrank them is refuted. */
+static void explain_fixed_point(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+				const struct sims *s)
+{
+	char left[24], thr[24];
+	int guessed = 0;
+
+	est->throttle_pct = recommend_throttle(e, x, &s->best, &est->dirty_limit_Bps, &guessed);
+	est->evidence_rounds = e->nc_rounds > e->ev.still ? e->nc_rounds : e->ev.still;
+	est->confidence = fmin(succession(est->evidence_rounds), CONF_STUCK_MAX);
+	lm_fmt_bytes(left, sizeof(left), e->pending_at_sync);
+	lm_fmt_bytes(thr, sizeof(thr), x->thr);
+	set_reason(est, "fixed point: rounds %u-%u each left %s or more, not shrinking, above the %s "
+		   "threshold (%.0f ms at %.1f MiB/s); throttle %s%.0f%%",
+		   e->last_round + 1 - e->ev.still, e->last_round, left, thr, e->cfg.downtime_limit_s * 1e3,
+		   x->rate / LM_MiB, guessed ? ">=" : "", est->throttle_pct);
+}
+
+/* A verdict for parameters no round has run under: said as the model's prediction. */
+static void mark_predicted(const struct lm_estimator *e, struct lm_estimate *est)
+{
+	char why[LM_REASON_MAX];
+
+	memcpy(why, est->reason, sizeof(why));
+	set_reason(est, "predicted for throttle %u%%, %.0f ms limit (no round under them yet): %s",
+		   e->throttle_pct_now, e->cfg.downtime_limit_s * 1e3, why);
 }
 
 static void explain_marginal(const struct lm_estimator *e, struct lm_estimate *est,
@@ -993,14 +1175,42 @@ static int cont_source_stuck(struct lm_estimator *e, const struct ctx *x)
 	return e->cont_fail_ticks >= CONT_FAIL_TICKS;
 }
 
+/* A firm verdict held against this sync's outcome: what holds it, and what would change it. */
+static void explain_held(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+			 const struct sims *s, enum lm_verdict old)
+{
+	char left[24], before[24];
+	int guessed = 0;
+
+	lm_fmt_bytes(left, sizeof(left), e->pending_at_sync);
+	lm_fmt_bytes(before, sizeof(before), e->ev.prev_pending_before);
+	if (old == LM_VERDICT_NOT_CONVERGING) {
+		est->throttle_pct = recommend_throttle(e, x, &s->best, &est->dirty_limit_Bps, &guessed);
+		est->evidence_rounds = e->ev.still;
+		est->confidence = fmin(succession(e->ev.still), CONF_STUCK_MAX);
+		est->eta_s = est->total_s = est->downtime_ms = -1;
+		set_reason(est, "not-converging since round %u: round %u left %s (%s before); %u rounds in a "
+			   "row shrinking by %.0f%% each would change it; throttle %s%.0f%%",
+			   e->cur.verdict_round, e->last_round, left, before, SHRINK_ROUNDS_TO_LEAVE,
+			   (1 - LM_EV_SHRINK_SHARE) * 100, guessed ? ">=" : "", est->throttle_pct);
+		return;
+	}
+	est->throttle_pct = 0;
+	est->evidence_rounds = e->ev.shrink;
+	est->confidence = fmin(succession(e->ev.shrink), CONF_CONV_MAX);
+	set_reason(est, "converging since round %u: round %u left %s, less than before (%s); only a round "
+		   "that does not shrink above the threshold would change it",
+		   e->cur.verdict_round, e->last_round, left, before);
+}
+
 /*
  * Between syncs the only new facts are bytes sent: a rate wobble (lumpy
  * ticks, a transient dip) must not flip the verdict back and forth. Ticks
- * update the numbers; syncs, parameters and a continuous dirty source move
- * the verdict. Returns the verdict to publish.
+ * and unchanged parameters only update the numbers (a continuous dirty
+ * source may still say not-converging inside a round).
  */
-static enum lm_verdict hold_verdict(struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
-				    int kind, const struct lm_estimate *prev, enum lm_verdict v)
+static enum lm_verdict hold_between_syncs(struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+					  int kind, const struct lm_estimate *prev, enum lm_verdict v)
 {
 	enum lm_verdict old = prev->verdict;
 
@@ -1008,15 +1218,67 @@ static enum lm_verdict hold_verdict(struct lm_estimator *e, struct lm_estimate *
 		e->cont_fail_ticks = 0;
 	else if (kind == LM_OBS_TICK && x->cont_ok && old != v && !cont_source_stuck(e, x))
 		v = old;
-	if (kind != LM_OBS_TICK || x->cont_ok || old == LM_VERDICT_UNKNOWN || v == old)
+	if ((kind == LM_OBS_TICK && x->cont_ok) || old == LM_VERDICT_UNKNOWN || v == old) {
+		if (v != old)
+			e->cause_now = old == LM_VERDICT_UNKNOWN ? LM_CHANGE_FIRST : LM_CHANGE_IN_ROUND;
 		return v;
-	/* a tick: the last verdict stands, with what it said */
+	}
+	/* the last verdict stands, with what it said */
 	est->confidence = prev->confidence;
 	memcpy(est->reason, prev->reason, sizeof(est->reason));
 	est->throttle_pct = prev->throttle_pct;
 	est->dirty_limit_Bps = prev->dirty_limit_Bps;
+	est->evidence_rounds = prev->evidence_rounds;
+	est->predicted = prev->predicted;
 	if (old == LM_VERDICT_NOT_CONVERGING)
 		est->eta_s = est->total_s = est->downtime_ms = -1;
+	return old;
+}
+
+/*
+ * The hysteresis rule. Before the first firm verdict (converging or
+ * not-converging) and from marginal, each sync's outcome is published. After
+ * it, a sync moves the verdict only on evidence of a stated size:
+ * not-converging goes only after SHRINK_ROUNDS_TO_LEAVE rounds in a row that
+ * each left at most LM_EV_SHRINK_SHARE of what the sync before left;
+ * converging goes only after a round that did not shrink above the
+ * threshold. A parameter change gives the predicted verdict at once; the
+ * first round under the new parameters tests it by the same rule.
+ */
+static enum lm_verdict hold_verdict(struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+				    const struct sims *s, int kind, const struct lm_estimate *prev,
+				    enum lm_verdict v, enum outcome out)
+{
+	enum lm_verdict old = prev->verdict;
+	int allowed;
+
+	if (kind == LM_OBS_TICK || (kind == LM_OBS_PARAMS && !e->params_changed_now))
+		return hold_between_syncs(e, est, x, kind, prev, v);
+	if (v == old)
+		return v;
+	if (kind == LM_OBS_PARAMS) {
+		e->cause_now = LM_CHANGE_PARAMETERS;
+		return v;
+	}
+	if (old == LM_VERDICT_UNKNOWN || old == LM_VERDICT_MARGINAL || !e->firm_given) {
+		e->cause_now = old == LM_VERDICT_UNKNOWN ? LM_CHANGE_FIRST :
+			       out == OUT_FIXED_POINT ? LM_CHANGE_FIXED_POINT : LM_CHANGE_ROUNDS;
+		return v;
+	}
+	if (old == LM_VERDICT_NOT_CONVERGING) {
+		allowed = e->ev.shrink >= SHRINK_ROUNDS_TO_LEAVE;
+		e->cause_now = LM_CHANGE_SHRINKING;
+	} else {
+		allowed = e->ev.still >= 1;
+		e->cause_now = LM_CHANGE_GREW;
+	}
+	if (allowed) {
+		if (e->measured_now)
+			e->cause_now = LM_CHANGE_MEASURED;
+		return v;
+	}
+	e->cause_now = LM_CHANGE_NONE;
+	explain_held(e, est, x, s, old);
 	return old;
 }
 
@@ -1024,11 +1286,24 @@ static void estimate_verdict(struct lm_estimator *e, struct lm_estimate *est, co
 			     int kind, const struct lm_estimate *prev)
 {
 	struct sims s;
+	enum outcome out;
 	enum lm_verdict v;
 
 	est->horizon_s = x->horizon;
+	est->predicted = predicting(e, x);
 	simulate(e, x, &s);
-	switch (judge(e, x, &s)) {
+	out = judge(e, x, &s);
+	if (kind == LM_OBS_ROUND)
+		count_evidence(e, out);
+	switch (out) {
+	case OUT_PREDICTED_STUCK:
+		v = LM_VERDICT_NOT_CONVERGING;
+		explain_predicted_stuck(e, est, x, &s);
+		break;
+	case OUT_FIXED_POINT:
+		v = LM_VERDICT_NOT_CONVERGING;
+		explain_fixed_point(e, est, x, &s);
+		break;
 	case OUT_STUCK:
 		v = LM_VERDICT_NOT_CONVERGING;
 		explain_stuck(e, est, x, &s);
@@ -1038,18 +1313,17 @@ static void estimate_verdict(struct lm_estimator *e, struct lm_estimate *est, co
 		explain_eta(e, est, x, &s);
 		explain_converging(e, est, x, &s);
 		break;
-	case OUT_UNTESTED:
-		v = LM_VERDICT_MARGINAL;
-		explain_eta(e, est, x, &s);
-		explain_untested(e, est, x, &s);
-		break;
 	default:
 		v = LM_VERDICT_MARGINAL;
 		explain_eta(e, est, x, &s);
 		explain_marginal(e, est, x, &s);
 		break;
 	}
-	est->verdict = hold_verdict(e, est, x, kind, prev, v);
+	if (est->predicted)
+		mark_predicted(e, est);
+	est->verdict = hold_verdict(e, est, x, &s, kind, prev, v, out);
+	if (est->verdict == LM_VERDICT_CONVERGING || est->verdict == LM_VERDICT_NOT_CONVERGING)
+		e->firm_given = 1;
 }
 
 /* Crafted or absurd input (a replayed file) must not leak inf/NaN to the outputs. */
@@ -1087,8 +1361,11 @@ static int compute(struct lm_estimator *e, int kind)
 	const struct lm_estimate prev = *est;
 	struct ctx x;
 
-	gather(e, &x);
+	gather(e, &x, kind);
 	estimate_facts(e, est, &x, &prev);
+	e->cause_now = e->phase == LM_PHASE_SWITCHOVER ? LM_CHANGE_SWITCHOVER :
+		       e->phase == LM_PHASE_BULK || e->phase == LM_PHASE_ITERATIVE ? LM_CHANGE_ROUNDS :
+		       LM_CHANGE_ENDED;
 	if (e->phase == LM_PHASE_IDLE)
 		estimate_unknown(est, "no migration seen yet");
 	else if (e->phase == LM_PHASE_POSTCOPY)
@@ -1102,8 +1379,11 @@ static int compute(struct lm_estimator *e, int kind)
 	else
 		estimate_verdict(e, est, &x, kind, &prev);
 	sanitize(est);
-	if (est->verdict != prev.verdict)
+	if (est->verdict != prev.verdict) {
 		est->verdict_round = e->last_round;
+		est->previous_verdict = prev.verdict;
+		est->changed_because = e->cause_now;
+	}
 	return est->verdict != prev.verdict;
 }
 
@@ -1148,6 +1428,7 @@ int lm_est_feed(struct lm_estimator *e, const struct lm_obs *o)
 {
 	double now = rel_s(e, o->ts_ns);
 
+	e->params_changed_now = e->measured_now = 0;
 	advance_clock(e, now);
 	switch (o->kind) {
 	case LM_OBS_START:

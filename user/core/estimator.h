@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include "core/estimate.h"
+#include "core/evidence.h"
 #include "core/obs.h"
 
 /* Opaque to callers except for sizing (embedded, no malloc). */
@@ -23,6 +24,7 @@ struct lm_est_point {
 };
 
 #define LM_EST_MAX_POINTS 24	/* U(T) samples used for the fit (recent ones) */
+#define LM_EST_RATE_ROUNDS 16	/* rounds the link rate is averaged over, at most */
 
 struct lm_estimator {
 	struct lm_est_config cfg;
@@ -48,7 +50,10 @@ struct lm_estimator {
 	double last_round_dirty;	/* popcount bytes of the last round */
 	double last_round_wall_s;
 	double last_round_tscale;	/* guest/wall time over the last round: 1 - the throttle that ran */
-	double last_round_rate_Bps;	/* tx rate averaged over the last round */
+	double last_round_rate_Bps;	/* tx rate over the last rounds (at least a second of them) */
+	double rate_tx[LM_EST_RATE_ROUNDS];	/* bytes and seconds of the last rounds that measured the link */
+	double rate_wall[LM_EST_RATE_ROUNDS];
+	uint32_t nrate;			/* total pushed (ring index = n % MAX) */
 	double bulk_s;			/* duration of the bulk pass (round 2), 0 until known */
 	uint32_t post_bulk_rounds;	/* rounds >= 2 with a usable duration */
 	/* rates */
@@ -73,6 +78,15 @@ struct lm_estimator {
 	double stop_ts_s;		/* when the VM stop began (measured downtime starts here) */
 	double final_pending;
 	uint32_t verdict_changes;
+	/* evidence and hysteresis */
+	struct lm_evidence ev;
+	int firm_given;			/* converging or not-converging said in this migration */
+	int params_untested;		/* throttle, cap or limit changed since the last sync */
+	int params_changed_now;		/* this record changed them */
+	int measured_now;		/* this sync ended the first round under new parameters */
+	uint32_t nc_rounds;		/* syncs in a row, under these parameters, whose best case failed */
+	uint32_t conv_rounds;		/* syncs in a row, under these parameters, that said converging */
+	uint32_t cause_now;		/* enum lm_change_cause of this record's verdict, if it changed */
 	/* postcopy */
 	uint32_t qemu_status;		/* enum lm_qemu_status from QMP, 0 unknown */
 	double postcopy_ts_s;		/* the switch (its sync), <0 none */

@@ -46,6 +46,14 @@ const char *lm_verdict_name(enum lm_verdict v)
 	}
 }
 
+const char *lm_change_cause_name(uint32_t c)
+{
+	static const char *names[] = { "none", "first", "rounds", "fixed-point", "shrinking", "grew",
+				       "parameters", "measured", "in-round", "switchover", "ended" };
+
+	return c < sizeof(names) / sizeof(names[0]) ? names[c] : "none";
+}
+
 const char *lm_source_name(uint32_t source)
 {
 	switch (source) {

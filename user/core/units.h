@@ -34,7 +34,9 @@ double lm_dirty_rate_Bps(const struct lm_obs_dirty_rate *d, uint64_t page_size);
 /* The phases a user sees: idle, precopy, stop-and-copy, postcopy, ended. */
 const char *lm_phase_name(uint32_t phase);	/* enum lm_phase */
 
-const char *lm_verdict_name(enum lm_verdict v);	/* "unknown", "converging", "marginal", "not-converging" */
+const char *lm_verdict_name(enum lm_verdict v);
+/* "none", "first", "rounds", "fixed-point", "shrinking", "grew", "parameters", "measured", "in-round", "switchover", "ended" */
+const char *lm_change_cause_name(uint32_t c);	/* "unknown", "converging", "marginal", "not-converging" */
 const char *lm_source_name(uint32_t source);	/* enum lm_dirty_source */
 const char *lm_end_reason_name(uint32_t reason); /* enum lm_end_reason */
 

@@ -170,7 +170,11 @@ static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
 	if (changed & LM_CHANGED_VERDICT) {
 		json_head(f, "verdict", ts, o->pid);
 		json_estimate(f, est);
-		fprintf(f, ",\"round\":%u}\n", est->rounds);
+		fprintf(f, ",\"round\":%u", est->rounds);
+		json_str(f, "previous", lm_verdict_name(est->previous_verdict));
+		json_str(f, "changed_because", lm_change_cause_name(est->changed_because));
+		fprintf(f, ",\"evidence_rounds\":%u,\"predicted\":%s}\n", est->evidence_rounds,
+			est->predicted ? "true" : "false");
 	}
 }
 
