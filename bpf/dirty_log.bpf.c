@@ -18,6 +18,7 @@
 struct pending_ioctl {
 	__u64 arg;
 	__u64 enter_ns;
+	__u64 kvm;		/* the VM, where the hook gets its file; else found from fd */
 	__u32 cmd;
 	__u32 fd;
 };
@@ -37,7 +38,7 @@ struct {
 	__type(value, struct lm_slot_info);
 } slots SEC(".maps");
 
-/* One 512-byte block of a dirty bitmap. */
+/* One block (LM_BITMAP_BLOCK bytes) of a dirty bitmap. */
 struct bitmap_block {
 	__u64 words[LM_BITMAP_BLOCK / 8];
 };
@@ -98,7 +99,7 @@ static __always_inline int kernel_memslot(struct kvm___lm *kvm, __u32 slot, stru
 }
 
 /*
- * Counting walks the bitmap in 512-byte blocks, one bpf_loop callback each
+ * Counting walks the bitmap in 4 KiB blocks, one bpf_loop callback each
  * with a branch-free popcount loop (a branch per word is more than the
  * verifier will walk), then the few words of a short tail one by one.
  */
@@ -136,8 +137,6 @@ __noinline int popcount_block(const struct bitmap_block *b)
 	return total;
 }
 
-#define SAMPLE_RUN	(4096 / BLOCK_BYTES)
-
 static long count_block(__u32 i, void *data)
 {
 	struct count_ctx *c = data;
@@ -148,9 +147,8 @@ static long count_block(__u32 i, void *data)
 	b = bpf_map_lookup_elem(&bitmap_buf, &zero);
 	if (!b)
 		return 1;
-	/* Sampling takes whole runs of SAMPLE_RUN blocks (a 4 KiB page of
-	 * bitmap) one run in `step`: fewer pages touched than lone blocks. */
-	off = ((__u64)(i / SAMPLE_RUN) * c->step * SAMPLE_RUN + i % SAMPLE_RUN) * BLOCK_BYTES;
+	/* sampling: one block (a page of bitmap) in `step` */
+	off = (__u64)i * c->step * BLOCK_BYTES;
 	if (bpf_probe_read_user(b, BLOCK_BYTES, (void *)(c->src + off))) {
 		c->failed = 1;
 		return 1;
@@ -185,7 +183,7 @@ static __always_inline __u64 count_bitmap(__u64 src, __u64 npages, __u32 *flags)
 {
 	struct count_ctx c = { .src = src, .step = 1 };
 	__u64 bytes = ((npages + 63) / 64) * 8;	/* KVM rounds bitmaps to longs */
-	__u64 blocks = bytes / BLOCK_BYTES, tail_total, runs, nloop;
+	__u64 blocks = bytes / BLOCK_BYTES, tail_total, nloop;
 
 	c.tail = blocks * BLOCK_BYTES;
 	c.total = opaque_zero;
@@ -195,9 +193,8 @@ static __always_inline __u64 count_bitmap(__u64 src, __u64 npages, __u32 *flags)
 	c.total = opaque_zero;
 	nloop = blocks;
 	if (blocks > LM_BITMAP_MAX_BLOCKS) {
-		runs = blocks / SAMPLE_RUN;
-		c.step = (runs + LM_BITMAP_MAX_BLOCKS / SAMPLE_RUN - 1) / (LM_BITMAP_MAX_BLOCKS / SAMPLE_RUN);
-		nloop = (runs + c.step - 1) / c.step * SAMPLE_RUN;
+		c.step = (blocks + LM_BITMAP_MAX_BLOCKS - 1) / LM_BITMAP_MAX_BLOCKS;
+		nloop = (blocks + c.step - 1) / c.step;
 		*flags |= LM_GET_SAMPLED;
 	}
 	bpf_loop(nloop, count_block, &c, 0);
@@ -208,25 +205,25 @@ static __always_inline __u64 count_bitmap(__u64 src, __u64 npages, __u32 *flags)
 	return c.total + tail_total;
 }
 
-SEC("tracepoint/syscalls/sys_enter_ioctl")
-int handle_kvm_ioctl_enter(struct trace_event_raw_sys_enter *ctx)
+/* Remembers a traced VMM's dirty-log ioctl until its exit; 0 = not one. */
+static __always_inline int ioctl_enter(__u32 fd, __u32 cmd, __u64 arg, __u64 kvm)
 {
-	__u32 cmd = (__u32)ctx->args[1];
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
 	struct pending_ioctl p;
 	struct lm_drops *d;
 
-	/* Cheapest test first: this runs for every ioctl on the host. */
+	/* Cheapest test first: with syscall hooks this runs for every ioctl on the host. */
 	if (cmd != LM_KVM_GET_DIRTY_LOG && cmd != LM_KVM_CLEAR_DIRTY_LOG &&
 	    cmd != LM_KVM_SET_USER_MEMORY_REGION && cmd != LM_KVM_SET_USER_MEMORY_REGION2 &&
 	    cmd != LM_KVM_RESET_DIRTY_RINGS)
 		return 0;
 	if (!lm_is_traced(id >> 32))
 		return 0;
-	p.arg = ctx->args[2];
+	p.arg = arg;
 	p.cmd = cmd;
-	p.fd = (__u32)ctx->args[0];
+	p.fd = fd;
+	p.kvm = kvm;
 	p.enter_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY)) {
 		d = lm_drops();
@@ -234,6 +231,25 @@ int handle_kvm_ioctl_enter(struct trace_event_raw_sys_enter *ctx)
 			d->pending_full++;
 	}
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_ioctl")
+int handle_kvm_ioctl_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return ioctl_enter((__u32)ctx->args[0], (__u32)ctx->args[1], ctx->args[2], 0);
+}
+
+/* KVM's own VM ioctl handler, where the kernel allows: only KVM pays. */
+SEC("fentry/kvm_vm_ioctl")
+int BPF_PROG(handle_kvm_vm_ioctl_fentry, struct file *filp, unsigned int ioctl, unsigned long arg)
+{
+	return ioctl_enter(0, ioctl, arg, (__u64)BPF_CORE_READ(filp, private_data));
+}
+
+SEC("kprobe/kvm_vm_ioctl")
+int BPF_KPROBE(handle_kvm_vm_ioctl_kprobe, struct file *filp, unsigned int ioctl, unsigned long arg)
+{
+	return ioctl_enter(0, ioctl, arg, (__u64)BPF_CORE_READ(filp, private_data));
 }
 
 /* A harvest more than a burst gap after the VM's previous one. */
@@ -269,7 +285,7 @@ static __always_inline void on_get_dirty_log(struct pending_ioctl *p, __u32 tgid
 	e->get.call_ns = e->ts_ns - p->enter_ns;
 	lm_counters_sum(tgid, &e->get.tx_total, &e->get.ring_total);
 
-	kvm = vm_of_fd(p->fd);
+	kvm = p->kvm ? (struct kvm___lm *)p->kvm : vm_of_fd(p->fd);
 	if (kvm)
 		e->get.vm_pages = BPF_CORE_READ(kvm, nr_memslot_pages);
 	si = bpf_map_lookup_elem(&slots, &key);
@@ -385,8 +401,7 @@ static __always_inline void on_set_memslot(struct pending_ioctl *p, __u32 tgid, 
 	bpf_ringbuf_submit(e, 0);
 }
 
-SEC("tracepoint/syscalls/sys_exit_ioctl")
-int handle_kvm_ioctl_exit(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int ioctl_exit(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id, tgid = id >> 32;
@@ -396,7 +411,7 @@ int handle_kvm_ioctl_exit(struct trace_event_raw_sys_exit *ctx)
 	p = bpf_map_lookup_elem(&pending, &tid);
 	if (!p)
 		return 0;
-	if (ctx->ret >= 0) {
+	if (ret >= 0) {
 		switch (p->cmd) {
 		case LM_KVM_GET_DIRTY_LOG:
 			on_get_dirty_log(p, tgid, tid);
@@ -411,7 +426,7 @@ int handle_kvm_ioctl_exit(struct trace_event_raw_sys_exit *ctx)
 		case LM_KVM_RESET_DIRTY_RINGS:
 			e = lm_event_reserve(LM_EV_RESET_RINGS, tgid, tid);
 			if (e) {
-				e->get.dirty_pages = ctx->ret; /* entries reset */
+				e->get.dirty_pages = ret; /* entries reset */
 				e->get.call_ns = e->ts_ns - p->enter_ns;
 				lm_counters_sum(tgid, &e->get.tx_total, &e->get.ring_total);
 				bpf_ringbuf_submit(e, 0);
@@ -421,6 +436,25 @@ int handle_kvm_ioctl_exit(struct trace_event_raw_sys_exit *ctx)
 	}
 	bpf_map_delete_elem(&pending, &tid);
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_ioctl")
+int handle_kvm_ioctl_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return ioctl_exit(ctx->ret);
+}
+
+SEC("fexit/kvm_vm_ioctl")
+int BPF_PROG(handle_kvm_vm_ioctl_fexit, struct file *filp, unsigned int ioctl, unsigned long arg,
+	     long ret)
+{
+	return ioctl_exit(ret);
+}
+
+SEC("kretprobe/kvm_vm_ioctl")
+int BPF_KRETPROBE(handle_kvm_vm_ioctl_kretprobe, long ret)
+{
+	return ioctl_exit(ret);
 }
 
 /* Dirty-ring mode: every page KVM pushes to a vCPU's ring. */

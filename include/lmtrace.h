@@ -35,11 +35,13 @@
 
 /*
  * Bitmap counting budget: up to this many bitmap bytes per GET are counted
- * exactly (2 MiB = a 64 GiB slot, ~0.7 ms here); bigger bitmaps are sampled
- * (one 512-byte block in N, scaled) so the time spent inside the VMM's ioctl, which in
- * the final sync is downtime, stays bounded.
+ * exactly (2 MiB = a 64 GiB slot); bigger bitmaps are sampled (one 4 KiB
+ * block in N, scaled) so the time spent inside the VMM's ioctl, which in the
+ * final sync is downtime, stays bounded. Blocks of 4 KiB (a page of bitmap,
+ * one read each) cost half the time of 512-byte blocks per sync at 16 and
+ * 64 GiB (doc/host-behaviour.md).
  */
-#define LM_BITMAP_BLOCK		512u
+#define LM_BITMAP_BLOCK		4096u
 #define LM_BITMAP_EXACT_MAX	(2u << 20)
 #define LM_BITMAP_MAX_BLOCKS	(LM_BITMAP_EXACT_MAX / LM_BITMAP_BLOCK)
 

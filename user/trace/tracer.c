@@ -93,6 +93,11 @@ static void set_autoload(struct lmtrace_bpf *skel, const struct load_plan *p)
 {
 	bpf_program__set_autoload(skel->progs.handle_kvm_mark_dirty_fentry, p->fentry);
 	bpf_program__set_autoload(skel->progs.handle_kvm_mark_dirty_kprobe, p->kprobe);
+	/* the ioctl hooks inside KVM share the continuous source's fate */
+	bpf_program__set_autoload(skel->progs.handle_kvm_vm_ioctl_fentry, p->fentry);
+	bpf_program__set_autoload(skel->progs.handle_kvm_vm_ioctl_fexit, p->fentry);
+	bpf_program__set_autoload(skel->progs.handle_kvm_vm_ioctl_kprobe, p->kprobe);
+	bpf_program__set_autoload(skel->progs.handle_kvm_vm_ioctl_kretprobe, p->kprobe);
 	bpf_program__set_autoload(skel->progs.handle_kvm_dirty_ring_push, p->ring_btf);
 	bpf_program__set_autoload(skel->progs.handle_kvm_dirty_ring_push_tp, p->ring_tp);
 	bpf_program__set_autoload(skel->progs.handle_sock_send_length, p->send_tp);
@@ -208,15 +213,11 @@ static int attach_all(struct lm_tracer *t, char *err, size_t errlen)
 	struct lmtrace_bpf *s = t->skel;
 	int ok, fentry, kprobe, ring, send_tp, close_tp, probe_tp, ret;
 
-	/* The dirty-log hooks are attached only while a VM needs them: once
-	 * now, so a kernel that refuses them fails here and not mid-migration. */
-	lm_tracer_plan_hooks(t);
-	ret = lm_tracer_set_hooks(t, 1, 0);
+	ret = lm_tracer_plan_hooks(t);
 	if (ret) {
 		snprintf(err, errlen, "cannot attach the dirty-log hooks: %s", strerror(-ret));
 		return ret;
 	}
-	lm_tracer_set_hooks(t, 0, 0);
 	/* Without sock_send_length, sendmsg()/sendto() count the bytes: they stay
 	 * attached (a stream's first bytes come before any hook could follow
 	 * logging on), and the host pays for them as it did before. */
@@ -237,12 +238,13 @@ static int attach_all(struct lm_tracer *t, char *err, size_t errlen)
 	t->source = fentry ? LM_SRC_FENTRY : kprobe ? LM_SRC_KPROBE : LM_SRC_BITMAP;
 	probe_tp = probe_tp && tcp_probe_has_skaddr();
 	snprintf(t->desc, sizeof(t->desc),
-		 "dirty pages: KVM_GET_DIRTY_LOG bitmap popcount per round%s%s; "
+		 "dirty pages: KVM_GET_DIRTY_LOG bitmap popcount per round%s%s, seen by %s; "
 		 "bytes: %s on the migration's TCP or UNIX stream sockets%s; end: %s",
 		 fentry ? " + fentry mark_page_dirty_in_slot inside rounds" :
 		 kprobe ? " + kprobe mark_page_dirty_in_slot inside rounds" :
 			  " (no fentry/kprobe here: no intra-round rate)",
 		 ring ? ", dirty ring: kvm_dirty_ring_push" : "",
+		 lm_tracer_hooks_describe(t),
 		 send_tp ? "sock:sock_send_length" : "sendmsg()/sendto() per socket (no sock_send_length: "
 			   "these syscall hooks stay attached)",
 		 probe_tp ? ", acks: tcp:tcp_probe" : " (no acks: tcp:tcp_probe lacks the socket here)",

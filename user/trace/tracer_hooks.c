@@ -15,19 +15,87 @@
 #include <bpf/libbpf.h>
 #include "trace/tracer_int.h"
 
-static void add_hook(struct lm_tracer *t, struct bpf_program *prog)
-{
-	if (bpf_program__autoload(prog) && t->nhooks < MAX_HOOK_LINKS)
-		t->hooks[t->nhooks++] = prog;
-}
+/* The ways to see KVM's dirty-log ioctls, cheapest for the host first. */
+static const char *const hook_kind_names[] = {
+	[LM_HOOKS_FENTRY] = "fentry/fexit on kvm_vm_ioctl (only KVM's VM ioctls pay)",
+	[LM_HOOKS_KPROBE] = "kprobe/kretprobe on kvm_vm_ioctl (only KVM's VM ioctls pay)",
+	[LM_HOOKS_SYSCALL_TP] = "syscalls:sys_enter/exit_ioctl, attached only while a traced VM "
+				"has dirty logging on (every process's syscalls pay while attached)",
+};
 
-void lm_tracer_plan_hooks(struct lm_tracer *t)
+static void hook_pair(struct lm_tracer *t, int kind, struct bpf_program **pair)
 {
 	struct lmtrace_bpf *s = t->skel;
 
-	t->nhooks = 0;
-	add_hook(t, s->progs.handle_kvm_ioctl_enter);
-	add_hook(t, s->progs.handle_kvm_ioctl_exit);
+	switch (kind) {
+	case LM_HOOKS_FENTRY:
+		pair[0] = s->progs.handle_kvm_vm_ioctl_fentry;
+		pair[1] = s->progs.handle_kvm_vm_ioctl_fexit;
+		break;
+	case LM_HOOKS_KPROBE:
+		pair[0] = s->progs.handle_kvm_vm_ioctl_kprobe;
+		pair[1] = s->progs.handle_kvm_vm_ioctl_kretprobe;
+		break;
+	default:
+		pair[0] = s->progs.handle_kvm_ioctl_enter;
+		pair[1] = s->progs.handle_kvm_ioctl_exit;
+	}
+}
+
+static int attach_pair(struct lm_tracer *t)
+{
+	int i, ret;
+
+	for (i = 0; i < 2; i++) {
+		struct bpf_link *link = bpf_program__attach(t->hooks[i]);
+
+		if (!link) {
+			ret = -errno;
+			while (t->nhook_links > 0)
+				bpf_link__destroy(t->hook_links[--t->nhook_links]);
+			return ret;
+		}
+		t->hook_links[t->nhook_links++] = link;
+	}
+	return 0;
+}
+
+/*
+ * The first kind of hook this kernel loads and attaches. Hooks inside KVM
+ * cost nothing to anyone else and stay attached; the syscall tracepoints
+ * are the fallback, checked here once so a kernel that refuses them fails
+ * at start and not mid-migration, then attached only while needed.
+ */
+int lm_tracer_plan_hooks(struct lm_tracer *t)
+{
+	int kind, ret = -ENOENT;
+
+	for (kind = LM_HOOKS_FENTRY; kind <= LM_HOOKS_SYSCALL_TP; kind++) {
+		hook_pair(t, kind, t->hooks);
+		if (!bpf_program__autoload(t->hooks[0]) || !bpf_program__autoload(t->hooks[1]))
+			continue;
+		ret = attach_pair(t);
+		if (ret)
+			continue;
+		t->hook_kind = kind;
+		if (kind == LM_HOOKS_SYSCALL_TP)
+			while (t->nhook_links > 0)
+				bpf_link__destroy(t->hook_links[--t->nhook_links]);
+		else
+			t->hooks_since_ns = 1;	/* attached for good */
+		return 0;
+	}
+	return ret;
+}
+
+int lm_tracer_hooks_tax_host(const struct lm_tracer *t)
+{
+	return t->hook_kind == LM_HOOKS_SYSCALL_TP;
+}
+
+const char *lm_tracer_hooks_describe(const struct lm_tracer *t)
+{
+	return hook_kind_names[t->hook_kind];
 }
 
 /* Keys of a map, deleted one by one (restarting: deleting moves the cursor). */
@@ -62,8 +130,10 @@ static void forget_hook_state(struct lm_tracer *t)
 
 int lm_tracer_set_hooks(struct lm_tracer *t, int on, uint64_t now_ns)
 {
-	int i, ret;
+	int ret;
 
+	if (!lm_tracer_hooks_tax_host(t))
+		return 0;	/* inside KVM: always attached */
 	if (!on) {
 		detach_hooks(t);
 		return 0;
@@ -71,16 +141,9 @@ int lm_tracer_set_hooks(struct lm_tracer *t, int on, uint64_t now_ns)
 	if (t->nhook_links)
 		return 0;
 	forget_hook_state(t);
-	for (i = 0; i < t->nhooks; i++) {
-		struct bpf_link *link = bpf_program__attach(t->hooks[i]);
-
-		if (!link) {
-			ret = -errno;
-			detach_hooks(t);
-			return ret;
-		}
-		t->hook_links[t->nhook_links++] = link;
-	}
+	ret = attach_pair(t);
+	if (ret)
+		return ret;
 	t->hooks_since_ns = now_ns ? now_ns : 1;
 	t->hooks_attached++;
 	return 0;

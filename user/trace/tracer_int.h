@@ -11,6 +11,8 @@
 /* The dirty-log hooks: ioctl enter and exit. */
 #define MAX_HOOK_LINKS 2
 
+enum lm_hook_kind { LM_HOOKS_FENTRY, LM_HOOKS_KPROBE, LM_HOOKS_SYSCALL_TP };
+
 /* A per-pid iterator link, so reading one VMM's files walks only those. */
 struct pid_iter {
 	uint32_t pid;
@@ -24,7 +26,7 @@ struct lm_tracer {
 	struct bpf_link *hook_links[MAX_HOOK_LINKS];	/* attached while a VM needs them */
 	int nhook_links;
 	struct bpf_program *hooks[MAX_HOOK_LINKS];
-	int nhooks;
+	int hook_kind;			/* enum lm_hook_kind */
 	uint64_t hooks_since_ns;	/* when they were attached; 0 while detached */
 	uint64_t hooks_attached;	/* times attached */
 	struct bpf_link *iter_all;
@@ -33,13 +35,13 @@ struct lm_tracer {
 	struct ring_buffer *rb;
 	int ncpus;
 	uint32_t source;
-	char desc[512];
+	char desc[768];
 	lm_event_fn cb;
 	void *ctx;
 };
 
-/* Dirty-log hook programs chosen at load; attached by lm_tracer_set_hooks(). */
-void lm_tracer_plan_hooks(struct lm_tracer *t);
+/* Picks the dirty-log hooks this kernel allows (0 or -errno); lm_tracer_set_hooks() attaches them. */
+int lm_tracer_plan_hooks(struct lm_tracer *t);
 void lm_tracer_close_hooks(struct lm_tracer *t);
 
 #endif /* LM_TRACER_INT_H */
