@@ -286,8 +286,12 @@ static __always_inline void on_get_dirty_log(struct pending_ioctl *p, __u32 tgid
 	lm_counters_sum(tgid, &e->get.tx_total, &e->get.ring_total);
 
 	kvm = p->kvm ? (struct kvm___lm *)p->kvm : vm_of_fd(p->fd);
-	if (kvm)
+	if (kvm) {
 		e->get.vm_pages = BPF_CORE_READ(kvm, nr_memslot_pages);
+		/* known from KVM, not only from a CLEAR seen while attached */
+		if (lm_manual_protect(kvm))
+			flags |= LM_GET_MANUAL_PROTECT;
+	}
 	si = bpf_map_lookup_elem(&slots, &key);
 	if (si) {
 		cur = *si;

@@ -25,7 +25,16 @@ struct kvm_memslots___lm {
 struct kvm___lm {
 	unsigned long nr_memslot_pages;
 	struct kvm_memslots___lm *memslots[2];
+	__u64 manual_dirty_log_protect;	/* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 flags, 5.6+ */
 } __attribute__((preserve_access_index));
+
+/* 1 if the VMM enabled manual protect: GET does not clear, CLEAR does. */
+static __always_inline int lm_manual_protect(struct kvm___lm *kvm)
+{
+	if (!bpf_core_field_exists(kvm->manual_dirty_log_protect))
+		return 0;
+	return BPF_CORE_READ(kvm, manual_dirty_log_protect) != 0;
+}
 
 #define GOLDEN_RATIO_32 0x61C88647u
 #define ID_HASH_BITS 7

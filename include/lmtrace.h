@@ -74,6 +74,7 @@ enum lm_sock_role {
 #define LM_GET_SIZE_FROM_KERNEL		(1u << 3) /* npages read from KVM's own memslot */
 #define LM_GET_SIZE_UNKNOWN		(1u << 4) /* slot size unknown: nothing counted */
 #define LM_GET_READ_FAILED		(1u << 5) /* reading the bitmap from the VMM failed */
+#define LM_GET_MANUAL_PROTECT		(1u << 6) /* KVM says: manual protect (GET does not clear) */
 
 struct lm_event {
 	__u32 kind;		/* enum lm_event_kind */

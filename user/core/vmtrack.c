@@ -331,6 +331,8 @@ static uint64_t new_pages(struct lm_vmtrack *t, struct lm_track_slot *s, const s
 {
 	uint64_t pop = e->get.dirty_pages, fresh = pop;
 
+	if (e->flags & LM_GET_MANUAL_PROTECT)
+		t->manual_protect = 1;
 	if (e->flags & LM_GET_CLEARED_SINCE_LAST) {
 		/* CLEARs happen only in manual-protect mode */
 		t->manual_protect = 1;
@@ -425,8 +427,11 @@ static void decide_streams(struct lm_vmtrack *t, uint64_t now_ns)
 
 static void on_set(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn emit, void *ctx)
 {
-	struct lm_track_slot *s = find_slot(t, e->set.slot, e->set.memory_size != 0);
+	struct lm_track_slot *s;
 
+	/* the harvest before it was made under the old memory map */
+	close_burst(t, emit, ctx);
+	s = find_slot(t, e->set.slot, e->set.memory_size != 0);
 	if (s && e->set.memory_size == 0)
 		drop_slot(t, s);
 	else if (s) {
