@@ -29,8 +29,9 @@ $(SAN_DIR)/obj/%.o: user/%.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(SAN_CC) $(SAN_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(SAN_DIR)/obj/trace/tracer.o: SAN_CFLAGS += -I$(OUTPUT) $(LIBBPF_CFLAGS)
-$(SAN_DIR)/obj/trace/tracer.o: $(OUTPUT)/lmtrace.skel.h
+SAN_SKEL_USERS := $(patsubst $(OUTPUT)/user/%,$(SAN_DIR)/obj/%,$(SKEL_USERS))
+$(SAN_SKEL_USERS): SAN_CFLAGS += -I$(OUTPUT) $(LIBBPF_CFLAGS)
+$(SAN_SKEL_USERS): $(OUTPUT)/lmtrace.skel.h
 
 $(SAN_LIBCORE): $(call san_obj,$(CORE_SRCS))
 	$(call msg,AR,$@)
