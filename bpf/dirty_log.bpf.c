@@ -99,17 +99,21 @@ static __always_inline int kernel_memslot(struct kvm___lm *kvm, __u32 slot, stru
 }
 
 /*
- * Counting walks the bitmap in 4 KiB blocks, one bpf_loop callback each
- * with a branch-free popcount loop (a branch per word is more than the
- * verifier will walk), then the few words of a short tail one by one.
+ * Counting walks the bitmap in 4 KiB blocks (one read each: fewer, larger
+ * reads are cheaper), one bpf_loop callback each with a branch-free popcount
+ * loop (a branch per word is more than the verifier will walk), what is left
+ * in 512-byte blocks, then the few words of a short tail one by one.
  */
 #define BLOCK_BYTES	LM_BITMAP_BLOCK
 #define BLOCK_WORDS	(BLOCK_BYTES / 8)
+#define SMALL_BYTES	512
+#define SMALL_WORDS	(SMALL_BYTES / 8)
 
 struct count_ctx {
 	__u64 src;		/* bitmap in the VMM's memory */
 	__u64 step;		/* count one block in `step` */
 	__u64 tail;		/* first byte after the whole blocks */
+	__u64 words_at;		/* first byte after the small blocks */
 	__u64 total;		/* set bits found */
 	__u64 counted;		/* blocks counted */
 	int failed;
@@ -135,6 +139,39 @@ __noinline int popcount_block(const struct bitmap_block *b)
 	for (j = 0; j < BLOCK_WORDS; j++)
 		total += __builtin_popcountll(b->words[j]);
 	return total;
+}
+
+__noinline int popcount_small(const struct bitmap_block *b)
+{
+	__u64 any = 0;
+	__u32 j, total = 0;
+
+	if (!b)
+		return 0;
+	for (j = 0; j < SMALL_WORDS; j++)
+		any |= b->words[j];
+	if (!any)
+		return 0;
+	for (j = 0; j < SMALL_WORDS; j++)
+		total += __builtin_popcountll(b->words[j]);
+	return total;
+}
+
+static long count_small(__u32 i, void *data)
+{
+	struct count_ctx *c = data;
+	struct bitmap_block *b;
+	__u32 zero = 0;
+
+	b = bpf_map_lookup_elem(&bitmap_buf, &zero);
+	if (!b)
+		return 1;
+	if (bpf_probe_read_user(b, SMALL_BYTES, (void *)(c->src + c->tail + (__u64)i * SMALL_BYTES))) {
+		c->failed = 1;
+		return 1;
+	}
+	c->total += popcount_small(b);
+	return 0;
 }
 
 static long count_block(__u32 i, void *data)
@@ -163,7 +200,7 @@ static long count_tail_word(__u32 i, void *data)
 	struct count_ctx *c = data;
 	__u64 word;
 
-	if (bpf_probe_read_user(&word, sizeof(word), (void *)(c->src + c->tail + i * 8))) {
+	if (bpf_probe_read_user(&word, sizeof(word), (void *)(c->src + c->words_at + i * 8))) {
 		c->failed = 1;
 		return 1;
 	}
@@ -183,12 +220,15 @@ static __always_inline __u64 count_bitmap(__u64 src, __u64 npages, __u32 *flags)
 {
 	struct count_ctx c = { .src = src, .step = 1 };
 	__u64 bytes = ((npages + 63) / 64) * 8;	/* KVM rounds bitmaps to longs */
-	__u64 blocks = bytes / BLOCK_BYTES, tail_total, nloop;
+	__u64 blocks = bytes / BLOCK_BYTES, tail_total, nloop, small;
 
 	c.tail = blocks * BLOCK_BYTES;
+	small = (bytes - c.tail) / SMALL_BYTES;
+	c.words_at = c.tail + small * SMALL_BYTES;
 	c.total = opaque_zero;
 	c.counted = opaque_zero;
-	bpf_loop((bytes - c.tail) / 8, count_tail_word, &c, 0);
+	bpf_loop(small, count_small, &c, 0);
+	bpf_loop((bytes - c.words_at) / 8, count_tail_word, &c, 0);
 	tail_total = c.total;
 	c.total = opaque_zero;
 	nloop = blocks;

@@ -38,7 +38,7 @@
  * exactly (2 MiB = a 64 GiB slot); bigger bitmaps are sampled (one 4 KiB
  * block in N, scaled) so the time spent inside the VMM's ioctl, which in the
  * final sync is downtime, stays bounded. Blocks of 4 KiB (a page of bitmap,
- * one read each) cost half the time of 512-byte blocks per sync at 16 and
+ * one read each) took half the time of 512-byte blocks per sync at 16 and
  * 64 GiB (doc/host-behaviour.md).
  */
 #define LM_BITMAP_BLOCK		4096u

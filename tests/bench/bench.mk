@@ -8,7 +8,13 @@ $(LM_BPFSTATS): tests/bench/lm_bpfstats.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(LM_CFLAGS) $(DEPFLAGS) $(LIBBPF_CFLAGS) $< $(LIBBPF_LIBS) -lz -o $@
 
-TEST_PROGS += $(LM_BPFSTATS)
+SYSCALL_COST := $(OUTPUT)/tests/syscall_cost
 
-bench: all $(LM_BPFSTATS) $(KVM_GT) lab
+$(SYSCALL_COST): tests/bench/syscall_cost.c | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(LM_CFLAGS) $(DEPFLAGS) $< -o $@
+
+TEST_PROGS += $(LM_BPFSTATS) $(SYSCALL_COST)
+
+bench: all $(LM_BPFSTATS) $(SYSCALL_COST) $(KVM_GT) lab
 	$(Q)OUTPUT=$(OUTPUT) tests/bench/bench.sh $(BENCH_ARGS)

@@ -12,17 +12,23 @@
 # 4. each BPF handler's kernel cost per event (run_time_ns / run_cnt, with
 #    run-time stats on through BPF_ENABLE_STATS while lm_bpfstats runs: the
 #    kernel.bpf_stats_enabled switch, counted per holder, so the sysctl is
-#    never written and concurrent runs cannot turn it off under each other).
+#    never written and concurrent runs cannot turn it off under each other);
+# 5. what other processes pay: an unrelated process's getppid() and ioctl()
+#    with lmtrace following every VMM, without a migration and while one
+#    logs and syncs (tests/bench/bench_host.sh), and lmtrace's idle CPU.
 # This is a benchmark: nothing here asserts a timing. The machine is shared,
 # so read the numbers with the load average printed at the top and bottom.
 #
 # Usage: tests/bench/bench.sh [--quick] [--reps N] [--no-lab] [--results FILE] [--port-base P]
+#                             [--sections LIST] [--sync-sizes LIST]
 #   --quick      tiny mode (few rounds, no 1 TiB slot, the lab's "zero"
 #                scenario, short bounds): every number, less trust; used by
 #                t_bench_smoke.sh
 #   --reps N     lab migrations per side (default 3)
 #   --no-lab     skip the parts that need QEMU (1b, 3)
 #   --results F  also write every number as "key value" lines to F
+#   --sections L run only these sections, e.g. "2 5" (default: 1 2 3 4 5)
+#   --sync-sizes L section 2's slot sizes in GiB, e.g. "16 64"
 #   --port-base P  the lab's destination ports P+20, P+21, P+40, P+41
 #                (default 47500; the smoke test uses 47550). kvm_gt takes any
 #                free port.
@@ -37,7 +43,7 @@ STATS=$OUTPUT/tests/lm_bpfstats
 LMLAB=$OUTPUT/lab/lmlab
 GUEST=$OUTPUT/guest/guest.elf
 
-quick=0 reps=3 lab=1 results_out= port_base=47500
+quick=0 reps=3 lab=1 results_out= port_base=47500 sections="1 2 3 4 5" sizes_arg=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
@@ -45,6 +51,8 @@ while [ $# -gt 0 ]; do
 	--no-lab) lab=0 ;;
 	--results) results_out=${2:-}; shift ;;
 	--port-base) port_base=${2:-}; shift ;;
+	--sections) sections=${2:-}; shift ;;
+	--sync-sizes) sizes_arg=${2:-}; shift ;;
 	*) echo "usage: $0 [--quick] [--reps N] [--no-lab] [--results FILE] [--port-base P]" >&2; exit 2 ;;
 	esac
 	shift
@@ -54,7 +62,7 @@ case $port_base in '' | *[!0-9]*) echo "bench: --port-base needs a port number" 
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (BPF, /dev/kvm)" >&2; exit 77; }
 [ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "bench: no usable /dev/kvm" >&2; exit 77; }
-for f in "$LMTRACE" "$GT" "$STATS"; do
+for f in "$LMTRACE" "$GT" "$STATS" "$OUTPUT/tests/syscall_cost"; do
 	[ -x "$f" ] || { echo "bench: $f is missing: run make bench (or make all test)" >&2; exit 1; }
 done
 if [ "$lab" = 1 ] && { [ ! -x "$LMLAB" ] || [ ! -r "$GUEST" ] || ! command -v qemu-system-x86_64 >/dev/null; }; then
@@ -64,6 +72,8 @@ fi
 
 tmp=$(mktemp -d /tmp/lmbench.XXXXXX) || exit 1
 . "$(dirname "$0")/bench_lib.sh"
+. "$(dirname "$0")/bench_host.sh"
+want() { case " $sections " in *" $1 "*) return 0 ;; esac; return 1; }
 cleanup() {
 	stop "${started[@]}"
 	rm -rf "$tmp"
@@ -76,19 +86,21 @@ trap 'exit 130' INT TERM
 : >"$tmp/lm.cpu"
 
 if [ "$quick" = 1 ]; then
-	tp_rounds=30 tp_reps=1 sync_rounds=5 sync_sizes="0 1 16 64 128" lab_scenario=zero lab_max_bound=3 reps=1
+	host_pairs=2 tp_rounds=30 tp_reps=1 sync_rounds=5 sync_sizes="0 1 16 64 128" lab_scenario=zero lab_max_bound=3 reps=1
 else
-	tp_rounds=300 tp_reps=3 sync_rounds=30 sync_sizes="0 1 16 64 128 1024" lab_scenario=converge lab_max_bound=8
+	host_pairs=5 tp_rounds=300 tp_reps=3 sync_rounds=30 sync_sizes="0 1 16 64 128 1024" lab_scenario=converge lab_max_bound=8
 fi
+[ -n "$sizes_arg" ] && sync_sizes=$sizes_arg
 repeat_list() { yes "$2" | head -n "$1" | paste -sd, -; }
 
 say "lmtrace overhead benchmark ($(date -u '+%F %T UTC'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 say "Each line: baseline / with lmtrace = ratio (with lmtrace ÷ baseline). Nothing is asserted."
 say "Other processes share this machine: ratios near 1.0 are within its noise."
 
-# ---- 1a. kvm_gt's loop: guest writes 1000 pages, sync (GET+CLEAR), send ----
 section_took() { note "this section took $((SECONDS - section_t0)) s"; section_t0=$SECONDS; }
 section_t0=$SECONDS
+if want 1; then
+# ---- 1a. kvm_gt's loop: guest writes 1000 pages, sync (GET+CLEAR), send ----
 say ""
 say "1. Dirtying throughput"
 tp_args=(--mode manual --huge-slot-gib 16 --rounds "$(repeat_list "$tp_rounds" 1000)" --round-gap-ms 0
@@ -138,8 +150,14 @@ else
 	note "lab guest throughput: skipped (no lab)"
 fi
 
+fi
+
+if want 2; then
 # ---- 2. sync bursts by bitmap size ----
 section_took
+# the cost of a sync with the hooks attached (on demand they attach ~0.1 s
+# after logging comes on, when this schedule's first syncs have run)
+lm_args="--hooks always"
 say ""
 say "2. Sync burst time, kvm_gt (manual protect, GET+CLEAR per slot; median ms of $sync_rounds syncs, round 1 excluded)"
 say "   (kvm_gt's huge slot comes in whole GiB: the 512 MiB / 16 KiB point lies between the first two lines)"
@@ -209,9 +227,13 @@ for gib in $sync_sizes; do
 	res "sync.$gib.sampled_rounds" "$sampled"
 	res "sync.$gib.fixed_us_per_get" "$(calc "($exit_ms - $count_ms) * 1000 / $slots" %.1f)"
 done
+lm_args=
 say "   ioctl-exit handler per GET beyond counting, 82 MiB case (counting ~0 there): $(r sync.0.fixed_us_per_get) us"
 say "   budget: <= 1 ms added per sync for a 64 GiB guest: added $(r sync.64.added_ms) ms (median), $(calc "$(r sync.64.lm.max_ms) - $(r sync.64.base.median_ms)") ms (worst sync)"
 
+fi
+
+if want 3; then
 # ---- 3. a real QEMU migration, interleaved repetitions ----
 section_took
 say ""
@@ -277,6 +299,9 @@ else
 	say "3. QEMU migration: skipped (no lab)"
 fi
 
+fi
+
+if want 4 && { want 2 || want 3; }; then
 # ---- 4. BPF handlers, summed over every traced window above ----
 [ "$lab" = 1 ] && section_took
 say ""
@@ -305,6 +330,10 @@ res "lmtrace.attach_cpu_s" "$(calc "$attach / $n" %.2f)"
 res "lmtrace.cpu_pct" "$(calc "100 * $cpu / $wall" %.2f)"
 say "  per sync: section 2 (kvm_gt) and 3 (QEMU); counting the bitmap (count_ns) is most of it for big slots,"
 say "  the rest is a fixed cost per GET (its ring-buffer event)."
+fi
+
+want 5 && bench_host "$host_pairs"
+
 say ""
 say "done ($(date -u '+%T UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg))"
 [ -n "$results_out" ] && cp "$tmp/results" "$results_out"

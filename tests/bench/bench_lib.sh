@@ -105,9 +105,10 @@ gt_finish() {
 	[ "$rc" -eq 0 ] || { sed 's/^/  kvm_gt: /' "$tmp/$1.gt.err" >&2; die "kvm_gt ($1) exited with $rc"; }
 }
 
-# lm_start NAME VMPID: lmtrace -j on VMPID, bounded by -d; sets lm_pid.
+# lm_start NAME VMPID: lmtrace -j on VMPID, bounded by -d, with $lm_args; sets lm_pid.
 lm_start() {
-	"$LMTRACE" -j -d 180 -p "$2" >"$tmp/$1.lm" 2>"$tmp/$1.lm.err" &
+	# shellcheck disable=SC2086 # lm_args are words
+	"$LMTRACE" -j -d 180 ${lm_args:-} -p "$2" >"$tmp/$1.lm" 2>"$tmp/$1.lm.err" &
 	lm_pid=$!
 	started+=("$lm_pid")
 	if ! wait_until 30 eval "grep -q Tracing '$tmp/$1.lm.err' 2>/dev/null || ! kill -0 $lm_pid 2>/dev/null" ||
