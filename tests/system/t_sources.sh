@@ -3,7 +3,8 @@
 # it: on this kernel fentry and kprobes are refused, so the bitmap source must
 # be chosen and said; the dirty-ring counter (tp_btf or tracepoint) must load
 # and attach even though ring mode cannot run here; --no-fentry/--no-kprobe
-# take the fallbacks directly.
+# take the fallbacks directly; the ioctl hooks (syscall tracepoints here)
+# are attached only while a VM logs, unless --hooks always.
 set -u
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -35,5 +36,37 @@ check "the end: TCP states and the fd table" "end: TCP state changes, UNIX socke
 if [ ! -e /sys/bus/event_source/devices/kprobe ]; then
 	check "no kprobes here: no intra-round source claimed" "no fentry/kprobe here" "$tmp/err"
 fi
+# The ioctl hooks: which kind the load plan took is said; here fentry and
+# kprobes are refused, so syscall tracepoints, attached on demand. The
+# kernel's own record (lmtrace's link fds) shows none attached with no VM
+# logging, and both attached with --hooks always.
+if [ ! -e /sys/bus/event_source/devices/kprobe ]; then
+	check "no kprobes here: ioctl hooks are syscall tracepoints on demand" \
+		"seen by syscalls:sys_enter/exit_ioctl, attached only while" "$tmp/err"
+fi
+ioctl_links() { # PID: its perf links on the sys_enter/exit_ioctl tracepoints
+	grep -ls 'tp_name:[[:space:]]*sys_e[a-z]*_ioctl' /proc/"$1"/fdinfo/* 2>/dev/null | wc -l
+}
+# An idle VM of its own (kvm_gt waits for a signal): other VMMs on the
+# machine may be migrating.
+"$GT" --wait-signal --rounds 2 >"$tmp/gt" 2>"$tmp/gt.err" &
+gt=$!
+for _ in $(seq 100); do grep -q '^ready pid=' "$tmp/gt" && break; sleep 0.1; done
+vm=$(sed -n 's/^ready pid=\([0-9]*\).*/\1/p' "$tmp/gt")
+[ -n "$vm" ] || { echo "FAIL kvm_gt did not get ready"; cat "$tmp/gt.err"; exit 1; }
+for mode in on-demand always; do
+	"$LMTRACE" -j -d 5 -p "$vm" --hooks "$mode" >"$tmp/out" 2>"$tmp/err" &
+	lm=$!
+	for _ in $(seq 100); do grep -q 'Tracing started' "$tmp/err" && break; sleep 0.1; done
+	sleep 0.3
+	n=$(ioctl_links "$lm")
+	kill -INT "$lm"; wait "$lm"
+	want=0
+	[ "$mode" = always ] && want=2
+	if [ "$n" = "$want" ]; then echo "ok   --hooks $mode, no migration: $n ioctl tracepoint links"
+	else echo "FAIL --hooks $mode, no migration: $n ioctl tracepoint links, $want expected"; failures=$((failures + 1)); fi
+done
+kill -USR1 "$vm"
+wait "$gt"
 [ "$failures" -eq 0 ] || exit 1
 echo "sources as expected"

@@ -3,7 +3,8 @@
  * vmtrack's rules on made-up BPF events: migration start/end, rounds from
  * harvest bursts, manual-protect repeats, late attach, display-refresh
  * harvests and dirty-rate windows that are not a migration, which sockets
- * are the migration's, dirty-ring mode, SMM aliases, slot removal.
+ * are the migration's, dirty-ring mode, SMM aliases, slot removal, and
+ * the hooks attached on demand (an initial sync unseen or caught).
  */
 #include <string.h>
 #include "unit.h"
@@ -43,6 +44,20 @@ static void get(struct lm_vmtrack *t, uint64_t ts, uint32_t slot, uint64_t npage
 	e.get.call_ns = 10000;
 	e.get.tx_total = tx;
 	e.get.vm_pages = vm_pages;
+	lm_vmtrack_event(t, &e, collect, NULL);
+}
+
+/* A reading of KVM's logging with no hook (vm_scan), as user space makes it. */
+static void log_state(struct lm_vmtrack *t, uint64_t ts, uint64_t prev, uint64_t ram_pages,
+		      uint64_t logged_pages, int hooks)
+{
+	struct lm_event e = { .kind = LM_EV_LOG_STATE, .pid = PID, .ts_ns = ts };
+
+	e.log.vm_pages = ram_pages;
+	e.log.ram_pages = ram_pages;
+	e.log.logged_pages = logged_pages;
+	e.log.prev_ns = prev;
+	e.log.hooks = hooks;
 	lm_vmtrack_event(t, &e, collect, NULL);
 }
 
@@ -159,6 +174,71 @@ static void test_late_attach(void)
 	ASSERT_EQ(nth(LM_OBS_ROUND, 0)->round.dirty_pages, 302, "its pages");
 	ASSERT_TRUE(nth(LM_OBS_ROUND, 0)->round.flags & LM_ROUND_LATE, "flagged late");
 	ASSERT_EQ(nth(LM_OBS_ROUND, 0)->round.duration_ns, 0, "its length is unknown");
+}
+
+/*
+ * Hooks attached on demand, after the initial sync: round 1 is made from
+ * KVM's logged pages at the middle of the two readings around the switch,
+ * the first burst seen is round 2, and the hooks are wanted until the
+ * migration ends, not after (QEMU leaves logging on when it completes).
+ */
+static void test_initial_sync_unseen(void)
+{
+	struct lm_vmtrack t;
+
+	nout = 0;
+	lm_vmtrack_init(&t, PID, LM_SRC_BITMAP, 0);
+	log_state(&t, 100 * MS, 0, 69632, 4096, 0);	/* VGA only: no hooks */
+	ASSERT_EQ(lm_vmtrack_wants_hooks(&t), 0, "display logging alone wants no hooks");
+	log_state(&t, 200 * MS, 100 * MS, 69632, 69632, 0);	/* switched on in (100, 200] ms */
+	ASSERT_EQ(lm_vmtrack_wants_hooks(&t), 1, "logging on: hooks wanted");
+	/* hooks attached at 200 ms; a whole period passes without a full bitmap */
+	log_state(&t, 300 * MS, 200 * MS, 69632, 69632, 1);
+	get(&t, 1200 * MS, 0, 65536, 300, LM_GET_SIZE_FROM_KERNEL, 9 << 20, 69632);
+	get(&t, 1201 * MS, 1, 4096, 2, LM_GET_SIZE_FROM_KERNEL, 9 << 20, 69632);
+	lm_vmtrack_poll(&t, 1300 * MS, collect, NULL);
+	ASSERT_EQ(count_kind(LM_OBS_START), 1, "one start");
+	ASSERT_TRUE(nth(LM_OBS_START, 0)->start.flags & LM_START_SYNC_UNSEEN, "flagged unseen");
+	ASSERT_EQ(nth(LM_OBS_START, 0)->start.late, 0, "not late: the switch was read");
+	ASSERT_EQ(nth(LM_OBS_START, 0)->ts_ns, 150 * MS, "start between the two readings");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 0)->round.round, 1, "round 1 made");
+	ASSERT_TRUE(nth(LM_OBS_ROUND, 0)->round.flags & LM_ROUND_UNSEEN, "round 1 flagged");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 0)->round.dirty_pages, 69632, "round 1 = KVM's logged pages");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 1)->round.round, 2, "first burst seen is round 2");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 1)->round.dirty_pages, 302, "its pages");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 1)->round.duration_ns, 1050 * MS, "from the estimated start");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 1)->round.tx_bytes, 9 << 20, "its bytes");
+	/* cancelled, logging off: seen by the hooks, then by a reading */
+	set_slot(&t, 1400 * MS, 0, 256 << 20, 0);
+	ASSERT_EQ(count_kind(LM_OBS_END), 1, "cancel ends it");
+	log_state(&t, 1500 * MS, 1400 * MS, 69632, 4096, 1);
+	ASSERT_EQ(lm_vmtrack_wants_hooks(&t), 0, "logging off: no hooks");
+}
+
+/* The hooks attached between the switch and the initial sync: it is caught, the start is exact. */
+static void test_initial_sync_caught(void)
+{
+	struct lm_vmtrack t;
+
+	nout = 0;
+	lm_vmtrack_init(&t, PID, LM_SRC_BITMAP, 0);
+	log_state(&t, 100 * MS, 0, 69632, 0, 0);
+	log_state(&t, 200 * MS, 100 * MS, 69632, 69632, 0);
+	get(&t, 203 * MS, 0, 65536, 65536, LM_GET_SIZE_FROM_KERNEL | LM_GET_MANUAL_PROTECT, 0, 69632);
+	get(&t, 204 * MS, 1, 4096, 4096, LM_GET_SIZE_FROM_KERNEL | LM_GET_MANUAL_PROTECT, 0, 69632);
+	get(&t, 1200 * MS, 0, 65536, 300, LM_GET_CLEARED_SINCE_LAST, 9 << 20, 69632);
+	lm_vmtrack_poll(&t, 1300 * MS, collect, NULL);
+	log_state(&t, 1300 * MS, 200 * MS, 69632, 69632, 1);
+	ASSERT_EQ(count_kind(LM_OBS_ROUND), 2, "two rounds, none made");
+	ASSERT_EQ(nth(LM_OBS_START, 0)->start.flags & LM_START_SYNC_UNSEEN, 0, "not flagged");
+	ASSERT_EQ(nth(LM_OBS_START, 0)->ts_ns, 203 * MS - 10000, "started at the initial sync");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 0)->round.dirty_pages, 65536 + 4096, "round 1 = the full bitmaps");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 1)->round.round, 2, "then round 2");
+	/* completed: the stream closes, logging stays on: the hooks go */
+	ASSERT_EQ(lm_vmtrack_wants_hooks(&t), 1, "migrating: hooks wanted");
+	lm_vmtrack_finish(&t, 2000 * MS, LM_END_COMPLETED, collect, NULL);
+	log_state(&t, 2100 * MS, 1300 * MS, 69632, 69632, 1);
+	ASSERT_EQ(lm_vmtrack_wants_hooks(&t), 0, "ended, logging left on: no hooks");
 }
 
 /* Display refresh: only the small VGA slot is harvested, no migration. */
@@ -428,6 +508,8 @@ static void test_smm_and_slot_churn(void)
 
 int main(void)
 {
+	test_initial_sync_unseen();
+	test_initial_sync_caught();
 	test_qemu_like_migration();
 	test_cancel_and_restart();
 	test_late_attach();
