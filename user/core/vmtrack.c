@@ -8,6 +8,11 @@
  *    logged from VM creation (and harvested for display refresh). It starts
  *    with the first harvest burst after logging was switched on; attached
  *    late, with a harvest burst that covers most of the VM's memory.
+ *  - The hooks may be attached only once a reading of KVM's memslots
+ *    (LM_EV_LOG_STATE, no hook needed) shows logging on: the switch and
+ *    often the initial sync ran unseen. A burst of full bitmaps is that
+ *    sync; else it is made up as round 1 from KVM's logged pages, at the
+ *    middle of the two readings around the switch, and flagged.
  *  - A round is a burst of KVM_GET_DIRTY_LOG calls; the next round starts when
  *    a slot is read again or after a 50 ms gap (a gap rule alone would merge
  *    the final syncs, which come 1 ms apart).
@@ -237,9 +242,28 @@ static int absorb_late_initial_sync(struct lm_vmtrack *t)
 	return 1;
 }
 
-static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
+/*
+ * A burst while no migration runs, covering most of memory: the migration
+ * starts now that the burst told us every logged slot; without a logging
+ * switch seen, it was under way before we came.
+ */
+static void start_from_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 {
 	uint64_t logged = lm_vmtrack_logged_bytes(t);
+
+	if (t->start_pending_ns && t->start_unseen && t->burst_all_set)
+		/* the hooks caught the initial sync: the start is exact */
+		start_migration(t, t->burst_enter_ns, 0, 0, logged, emit, ctx);
+	else if (t->start_pending_ns && t->start_unseen)
+		start_with_unseen_sync(t, emit, ctx);
+	else if (t->start_pending_ns)
+		start_migration(t, t->start_pending_ns, 0, 0, logged, emit, ctx);
+	else
+		start_migration(t, t->burst_enter_ns, 1, 0, logged, emit, ctx);
+}
+
+static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
+{
 	struct lm_obs o;
 	uint32_t i;
 
@@ -252,17 +276,7 @@ static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 		/* Harvests outside a migration, e.g. display refresh of VGA memory. */
 		if (!mostly_logged(t))
 			return;
-		/* Started now that the whole burst told us every logged slot;
-		 * without a logging switch seen, it was under way before we came. */
-		if (t->start_pending_ns && t->start_unseen && t->burst_all_set)
-			/* the hooks caught the initial sync: the start is exact */
-			start_migration(t, t->burst_enter_ns, 0, 0, logged, emit, ctx);
-		else if (t->start_pending_ns && t->start_unseen)
-			start_with_unseen_sync(t, emit, ctx);
-		else if (t->start_pending_ns)
-			start_migration(t, t->start_pending_ns, 0, 0, logged, emit, ctx);
-		else
-			start_migration(t, t->burst_enter_ns, 1, 0, logged, emit, ctx);
+		start_from_burst(t, emit, ctx);
 	} else if (absorb_late_initial_sync(t)) {
 		return;
 	}
