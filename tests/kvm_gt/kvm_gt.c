@@ -50,7 +50,7 @@ static const struct { uint64_t gpa, size; } fixed_slots[] = {
 
 static const char usage[] =
 "Usage: kvm_gt [OPTIONS]\n"
-"       kvm_gt --compare TRUTH.jsonl LMTRACE.jsonl [--sampled]\n"
+"       kvm_gt --compare TRUTH.jsonl LMTRACE.jsonl [--sampled] [--bytes-lag]\n"
 "\n"
 "A tiny VMM on /dev/kvm that migrates nowhere but looks like QEMU's migration\n"
 "to the kernel, and prints the exact dirty pages per round and bytes sent as\n"
@@ -79,7 +79,8 @@ static const char usage[] =
 "  --linger-ms MS        stay alive this long after the end (default 200)\n"
 "  --compare T L         compare lmtrace output L with truth T; --sampled: dirty\n"
 "                        pages of rounds >= 2 are estimates (huge slot), held\n"
-"                        to 1 % + 2 pages\n"
+"                        to 1 % + 2 pages; --bytes-lag: bytes up to each round\n"
+"                        may be one round late (hooks on demand, no --port)\n"
 "\n"
 "Exit status: 0 ok, 1 KVM or lmtrace disagreed with the truth, 2 usage or setup error.\n";
 
@@ -419,7 +420,7 @@ cleanup:
 int main(int argc, char **argv)
 {
 	enum { OPT_MODE = 256, OPT_REPEAT, OPT_ROUNDS, OPT_DUP, OPT_SEED, OPT_GAP, OPT_PORT,
-	       OPT_BPP, OPT_HUGE, OPT_WAIT, OPT_LINGER, OPT_COMPARE, OPT_SAMPLED,
+	       OPT_BPP, OPT_HUGE, OPT_WAIT, OPT_LINGER, OPT_COMPARE, OPT_SAMPLED, OPT_LAG,
 	       OPT_REPEAT_WRITES, OPT_PRELOGGED };
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, OPT_MODE },
@@ -437,6 +438,7 @@ int main(int argc, char **argv)
 		{ "linger-ms", required_argument, NULL, OPT_LINGER },
 		{ "compare", no_argument, NULL, OPT_COMPARE },
 		{ "sampled", no_argument, NULL, OPT_SAMPLED },
+		{ "bytes-lag", no_argument, NULL, OPT_LAG },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -472,6 +474,7 @@ int main(int argc, char **argv)
 		case OPT_LINGER: bad = parse_u64(optarg, &v) || v > 60000; o.linger_ms = (unsigned)v; break;
 		case OPT_COMPARE: compare = true; break;
 		case OPT_SAMPLED: cmp.sampled = true; break;
+		case OPT_LAG: cmp.bytes_lag = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: bad = 1; break;
 		}

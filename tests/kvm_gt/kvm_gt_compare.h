@@ -16,6 +16,11 @@ struct gt_compare_opts {
 	 * are held to 1 % + 2 pages, not exactness; lmtrace must say they were
 	 * sampled. */
 	bool sampled;
+	/* Hooks on demand, the stream found by lmtrace (no --port): bytes sent
+	 * before lmtrace read that logging came on count at the stream's next
+	 * send, at most one round late: up to each round, lmtrace's bytes lie
+	 * between the truth's up to the round before and up to this one. */
+	bool bytes_lag;
 };
 
 int gt_compare(const struct gt_compare_opts *opts);

@@ -130,10 +130,12 @@ run_case huge   47104 "--hooks always --port 47104" "--sampled" -- --mode manual
 	--huge-slot-gib 128 --rounds 10,1000,5000 || failed=$((failed + 1))
 # The default, hooks on demand: attached once a reading of KVM's memslots
 # shows logging on, so the initial sync may run unseen (round 1 made from
-# KVM's logged pages, its bytes counted in round 2); every other number
-# stays exact.
+# KVM's logged pages, its bytes counted in round 2); every page count stays
+# exact. Without --port, bytes the stream sent before lmtrace read the
+# switch are counted at its next send: at most one round late (kvm_gt sends
+# its bulk in one burst and then waits for the next sync).
 run_case on-demand 47109 "--port 47109" "" -- --mode plain || failed=$((failed + 1))
-run_case on-demand-manual 47110 "" "" -- --mode manual --repeat --prelogged-slot-mib 16 ||
+run_case on-demand-manual 47110 "" "--bytes-lag" -- --mode manual --repeat --prelogged-slot-mib 16 ||
 	failed=$((failed + 1))
 [ "$failed" -eq 0 ] || { echo "$failed case(s) failed"; exit 1; }
 echo "all cases match the ground truth"

@@ -311,6 +311,7 @@ static void reset_migration(struct lm_estimator *e, double now)
 	e->last_round_wall_s = 0;
 	e->last_round_tscale = 1;
 	e->last_round_rate_Bps = 0;
+	e->last_round_raw_Bps = 0;
 	e->nrate = 0;
 	lm_evidence_reset(&e->ev);
 	e->firm_given = 0;
@@ -348,6 +349,7 @@ static void push_rate(struct lm_estimator *e, double tx, double wall, int bulk)
 	/* two syncs in a row (nothing left to send, or QEMU's completion sync): no link in it */
 	if (wall < RATE_ROUND_MIN_S)
 		return;
+	e->last_round_raw_Bps = tx / wall;
 	if (bulk && e->ram_bytes && tx < BULK_ZERO_SHARE * (double)e->ram_bytes) {
 		if (!e->nrate && !e->have_tick_rate && !(e->cfg.max_bandwidth_Bps > 0))
 			e->last_round_rate_Bps = tx / wall;
@@ -403,12 +405,17 @@ static double threshold(const struct lm_estimator *e, double rate)
 	return rate * e->cfg.downtime_limit_s;
 }
 
-/* Round 1, the initial sync: the migration starts here unless START came just before. */
-/* The kernel's signs of a postcopy switch at the last sync (see POSTCOPY_RATE_FACTOR). */
+/*
+ * The kernel's signs of a postcopy switch at the last sync (see
+ * POSTCOPY_RATE_FACTOR). The pre-copy rate is the last round's even where
+ * it is no link-rate measurement: a bulk pass cut short by the switch sent
+ * less than half of RAM without being mostly zero pages.
+ */
 static int looks_like_postcopy(const struct lm_estimator *e, double now)
 {
 	double sent = (double)(e->tx_total - e->sync_tx), dt = now - e->sync_ts_s;
-	double precopy = fmax(e->cfg.max_bandwidth_Bps, e->last_round_rate_Bps);
+	double round = e->last_round_rate_Bps > 0 ? e->last_round_rate_Bps : e->last_round_raw_Bps;
+	double precopy = fmax(e->cfg.max_bandwidth_Bps, round);
 
 	if (e->nrounds < 2 || !(dt > 0))
 		return 0;
