@@ -81,7 +81,7 @@ static double parse_number(struct argp_state *st, const char *what, const char *
 	errno = 0;
 	v = strtod(arg, &end);
 	if (errno || end == arg || *end || !isfinite(v) || !(v >= min && v <= max))
-		argp_error(st, "invalid %s '%s': give %g to %g", what, arg, min, max);
+		argp_error(st, "invalid %s '%s': give %.0f to %.0f", what, arg, min, max);
 	return v;
 }
 
