@@ -58,7 +58,7 @@ touch "$work/a.go" "$work/b.go"
 wait "${labs[0]}"; ra=$?
 wait "${labs[1]}"; rb=$?
 labs=()
-[ "$ra" = 0 ] && [ "$rb" = 0 ] || fail "lmlab exited with $ra and $rb"
+if [ "$ra" != 0 ] || [ "$rb" != 0 ]; then fail "lmlab exited with $ra and $rb"; fi
 echo "QEMU, together: a $(result a), b $(result b)"
 
 echo "=== one of them alone at 32 MiB/s"
@@ -76,8 +76,9 @@ grep -c 'move now' "$work/table.txt" | grep -qx 2 || fail "the text table does n
 [ "$(jq -r 'select(.type == "check-shared") | .all_converge' "$work/table.json")" = false ] ||
 	fail "the table says the two converge together"
 grep -q 'NOT all converge' "$work/table.txt" || fail "the text table does not say they do not converge together"
-[ "$(result a | cut -d' ' -f1)" = cancelled ] && [ "$(result b | cut -d' ' -f1)" = cancelled ] ||
+if [ "$(result a | cut -d' ' -f1)" != cancelled ] || [ "$(result b | cut -d' ' -f1)" != cancelled ]; then
 	fail "together at 16 MiB/s each, QEMU did not have to cancel both"
+fi
 [ "$(result alone | cut -d' ' -f1)" = completed ] || fail "alone at 32 MiB/s, QEMU did not complete"
 alone_s=$(jq -r 'select(.type == "result") | .total_time_ms / 1000' "$work/alone.jsonl")
 pred=$(jq -r 'select(.type == "check") | .total_s' "$work/table.json" | head -n 1)

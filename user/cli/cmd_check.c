@@ -248,6 +248,8 @@ static void print_json_vm(const struct lm_probe_result *p, const struct lm_pf_in
 		      "ts", ts.tv_sec + ts.tv_nsec / 1e9, "pid", (int)p->pid, "vm", p->name,
 		      "ram_bytes", (json_int_t)p->ram_bytes, "resident_bytes", (json_int_t)p->resident_bytes,
 		      "probe_s", p->probe_s, "windows", json_windows(p));
+	if (p->warning[0])
+		json_object_set_new(o, "warning", json_string(p->warning));
 	if (error)
 		json_object_set_new(o, "error", json_string(error));
 	else
@@ -347,6 +349,9 @@ int lm_cmd_check(int argc, char **argv)
 			fprintf(stderr, "lmtrace check: pid %d: %s\n", (int)res[i].pid, why);
 			failed = 1;
 		}
+		if (res[i].warning[0])
+			fprintf(stderr, "lmtrace check: pid %d: warning while measuring: %s\n",
+				(int)res[i].pid, res[i].warning);
 		if (o.json)
 			print_json_vm(&res[i], &in[i], &out[i], why);
 		else if (!why && o.nvms == 1)

@@ -51,6 +51,8 @@ struct capture {
 	struct seen vm[LM_PF_MAX_VMS];
 	int n;
 	int session_done, session_ret;
+	uint32_t warnings;		/* the session's warnings so far (lost events, ...) */
+	char last_warning[256];
 	volatile sig_atomic_t stop;
 	struct lm_session_opts so;
 	struct lm_pipeline pipe;
@@ -99,6 +101,42 @@ static void on_obs(struct lm_sink *s, const struct lm_obs *o, const struct lm_vm
 			v->rates[v->nrates++] = o->dirty_rate;
 	}
 	pthread_mutex_unlock(&c->mu);
+}
+
+/* A warning from the session (lost events): the counts it concerns may be low. */
+static void on_message(struct lm_sink *s, int level, const char *msg)
+{
+	struct capture *c = s->ctx;
+
+	if (level < 1)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->warnings++;
+	snprintf(c->last_warning, sizeof(c->last_warning), "%s", msg);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static uint32_t warnings_now(struct capture *c)
+{
+	uint32_t n;
+
+	pthread_mutex_lock(&c->mu);
+	n = c->warnings;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+/* Warnings since mark, the last one into r. */
+static uint32_t warnings_since(struct capture *c, uint32_t mark, struct lm_probe_result *r)
+{
+	uint32_t n;
+
+	pthread_mutex_lock(&c->mu);
+	n = c->warnings - mark;
+	if (n)
+		snprintf(r->warning, sizeof(r->warning), "%s", c->last_warning);
+	pthread_mutex_unlock(&c->mu);
+	return n;
 }
 
 static void *session_main(void *arg)
@@ -301,6 +339,7 @@ static void probe_one(struct capture *c, const struct lm_probe_vm *vm, const str
 		      struct lm_probe_result *r)
 {
 	double start = mono_s(), used = 0;
+	uint32_t mark = warnings_now(c);
 	struct lm_qmp *q;
 	struct seen v;
 	int calc;
@@ -324,6 +363,7 @@ static void probe_one(struct capture *c, const struct lm_probe_vm *vm, const str
 	if (!r->error[0] && !r->nwin)
 		snprintf(r->error, sizeof(r->error), *o->stop ? "interrupted" : "no window measured");
 	r->probe_s = mono_s() - start;
+	warnings_since(c, mark, r);
 	lm_qmp_close(q);
 }
 
@@ -331,7 +371,7 @@ int lm_probe_run(const struct lm_probe_vm *vms, int n, const struct lm_probe_opt
 		 struct lm_probe_result *out, char *err, size_t errlen)
 {
 	static struct capture c;
-	struct lm_sink sink = { .name = "check", .ctx = &c, .on_obs = on_obs };
+	struct lm_sink sink = { .name = "check", .ctx = &c, .on_obs = on_obs, .on_message = on_message };
 	struct lm_est_config cfg;
 	pthread_t th;
 	int i, m = 0, ret;

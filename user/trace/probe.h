@@ -51,6 +51,7 @@ struct lm_probe_result {
 	int nwin;
 	double probe_s;			/* wall time the VM's measurement took */
 	char error[256];		/* this VM could not be measured: why ("" if it was) */
+	char warning[256];		/* the tracer warned while measuring it (lost events: counts may be low), "" none */
 };
 
 /*
