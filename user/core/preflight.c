@@ -44,8 +44,6 @@
 /* The estimator's converging: switchover within half the horizon, short-window dirty/bw below 0.8. */
 #define CONVERGING_HORIZON_SHARE 0.5
 #define CONVERGING_RATIO	0.8
-/* The estimator's default headroom for the recommended throttle: converge at rate / 1.25. */
-#define THROTTLE_MARGIN_DEFAULT	0.25
 /* QEMU's highest vCPU throttle (CPU_THROTTLE_PCT_MAX). */
 #define THROTTLE_MAX_PCT	99
 /*
@@ -180,18 +178,21 @@ static double min_bandwidth(const struct lm_pf_input *in)
 	return hi;
 }
 
-/* Smallest throttle whose expected case switches over at rate / (1 + margin), as the estimator recommends. */
+/*
+ * Smallest vCPU throttle at which the check would say converging at this
+ * bandwidth (its dirty/bw ratio below 0.8 is the headroom the estimator's
+ * recommendation gets from its margin); <0 if none up to QEMU's maximum.
+ * The throttle runs from the start, the bulk pass included.
+ */
 static double throttle_for(const struct lm_pf_input *in, double rate)
 {
-	double margin = in->throttle_margin > 0 ? in->throttle_margin : THROTTLE_MARGIN_DEFAULT;
 	int lo = -1, hi = THROTTLE_MAX_PCT + 1, mid;
 	struct run r;
 
-	rate /= 1 + margin;
 	while (hi - lo > 1) {
 		mid = (lo + hi) / 2;
 		run_model(in, -1, rate, 1 - (mid < 0 ? 0 : mid) / 100.0, &r);
-		if (r.se.result == 1)
+		if (r.out == OUT_CONVERGING)
 			hi = mid;
 		else
 			lo = mid;

@@ -30,7 +30,6 @@ struct lm_pf_input {
 	double bandwidth_Bps;		/* the migration's rate (link or max-bandwidth) */
 	double downtime_limit_s;
 	double switchover_Bps;		/* stop-phase rate; 0 = bandwidth, downtime then a bound */
-	double throttle_margin;		/* 0 = the estimator's default (converge at rate / 1.25) */
 };
 
 struct lm_pf_result {
