@@ -2,7 +2,10 @@
 # shellcheck source-path=SCRIPTDIR
 # timeout: 900
 # lmtrace check against real migrations with the same link and limit
-# (32 MiB/s, 300 ms), from clearly converging to clearly stuck:
+# (32 MiB/s, 300 ms), from clearly converging to clearly stuck (a large
+# working set written faster than the link, and a small one rewritten
+# within the shortest window, where the check knows the short-window rate
+# only as a lower bound):
 #  - the check's verdict matches QEMU's outcome (no not-converging for a
 #    migration that completes; no converging for one cancelled at the bound),
 #    and its predicted total time is within 20 % of QEMU's total-time for
@@ -63,6 +66,10 @@ echo "=== converge: 4 MiB/s over 256 MiB"
 echo "=== converge at 16 MiB/s: half the link, many syncs"
 ( lab_e2e 47410 0 -s converge --rate 16 --bound 40
   check_against_qemu completed ) || { echo "FAIL rate 16"; failed=$((failed + 1)); }
+
+echo "=== stuck on a small working set: 32 MiB rewritten at 64 MiB/s (within one window)"
+( lab_e2e 47415 0 -s stuck --wss 32 --bound 12
+  check_against_qemu cancelled ) || { echo "FAIL small wss"; failed=$((failed + 1)); }
 
 echo "=== stuck: 64 MiB/s over 256 MiB, and a check during the migration"
 during_migration() {
