@@ -240,7 +240,7 @@ static void print_json_vm(const struct lm_probe_result *p, const struct lm_pf_in
 			  const struct lm_pf_result *r, const char *error)
 {
 	struct timespec ts;
-	json_t *o;
+	json_t *o, *res = NULL;
 	char *s;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -253,7 +253,8 @@ static void print_json_vm(const struct lm_probe_result *p, const struct lm_pf_in
 	if (error)
 		json_object_set_new(o, "error", json_string(error));
 	else
-		json_object_update(o, json_result(in, r));
+		json_object_update(o, res = json_result(in, r));
+	json_decref(res);
 	s = json_dumps(o, JSON_COMPACT);
 	if (s)
 		printf("%s\n", s);
