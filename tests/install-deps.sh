@@ -9,11 +9,11 @@
 #          prometheus (promtool: t_fleet checks and unit-tests the alerting
 #          rules; Debian's package also enables a Prometheus server on :9090,
 #          `systemctl disable --now prometheus` if it is not wanted), python3
-#          (t_fleet's metric-name check)
+#          (t_fleet's metric-name check), jq (t_lab_check reads lmtrace check's JSON)
 set -eu
 pkgs="make gcc gcc-multilib clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
       libjansson-dev libmicrohttpd-dev qemu-system-x86 curl tmux librsvg2-bin util-linux
-      libclang-rt-14-dev ca-certificates prometheus python3"
+      libclang-rt-14-dev ca-certificates prometheus python3 jq"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

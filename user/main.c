@@ -17,6 +17,7 @@ static const struct command commands[] = {
 	{ "trace", lm_cmd_trace, "watch live migrations (the default: lmtrace -p PID ...)" },
 	{ "replay", lm_cmd_replay, "replay a recording through the estimator and outputs" },
 	{ "report", lm_cmd_report, "draw a recording as SVG or HTML" },
+	{ "check", lm_cmd_check, "before a migration: will it converge, and what it needs" },
 };
 
 static int help(void)

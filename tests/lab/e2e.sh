@@ -87,7 +87,8 @@ start_lmtrace() {
 #   LATE_SECONDS = 0: lmtrace attaches before `migrate`; else that long after.
 #   @WORK@ in an option stands for the test's work directory.
 #   A function during_migration, if defined, runs in the background from
-#   `migrate` until lmlab exits.
+#   `migrate` until lmlab exits; before_migration, if defined, runs once
+#   lmtrace traces, before `migrate` (LATE_SECONDS 0 only).
 # Leaves $work/lab.jsonl and $work/trace.jsonl; exits on a harness failure.
 lab_e2e() {
 	local port=$1 late=$2
@@ -106,6 +107,9 @@ lab_e2e() {
 	echo "source QEMU pid $src_pid (lmlab $*)"
 	if [ "$late" = 0 ]; then
 		start_lmtrace
+		if declare -F before_migration >/dev/null; then
+			before_migration
+		fi
 		touch "$work/go"
 	else
 		touch "$work/go"

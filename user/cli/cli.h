@@ -10,5 +10,6 @@
 int lm_cmd_trace(int argc, char **argv);	/* lmtrace [trace] [OPTIONS] */
 int lm_cmd_replay(int argc, char **argv);	/* lmtrace replay FILE [OPTIONS] */
 int lm_cmd_report(int argc, char **argv);	/* lmtrace report FILE -o OUT */
+int lm_cmd_check(int argc, char **argv);	/* lmtrace check -p PID --qmp SOCKET [OPTIONS] */
 
 #endif /* LM_CLI_H */

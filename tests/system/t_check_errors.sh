@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# lmtrace check on bad input: one clear line on stderr and the right exit
+# code, never a hang: usage errors (2), a QMP socket that is not there, and
+# a QEMU that answers QMP but runs no KVM VM (1).
+set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+require_root
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
+
+tmp=$(mktemp -d /tmp/lmtrace-check-errors.XXXXXX) || exit 1
+qemu_pid=
+trap '[ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+failures=0
+
+# expect NAME WANT_RC PATTERN -- COMMAND...: exit code and a stderr line matching PATTERN.
+expect() {
+	local name=$1 want=$2 pattern=$3 rc
+	shift 4
+	timeout -k 2 30 "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	rc=$?
+	if [ "$rc" -ne "$want" ] || ! grep -Eq -- "$pattern" "$tmp/err"; then
+		echo "FAIL $name: exit $rc (want $want), stderr:"
+		sed 's/^/    /' "$tmp/err"
+		failures=$((failures + 1))
+	else
+		echo "ok   $name: exit $rc, $(grep -E -- "$pattern" "$tmp/err" | head -n 1)"
+	fi
+}
+
+expect "no VM" 2 "which VM" -- "$LMTRACE" check
+expect "-p alone" 2 "go together" -- "$LMTRACE" check -p 1
+expect "bad pair" 2 "PID=SOCKET" -- "$LMTRACE" check 12ab
+expect "bad pid" 2 "invalid pid" -- "$LMTRACE" check x=/tmp/s
+expect "bad bandwidth" 2 "invalid bandwidth" -- "$LMTRACE" check -p 1 --qmp /tmp/s --bandwidth 1e300G
+expect "bad limit" 2 "invalid downtime limit" -- "$LMTRACE" check -p 1 --qmp /tmp/s --downtime-limit 0
+expect "bad probe" 2 "invalid --max-probe" -- "$LMTRACE" check -p 1 --qmp /tmp/s --max-probe 0.5
+expect "no socket" 1 "cannot open QMP socket $tmp/none" -- "$LMTRACE" check -p 1 --qmp "$tmp/none"
+
+# QEMU with no accelerator VM: QMP answers, but there is no KVM VM to measure.
+qemu-system-x86_64 -M none -accel tcg -display none -nodefaults -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
+	>"$tmp/qemu.log" 2>&1 &
+qemu_pid=$!
+for _ in $(seq 50); do [ -S "$tmp/qmp.sock" ] && break; sleep 0.1; done
+expect "not a VMM" 1 "not a VMM|tracer stopped" -- "$LMTRACE" check -p "$qemu_pid" --qmp "$tmp/qmp.sock"
+[ "$failures" -eq 0 ] || fail "$failures case(s) failed"
+echo "every bad input was refused clearly"
