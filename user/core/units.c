@@ -154,3 +154,18 @@ size_t lm_sanitize_name(char *dst, size_t len, const char *src)
 {
 	return lm_sanitize_text(dst, len, src, strlen(src));
 }
+
+const char *lm_act_kind_name(uint32_t action)
+{
+	static const char *const names[] = { "none", "throttle", "downtime", "postcopy", "cancel",
+					     "release" };
+
+	return action < sizeof(names) / sizeof(names[0]) ? names[action] : "unknown";
+}
+
+const char *lm_act_outcome_name(uint32_t outcome)
+{
+	static const char *const names[] = { "dry-run", "applied", "failed", "refused" };
+
+	return outcome < sizeof(names) / sizeof(names[0]) ? names[outcome] : "unknown";
+}
