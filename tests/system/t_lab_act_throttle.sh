@@ -23,4 +23,11 @@ steps=$(summary_key throttle_steps)
 actions "$work/trace.jsonl" | grep -q '^release 0 applied' || fail "lmtrace did not release the throttle"
 params_restored || fail "QEMU's parameters after the migration differ from those before it"
 replay_same || fail "the replay decided otherwise than live"
+# the counters, as Prometheus gets them (promtool's lint must be clean)
+"$LMTRACE" replay "$work/rec.lmrec" --prom-file "$work/lmtrace.prom" >/dev/null 2>&1
+grep '^lmtrace_actions' "$work/lmtrace.prom"
+grep -q '^lmtrace_actions_applied_total{.*action="throttle"} 1$' "$work/lmtrace.prom" ||
+	fail "lmtrace_actions_applied_total does not count the one throttle"
+promtool check metrics <"$work/lmtrace.prom" >"$work/lint" 2>&1 && [ ! -s "$work/lint" ] ||
+	{ cat "$work/lint"; fail "promtool check metrics"; }
 echo "ok: converged with one step; parameters restored; replay decides the same"

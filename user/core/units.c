@@ -169,3 +169,14 @@ const char *lm_act_outcome_name(uint32_t outcome)
 
 	return outcome < sizeof(names) / sizeof(names[0]) ? names[outcome] : "unknown";
 }
+
+const char *lm_act_fmt(char *buf, size_t len, uint32_t action, uint32_t value)
+{
+	if (action == LM_ACT_THROTTLE)
+		snprintf(buf, len, "throttle %u %%", value);
+	else if (action == LM_ACT_DOWNTIME)
+		snprintf(buf, len, "downtime limit %u ms", value);
+	else
+		snprintf(buf, len, "%s", lm_act_kind_name(action));
+	return buf;
+}

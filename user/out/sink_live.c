@@ -159,17 +159,16 @@ static void wrapped(FILE *f, const char *s, int width, int lines)
 /* --act: the last action and its outcome (the block's last line, blank without --act). */
 static void act_line(FILE *f, const struct lm_vm_view *vm, int cols)
 {
-	char line[LM_REASON_MAX + 96];
+	char line[LM_REASON_MAX + 96], act[48];
 
 	if (!vm->act_on)
 		return;
 	if (vm->act_last_ts_s < 0)
 		snprintf(line, sizeof(line), "  act%s: no action yet", vm->act_cfg.apply ? "" : " (dry run)");
 	else
-		snprintf(line, sizeof(line), "  act%s: %s %u%s %s at round %u: %s",
-			 vm->act_cfg.apply ? "" : " (dry run)", lm_act_kind_name(vm->act_last_action),
-			 vm->act_last_value, vm->act_last_action == LM_ACT_THROTTLE ? " %" :
-			 vm->act_last_action == LM_ACT_DOWNTIME ? " ms" : "",
+		snprintf(line, sizeof(line), "  act%s: %s %s at round %u: %s",
+			 vm->act_cfg.apply ? "" : " (dry run)",
+			 lm_act_fmt(act, sizeof(act), vm->act_last_action, vm->act_last_value),
 			 lm_act_outcome_name(vm->act_last_outcome), vm->act_last_round, vm->act_last_reason);
 	clipped(f, line, cols - 1);
 }
