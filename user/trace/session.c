@@ -58,6 +58,8 @@ struct session {
 	struct lm_vm_scan scan;		/* dirty logging, read without hooks */
 	struct { uint32_t pid; struct lm_act_decision d; } acts[MAX_ACTS];	/* decided, not yet sent */
 	int nacts;
+	int act_identified;		/* --qmp's socket is served by pids[0] */
+	char act_warning[256];		/* a dry run on a socket it did not identify */
 };
 
 static uint64_t mono_ns(void)
@@ -206,37 +208,46 @@ static void run_actions(struct session *s)
 /*
  * --act on the one VM --qmp belongs to: only if the socket's server is that
  * pid (a wrong socket would have lmtrace act on another VM). Applying on a
- * VM it did not identify is an error; a dry run says so and goes on.
+ * VM it did not identify is an error, before anything else is set up; a
+ * dry run says so and goes on.
  */
-static int start_act(struct session *s)
+static int check_act_identity(struct session *s)
 {
 	const struct lm_session_opts *o = s->opts;
-	struct lm_obs_act_config cfg = *o->act;
+	char who[96];
+
+	s->act_identified = s->qmp.peer_pid == o->pids[0];
+	if (s->act_identified)
+		return 0;
+	if (s->qmp.peer_pid > 0)
+		snprintf(who, sizeof(who), "is served by pid %d", s->qmp.peer_pid);
+	else
+		snprintf(who, sizeof(who), "has no server pid lmtrace can read (%s)",
+			 strerror(-s->qmp.peer_pid));
+	if (o->act->apply) {
+		fprintf(stderr, "lmtrace: --act --apply: the QMP socket %s %s, not by -p %d: lmtrace "
+			"acts only on a VM it is sure it identified (give QEMU's own -qmp socket of "
+			"that pid)\n", o->qmp_path, who, (int)o->pids[0]);
+		return -EINVAL;
+	}
+	snprintf(s->act_warning, sizeof(s->act_warning), "--act (dry run): the QMP socket %s %s, "
+		 "not by pid %d: --apply would refuse to act on it", o->qmp_path, who, (int)o->pids[0]);
+	return 0;
+}
+
+/* The VM is tracked: its --act settings go to the pipeline (and a recording). */
+static void start_act(struct session *s)
+{
+	const struct lm_session_opts *o = s->opts;
 	struct lm_obs obs = { .kind = LM_OBS_ACT_CONFIG, .pid = (uint32_t)o->pids[0] };
 
-	cfg.identified = s->qmp.peer_pid == o->pids[0];
-	if (!cfg.identified) {
-		char who[96];
-
-		if (s->qmp.peer_pid > 0)
-			snprintf(who, sizeof(who), "is served by pid %d", s->qmp.peer_pid);
-		else
-			snprintf(who, sizeof(who), "has no server pid lmtrace can read (%s)",
-				 strerror(-s->qmp.peer_pid));
-		if (cfg.apply) {
-			fprintf(stderr, "lmtrace: --act --apply: the QMP socket %s %s, not by -p %d: "
-				"lmtrace acts only on a VM it is sure it identified (give QEMU's own "
-				"-qmp socket of that pid)\n", o->qmp_path, who, (int)o->pids[0]);
-			return -EINVAL;
-		}
-		lm_pipeline_message(s->pipe, 1, "--act (dry run): the QMP socket %s %s, not by pid %d: "
-				    "--apply would refuse to act on it", o->qmp_path, who, (int)o->pids[0]);
-	}
+	if (s->act_warning[0])
+		lm_pipeline_message(s->pipe, 1, "%s", s->act_warning);
 	obs.ts_ns = mono_ns() + s->realtime_offset_ns;
-	obs.act_config = cfg;
+	obs.act_config = *o->act;
+	obs.act_config.identified = (uint32_t)s->act_identified;
 	lm_pipeline_feed(s->pipe, &obs);
 	lm_pipeline_on_act(s->pipe, on_act, s);
-	return 0;
 }
 
 static int add_vm(struct session *s, pid_t pid)
@@ -454,6 +465,11 @@ static int open_session(struct session *s)
 			return ret;
 		}
 		s->qmp_open = 1;
+		if (o->act) {
+			ret = check_act_identity(s);
+			if (ret)
+				return ret;
+		}
 	}
 	ret = lm_tracer_open(&s->tracer, &topts, on_event, s, err, sizeof(err));
 	if (ret) {
@@ -471,11 +487,8 @@ static int open_session(struct session *s)
 			return ret;
 		}
 	}
-	if (o->act) {
-		ret = start_act(s);
-		if (ret)
-			return ret;
-	}
+	if (o->act)
+		start_act(s);
 	if (!o->npids) {
 		discover_vms(s);
 		if (!lm_pipeline_tracked(s->pipe, 0, &(uint32_t){ 0 }, &(int64_t){ 0 }))
