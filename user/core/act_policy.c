@@ -155,15 +155,16 @@ static int try_throttle(struct lm_act_state *st, const struct lm_estimate *e, ui
 	st->throttle_round = 0;
 	st->throttle_steps++;
 	st->changed = 1;
+	/* what lmtrace concludes first: a long estimator reason is cut, never the conclusion */
 	if (need > cap)
 		return decide(st, e, d, LM_ACT_THROTTLE, p, 0,
-			      "needs %u %% (%s), above --max-throttle %u %%: %u %% is not enough to "
-			      "converge, held there at most", need, e->reason, cap, cap);
+			      "needs %u %%, above --max-throttle %u %%: %u %% is not enough to converge, "
+			      "held there at most; model: %s", need, cap, cap, e->reason);
 	if (st->throttle_steps > 1)
 		return decide(st, e, d, LM_ACT_THROTTLE, p, 1,
-			      "still not-converging after %u rounds under it: %u %% converges (%s)",
-			      st->round - st->last_round, p, e->reason);
-	return decide(st, e, d, LM_ACT_THROTTLE, p, 1, "%u %% converges (%s)", p, e->reason);
+			      "still not-converging after %u rounds under the last step: %u %% converges; "
+			      "model: %s", st->round - st->last_round, p, e->reason);
+	return decide(st, e, d, LM_ACT_THROTTLE, p, 1, "%u %% converges; model: %s", p, e->reason);
 }
 
 /* A firm, measured not-converging verdict during the iterative rounds. */
