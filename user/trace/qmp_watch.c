@@ -96,9 +96,14 @@ static void publish(struct lm_qmp_watch *w, int state, const struct lm_obs_param
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* Carry out the queued actions, in order; without a connection they fail. */
+/*
+ * Carry out the queued actions, in order. They fail without a connection,
+ * and on one whose server is no longer the pid checked at open (QEMU gone
+ * and another process at the same path): lmtrace acts on no other VM.
+ */
 static void run_jobs(struct lm_qmp_watch *w, struct lm_qmp *q)
 {
+	int other = q && w->peer_pid > 0 && lm_qmp_peer_pid(q) != w->peer_pid;
 	struct lm_act_decision d;
 	struct lm_obs_action out;
 	char why[160];
@@ -113,7 +118,7 @@ static void run_jobs(struct lm_qmp_watch *w, struct lm_qmp *q)
 		memmove(&w->jobs[0], &w->jobs[1], --w->njobs * sizeof(w->jobs[0]));
 		w->running = 1;
 		pthread_mutex_unlock(&w->lock);
-		if (q) {
+		if (q && !other) {
 			lm_qmp_act_run(q, &w->saved, &d, &out, why, sizeof(why));
 		} else {
 			memset(&out, 0, sizeof(out));
@@ -121,8 +126,9 @@ static void run_jobs(struct lm_qmp_watch *w, struct lm_qmp *q)
 			out.value = d.value;
 			out.round = d.round;
 			out.outcome = LM_ACT_FAILED;
-			out.error = -ENOTCONN;
-			snprintf(why, sizeof(why), "no QMP connection (QEMU gone or not answering)");
+			out.error = other ? -ESRCH : -ENOTCONN;
+			snprintf(why, sizeof(why), other ? "the QMP socket is now served by another process: "
+				 "not sent" : "no QMP connection (QEMU gone or not answering)");
 		}
 		pthread_mutex_lock(&w->lock);
 		if (w->ndone < LM_QMP_JOBS) {
