@@ -103,10 +103,10 @@ static void publish(struct lm_qmp_watch *w, int state, const struct lm_obs_param
  */
 static void run_jobs(struct lm_qmp_watch *w, struct lm_qmp *q)
 {
-	int other = q && w->peer_pid > 0 && lm_qmp_peer_pid(q) != w->peer_pid;
 	struct lm_act_decision d;
 	struct lm_obs_action out;
 	char why[160];
+	int other;
 
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
@@ -114,6 +114,7 @@ static void run_jobs(struct lm_qmp_watch *w, struct lm_qmp *q)
 			pthread_mutex_unlock(&w->lock);
 			return;
 		}
+		other = q && w->peer_pid > 0 && lm_qmp_peer_pid(q) != w->peer_pid;
 		d = w->jobs[0];
 		memmove(&w->jobs[0], &w->jobs[1], --w->njobs * sizeof(w->jobs[0]));
 		w->running = 1;
