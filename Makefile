@@ -6,6 +6,7 @@
 #   make libcore      the pure core, recordings and outputs (no clang, bpftool or libbpf)
 #   make demo         a real live migration, traced live (needs root, /dev/kvm, QEMU)
 #   make bench        overhead benchmarks, ratios against a run without lmtrace
+#   make bench-act    --act throttle against stock auto-converge on lab migrations
 #   make sanitize     the unit tests, lmtrace, kvm_gt and a replay driver built with
 #                     ASan + UBSan into $(OUTPUT)/san/ (tests/system/t_sanitize.sh runs them)
 #   make install      PREFIX=/usr/local DESTDIR= (binary, man page, systemd unit)

@@ -18,3 +18,10 @@ TEST_PROGS += $(LM_BPFSTATS) $(SYSCALL_COST)
 
 bench: all $(LM_BPFSTATS) $(SYSCALL_COST) $(KVM_GT) lab
 	$(Q)OUTPUT=$(OUTPUT) tests/bench/bench.sh $(BENCH_ARGS)
+
+# make bench-act: --act throttle against QEMU's stock auto-converge on the same
+# lab scenarios (tests/bench/act_bench.sh, 8-12 minutes), under the lab lock
+# (one QEMU migration at a time on this machine). ACT_BENCH_ARGS picks scenarios.
+.PHONY: bench-act
+bench-act: all lab
+	$(Q)OUTPUT=$(OUTPUT) flock /tmp/lmtrace-lab.lock tests/bench/act_bench.sh $(ACT_BENCH_ARGS)

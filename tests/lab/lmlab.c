@@ -92,6 +92,7 @@ struct options {
 	double vnc_close_at_s;		/* --vnc-close-at */
 	unsigned go_timeout_s;
 	int keep, quiet;
+	double linger_s;		/* --linger: keep the QEMUs this long after the end */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -680,6 +681,19 @@ static int run_calc_dirty_rate(struct lab_qemu *src, unsigned secs, struct guest
 	return 0;
 }
 
+/* The source's migration parameters as QEMU reports them ("when": before/after). */
+static void emit_params(struct lab_qemu *src, const char *when)
+{
+	json_t *ret = NULL;
+	int err = lm_qmp_execute(src->qmp, "query-migrate-parameters", NULL, &ret);
+
+	if (err) {
+		err_say("query-migrate-parameters (%s): %s", when, strerror(-err));
+		return;
+	}
+	emit("params", json_pack("{s:s, s:o}", "when", when, "reply", ret));
+}
+
 /* After completion: the destination must run and its guest keep reporting. */
 static int check_destination(struct lab_qemu *dst, struct guest_watch *dg, int *alive)
 {
@@ -782,6 +796,9 @@ static void usage(FILE *f)
 "  --port N             destination port on 127.0.0.1 (default 47200)\n"
 "  --dir DIR            sockets and logs here (default: a new mktemp -d, removed)\n"
 "  --keep               keep the directory\n"
+"  --linger SEC         after the end, keep both QEMUs SEC s more, then log the\n"
+"                       source's query-migrate-parameters (\"params\" record, also\n"
+"                       logged before migrate): what a tracer left behind\n"
 "  --poll-ms MS         query-migrate period (default 250)\n"
 "  --qemu PATH, --guest PATH\n"
 "  --bios PATH|default  firmware (default: " QBOOT_ROM " if present, for a\n"
@@ -795,7 +812,7 @@ enum {
 	OPT_RESTART, OPT_READY, OPT_GO, OPT_GO_TIMEOUT, OPT_OUT, OPT_PORT, OPT_DIR, OPT_KEEP,
 	OPT_POLL, OPT_QEMU, OPT_GUEST, OPT_PACE, OPT_THROTTLE_FILE, OPT_BIOS,
 	OPT_TRANSPORT, OPT_MULTIFD_CHANNELS, OPT_XBZRLE, OPT_XBZRLE_CACHE, OPT_POSTCOPY_AFTER,
-	OPT_CALC_DIRTY_RATE, OPT_VNC_CLIENT, OPT_VNC_CLOSE_AT,
+	OPT_CALC_DIRTY_RATE, OPT_VNC_CLIENT, OPT_VNC_CLOSE_AT, OPT_LINGER,
 };
 
 static const struct option long_opts[] = {
@@ -832,6 +849,7 @@ static const struct option long_opts[] = {
 	{ "port", required_argument, 0, OPT_PORT },
 	{ "dir", required_argument, 0, OPT_DIR },
 	{ "keep", no_argument, 0, OPT_KEEP },
+	{ "linger", required_argument, 0, OPT_LINGER },
 	{ "poll-ms", required_argument, 0, OPT_POLL },
 	{ "qemu", required_argument, 0, OPT_QEMU },
 	{ "guest", required_argument, 0, OPT_GUEST },
@@ -919,6 +937,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_PORT: o->port = (unsigned)atoi(optarg); break;
 		case OPT_DIR: o->dir = optarg; break;
 		case OPT_KEEP: o->keep = 1; break;
+		case OPT_LINGER: o->linger_s = atof(optarg); break;
 		case OPT_POLL: o->poll_ms = (unsigned)atoi(optarg); break;
 		case OPT_QEMU: o->qemu = optarg; break;
 		case OPT_GUEST: o->guest = optarg; break;
@@ -1139,6 +1158,8 @@ int main(int argc, char **argv)
 	}
 	if (o.go_path && wait_go_file(o.go_path, o.go_timeout_s))
 		goto cleanup;
+	if (o.linger_s > 0)
+		emit_params(&src, "before");
 
 	if (o.vnc_client) {
 		err = lab_vnc_connect(&vnc, vnc_port, 5000);
@@ -1279,6 +1300,11 @@ int main(int argc, char **argv)
 		print_qemu_log_tail(&src);
 		print_qemu_log_tail(&dst);
 		result_status = "failed";
+	}
+
+	if (o.linger_s > 0) {
+		idle_ms((int)(o.linger_s * 1000), &sg, &vnc);
+		emit_params(&src, "after");
 	}
 
 cleanup:

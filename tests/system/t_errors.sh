@@ -81,6 +81,19 @@ else
 	echo "FAIL: $OUTPUT/tests/lm_synth missing (make $OUTPUT/tests/lm_synth)"; failures=$((failures + 1))
 fi
 expect "qmp needs one pid" 2 "--qmp needs exactly one" -- "$LMTRACE" --qmp /nonexistent
+# --act writes to a VM only over its QMP socket, and only when asked and bounded.
+expect "act without qmp" 2 "--act acts over QEMU's QMP socket" -- "$LMTRACE" -p 1 --act throttle
+expect "unknown act policy" 2 "unknown --act policy 'slow'" -- \
+	"$LMTRACE" -p 1 --qmp /nonexistent --act throttle,slow
+expect "apply without act" 2 "--apply carries out --act's actions" -- \
+	"$LMTRACE" -p 1 --qmp /nonexistent --apply
+expect "cancel without give-up" 2 "--act cancel needs --give-up-after" -- \
+	"$LMTRACE" -p 1 --qmp /nonexistent --act cancel
+expect "downtime without max" 2 "--act downtime needs --max-downtime" -- \
+	"$LMTRACE" -p 1 --qmp /nonexistent --act downtime
+expect "max-throttle range" 2 "invalid --max-throttle '100': give 1 to 99" -- \
+	"$LMTRACE" -p 1 --qmp /nonexistent --act throttle --max-throttle 100
+expect "act in replay" 2 "--act does not apply" -- "$LMTRACE" replay /nonexistent --act throttle
 expect "missing recording" 1 "nonexistent.lmt" -- "$LMTRACE" -r "$tmp/nonexistent.lmt"
 
 # No privileges: as nobody, lmtrace may neither read a root VMM's fds nor load BPF.

@@ -344,6 +344,28 @@ static void test_open_errors(const char *dir)
 	ASSERT_EQ(lm_record_open("/", &r, err, sizeof(err)), -EISDIR, "a directory");
 }
 
+/* --act's observations keep every field through the codec (replay decides from them). */
+static void test_act_obs(void)
+{
+	struct lm_obs cfg = { .kind = LM_OBS_ACT_CONFIG, .pid = 42, .ts_ns = 1764075600000000001ull },
+		      act = { .kind = LM_OBS_ACTION, .pid = 42, .ts_ns = 1764075601000000002ull }, back;
+	uint8_t buf[LM_REC_OBS_LEN];
+
+	cfg.act_config = (struct lm_obs_act_config){ .policies = LM_ACT_P_THROTTLE | LM_ACT_P_CANCEL,
+		.apply = 1, .max_throttle_pct = 80, .max_downtime_ms = 1500,
+		.give_up_after_ms = 600000, .identified = 1 };
+	act.action = (struct lm_obs_action){ .action = LM_ACT_THROTTLE, .outcome = LM_ACT_FAILED,
+		.value = 62, .round = 7, .error = -EREMOTEIO, .qemu_throttle_pct = 99,
+		.qemu_downtime_ms = 300 };
+	ASSERT_EQ(lm_obs_encode(buf, &cfg), 0, "act config encodes");
+	ASSERT_EQ(lm_obs_decode(&back, buf), 0, "act config decodes");
+	ASSERT_TRUE(!memcmp(&back, &cfg, sizeof(cfg)), "act config round trip");
+	ASSERT_EQ(lm_obs_encode(buf, &act), 0, "action encodes");
+	ASSERT_EQ(lm_obs_decode(&back, buf), 0, "action decodes");
+	ASSERT_TRUE(!memcmp(&back, &act, sizeof(act)), "action round trip");
+	ASSERT_EQ(back.action.error, -EREMOTEIO, "a negative errno survives");
+}
+
 int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/lmtrace-test-record.XXXXXX", path[512];
@@ -355,6 +377,7 @@ int main(int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "%s/t.lmrec", dir);
 	test_little_endian();
+	test_act_obs();
 	test_round_trip(path);
 	test_truncation(path);
 	test_bit_flips(path);

@@ -89,11 +89,19 @@ static int replay(const struct lm_options *o, struct lm_pipeline *pipe)
 
 static int trace(const struct lm_options *o, struct lm_pipeline *pipe)
 {
+	struct lm_obs_act_config act = {
+		.policies = o->act_policies, .apply = (uint32_t)o->act_apply,
+		.max_throttle_pct = o->max_throttle_pct > 0 ? (uint32_t)o->max_throttle_pct :
+							      ACT_MAX_THROTTLE_DEFAULT,
+		.max_downtime_ms = o->max_downtime_ms > 0 ? (uint32_t)o->max_downtime_ms : 0,
+		.give_up_after_ms = o->give_up_after_s > 0 ? (uint64_t)(o->give_up_after_s * 1000) : 0,
+	};
 	struct lm_session_opts so = {
 		.pids = o->pids, .npids = o->npids, .interval_s = o->interval_s,
 		.duration_s = o->duration_s, .port = o->port, .qmp_path = o->qmp_path,
 		.verbose = o->verbose, .no_fentry = o->no_fentry, .no_kprobe = o->no_kprobe,
 		.no_send_tp = o->no_send_tp, .hooks_always = o->hooks_always, .vms = o->vms, .nvms = o->nvms,
+		.act = o->act_policies ? &act : NULL,
 	};
 
 	return lm_session_run(&so, pipe, &stop_requested);

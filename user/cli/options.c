@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/options.h"
+#include "core/act_policy.h"
 #include "core/units.h"
 
 /* The ranges the help states; anything outside is a usage error. */
@@ -41,6 +42,8 @@ static const char doc[] =
 "    lmtrace --prom-file /var/lib/node_exporter/lmtrace.prom\n"
 "    lmtrace --listen 9595                    # Prometheus /metrics on 127.0.0.1:9595\n"
 "    lmtrace --vm 'db-*' --listen 9595        # only VMs named db-* (-name, libvirt domain)\n"
+"    lmtrace -p 1234 --qmp /run/vm1.qmp --act throttle           # what it would do (dry run)\n"
+"    lmtrace -p 1234 --qmp /run/vm1.qmp --act throttle,cancel --apply --give-up-after 600\n"
 "\n"
 "Exit status: 0 on success, 1 on a runtime error (no such process, not a VMM,\n"
 "no privileges, BPF failure, output error), 2 on a usage error.\n"
@@ -50,7 +53,9 @@ static const char doc[] =
 enum {
 	OPT_CSV = 1000, OPT_PORT, OPT_QMP, OPT_DOWNTIME, OPT_BANDWIDTH, OPT_PROM, OPT_LISTEN,
 	OPT_ROWS, OPT_NO_FENTRY, OPT_NO_KPROBE, OPT_SWITCHOVER, OPT_NO_SEND_TP, OPT_VM, OPT_HOOKS,
+	OPT_ACT, OPT_APPLY, OPT_MAX_THROTTLE, OPT_MAX_DOWNTIME, OPT_GIVE_UP,
 };
+
 
 static const struct argp_option options[] = {
 	{ "pid", 'p', "PID[,PID...]", 0, "VMM process(es) to trace (default: every process with /dev/kvm open)", 0 },
@@ -84,6 +89,17 @@ static const struct argp_option options[] = {
 	  "only while a traced VM has dirty logging on; where they are syscall tracepoints, every "
 	  "process on the host pays for them while attached) or 'always' (also sees the instant "
 	  "logging comes on: exact time and bytes of round 1)", 0 },
+	{ "act", OPT_ACT, "POLICY[,POLICY...]", 0, "With --qmp: act on a migration that will not "
+	  "converge: throttle (the recommended vCPU throttle), downtime (raise downtime-limit up to "
+	  "--max-downtime), postcopy (switch to postcopy), cancel (after --give-up-after). A dry run "
+	  "(decided, shown, recorded, nothing sent) unless --apply", 0 },
+	{ "apply", OPT_APPLY, NULL, 0, "Carry --act's actions out over QMP", 0 },
+	{ "max-throttle", OPT_MAX_THROTTLE, "PCT", 0, "Highest vCPU throttle --act may set, 1 to 99 "
+	  "(default 80)", 0 },
+	{ "max-downtime", OPT_MAX_DOWNTIME, "MS", 0, "Highest downtime-limit --act downtime may set, "
+	  "1 to 3600000 ms (required by it)", 0 },
+	{ "give-up-after", OPT_GIVE_UP, "SECONDS", 0, "--act cancel: not before this long into the "
+	  "migration, 1 to 604800 (required by it)", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf messages)", 0 },
 	{},
 };
@@ -158,6 +174,33 @@ static void parse_vms(struct argp_state *state, struct lm_options *o, char *arg)
 	}
 }
 
+/* --act and its bounds: lmtrace writes to a VM only through QMP, and only when asked. */
+static void check_act(struct argp_state *state, const struct lm_options *o)
+{
+	if (!o->act_policies) {
+		if (o->act_apply)
+			argp_error(state, "--apply carries out --act's actions: give --act POLICY too");
+		if (o->max_throttle_pct > 0 || o->max_downtime_ms > 0 || o->give_up_after_s > 0)
+			argp_error(state, "--max-throttle, --max-downtime and --give-up-after bound --act: "
+				   "give --act POLICY too");
+		return;
+	}
+	if (o->replay_path)
+		argp_error(state, "a replay decides again from the recording's own --act settings: "
+			   "--act does not apply");
+	if (!o->qmp_path)
+		argp_error(state, "--act acts over QEMU's QMP socket: give --qmp SOCKET (and -p PID)");
+	if ((o->act_policies & LM_ACT_P_DOWNTIME) && !(o->max_downtime_ms > 0))
+		argp_error(state, "--act downtime needs --max-downtime MS: the longest pause you allow");
+	if ((o->act_policies & LM_ACT_P_CANCEL) && !(o->give_up_after_s > 0))
+		argp_error(state, "--act cancel needs --give-up-after SECONDS: how long a migration may "
+			   "run before it is given up");
+	if (o->max_downtime_ms > 0 && !(o->act_policies & LM_ACT_P_DOWNTIME))
+		argp_error(state, "--max-downtime bounds --act downtime, which is not among the policies");
+	if (o->give_up_after_s > 0 && !(o->act_policies & LM_ACT_P_CANCEL))
+		argp_error(state, "--give-up-after bounds --act cancel, which is not among the policies");
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct lm_options *o = state->input;
@@ -192,6 +235,26 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->hooks_always = !strcmp(arg, "always");
 		break;
 	case OPT_VM: parse_vms(state, o, arg); break;
+	case OPT_ACT: {
+		char bad[64];
+
+		if (lm_act_parse_policies(arg, &o->act_policies, bad, sizeof(bad)))
+			argp_error(state, "unknown --act policy '%s': give throttle, downtime, postcopy "
+				   "or cancel, comma-separated", bad);
+		break;
+	}
+	case OPT_APPLY: o->act_apply = 1; break;
+	case OPT_MAX_THROTTLE:
+		o->max_throttle_pct = parse_number(state, "--max-throttle", arg, 1, 99, "1 to 99 (%)");
+		break;
+	case OPT_MAX_DOWNTIME:
+		o->max_downtime_ms = parse_number(state, "--max-downtime", arg, DOWNTIME_MIN_MS,
+						  LM_DOWNTIME_LIMIT_MAX_MS, "1 to 3600000 ms");
+		break;
+	case OPT_GIVE_UP:
+		o->give_up_after_s = parse_number(state, "--give-up-after", arg, 1, 604800,
+						  "1 to 604800 seconds");
+		break;
 	case OPT_DOWNTIME:
 		o->downtime_limit_ms = parse_number(state, "downtime limit", arg, DOWNTIME_MIN_MS,
 						    LM_DOWNTIME_LIMIT_MAX_MS, "1 to 3600000 ms");
@@ -222,6 +285,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--vm picks VMs by name when lmtrace follows every VMM: not with -p or a replay");
 		if (o->qmp_path && o->npids != 1)
 			argp_error(state, "--qmp needs exactly one -p PID (the QEMU it belongs to)");
+		check_act(state, o);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -239,6 +303,9 @@ void lm_options_parse(struct lm_options *o, enum lm_options_mode mode, int argc,
 	o->downtime_limit_ms = -1;
 	o->bandwidth_Bps = -1;
 	o->switchover_Bps = -1;
+	o->max_throttle_pct = -1;
+	o->max_downtime_ms = -1;
+	o->give_up_after_s = -1;
 	argp_err_exit_status = 2;
 	argp_parse(&argp, argc, argv, 0, NULL, o);
 }

@@ -31,7 +31,15 @@ struct lm_options {
 	int no_fentry, no_kprobe;	/* --no-fentry/--no-kprobe: force fallbacks (testing) */
 	int no_send_tp;			/* --no-send-tracepoint: count bytes via sendmsg() (testing) */
 	int hooks_always;		/* --hooks always: dirty-log hooks attached all the time */
+	uint32_t act_policies;		/* --act: LM_ACT_P_*, 0 = lmtrace never acts */
+	int act_apply;			/* --apply: carry actions out (else a dry run) */
+	double max_throttle_pct;	/* --max-throttle (default 80) */
+	double max_downtime_ms;		/* --max-downtime, <0 = none */
+	double give_up_after_s;		/* --give-up-after, <0 = none */
 };
+
+/* --max-throttle's default: QEMU's auto-converge goes to 99 %; at 80 % a guest still runs a fifth of the time. */
+#define ACT_MAX_THROTTLE_DEFAULT 80
 
 enum lm_options_mode {
 	LM_OPTS_TRACE,		/* lmtrace [trace] [OPTIONS] (-r FILE replays too) */

@@ -1435,6 +1435,8 @@ int lm_est_feed(struct lm_estimator *e, const struct lm_obs *o)
 {
 	double now = rel_s(e, o->ts_ns);
 
+	if (o->kind == LM_OBS_ACT_CONFIG || o->kind == LM_OBS_ACTION)
+		return 0;	/* --act's own records: nothing the model measures */
 	e->params_changed_now = e->measured_now = 0;
 	advance_clock(e, now);
 	switch (o->kind) {

@@ -17,6 +17,8 @@ enum lm_obs_kind {
 	LM_OBS_END = 4,		/* migration ended: cancelled, completed or process gone */
 	LM_OBS_PARAMS = 5,	/* migration parameters (command line or QMP) */
 	LM_OBS_DIRTY_RATE = 6,	/* a dirty-logging window that was no migration (calc-dirty-rate) */
+	LM_OBS_ACT_CONFIG = 7,	/* --act: the policies and bounds lmtrace may act on this VM with */
+	LM_OBS_ACTION = 8,	/* what became of an action the policy decided (QEMU's reply) */
 };
 
 enum lm_end_reason {
@@ -121,6 +123,52 @@ struct lm_obs_dirty_rate {
 	uint32_t pad;
 };
 
+/*
+ * --act's settings for one VM, as an observation so that a recording
+ * carries them and replay decides exactly as live did.
+ */
+struct lm_obs_act_config {
+	uint32_t policies;		/* LM_ACT_P_* */
+	uint32_t apply;			/* 0: dry run (decide, record, write nothing) */
+	uint32_t max_throttle_pct;	/* --max-throttle */
+	uint32_t max_downtime_ms;	/* --max-downtime, 0 = none given */
+	uint64_t give_up_after_ms;	/* --give-up-after, 0 = none given */
+	uint32_t identified;		/* 1: the QMP socket's server is this pid */
+	uint32_t pad;
+};
+#define LM_ACT_P_THROTTLE	(1u << 0)
+#define LM_ACT_P_DOWNTIME	(1u << 1)
+#define LM_ACT_P_POSTCOPY	(1u << 2)
+#define LM_ACT_P_CANCEL		(1u << 3)
+
+/* What the policy decides (act_policy.h); LM_ACT_NONE is no decision. */
+enum lm_act_kind {
+	LM_ACT_NONE = 0,
+	LM_ACT_THROTTLE = 1,	/* hold QEMU's vCPU throttle at value % */
+	LM_ACT_DOWNTIME = 2,	/* downtime-limit = value ms */
+	LM_ACT_POSTCOPY = 3,	/* migrate-start-postcopy */
+	LM_ACT_CANCEL = 4,	/* migrate_cancel */
+	LM_ACT_RELEASE = 5,	/* the migration ended: restore what lmtrace changed */
+};
+
+/* The outcome of one decided action, fed back by the tracer (or recorded). */
+struct lm_obs_action {
+	uint32_t action;	/* enum lm_act_kind */
+	uint32_t outcome;	/* enum lm_act_outcome */
+	uint32_t value;		/* throttle %, downtime-limit ms; 0 otherwise */
+	uint32_t round;		/* the sync round it was decided at */
+	int32_t error;		/* 0, or -errno of the QMP command (-EREMOTEIO: QEMU said no) */
+	uint32_t qemu_throttle_pct;	/* QEMU's max-cpu-throttle after it (throttle, release) */
+	uint32_t qemu_downtime_ms;	/* QEMU's downtime-limit after it (downtime, release) */
+	uint32_t pad;
+};
+enum lm_act_outcome {
+	LM_ACT_DRY_RUN = 0,	/* decided, not written (no --apply) */
+	LM_ACT_APPLIED = 1,	/* QEMU accepted every command */
+	LM_ACT_FAILED = 2,	/* a command failed (error says which way) */
+	LM_ACT_REFUSED = 3,	/* not sent: QEMU cannot do it here (capability off, old QEMU) */
+};
+
 struct lm_obs {
 	uint32_t kind;		/* enum lm_obs_kind */
 	uint32_t pid;		/* VMM process */
@@ -132,6 +180,8 @@ struct lm_obs {
 		struct lm_obs_end end;
 		struct lm_obs_params params;
 		struct lm_obs_dirty_rate dirty_rate;
+		struct lm_obs_act_config act_config;
+		struct lm_obs_action action;
 	};
 };
 _Static_assert(sizeof(struct lm_obs) == 72, "lm_obs layout");

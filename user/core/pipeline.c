@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/act_policy.h"
 #include "core/estimator.h"
 #include "core/units.h"
 #include "core/pipeline.h"
@@ -13,6 +14,7 @@
 struct lm_pipe_vm {
 	struct lm_vm_view view;
 	struct lm_estimator est;
+	struct lm_act_state act;	/* --act's decisions */
 	struct lm_vmtrack *track;	/* live tracing only, NULL once untracked */
 	int64_t cookie;
 	struct lm_pipeline *p;		/* for the tracker's emit callback */
@@ -56,6 +58,8 @@ static struct lm_pipe_vm *find_or_add_vm(struct lm_pipeline *p, uint32_t pid)
 	vm->view.first_ts_s = -1;
 	vm->view.measured_dirty_Bps = -1;
 	vm->view.migration_start_ts_s = -1;
+	vm->view.act_last_ts_s = -1;
+	lm_act_init(&vm->act);
 	lm_est_init(&vm->est, &p->cfg);
 	vm->view.est = *lm_est_current(&vm->est);
 	p->vms[p->nvms++] = vm;
@@ -138,6 +142,23 @@ static void update_view(struct lm_vm_view *vm, const struct lm_obs *o)
 		if (o->params.ram_bytes)
 			vm->ram_bytes = o->params.ram_bytes;
 		break;
+	case LM_OBS_ACT_CONFIG:
+		vm->act_on = 1;
+		vm->act_cfg = o->act_config;
+		break;
+	case LM_OBS_ACTION:
+		if (o->action.action < LM_ACT_KINDS) {
+			vm->actions[o->action.action]++;
+			if (o->action.outcome == LM_ACT_APPLIED)
+				vm->actions_applied[o->action.action]++;
+		}
+		vm->act_last_action = o->action.action;
+		vm->act_last_value = o->action.value;
+		vm->act_last_round = o->action.round;
+		vm->act_last_outcome = o->action.outcome;
+		vm->act_last_error = o->action.error;
+		vm->act_last_ts_s = ts_s;
+		break;
 	case LM_OBS_DIRTY_RATE:
 		vm->dirty_rate_windows++;
 		vm->measured_window_s = o->dirty_rate.window_ns / 1e9;
@@ -156,12 +177,25 @@ static void watch_streams(struct lm_pipeline *p)
 			p->error = err > 0 ? -err : -EIO;
 }
 
+/* An action's outcome: the decision behind it, for the outputs. */
+static void explain_action(struct lm_vm_view *vm, const struct lm_act_decision *d, int act)
+{
+	snprintf(vm->act_last_reason, sizeof(vm->act_last_reason), "%s", d->reason);
+	vm->act_last_sufficient = d->sufficient;
+	vm->act_last_est = d->est;
+	if (act < 0) {
+		vm->act_last_est = vm->est;
+		vm->act_mismatches++;
+	}
+}
+
 int lm_pipeline_feed(struct lm_pipeline *p, const struct lm_obs *o)
 {
 	struct lm_pipe_vm *vm = find_or_add_vm(p, o->pid);
+	struct lm_act_decision d;
 	uint32_t prev_phase;
 	unsigned changed;
-	int i;
+	int i, act;
 
 	if (!vm)
 		return -ENOSPC;
@@ -175,12 +209,24 @@ int lm_pipeline_feed(struct lm_pipeline *p, const struct lm_obs *o)
 	}
 	if (o->kind == LM_OBS_TICK)
 		push_history(&vm->view, o->ts_ns / 1e9);
+	act = lm_act_feed(&vm->act, o, &vm->view.est, &d);
+	if (o->kind == LM_OBS_ACTION)
+		explain_action(&vm->view, &d, act);
 	errno = 0;
 	for (i = 0; i < p->nsinks; i++)
 		if (p->sinks[i]->on_obs)
 			p->sinks[i]->on_obs(p->sinks[i], o, &vm->view, changed);
 	watch_streams(p);
+	/* after the sinks: the decision's outcome is the next thing they see */
+	if (o->kind != LM_OBS_ACTION && act == 1 && p->on_act)
+		p->on_act(p->act_ctx, o->pid, &d);
 	return 0;
+}
+
+void lm_pipeline_on_act(struct lm_pipeline *p, lm_act_fn fn, void *ctx)
+{
+	p->on_act = fn;
+	p->act_ctx = ctx;
 }
 
 int lm_pipeline_error(const struct lm_pipeline *p)

@@ -22,6 +22,10 @@
 
 struct lm_pipe_vm;	/* one VM's entry (pipeline.c) */
 
+struct lm_act_decision;
+/* Told when --act decided an action for a VM (live: the tracer carries it out). */
+typedef void (*lm_act_fn)(void *ctx, uint32_t pid, const struct lm_act_decision *d);
+
 /* Told when a VM's socket is found to be (or not to be) the migration's. */
 typedef void (*lm_sock_role_fn)(void *ctx, uint32_t pid, const struct lm_stream *s);
 
@@ -33,6 +37,8 @@ struct lm_pipeline {
 	int nsinks;
 	lm_sock_role_fn on_sock_role;
 	void *sock_role_ctx;
+	lm_act_fn on_act;
+	void *act_ctx;
 	int error;		/* first write error of a sink's stream (-errno), 0 none */
 };
 
@@ -69,6 +75,8 @@ const struct lm_vm_view *lm_pipeline_view(const struct lm_pipeline *p, int i);
 #define LM_TRACK_PORT_FILTER	(1u << 0)	/* --port: BPF decides the migration's sockets */
 int lm_pipeline_track(struct lm_pipeline *p, uint32_t pid, uint32_t source,
 		      int64_t realtime_offset_ns, int64_t cookie, uint32_t flags);
+/* Where --act's decisions go (none in replay: the recording has their outcomes). */
+void lm_pipeline_on_act(struct lm_pipeline *p, lm_act_fn fn, void *ctx);
 /* Where decisions about sockets go (the tracer tells BPF). */
 void lm_pipeline_on_sock_role(struct lm_pipeline *p, lm_sock_role_fn fn, void *ctx);
 /* The i-th tracked VM (0 <= i, until it returns 0): its pid and cookie. */

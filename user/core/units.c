@@ -154,3 +154,29 @@ size_t lm_sanitize_name(char *dst, size_t len, const char *src)
 {
 	return lm_sanitize_text(dst, len, src, strlen(src));
 }
+
+const char *lm_act_kind_name(uint32_t action)
+{
+	static const char *const names[] = { "none", "throttle", "downtime", "postcopy", "cancel",
+					     "release" };
+
+	return action < sizeof(names) / sizeof(names[0]) ? names[action] : "unknown";
+}
+
+const char *lm_act_outcome_name(uint32_t outcome)
+{
+	static const char *const names[] = { "dry-run", "applied", "failed", "refused" };
+
+	return outcome < sizeof(names) / sizeof(names[0]) ? names[outcome] : "unknown";
+}
+
+const char *lm_act_fmt(char *buf, size_t len, uint32_t action, uint32_t value)
+{
+	if (action == LM_ACT_THROTTLE)
+		snprintf(buf, len, "throttle %u %%", value);
+	else if (action == LM_ACT_DOWNTIME)
+		snprintf(buf, len, "downtime limit %u ms", value);
+	else
+		snprintf(buf, len, "%s", lm_act_kind_name(action));
+	return buf;
+}

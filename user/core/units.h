@@ -35,6 +35,10 @@ double lm_dirty_rate_Bps(const struct lm_obs_dirty_rate *d, uint64_t page_size);
 const char *lm_phase_name(uint32_t phase);	/* enum lm_phase */
 
 const char *lm_verdict_name(enum lm_verdict v);
+const char *lm_act_kind_name(uint32_t action);		/* enum lm_act_kind: "throttle", ... */
+const char *lm_act_outcome_name(uint32_t outcome);	/* enum lm_act_outcome: "dry-run", ... */
+/* "throttle 62 %", "downtime limit 1500 ms", "cancel": an action for people. */
+const char *lm_act_fmt(char *buf, size_t len, uint32_t action, uint32_t value);
 /* "none", "first", "rounds", "fixed-point", "shrinking", "grew", "parameters", "measured", "in-round", "switchover", "ended" */
 const char *lm_change_cause_name(uint32_t c);	/* "unknown", "converging", "marginal", "not-converging" */
 const char *lm_source_name(uint32_t source);	/* enum lm_dirty_source */

@@ -15,7 +15,8 @@
 #include "core/estimate.h"
 #include "core/obs.h"
 
-#define LM_HISTORY 64	/* samples kept per VM for sparklines and charts */
+#define LM_HISTORY 64
+#define LM_ACT_KINDS 6	/* enum lm_act_kind: none .. release */	/* samples kept per VM for sparklines and charts */
 
 /* Everything known about one traced VM, updated before sinks are called. */
 struct lm_vm_view {
@@ -45,6 +46,18 @@ struct lm_vm_view {
 	uint32_t srtt_us, cwnd;
 	uint64_t lost_events;		/* its events the ring buffer had no room for */
 	double migration_start_ts_s;	/* Unix time of the last START, <0 none */
+	/* --act: the settings, and the last decided action with its outcome */
+	int act_on;			/* an LM_OBS_ACT_CONFIG was seen */
+	struct lm_obs_act_config act_cfg;
+	uint32_t actions[LM_ACT_KINDS];		/* outcomes seen, by enum lm_act_kind */
+	uint32_t actions_applied[LM_ACT_KINDS];	/* of which QEMU accepted */
+	uint32_t act_last_action, act_last_value, act_last_round, act_last_outcome;
+	int32_t act_last_error;
+	int act_last_sufficient;
+	char act_last_reason[LM_REASON_MAX];
+	struct lm_estimate act_last_est;	/* the estimate it was decided on */
+	double act_last_ts_s;		/* <0 none */
+	uint32_t act_mismatches;	/* outcomes no decision of this policy explains (replay) */
 	/* ring of recent samples, oldest first at hist_head when full */
 	struct {
 		double ts_s;

@@ -53,6 +53,9 @@ void lm_prom_update(struct lm_prom_state *st, const struct lm_vm_view *vm)
 		p->tx_bytes = vm->tx_bytes;
 		p->ram_bytes = vm->ram_bytes;
 		p->last_ts_s = vm->last_ts_s;
+		p->act_on = vm->act_on;
+		memcpy(p->actions, vm->actions, sizeof(p->actions));
+		memcpy(p->actions_applied, vm->actions_applied, sizeof(p->actions_applied));
 	}
 	pthread_mutex_unlock(&st->lock);
 }
@@ -191,6 +194,24 @@ static const enum lm_verdict verdicts[] = {
 
 static const char *const phases[] = { "idle", "precopy", "stop-and-copy", "postcopy", "ended" };
 
+/* --act's counters, one series per action kind, for the VMs it may act on. */
+static void act_counters(FILE *f, struct lm_prom_state *st, const char *name, const char *help,
+			 int applied)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (int j = 0; j < st->nvms; j++) {
+		const struct lm_prom_vm *v = &st->vms[j];
+
+		if (!v->act_on)
+			continue;
+		for (uint32_t k = LM_ACT_THROTTLE; k < LM_ACT_KINDS; k++) {
+			fputs(name, f);
+			labels(f, v, "action", lm_act_kind_name(k));
+			fprintf(f, " %u\n", applied ? v->actions_applied[k] : v->actions[k]);
+		}
+	}
+}
+
 char *lm_prom_render(struct lm_prom_state *st, size_t *len)
 {
 	char *buf = NULL;
@@ -238,6 +259,10 @@ char *lm_prom_render(struct lm_prom_state *st, size_t *len)
 		labels(f, &st->vms[j], "source", lm_source_name(st->vms[j].source));
 		fputs(" 1\n", f);
 	}
+	act_counters(f, st, "lmtrace_actions_total",
+		     "Actions --act decided for this VM (dry run or applied), by kind.", 0);
+	act_counters(f, st, "lmtrace_actions_applied_total",
+		     "Actions --act --apply carried out and QEMU accepted, by kind.", 1);
 	pthread_mutex_unlock(&st->lock);
 	if (fclose(f)) {
 		free(buf);

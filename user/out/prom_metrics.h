@@ -23,6 +23,8 @@ struct lm_prom_vm {
 	int migrating;
 	uint64_t dirty_pages, tx_bytes, ram_bytes, page_size;
 	double last_ts_s;
+	int act_on;				/* --act: the action counters exist */
+	uint32_t actions[LM_ACT_KINDS], actions_applied[LM_ACT_KINDS];
 };
 
 struct lm_prom_state {

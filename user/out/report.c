@@ -110,6 +110,16 @@ static void collect_obs(struct lm_sink *s, const struct lm_obs *o,
 	case LM_OBS_END:
 		add_event(c, v, t, LM_OBS_END, o->end.reason, lm_end_reason_name(o->end.reason));
 		break;
+	case LM_OBS_ACTION: {
+		char text[LM_REASON_MAX], act[48];
+
+		/* the reason is cut to the event's room */
+		snprintf(text, sizeof(text), "%s %s: %.150s",
+			 lm_act_fmt(act, sizeof(act), o->action.action, o->action.value),
+			 lm_act_outcome_name(o->action.outcome), vm->act_last_reason);
+		add_event(c, v, t, LM_OBS_ACTION, o->action.action, text);
+		break;
+	}
 	}
 	if (changed & LM_CHANGED_VERDICT)
 		add_event(c, v, t, 0, e->verdict, e->reason);

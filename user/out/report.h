@@ -30,8 +30,8 @@ struct lm_rep_round {
 
 struct lm_rep_event {
 	double t_s;
-	uint32_t kind;		/* LM_OBS_START, LM_OBS_END or 0 = verdict change */
-	uint32_t value;		/* verdict, or end reason */
+	uint32_t kind;		/* LM_OBS_START, LM_OBS_END, LM_OBS_ACTION or 0 = verdict change */
+	uint32_t value;		/* verdict, end reason, or enum lm_act_kind */
 	char text[LM_REASON_MAX];
 	uint32_t seq;
 };

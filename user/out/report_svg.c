@@ -330,6 +330,11 @@ static void draw_events(FILE *f, const struct lm_rep_vm *v, const struct vm_layo
 			fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"ev\" text-anchor=\"end\">end: ", x - 3, rate->y0 + 12);
 			xml_text(f, e->text);
 			fputs("</text>\n", f);
+		} else if (e->kind == LM_OBS_ACTION) {
+			/* --act: what lmtrace did (or would have), on the rate panel */
+			vline(f, "action", x, rate->y0, L->bottom, "#b05a00");
+			fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"ev\">act: %s</text>\n", x + 3,
+				rate->y0 + 24, lm_act_kind_name(e->value));
 		} else {
 			draw_change(f, e, x, L->band_y, x - last_label_x > 90);
 			if (x - last_label_x > 90)
@@ -451,7 +456,7 @@ static void html(const struct lm_rep *rep, FILE *f, int width)
 
 			fprintf(f, "<tr><td class=\"n\">%.1f</td><td>%s</td><td>", ev->t_s,
 				ev->kind == LM_OBS_START ? "start" : ev->kind == LM_OBS_END ? "end" :
-				lm_verdict_name(ev->value));
+				ev->kind == LM_OBS_ACTION ? "action" : lm_verdict_name(ev->value));
 			xml_text(f, ev->text);
 			fputs("</td></tr>\n", f);
 		}

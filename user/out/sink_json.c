@@ -93,6 +93,54 @@ static void json_phase(FILE *f, double ts, const struct lm_vm_view *vm)
 	fprintf(f, "}\n");
 }
 
+/* --act's settings for this VM. */
+static void json_act_config(FILE *f, double ts, const struct lm_obs *o)
+{
+	const struct lm_obs_act_config *c = &o->act_config;
+	static const char *const names[] = { "throttle", "downtime", "postcopy", "cancel" };
+	int first = 1;
+
+	json_head(f, "act", ts, o->pid);
+	fputs(",\"policies\":[", f);
+	for (unsigned i = 0; i < 4; i++)
+		if (c->policies & (1u << i)) {
+			fprintf(f, "%s\"%s\"", first ? "" : ",", names[i]);
+			first = 0;
+		}
+	fprintf(f, "],\"apply\":%s,\"max_throttle_pct\":%u", c->apply ? "true" : "false",
+		c->max_throttle_pct);
+	json_num_or_null(f, "max_downtime_ms", c->max_downtime_ms ? (double)c->max_downtime_ms : -1, 0);
+	json_num_or_null(f, "give_up_after_s", c->give_up_after_ms ? c->give_up_after_ms / 1e3 : -1, 1);
+	fprintf(f, ",\"identified\":%s}\n", c->identified ? "true" : "false");
+}
+
+/* An action's outcome, with the decision and the estimate behind it. */
+static void json_action(FILE *f, double ts, const struct lm_obs *o, const struct lm_vm_view *vm)
+{
+	const struct lm_obs_action *a = &o->action;
+	const struct lm_estimate *e = &vm->act_last_est;
+
+	json_head(f, "action", ts, o->pid);
+	json_str(f, "action", lm_act_kind_name(a->action));
+	fprintf(f, ",\"value\":%u", a->value);
+	json_str(f, "unit", a->action == LM_ACT_THROTTLE ? "pct" : a->action == LM_ACT_DOWNTIME ? "ms" : "");
+	json_str(f, "outcome", lm_act_outcome_name(a->outcome));
+	fprintf(f, ",\"applied\":%s,\"round\":%u,\"sufficient\":%s",
+		a->outcome == LM_ACT_APPLIED ? "true" : "false", a->round,
+		vm->act_last_sufficient ? "true" : "false");
+	json_str(f, "why", vm->act_last_reason);
+	if (a->outcome == LM_ACT_DRY_RUN)
+		json_str(f, "reply", "none (dry run)");
+	else
+		json_str(f, "reply", a->error ? strerror(-a->error) : "ok");
+	json_num_or_null(f, "qemu_max_cpu_throttle_pct", a->qemu_throttle_pct ? (double)a->qemu_throttle_pct : -1, 0);
+	json_num_or_null(f, "qemu_downtime_limit_ms", a->qemu_downtime_ms ? (double)a->qemu_downtime_ms : -1, 0);
+	fprintf(f, ",\"estimate\":{\"round\":%u", e->rounds);
+	json_estimate(f, e);
+	fprintf(f, ",\"predicted\":%s,\"evidence_rounds\":%u}}\n", e->predicted ? "true" : "false",
+		e->evidence_rounds);
+}
+
 static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
 			const struct lm_vm_view *vm, unsigned changed)
 {
@@ -155,6 +203,12 @@ static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
 			(unsigned long long)o->dirty_rate.ram_bytes, o->dirty_rate.syncs);
 		json_num_or_null(f, "dirty_bytes_per_s", vm->measured_dirty_Bps, 0);
 		fprintf(f, "}\n");
+		break;
+	case LM_OBS_ACT_CONFIG:
+		json_act_config(f, ts, o);
+		break;
+	case LM_OBS_ACTION:
+		json_action(f, ts, o, vm);
 		break;
 	case LM_OBS_PARAMS:
 		json_head(f, "params", ts, o->pid);

@@ -156,6 +156,23 @@ static void wrapped(FILE *f, const char *s, int width, int lines)
 	}
 }
 
+/* --act: the last action and its outcome (the block's last line, blank without --act). */
+static void act_line(FILE *f, const struct lm_vm_view *vm, int cols)
+{
+	char line[LM_REASON_MAX + 96], act[48];
+
+	if (!vm->act_on)
+		return;
+	if (vm->act_last_ts_s < 0)
+		snprintf(line, sizeof(line), "  act%s: no action yet", vm->act_cfg.apply ? "" : " (dry run)");
+	else
+		snprintf(line, sizeof(line), "  act%s: %s %s at round %u: %s",
+			 vm->act_cfg.apply ? "" : " (dry run)",
+			 lm_act_fmt(act, sizeof(act), vm->act_last_action, vm->act_last_value),
+			 lm_act_outcome_name(vm->act_last_outcome), vm->act_last_round, vm->act_last_reason);
+	clipped(f, line, cols - 1);
+}
+
 static void draw_vm(struct live_sink *ls, FILE *f, const struct lm_vm_view *vm, int cols)
 {
 	const struct lm_estimate *e = &vm->est;
@@ -205,6 +222,7 @@ static void draw_vm(struct live_sink *ls, FILE *f, const struct lm_vm_view *vm, 
 	fputs("  remaining ", f);
 	sparkline(f, vm, 2, hist_max(vm, 2), spark_w);
 	eol(f);
+	act_line(f, vm, cols);
 	eol(f);
 }
 

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include "out/outputs.h"
 #include "out/text_fmt.h"
@@ -28,7 +29,7 @@ static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 {
 	struct text_sink *ts = s->ctx;
 	const struct lm_estimate *e = &vm->est;
-	char t[16], dirty[16], eta[16], dt[16], thr[16];
+	char t[16], dirty[16], eta[16], dt[16], thr[16], act[48];
 	FILE *f = ts->f;
 
 	hhmmss(o->ts_ns / 1e9, t, sizeof(t));
@@ -63,6 +64,13 @@ static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
 			lm_fmt_num(dirty, sizeof(dirty), vm->measured_dirty_Bps >= 0 ?
 				   vm->measured_dirty_Bps / LM_MiB : -1, 1, ""),
 			o->dirty_rate.ram_bytes / LM_MiB);
+		break;
+	case LM_OBS_ACTION:
+		fprintf(f, "# %s pid %u: act: %s %s (decided at round %u)%s%s: %s\n", t, o->pid,
+			lm_act_fmt(act, sizeof(act), o->action.action, o->action.value),
+			lm_act_outcome_name(o->action.outcome), o->action.round,
+			o->action.error ? ": " : "", o->action.error ? strerror(-o->action.error) : "",
+			vm->act_last_reason);
 		break;
 	case LM_OBS_TICK:
 		if (!ts->header_done) {

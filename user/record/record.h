@@ -21,6 +21,9 @@
  *     2 NAME     u32 pid, name bytes (no NUL, < 64)
  *     3 END      u64 number of OBS entries in the file (last block only)
  *     4 MESSAGE  u8 level, text bytes (no NUL)
+ *   Observation kinds 7 (--act's settings) and 8 (an action's outcome) came
+ *   later in version 1: older readers skip them, as they skip any unknown
+ *   kind, and replay the rest unchanged.
  *   Unknown entry types and observation kinds are skipped (newer writers).
  * The writer closes a block at least every LM_REC_FLUSH_S seconds, so a
  * killed lmtrace leaves a file that replays up to its last block.

@@ -97,6 +97,18 @@ static const struct obs_field dirty_rate_fields[] = {
 	F(struct lm_obs_dirty_rate, ram_bytes), F(struct lm_obs_dirty_rate, syncs),
 	F(struct lm_obs_dirty_rate, pad),
 };
+static const struct obs_field act_config_fields[] = {
+	F(struct lm_obs_act_config, policies), F(struct lm_obs_act_config, apply),
+	F(struct lm_obs_act_config, max_throttle_pct), F(struct lm_obs_act_config, max_downtime_ms),
+	F(struct lm_obs_act_config, give_up_after_ms), F(struct lm_obs_act_config, identified),
+	F(struct lm_obs_act_config, pad),
+};
+static const struct obs_field action_fields[] = {
+	F(struct lm_obs_action, action), F(struct lm_obs_action, outcome),
+	F(struct lm_obs_action, value), F(struct lm_obs_action, round),
+	F(struct lm_obs_action, error), F(struct lm_obs_action, qemu_throttle_pct),
+	F(struct lm_obs_action, qemu_downtime_ms), F(struct lm_obs_action, pad),
+};
 #undef F
 
 static const struct obs_field *kind_fields(uint32_t kind, size_t *n)
@@ -109,6 +121,8 @@ static const struct obs_field *kind_fields(uint32_t kind, size_t *n)
 	K(LM_OBS_END, end_fields);
 	K(LM_OBS_PARAMS, params_fields);
 	K(LM_OBS_DIRTY_RATE, dirty_rate_fields);
+	K(LM_OBS_ACT_CONFIG, act_config_fields);
+	K(LM_OBS_ACTION, action_fields);
 	default:
 		*n = 0;
 		return NULL;

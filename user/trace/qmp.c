@@ -350,6 +350,16 @@ void lm_qmp_set_timeout(struct lm_qmp *q, int timeout_ms)
 	q->timeout_ms = timeout_ms > 0 ? timeout_ms : LM_QMP_TIMEOUT_MS;
 }
 
+int lm_qmp_peer_pid(const struct lm_qmp *q)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(q->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return -errno;
+	return cred.pid > 0 ? cred.pid : -ESRCH;
+}
+
 void lm_qmp_version(const struct lm_qmp *q, int *major, int *minor, int *micro)
 {
 	*major = q->version[0];

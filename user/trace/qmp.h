@@ -38,6 +38,11 @@ int lm_qmp_open(struct lm_qmp **qp, const char *socket_path, int timeout_ms);
 int lm_qmp_open_fd(struct lm_qmp **qp, int fd, int timeout_ms);
 void lm_qmp_close(struct lm_qmp *q);
 void lm_qmp_set_timeout(struct lm_qmp *q, int timeout_ms);
+/*
+ * The pid of the process serving the socket (SO_PEERCRED: the process that
+ * called listen(), QEMU itself for its -qmp unix:PATH,server), or -errno.
+ */
+int lm_qmp_peer_pid(const struct lm_qmp *q);
 /* QEMU's version from the greeting, e.g. 7, 2, 22. */
 void lm_qmp_version(const struct lm_qmp *q, int *major, int *minor, int *micro);
 

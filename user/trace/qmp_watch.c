@@ -75,7 +75,7 @@ static int nap(struct lm_qmp_watch *w, uint64_t ms)
 		until.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&w->lock);
-	while (!w->stop && pthread_cond_timedwait(&w->wake, &w->lock, &until) != ETIMEDOUT)
+	while (!w->stop && !w->njobs && pthread_cond_timedwait(&w->wake, &w->lock, &until) != ETIMEDOUT)
 		;
 	stop = w->stop;
 	pthread_mutex_unlock(&w->lock);
@@ -96,6 +96,52 @@ static void publish(struct lm_qmp_watch *w, int state, const struct lm_obs_param
 	pthread_mutex_unlock(&w->lock);
 }
 
+/*
+ * Carry out the queued actions, in order. They fail without a connection,
+ * and on one whose server is no longer the pid checked at open (QEMU gone
+ * and another process at the same path): lmtrace acts on no other VM.
+ */
+static void run_jobs(struct lm_qmp_watch *w, struct lm_qmp *q)
+{
+	struct lm_act_decision d;
+	struct lm_obs_action out;
+	char why[160];
+	int other;
+
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		if (!w->njobs) {
+			pthread_mutex_unlock(&w->lock);
+			return;
+		}
+		other = q && w->peer_pid > 0 && lm_qmp_peer_pid(q) != w->peer_pid;
+		d = w->jobs[0];
+		memmove(&w->jobs[0], &w->jobs[1], --w->njobs * sizeof(w->jobs[0]));
+		w->running = 1;
+		pthread_mutex_unlock(&w->lock);
+		if (q && !other) {
+			lm_qmp_act_run(q, &w->saved, &d, &out, why, sizeof(why));
+		} else {
+			memset(&out, 0, sizeof(out));
+			out.action = d.action;
+			out.value = d.value;
+			out.round = d.round;
+			out.outcome = LM_ACT_FAILED;
+			out.error = other ? -ESRCH : -ENOTCONN;
+			snprintf(why, sizeof(why), other ? "the QMP socket is now served by another process: "
+				 "not sent" : "no QMP connection (QEMU gone or not answering)");
+		}
+		pthread_mutex_lock(&w->lock);
+		if (w->ndone < LM_QMP_JOBS) {
+			w->done[w->ndone] = out;
+			snprintf(w->done_why[w->ndone], sizeof(w->done_why[0]), "%s", why);
+			w->ndone++;
+		}
+		w->running = 0;
+		pthread_mutex_unlock(&w->lock);
+	}
+}
+
 static void *watch_thread(void *arg)
 {
 	struct lm_qmp_watch *w = arg;
@@ -112,6 +158,7 @@ static void *watch_thread(void *arg)
 				snprintf(why, sizeof(why), "cannot reconnect: %s", strerror(-ret));
 				publish(w, LM_QMP_DOWN, NULL, why);
 				q = NULL;
+				run_jobs(w, NULL);
 				if (nap(w, backoff_s * 1000))
 					break;
 				backoff_s = backoff_s * 2 > RECONNECT_MAX_S ? RECONNECT_MAX_S : backoff_s * 2;
@@ -120,6 +167,7 @@ static void *watch_thread(void *arg)
 			lm_qmp_set_timeout(q, WATCH_TIMEOUT_MS);
 			backoff_s = 1;
 		}
+		run_jobs(w, q);
 		ret = query(q, &ram, &p, why, sizeof(why));
 		if (!ret) {
 			publish(w, LM_QMP_UP, &p, NULL);
@@ -131,6 +179,7 @@ static void *watch_thread(void *arg)
 			q = NULL;
 		}
 	} while (!nap(w, w->interval_ms));
+	run_jobs(w, q);	/* a release queued as lmtrace stops */
 	lm_qmp_close(q);
 	return NULL;
 }
@@ -157,6 +206,7 @@ int lm_qmp_watch_open(struct lm_qmp_watch *w, const char *path, uint32_t pid,
 			 path, strerror(-ret));
 		return ret;
 	}
+	w->peer_pid = lm_qmp_peer_pid(q);
 	lm_qmp_close(q);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
@@ -209,4 +259,45 @@ void lm_qmp_watch_close(struct lm_qmp_watch *w)
 	pthread_join(w->thread, NULL);
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
+}
+
+int lm_qmp_watch_submit(struct lm_qmp_watch *w, const struct lm_act_decision *d)
+{
+	int ret = -ENOSPC;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->njobs < LM_QMP_JOBS) {
+		w->jobs[w->njobs++] = *d;
+		pthread_cond_signal(&w->wake);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return ret;
+}
+
+int lm_qmp_watch_outcome(struct lm_qmp_watch *w, struct lm_obs_action *out, char *why, size_t len)
+{
+	int have;
+
+	pthread_mutex_lock(&w->lock);
+	have = w->ndone > 0;
+	if (have) {
+		*out = w->done[0];
+		snprintf(why, len, "%s", w->done_why[0]);
+		memmove(&w->done[0], &w->done[1], (w->ndone - 1) * sizeof(w->done[0]));
+		memmove(&w->done_why[0], &w->done_why[1], (w->ndone - 1) * sizeof(w->done_why[0]));
+		w->ndone--;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return have;
+}
+
+int lm_qmp_watch_idle(struct lm_qmp_watch *w)
+{
+	int idle;
+
+	pthread_mutex_lock(&w->lock);
+	idle = !w->njobs && !w->running;
+	pthread_mutex_unlock(&w->lock);
+	return idle;
 }

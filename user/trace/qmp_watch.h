@@ -15,6 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/obs.h"
+#include "trace/qmp_act.h"
+
+#define LM_QMP_JOBS	8	/* --act decisions queued for the thread (one, and a release) */
 
 struct lm_qmp;
 
@@ -31,6 +34,14 @@ struct lm_qmp_watch {
 	uint64_t polls_ok;		/* for the main loop to tell news */
 	int state;			/* LM_QMP_UP, LM_QMP_SLOW, LM_QMP_DOWN */
 	char why[160];			/* what went wrong last */
+	/* --act --apply: decisions to carry out, oldest first, and their outcomes */
+	struct lm_act_decision jobs[LM_QMP_JOBS];
+	int njobs, running;
+	struct lm_obs_action done[LM_QMP_JOBS];
+	char done_why[LM_QMP_JOBS][160];
+	int ndone;
+	struct lm_qmp_act_saved saved;	/* the thread's: what to give back */
+	int peer_pid;			/* the process serving the socket, at open; <0 unknown */
 	/* the main loop's side */
 	struct lm_obs_params told;
 	int have_told, told_state;
@@ -52,5 +63,12 @@ int lm_qmp_watch_open(struct lm_qmp_watch *w, const char *path, uint32_t pid,
 int lm_qmp_watch_poll(struct lm_qmp_watch *w, uint64_t ts_ns, struct lm_obs *out,
 		      char *msg, size_t msglen);
 void lm_qmp_watch_close(struct lm_qmp_watch *w);
+
+/* Queue an action for the thread (it runs at once); -ENOSPC if the queue is full. */
+int lm_qmp_watch_submit(struct lm_qmp_watch *w, const struct lm_act_decision *d);
+/* 1 and the oldest finished action's outcome (why: "" or what failed), else 0. */
+int lm_qmp_watch_outcome(struct lm_qmp_watch *w, struct lm_obs_action *out, char *why, size_t len);
+/* 1 when every queued action has run. */
+int lm_qmp_watch_idle(struct lm_qmp_watch *w);
 
 #endif /* LM_QMP_WATCH_H */

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "core/act_policy.h"
 #include "core/vmtrack.h"
 #include "trace/procscan.h"
 #include "trace/qmp_watch.h"
@@ -25,6 +26,10 @@
  * loop sleeps until the next sample or the next reading of the VMs' logging.
  */
 #define POLL_MAX_MS	20
+/* --act decisions waiting to be carried out: one at a time, and a release. */
+#define MAX_ACTS	8
+/* How long lmtrace, stopping, waits for QEMU to take its last actions (a release). */
+#define ACT_DRAIN_MS	5000
 /* UNIX migration sockets watched for closing (no tracepoint says so). */
 #define MAX_WATCHED	64
 
@@ -51,6 +56,10 @@ struct session {
 	int nwatched;
 	int full_warned;		/* the VM table filled: said once */
 	struct lm_vm_scan scan;		/* dirty logging, read without hooks */
+	struct { uint32_t pid; struct lm_act_decision d; } acts[MAX_ACTS];	/* decided, not yet sent */
+	int nacts;
+	int act_identified;		/* --qmp's socket is served by pids[0] */
+	char act_warning[256];		/* a dry run on a socket it did not identify */
 };
 
 static uint64_t mono_ns(void)
@@ -145,6 +154,100 @@ static void check_watched(struct session *s)
 		lm_pipeline_event(s->pipe, &e);
 		*w = s->watched[--s->nwatched];
 	}
+}
+
+/* The pipeline decided an action: carried out from the loop, never inside a feed. */
+static void on_act(void *ctx, uint32_t pid, const struct lm_act_decision *d)
+{
+	struct session *s = ctx;
+
+	if (s->nacts == MAX_ACTS) {
+		lm_pipeline_message(s->pipe, 2, "pid %u: too many actions pending; %s dropped", pid,
+				    lm_act_kind_name(d->action));
+		return;
+	}
+	s->acts[s->nacts].pid = pid;
+	s->acts[s->nacts].d = *d;
+	s->nacts++;
+}
+
+static void feed_outcome(struct session *s, uint32_t pid, const struct lm_obs_action *a,
+			 const char *why)
+{
+	struct lm_obs o = { .kind = LM_OBS_ACTION, .pid = pid,
+			    .ts_ns = mono_ns() + s->realtime_offset_ns, .action = *a };
+
+	if (why && why[0])
+		lm_pipeline_message(s->pipe, 1, "pid %u: %s %s: %s", pid, lm_act_kind_name(a->action),
+				    lm_act_outcome_name(a->outcome), why);
+	lm_pipeline_feed(s->pipe, &o);
+}
+
+/* Decisions out (a dry run answers at once), outcomes in. */
+static void run_actions(struct session *s)
+{
+	struct lm_obs_action a;
+	char why[160];
+	int i;
+
+	for (i = 0; i < s->nacts; i++) {
+		const struct lm_act_decision *d = &s->acts[i].d;
+
+		if (s->opts->act->apply && s->qmp_open && lm_qmp_watch_submit(&s->qmp, d) == 0)
+			continue;
+		a = (struct lm_obs_action){ .action = d->action, .value = d->value, .round = d->round,
+					    .outcome = s->opts->act->apply ? LM_ACT_FAILED : LM_ACT_DRY_RUN,
+					    .error = s->opts->act->apply ? -ENOSPC : 0 };
+		feed_outcome(s, s->acts[i].pid, &a, s->opts->act->apply ? "too many actions queued" : "");
+	}
+	s->nacts = 0;
+	while (s->qmp_open && lm_qmp_watch_outcome(&s->qmp, &a, why, sizeof(why)))
+		feed_outcome(s, s->opts->pids[0], &a, why);
+}
+
+/*
+ * --act on the one VM --qmp belongs to: only if the socket's server is that
+ * pid (a wrong socket would have lmtrace act on another VM). Applying on a
+ * VM it did not identify is an error, before anything else is set up; a
+ * dry run says so and goes on.
+ */
+static int check_act_identity(struct session *s)
+{
+	const struct lm_session_opts *o = s->opts;
+	char who[96];
+
+	s->act_identified = s->qmp.peer_pid == o->pids[0];
+	if (s->act_identified)
+		return 0;
+	if (s->qmp.peer_pid > 0)
+		snprintf(who, sizeof(who), "is served by pid %d", s->qmp.peer_pid);
+	else
+		snprintf(who, sizeof(who), "has no server pid lmtrace can read (%s)",
+			 strerror(-s->qmp.peer_pid));
+	if (o->act->apply) {
+		fprintf(stderr, "lmtrace: --act --apply: the QMP socket %s %s, not by -p %d: lmtrace "
+			"acts only on a VM it is sure it identified (give QEMU's own -qmp socket of "
+			"that pid)\n", o->qmp_path, who, (int)o->pids[0]);
+		return -EINVAL;
+	}
+	snprintf(s->act_warning, sizeof(s->act_warning), "--act (dry run): the QMP socket %s %s, "
+		 "not by pid %d: --apply would refuse to act on it", o->qmp_path, who, (int)o->pids[0]);
+	return 0;
+}
+
+/* The VM is tracked: its --act settings go to the pipeline (and a recording). */
+static void start_act(struct session *s)
+{
+	const struct lm_session_opts *o = s->opts;
+	struct lm_obs obs = { .kind = LM_OBS_ACT_CONFIG, .pid = (uint32_t)o->pids[0] };
+
+	if (s->act_warning[0])
+		lm_pipeline_message(s->pipe, 1, "%s", s->act_warning);
+	obs.ts_ns = mono_ns() + s->realtime_offset_ns;
+	obs.act_config = *o->act;
+	obs.act_config.identified = (uint32_t)s->act_identified;
+	lm_pipeline_feed(s->pipe, &obs);
+	lm_pipeline_on_act(s->pipe, on_act, s);
 }
 
 static int add_vm(struct session *s, pid_t pid)
@@ -362,6 +465,11 @@ static int open_session(struct session *s)
 			return ret;
 		}
 		s->qmp_open = 1;
+		if (o->act) {
+			ret = check_act_identity(s);
+			if (ret)
+				return ret;
+		}
 	}
 	ret = lm_tracer_open(&s->tracer, &topts, on_event, s, err, sizeof(err));
 	if (ret) {
@@ -379,6 +487,8 @@ static int open_session(struct session *s)
 			return ret;
 		}
 	}
+	if (o->act)
+		start_act(s);
 	if (!o->npids) {
 		discover_vms(s);
 		if (!lm_pipeline_tracked(s->pipe, 0, &(uint32_t){ 0 }, &(int64_t){ 0 }))
@@ -430,6 +540,8 @@ static int run_loop(struct session *s, volatile sig_atomic_t *stop)
 				discover_vms(s);
 		}
 		reap_exited(s);
+		if (o->act)
+			run_actions(s);
 		if (lm_pipeline_error(s->pipe)) {
 			/* a closed pipe (lmtrace -j | head) or a full disk: nothing to write to */
 			fprintf(stderr, "lmtrace: writing output failed: %s; stopping\n",
@@ -442,6 +554,17 @@ static int run_loop(struct session *s, volatile sig_atomic_t *stop)
 			break;
 	}
 	return 0;
+}
+
+/* Stopping: the last decisions (a release) carried out and accounted for, within a bound. */
+static void drain_actions(struct session *s)
+{
+	uint64_t until = mono_ns() + ACT_DRAIN_MS * 1000000ull;
+
+	run_actions(s);
+	while (s->qmp_open && !lm_qmp_watch_idle(&s->qmp) && mono_ns() < until)
+		usleep(20000);
+	run_actions(s);
 }
 
 /* Ctrl-C or -d: close what is open, say nothing ended that did not. */
@@ -458,6 +581,8 @@ static void close_session(struct session *s)
 			(unsigned long long)lm_drops_total(&s->drops_seen));
 		while (lm_pipeline_tracked(s->pipe, 0, &pid, &fd))
 			remove_vm(s, pid, fd, LM_END_TRACE_STOP);
+		if (s->opts->act)
+			drain_actions(s);
 	}
 	if (s->qmp_open)
 		lm_qmp_watch_close(&s->qmp);
