@@ -95,6 +95,17 @@ expect "max-throttle range" 2 "invalid --max-throttle '100': give 1 to 99" -- \
 	"$LMTRACE" -p 1 --qmp /nonexistent --act throttle --max-throttle 100
 expect "act in replay" 2 "--act does not apply" -- "$LMTRACE" replay /nonexistent --act throttle
 expect "missing recording" 1 "nonexistent.lmt" -- "$LMTRACE" -r "$tmp/nonexistent.lmt"
+# --head-start: a check of the traced VM, else a clear refusal before tracing.
+expect "head start without -p" 2 "--head-start is for a VM lmtrace traces" -- \
+	"$LMTRACE" --head-start /nonexistent
+expect "head start file missing" 1 "--head-start $tmp/none.json: No such file" -- \
+	"$LMTRACE" -p 1 --head-start "$tmp/none.json"
+echo '{"type":"check","ts":1,"pid":42,"ram_bytes":1,"windows":[{"window_s":1,"dirty_pages":1}]}' \
+	>"$tmp/other.json"
+expect "head start of another pid" 1 "no .lmtrace check -j. result for pid 1 \(only for other pids\)" -- \
+	"$LMTRACE" -p 1 --head-start "$tmp/other.json"
+expect "head start age range" 2 "invalid --head-start age '0'" -- \
+	"$LMTRACE" -p 1 --head-start "$tmp/other.json,0"
 
 # No privileges: as nobody, lmtrace may neither read a root VMM's fds nor load BPF.
 if command -v setpriv >/dev/null; then

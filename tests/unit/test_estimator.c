@@ -632,8 +632,63 @@ static void test_evidence_counts(void)
 	ASSERT_EQ(ev.still, 1, "new parameters: compared with the last round before them");
 }
 
+/* An `lmtrace check` made `age` s before the start: 4 MiB in 1 s, 8 MiB in 2 s, 258 MiB touched. */
+static void head_start_run(struct feeder *f, double age)
+{
+	struct lm_obs hs = { .kind = LM_OBS_HEAD_START }, o = { .kind = LM_OBS_START };
+	struct lm_obs p = { .kind = LM_OBS_PARAMS };
+
+	memset(f, 0, sizeof(*f));
+	lm_est_init(&f->e, NULL);
+	hs.head_start.ram_bytes = (uint64_t)(320 * MiB);
+	hs.head_start.resident_bytes = (uint64_t)(258 * MiB);
+	hs.head_start.max_age_s = 600;
+	hs.head_start.nwin = 2;
+	hs.head_start.win[0].window_ms = 1000;
+	hs.head_start.win[0].pages = 4 * 256;
+	hs.head_start.win[1].window_ms = 2000;
+	hs.head_start.win[1].pages = 8 * 256;
+	feed(f, &hs, -age);
+	o.start.ram_bytes = (uint64_t)(320 * MiB);
+	feed(f, &o, 0);
+	p.params.downtime_limit_ms = 300;
+	p.params.max_bandwidth = (uint64_t)(32 * MiB);
+	p.params.page_size = 4096;
+	feed(f, &p, 0);
+	sync_round(f, 0.001, 320, 0, 0, 0);
+}
+
+/*
+ * The head start: the check's verdict from the start, marked, until the
+ * migration's own rounds speak; none from a check older than its age.
+ */
+static void test_head_start(void)
+{
+	static struct feeder f;
+	const struct lm_estimate *e = lm_est_current(&f.e);
+
+	head_start_run(&f, 30);
+	ASSERT_EQ(e->verdict, LM_VERDICT_CONVERGING, "the check's verdict at the start");
+	ASSERT_EQ(e->from_check, 1, "marked from the check");
+	ASSERT_EQ(e->predicted, 1, "and predicted");
+	ASSERT_EQ(e->changed_because, LM_CHANGE_CHECK, "changed because of the check");
+	ASSERT_TRUE(e->total_s > 8 && e->total_s < 10, "its total time (bulk pass of 258 MiB at 32 MiB/s)");
+	tick(&f, 1, 32, 0);
+	tick(&f, 2, 32, 0);
+	ASSERT_EQ(e->verdict, LM_VERDICT_CONVERGING, "held through the bulk pass");
+	ASSERT_EQ(e->from_check, 1, "still from the check");
+	sync_round(&f, 8.1, 31, 258, 0, 0);
+	ASSERT_EQ(e->from_check, 0, "round 2: the migration's own estimate");
+	ASSERT_TRUE(e->verdict == LM_VERDICT_CONVERGING, "which agrees here");
+
+	head_start_run(&f, 700);
+	ASSERT_EQ(e->from_check, 0, "a check older than 600 s: no head start");
+	ASSERT_EQ(e->verdict, LM_VERDICT_UNKNOWN, "nothing measured yet");
+}
+
 int main(int argc, char **argv)
 {
+	test_head_start();
 	test_names_and_config();
 	test_tiny_final_end();
 	test_geometric_closed_form();

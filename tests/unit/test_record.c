@@ -366,6 +366,27 @@ static void test_act_obs(void)
 	ASSERT_EQ(back.action.error, -EREMOTEIO, "a negative errno survives");
 }
 
+/* An `lmtrace check` for --head-start keeps every window through the codec. */
+static void test_head_start_obs(void)
+{
+	struct lm_obs hs = { .kind = LM_OBS_HEAD_START, .pid = 42, .ts_ns = 1764075599000000003ull },
+		      back;
+	uint8_t buf[LM_REC_OBS_LEN];
+	uint32_t i;
+
+	hs.head_start.ram_bytes = 335544320;
+	hs.head_start.resident_bytes = 270532608;
+	hs.head_start.nwin = LM_HEAD_START_WINDOWS;
+	hs.head_start.max_age_s = 600;
+	for (i = 0; i < LM_HEAD_START_WINDOWS; i++) {
+		hs.head_start.win[i].window_ms = 1000u << i;
+		hs.head_start.win[i].pages = 997 + 1000 * i;
+	}
+	ASSERT_EQ(lm_obs_encode(buf, &hs), 0, "head start encodes");
+	ASSERT_EQ(lm_obs_decode(&back, buf), 0, "head start decodes");
+	ASSERT_TRUE(!memcmp(&back, &hs, sizeof(hs)), "head start round trip, every window");
+}
+
 int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/lmtrace-test-record.XXXXXX", path[512];
@@ -378,6 +399,7 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/t.lmrec", dir);
 	test_little_endian();
 	test_act_obs();
+	test_head_start_obs();
 	test_round_trip(path);
 	test_truncation(path);
 	test_bit_flips(path);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include "cli/head_start.h"
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "out/outputs.h"
@@ -96,6 +97,8 @@ static int trace(const struct lm_options *o, struct lm_pipeline *pipe)
 		.max_downtime_ms = o->max_downtime_ms > 0 ? (uint32_t)o->max_downtime_ms : 0,
 		.give_up_after_ms = o->give_up_after_s > 0 ? (uint64_t)(o->give_up_after_s * 1000) : 0,
 	};
+	struct lm_obs head_start;
+	char err[512];
 	struct lm_session_opts so = {
 		.pids = o->pids, .npids = o->npids, .interval_s = o->interval_s,
 		.duration_s = o->duration_s, .port = o->port, .qmp_path = o->qmp_path,
@@ -104,6 +107,14 @@ static int trace(const struct lm_options *o, struct lm_pipeline *pipe)
 		.act = o->act_policies ? &act : NULL,
 	};
 
+	if (o->head_start_path) {
+		if (lm_head_start_load(o->head_start_path, o->pids[0], o->head_start_max_age_s,
+				       &head_start, err, sizeof(err))) {
+			fprintf(stderr, "lmtrace: %s\n", err);
+			return -EINVAL;
+		}
+		so.head_start = &head_start;
+	}
 	return lm_session_run(&so, pipe, &stop_requested);
 }
 

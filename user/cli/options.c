@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cli/head_start.h"
 #include "cli/options.h"
 #include "core/act_policy.h"
 #include "core/units.h"
@@ -52,7 +53,7 @@ static const char doc[] =
 
 enum {
 	OPT_CSV = 1000, OPT_PORT, OPT_QMP, OPT_DOWNTIME, OPT_BANDWIDTH, OPT_PROM, OPT_LISTEN,
-	OPT_ROWS, OPT_NO_FENTRY, OPT_NO_KPROBE, OPT_SWITCHOVER, OPT_NO_SEND_TP, OPT_VM, OPT_HOOKS,
+	OPT_ROWS, OPT_NO_FENTRY, OPT_NO_KPROBE, OPT_SWITCHOVER, OPT_NO_SEND_TP, OPT_VM, OPT_HOOKS, OPT_HEAD_START,
 	OPT_ACT, OPT_APPLY, OPT_MAX_THROTTLE, OPT_MAX_DOWNTIME, OPT_GIVE_UP,
 };
 
@@ -85,6 +86,9 @@ static const struct argp_option options[] = {
 	  "QEMU's -name (libvirt's domain name) or -uuid (libvirt's domain UUID)", 0 },
 	{ "no-send-tracepoint", OPT_NO_SEND_TP, NULL, 0, "Count bytes through sendmsg(), as on kernels "
 	  "without sock:sock_send_length (testing)", 0 },
+	{ "head-start", OPT_HEAD_START, "FILE[,MAX_AGE_S]", 0, "What `lmtrace check -j` printed for the "
+	  "first -p VM: a migration that starts within MAX_AGE_S (default 600) of that check has a "
+	  "verdict from its start, marked from_check, until its own rounds give one", 0 },
 	{ "hooks", OPT_HOOKS, "WHEN", 0, "When the dirty-log hooks are attached: 'on-demand' (default: "
 	  "only while a traced VM has dirty logging on; where they are syscall tracepoints, every "
 	  "process on the host pays for them while attached) or 'always' (also sees the instant "
@@ -174,6 +178,20 @@ static void parse_vms(struct argp_state *state, struct lm_options *o, char *arg)
 	}
 }
 
+/* --head-start FILE[,MAX_AGE_S] */
+static void parse_head_start(struct argp_state *state, struct lm_options *o, char *arg)
+{
+	char *comma = strrchr(arg, ',');
+
+	o->head_start_path = arg;
+	o->head_start_max_age_s = LM_HEAD_START_MAX_AGE_S;
+	if (!comma)
+		return;
+	*comma = 0;
+	o->head_start_max_age_s = (uint32_t)parse_number(state, "--head-start age", comma + 1, 1,
+							 7 * 86400, "1 to 604800 seconds");
+}
+
 /* --act and its bounds: lmtrace writes to a VM only through QMP, and only when asked. */
 static void check_act(struct argp_state *state, const struct lm_options *o)
 {
@@ -229,6 +247,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_NO_FENTRY: o->no_fentry = 1; break;
 	case OPT_NO_KPROBE: o->no_kprobe = 1; break;
 	case OPT_NO_SEND_TP: o->no_send_tp = 1; break;
+	case OPT_HEAD_START: parse_head_start(state, o, arg); break;
 	case OPT_HOOKS:
 		if (strcmp(arg, "on-demand") && strcmp(arg, "always"))
 			argp_error(state, "invalid --hooks '%s': give on-demand or always", arg);
@@ -285,6 +304,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--vm picks VMs by name when lmtrace follows every VMM: not with -p or a replay");
 		if (o->qmp_path && o->npids != 1)
 			argp_error(state, "--qmp needs exactly one -p PID (the QEMU it belongs to)");
+		if (o->head_start_path && (o->npids < 1 || o->replay_path))
+			argp_error(state, "--head-start is for a VM lmtrace traces: give its -p PID");
 		check_act(state, o);
 		break;
 	default:

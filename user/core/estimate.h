@@ -58,6 +58,7 @@ enum lm_change_cause {
 	LM_CHANGE_IN_ROUND = 8,		/* a continuous dirty source, inside a round */
 	LM_CHANGE_SWITCHOVER = 9,	/* QEMU switched over */
 	LM_CHANGE_ENDED = 10,		/* the migration ended, postcopy or idle */
+	LM_CHANGE_CHECK = 11,		/* from an `lmtrace check` made before the start (head start) */
 };
 
 #define LM_REASON_MAX 192
@@ -115,6 +116,7 @@ struct lm_estimate {
 	uint32_t changed_because;	/* enum lm_change_cause of the last change */
 	uint32_t evidence_rounds;	/* sync rounds under the parameters in force that support the verdict */
 	int predicted;			/* 1: for parameters no round has run under yet */
+	int from_check;			/* 1: from an `lmtrace check` until this migration's rounds take over */
 };
 
 #endif /* LM_ESTIMATE_H */

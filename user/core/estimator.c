@@ -76,6 +76,7 @@
 #include <string.h>
 #include "core/estimator.h"
 #include "core/curve.h"
+#include "core/head_start.h"
 #include "core/precopy_sim.h"
 #include "core/units.h"
 
@@ -1362,6 +1363,43 @@ static void sanitize(struct lm_estimate *est)
  * the final numbers, or a verdict from the runs of QEMU's loop, held
  * between syncs.
  */
+/* A check made at most its max age before this start speaks for it, once. */
+static void start_head_start(struct lm_estimator *e, uint64_t start_ns)
+{
+	uint64_t age = start_ns - e->head_start_ts_ns;
+
+	e->head_start_live = e->head_start_valid && start_ns >= e->head_start_ts_ns &&
+			     age <= (uint64_t)e->head_start.max_age_s * 1000000000ull;
+	if (e->head_start_live) {
+		e->head_start_valid = 0;
+		e->head_start_age_s = age / 1e9;
+	}
+}
+
+/*
+ * Until the migration gives its own first firm verdict in the bulk pass,
+ * the check's, marked from_check and predicted. It does not count as firm:
+ * the rounds decide freely when they come.
+ */
+static void apply_head_start(struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x)
+{
+	struct lm_head_start_in in = {
+		.check = &e->head_start, .ram_bytes = e->ram_bytes, .page_size = e->cfg.page_size,
+		.downtime_limit_s = e->cfg.downtime_limit_s,
+		.switchover_Bps = e->cfg.switchover_bandwidth_Bps,
+	};
+
+	est->from_check = 0;
+	if (!e->head_start_live || e->firm_given || e->phase != LM_PHASE_BULK)
+		return;
+	/* the cap when there is one: the verdict must not follow each tick's rate */
+	in.bandwidth_Bps = e->cfg.max_bandwidth_Bps > 0 ? e->cfg.max_bandwidth_Bps : x->rate;
+	in.age_s = e->head_start_age_s;
+	in.since_start_s = x->now - e->start_ts_s;
+	if (lm_head_start_estimate(&in, est) == 0)
+		e->cause_now = LM_CHANGE_CHECK;
+}
+
 static int compute(struct lm_estimator *e, int kind)
 {
 	struct lm_estimate *est = &e->cur;
@@ -1385,6 +1423,7 @@ static int compute(struct lm_estimator *e, int kind)
 		estimate_bulk_unknown(e, est, &x, (double)(e->tx_total - e->tx_total_at_start));
 	else
 		estimate_verdict(e, est, &x, kind, &prev);
+	apply_head_start(e, est, &x);
 	sanitize(est);
 	if (est->verdict != prev.verdict) {
 		est->verdict_round = e->last_round;
@@ -1437,6 +1476,13 @@ int lm_est_feed(struct lm_estimator *e, const struct lm_obs *o)
 
 	if (o->kind == LM_OBS_ACT_CONFIG || o->kind == LM_OBS_ACTION)
 		return 0;	/* --act's own records: nothing the model measures */
+	if (o->kind == LM_OBS_HEAD_START) {
+		/* made before lmtrace started: kept for the next migration, no clock */
+		e->head_start = o->head_start;
+		e->head_start_ts_ns = o->ts_ns;
+		e->head_start_valid = o->head_start.nwin > 0;
+		return 0;
+	}
 	e->params_changed_now = e->measured_now = 0;
 	advance_clock(e, now);
 	switch (o->kind) {
@@ -1444,6 +1490,7 @@ int lm_est_feed(struct lm_estimator *e, const struct lm_obs *o)
 		if (o->start.ram_bytes)
 			e->ram_bytes = o->start.ram_bytes;
 		reset_migration(e, now);
+		start_head_start(e, o->ts_ns);
 		break;
 	case LM_OBS_PARAMS:
 		on_params(e, &o->params);

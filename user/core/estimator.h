@@ -51,7 +51,12 @@ struct lm_estimator {
 	double last_round_wall_s;
 	double last_round_tscale;	/* guest/wall time over the last round: 1 - the throttle that ran */
 	double last_round_rate_Bps;	/* tx rate over the last rounds (at least a second of them) */
-	double last_round_raw_Bps;	/* the last round's bytes over its length, zero pages or not */
+	double last_round_raw_Bps;
+	/* an `lmtrace check` (LM_OBS_HEAD_START) and whether it speaks for this migration */
+	struct lm_obs_head_start head_start;
+	uint64_t head_start_ts_ns;
+	int head_start_valid, head_start_live;
+	double head_start_age_s;	/* from the check to this migration's start */	/* the last round's bytes over its length, zero pages or not */
 	double rate_tx[LM_EST_RATE_ROUNDS];	/* bytes and seconds of the last rounds that measured the link */
 	double rate_wall[LM_EST_RATE_ROUNDS];
 	uint32_t nrate;			/* total pushed (ring index = n % MAX) */

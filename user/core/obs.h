@@ -19,6 +19,7 @@ enum lm_obs_kind {
 	LM_OBS_DIRTY_RATE = 6,	/* a dirty-logging window that was no migration (calc-dirty-rate) */
 	LM_OBS_ACT_CONFIG = 7,	/* --act: the policies and bounds lmtrace may act on this VM with */
 	LM_OBS_ACTION = 8,	/* what became of an action the policy decided (QEMU's reply) */
+	LM_OBS_HEAD_START = 9,	/* an `lmtrace check` of this VM: the next migration starts from it */
 };
 
 enum lm_end_reason {
@@ -169,6 +170,23 @@ enum lm_act_outcome {
 	LM_ACT_REFUSED = 3,	/* not sent: QEMU cannot do it here (capability off, old QEMU) */
 };
 
+/*
+ * An `lmtrace check` of the VM (ts_ns is when it was made): its windows give
+ * the live estimator a verdict from the start of a migration that begins
+ * within max_age_s of it, until the migration's own rounds take over.
+ */
+#define LM_HEAD_START_WINDOWS	4
+struct lm_obs_head_start {
+	uint64_t ram_bytes;
+	uint64_t resident_bytes;	/* RAM the guest has touched; 0 unknown */
+	uint32_t nwin;
+	uint32_t max_age_s;
+	struct {
+		uint32_t window_ms;	/* a calc-dirty-rate window */
+		uint32_t pages;		/* unique pages dirtied in it */
+	} win[LM_HEAD_START_WINDOWS];
+};
+
 struct lm_obs {
 	uint32_t kind;		/* enum lm_obs_kind */
 	uint32_t pid;		/* VMM process */
@@ -182,6 +200,7 @@ struct lm_obs {
 		struct lm_obs_dirty_rate dirty_rate;
 		struct lm_obs_act_config act_config;
 		struct lm_obs_action action;
+		struct lm_obs_head_start head_start;
 	};
 };
 _Static_assert(sizeof(struct lm_obs) == 72, "lm_obs layout");

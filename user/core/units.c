@@ -49,7 +49,7 @@ const char *lm_verdict_name(enum lm_verdict v)
 const char *lm_change_cause_name(uint32_t c)
 {
 	static const char *names[] = { "none", "first", "rounds", "fixed-point", "shrinking", "grew",
-				       "parameters", "measured", "in-round", "switchover", "ended" };
+				       "parameters", "measured", "in-round", "switchover", "ended", "check" };
 
 	return c < sizeof(names) / sizeof(names[0]) ? names[c] : "none";
 }

@@ -75,6 +75,7 @@ static void json_estimate(FILE *f, const struct lm_estimate *e)
 	fprintf(f, ",\"downtime_is_bound\":%s,\"wws_is_lower_bound\":%s",
 		e->downtime_is_bound ? "true" : "false", e->wws_is_lower_bound ? "true" : "false");
 	json_num_or_null(f, "measured_downtime_ms", e->measured_downtime_ms, 0);
+	fprintf(f, ",\"from_check\":%s", e->from_check ? "true" : "false");
 }
 
 /* A phase change: what it is now, what it was, who said so; postcopy's numbers. */
@@ -206,6 +207,12 @@ static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
 		break;
 	case LM_OBS_ACT_CONFIG:
 		json_act_config(f, ts, o);
+		break;
+	case LM_OBS_HEAD_START:
+		json_head(f, "head_start", ts, o->pid);
+		fprintf(f, ",\"windows\":%u,\"max_age_s\":%u,\"ram_bytes\":%llu}\n",
+			o->head_start.nwin, o->head_start.max_age_s,
+			(unsigned long long)o->head_start.ram_bytes);
 		break;
 	case LM_OBS_ACTION:
 		json_action(f, ts, o, vm);

@@ -109,6 +109,14 @@ static const struct obs_field action_fields[] = {
 	F(struct lm_obs_action, error), F(struct lm_obs_action, qemu_throttle_pct),
 	F(struct lm_obs_action, qemu_downtime_ms), F(struct lm_obs_action, pad),
 };
+#define W(i) F(struct lm_obs_head_start, win[i].window_ms), F(struct lm_obs_head_start, win[i].pages)
+static const struct obs_field head_start_fields[] = {
+	F(struct lm_obs_head_start, ram_bytes), F(struct lm_obs_head_start, resident_bytes),
+	F(struct lm_obs_head_start, nwin), F(struct lm_obs_head_start, max_age_s),
+	W(0), W(1), W(2), W(3),
+};
+_Static_assert(LM_HEAD_START_WINDOWS == 4, "head_start_fields lists every window");
+#undef W
 #undef F
 
 static const struct obs_field *kind_fields(uint32_t kind, size_t *n)
@@ -123,6 +131,7 @@ static const struct obs_field *kind_fields(uint32_t kind, size_t *n)
 	K(LM_OBS_DIRTY_RATE, dirty_rate_fields);
 	K(LM_OBS_ACT_CONFIG, act_config_fields);
 	K(LM_OBS_ACTION, action_fields);
+	K(LM_OBS_HEAD_START, head_start_fields);
 	default:
 		*n = 0;
 		return NULL;

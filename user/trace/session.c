@@ -487,6 +487,9 @@ static int open_session(struct session *s)
 			return ret;
 		}
 	}
+	/* before any migration: the estimator keeps it for the next one */
+	if (o->head_start)
+		lm_pipeline_feed(s->pipe, o->head_start);
 	if (o->act)
 		start_act(s);
 	if (!o->npids) {
