@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The dirty-log hooks on demand, and the scan that tells when they are due.
+ * The dirty-log hooks, and the iterator that tells when they are due.
  *
- * The hooks are syscall tracepoints here (sys_enter/exit_ioctl): while any is
- * attached, every thread on the host takes the kernel's syscall-tracing slow
- * path (doc/host-behaviour.md). So they are attached only while a traced VM
- * has dirty logging on, which the discovery iterator reads straight from
- * KVM's memslots without any hook.
+ * Hooks inside KVM (fentry or kprobe on kvm_vm_ioctl) cost no other process
+ * anything and stay attached. Where only syscall tracepoints attach (this
+ * host: sys_enter/exit_ioctl), every thread on the host takes the kernel's
+ * syscall-tracing slow path while they are attached (doc/host-behaviour.md),
+ * so they are attached only while a traced VM has dirty logging on, which
+ * the discovery iterator reads straight from KVM's memslots without a hook.
  */
 #include <errno.h>
 #include <string.h>
