@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The only module that knows libbpf: loads the BPF programs (the best
- * dirty-page source this kernel allows, with fallbacks), attaches them,
+ * The only module that knows libbpf (tracer.c loads, tracer_hooks.c attaches
+ * the dirty-log hooks on demand and reads the discovery iterator): loads the
+ * BPF programs (the best dirty-page source this kernel allows, with
+ * fallbacks), attaches them,
  * manages the traced pids, and hands events and counters to the caller.
  */
 #ifndef LM_TRACER_H
