@@ -17,6 +17,7 @@
 #include <time.h>
 #include "cli/check_table.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "core/preflight.h"
 #include "core/units.h"
 #include "trace/probe.h"
@@ -25,8 +26,6 @@
 #define MAX_PROBE_DEFAULT_S	4
 #define MAX_PROBE_MAX_S		120
 /* --bandwidth's range, as the trace options': 1 byte/s to 1048576 GiB/s. */
-#define BANDWIDTH_MIN_BPS	1.0
-#define BANDWIDTH_MAX_BPS	(1048576.0 * LM_GiB)
 
 static const char doc[] =
 "Before a migration: would it converge over this link with this downtime\n"
@@ -73,40 +72,6 @@ struct check_opts {
 	int json, verbose;
 };
 
-static double parse_number(struct argp_state *st, const char *what, const char *arg, double min, double max)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(arg, &end);
-	if (errno || end == arg || *end || !isfinite(v) || !(v >= min && v <= max))
-		argp_error(st, "invalid %s '%s': give %.0f to %.0f", what, arg, min, max);
-	return v;
-}
-
-/* 32M, 1.5G, 100k (powers of 1024) or plain bytes per second, as the trace options take them. */
-static double parse_bytes(struct argp_state *st, const char *what, const char *arg)
-{
-	double mult = 1, v;
-	char *end;
-
-	errno = 0;
-	v = strtod(arg, &end);
-	switch (*end) {
-	case 'k': case 'K': mult = LM_KiB; end++; break;
-	case 'm': case 'M': mult = LM_MiB; end++; break;
-	case 'g': case 'G': mult = LM_GiB; end++; break;
-	}
-	if (!strcmp(end, "i") || !strcmp(end, "iB") || !strcmp(end, "B") ||
-	    !strcmp(end, "iB/s") || !strcmp(end, "B/s") || !strcmp(end, "/s"))
-		end += strlen(end);
-	v *= mult;
-	if (errno || end == arg || *end || !isfinite(v) || !(v >= BANDWIDTH_MIN_BPS && v <= BANDWIDTH_MAX_BPS))
-		argp_error(st, "invalid %s '%s': give 1 byte/s to 1048576G, like 33554432, 32M or 1G", what, arg);
-	return v;
-}
-
 static pid_t parse_pid(struct argp_state *st, const char *arg, size_t len)
 {
 	char buf[24], *end;
@@ -143,14 +108,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	switch (key) {
 	case 'p': o->pid = parse_pid(st, arg, strlen(arg)); break;
 	case OPT_QMP: o->qmp = arg; break;
-	case OPT_BW: o->bandwidth_Bps = parse_bytes(st, "bandwidth", arg); break;
-	case OPT_SW_BW: o->switchover_Bps = parse_bytes(st, "switchover bandwidth", arg); break;
+	case OPT_BW: o->bandwidth_Bps = lm_parse_bytes(st, "bandwidth", arg); break;
+	case OPT_SW_BW: o->switchover_Bps = lm_parse_bytes(st, "switchover bandwidth", arg); break;
 	case OPT_DOWNTIME:
-		o->downtime_ms = parse_number(st, "downtime limit (ms)", arg, 1, LM_DOWNTIME_LIMIT_MAX_MS);
+		o->downtime_ms = lm_parse_number(st, "downtime limit (ms)", arg, 1, LM_DOWNTIME_LIMIT_MAX_MS,
+					     "1 to 3600000");
 		break;
 	case OPT_MAX_PROBE:
-		o->max_probe_s = parse_number(st, "--max-probe (seconds)", arg, LM_PROBE_WINDOW_MIN_S,
-					      MAX_PROBE_MAX_S);
+		o->max_probe_s = lm_parse_number(st, "--max-probe (seconds)", arg, LM_PROBE_WINDOW_MIN_S,
+						 MAX_PROBE_MAX_S, "1 to 120");
 		break;
 	case 'j': o->json = 1; break;
 	case 'v': o->verbose = 1; break;

@@ -112,8 +112,8 @@ static const struct argp_option options[] = {
  * A finite number in [min, max], else a usage error that gives the range:
  * strtod() also takes "nan", "inf" and values it cannot hold (ERANGE).
  */
-static double parse_number(struct argp_state *state, const char *what, const char *arg,
-			   double min, double max, const char *range)
+double lm_parse_number(struct argp_state *state, const char *what, const char *arg,
+		       double min, double max, const char *range)
 {
 	char *end;
 	double v;
@@ -126,7 +126,7 @@ static double parse_number(struct argp_state *state, const char *what, const cha
 }
 
 /* 32M, 1.5G, 100k (powers of 1024) or plain bytes, within the stated range. */
-static double parse_bytes(struct argp_state *state, const char *what, const char *arg)
+double lm_parse_bytes(struct argp_state *state, const char *what, const char *arg)
 {
 	double mult = 1, v;
 	char *end;
@@ -188,7 +188,7 @@ static void parse_head_start(struct argp_state *state, struct lm_options *o, cha
 	if (!comma)
 		return;
 	*comma = 0;
-	o->head_start_max_age_s = (uint32_t)parse_number(state, "--head-start age", comma + 1, 1,
+	o->head_start_max_age_s = (uint32_t)lm_parse_number(state, "--head-start age", comma + 1, 1,
 							 7 * 86400, "1 to 604800 seconds");
 }
 
@@ -228,11 +228,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'p': parse_pids(state, o, arg); break;
 	case 'i':
-		o->interval_s = parse_number(state, "interval", arg, INTERVAL_MIN_S, INTERVAL_MAX_S,
+		o->interval_s = lm_parse_number(state, "interval", arg, INTERVAL_MIN_S, INTERVAL_MAX_S,
 					     "0.05 to 3600 seconds");
 		break;
 	case 'd':
-		o->duration_s = parse_number(state, "duration", arg, DBL_MIN, DBL_MAX,
+		o->duration_s = lm_parse_number(state, "duration", arg, DBL_MIN, DBL_MAX,
 					     "a positive number of seconds");
 		break;
 	case 'j': o->json = 1; break;
@@ -264,22 +264,22 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	}
 	case OPT_APPLY: o->act_apply = 1; break;
 	case OPT_MAX_THROTTLE:
-		o->max_throttle_pct = parse_number(state, "--max-throttle", arg, 1, 99, "1 to 99 (%)");
+		o->max_throttle_pct = lm_parse_number(state, "--max-throttle", arg, 1, 99, "1 to 99 (%)");
 		break;
 	case OPT_MAX_DOWNTIME:
-		o->max_downtime_ms = parse_number(state, "--max-downtime", arg, DOWNTIME_MIN_MS,
+		o->max_downtime_ms = lm_parse_number(state, "--max-downtime", arg, DOWNTIME_MIN_MS,
 						  LM_DOWNTIME_LIMIT_MAX_MS, "1 to 3600000 ms");
 		break;
 	case OPT_GIVE_UP:
-		o->give_up_after_s = parse_number(state, "--give-up-after", arg, 1, 604800,
+		o->give_up_after_s = lm_parse_number(state, "--give-up-after", arg, 1, 604800,
 						  "1 to 604800 seconds");
 		break;
 	case OPT_DOWNTIME:
-		o->downtime_limit_ms = parse_number(state, "downtime limit", arg, DOWNTIME_MIN_MS,
+		o->downtime_limit_ms = lm_parse_number(state, "downtime limit", arg, DOWNTIME_MIN_MS,
 						    LM_DOWNTIME_LIMIT_MAX_MS, "1 to 3600000 ms");
 		break;
-	case OPT_BANDWIDTH: o->bandwidth_Bps = parse_bytes(state, "bandwidth", arg); break;
-	case OPT_SWITCHOVER: o->switchover_Bps = parse_bytes(state, "switchover bandwidth", arg); break;
+	case OPT_BANDWIDTH: o->bandwidth_Bps = lm_parse_bytes(state, "bandwidth", arg); break;
+	case OPT_SWITCHOVER: o->switchover_Bps = lm_parse_bytes(state, "switchover bandwidth", arg); break;
 	case OPT_PORT:
 		errno = 0;
 		port = strtol(arg, &end, 10);

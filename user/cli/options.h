@@ -48,6 +48,13 @@ enum lm_options_mode {
 	LM_OPTS_REPLAY,		/* lmtrace replay FILE [OPTIONS]: FILE is the argument */
 };
 
+struct argp_state;
+/* A finite number in [min, max], else a usage error that states range (every subcommand's). */
+double lm_parse_number(struct argp_state *state, const char *what, const char *arg,
+		       double min, double max, const char *range);
+/* Bytes per second: 32M, 1.5G, 100k (powers of 1024) or plain, 1 byte/s to 1048576G. */
+double lm_parse_bytes(struct argp_state *state, const char *what, const char *arg);
+
 /* Parses argv; on a usage error prints it and exits 2 (argp). */
 void lm_options_parse(struct lm_options *o, enum lm_options_mode mode, int argc, char **argv);
 
