@@ -376,6 +376,13 @@ int lm_pipeline_busy(const struct lm_pipeline *p)
 	return 0;
 }
 
+uint64_t lm_pipeline_unseen_logon_ns(const struct lm_pipeline *p, uint32_t pid)
+{
+	struct lm_pipe_vm *vm = find_vm(p, pid);
+
+	return vm && vm->track ? lm_vmtrack_unseen_logon_ns(vm->track) : 0;
+}
+
 int lm_pipeline_wants_hooks(const struct lm_pipeline *p)
 {
 	int i;

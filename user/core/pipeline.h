@@ -85,6 +85,8 @@ int lm_pipeline_tracked(const struct lm_pipeline *p, int i, uint32_t *pid, int64
 void lm_pipeline_event(struct lm_pipeline *p, const struct lm_event *e);
 /* 1 while a tracked VM migrates or may start to: time-driven work needs frequent polls. */
 int lm_pipeline_busy(const struct lm_pipeline *p);
+/* lm_vmtrack_unseen_logon_ns() of pid's VM, 0 if untracked. */
+uint64_t lm_pipeline_unseen_logon_ns(const struct lm_pipeline *p, uint32_t pid);
 /* 1 while some tracked VM needs the dirty-log hooks (lm_vmtrack_wants_hooks). */
 int lm_pipeline_wants_hooks(const struct lm_pipeline *p);
 /* Time passes: close idle harvest bursts, confirm completed migrations. */

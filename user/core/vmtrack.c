@@ -508,6 +508,11 @@ static void on_log_state(struct lm_vmtrack *t, const struct lm_event *e, lm_emit
 	decide_streams(t, e->ts_ns);
 }
 
+uint64_t lm_vmtrack_unseen_logon_ns(const struct lm_vmtrack *t)
+{
+	return t->start_unseen && !t->migrating ? t->start_pending_ns : 0;
+}
+
 int lm_vmtrack_wants_hooks(const struct lm_vmtrack *t)
 {
 	return lm_vmtrack_busy(t) || (t->kvm_logging && !t->log_session_done);

@@ -122,6 +122,11 @@ void lm_vmtrack_fixed_sock_roles(struct lm_vmtrack *t);
  * state has not been read yet.
  */
 int lm_vmtrack_wants_hooks(const struct lm_vmtrack *t);
+/*
+ * Logging came on unseen by the hooks and the migration's start is pending:
+ * the reading before the switch (it came on after it), else 0.
+ */
+uint64_t lm_vmtrack_unseen_logon_ns(const struct lm_vmtrack *t);
 /* The rule for "a migration's logging": on for at least half of the VM's pages. */
 int lm_mostly_logged(uint64_t logged_pages, uint64_t all_pages);
 /* Bytes of guest memory under dirty logging (address space 0: SMM's aliases it). */

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/vmtrack.h"
 #include "trace/vm_scan.h"
 
 /* A VMM has one VM file; a few more are tolerated (the largest VM counts). */
@@ -22,60 +21,9 @@ static const struct lm_vm_file *vm_of(const struct lm_vm_file *files, int n, uin
 	return best;
 }
 
-/* Where pid's last reading is kept (a free entry the first time), or NULL. */
-static struct lm_vm_logging *seen_of(struct lm_vm_scan *s, uint32_t pid)
-{
-	struct lm_vm_logging *free_entry = NULL;
-	int i;
-
-	for (i = 0; i < LM_MAX_VMS; i++) {
-		if (s->seen[i].pid == pid)
-			return &s->seen[i];
-		if (!s->seen[i].pid && !free_entry)
-			free_entry = &s->seen[i];
-	}
-	if (free_entry)
-		*free_entry = (struct lm_vm_logging){ .pid = pid, .on = -1 };
-	return free_entry;
-}
-
-/*
- * Logging came on since the previous reading, with no hook to see it: BPF
- * learns when, at the earliest, so the migration's sockets count from their
- * first byte.
- */
-static void note_switch(struct lm_vm_scan *s, uint32_t pid, const struct lm_vm_file *f,
-			int hooks_saw_it)
-{
-	struct lm_vm_logging *seen = seen_of(s, pid);
-	int on = f && lm_mostly_logged(f->logged_pages,
-				       f->ram_pages > f->vm_pages ? f->ram_pages : f->vm_pages);
-
-	if (!seen)
-		return;
-	if (on && seen->on == 0 && !hooks_saw_it && s->last_ns)
-		lm_tracer_note_log_on(s->tracer, pid, s->last_ns);
-	seen->on = on;
-}
-
-static void forget_gone(struct lm_vm_scan *s)
-{
-	int64_t cookie;
-	uint32_t pid;
-	int i, j;
-
-	for (i = 0; i < LM_MAX_VMS; i++) {
-		for (j = 0; s->seen[i].pid && lm_pipeline_tracked(s->pipe, j, &pid, &cookie); j++)
-			if (pid == s->seen[i].pid)
-				break;
-		if (s->seen[i].pid && !lm_pipeline_tracked(s->pipe, j, &pid, &cookie))
-			s->seen[i].pid = 0;
-	}
-}
-
 static void feed(struct lm_vm_scan *s, uint32_t pid, const struct lm_vm_file *f, uint64_t now)
 {
-	uint64_t since = lm_tracer_hooks_since(s->tracer);
+	uint64_t since = lm_tracer_hooks_since(s->tracer), logon;
 	struct lm_event e = { .kind = LM_EV_LOG_STATE, .pid = pid, .ts_ns = now };
 
 	if (f) {
@@ -86,8 +34,14 @@ static void feed(struct lm_vm_scan *s, uint32_t pid, const struct lm_vm_file *f,
 	e.log.prev_ns = s->last_ns;
 	/* attached for the whole interval: they saw what happened in it */
 	e.log.hooks = since && s->last_ns && since <= s->last_ns;
-	note_switch(s, pid, f, e.log.hooks);
 	lm_pipeline_event(s->pipe, &e);
+	/*
+	 * Logging came on with no hook to see it: BPF learns when, at the
+	 * earliest, so the migration's sockets count from their first byte.
+	 */
+	logon = lm_pipeline_unseen_logon_ns(s->pipe, pid);
+	if (logon)
+		lm_tracer_note_log_on(s->tracer, pid, logon);
 }
 
 /* Reads the tracked VMs one by one (cheap) or all in one walk; 0 or -errno. */
@@ -151,10 +105,7 @@ static void update_hooks(struct lm_vm_scan *s, uint64_t now)
 
 void lm_vm_scan_run(struct lm_vm_scan *s, uint64_t now)
 {
-	int ret;
-
-	forget_gone(s);
-	ret = read_states(s, now);
+	int ret = read_states(s, now);
 
 	if (ret && !s->failed)
 		lm_pipeline_message(s->pipe, 1, "cannot read the VMs' dirty-logging state: %s; "

@@ -22,19 +22,12 @@
 /* Up to this many traced VMMs are read one by one, more in one walk of every process. */
 #define LM_SCAN_PER_PID_MAX	8
 
-/* A VM's logging as last read. */
-struct lm_vm_logging {
-	uint32_t pid;
-	int on;
-};
-
 struct lm_vm_scan {
 	struct lm_tracer *tracer;
 	struct lm_pipeline *pipe;
 	uint64_t last_ns;	/* the previous reading */
 	int failed;		/* reading failed: said once */
 	int always;		/* --hooks always: attached from the start, never detached */
-	struct lm_vm_logging seen[LM_MAX_VMS];
 };
 
 /* Reads every tracked VM's state into the pipeline, then attaches or detaches the hooks. */
