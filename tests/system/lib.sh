@@ -43,3 +43,20 @@ lmtrace_stops() {
 	wait_for 5 eval "! kill -0 $pid 2>/dev/null" || kill -TERM "$pid" 2>/dev/null
 	return 1
 }
+
+# expect NAME WANT_RC PATTERN -- COMMAND...: exit code and a stderr line
+# matching PATTERN; counts failures in $failures, files in $tmp, each command
+# bounded by $expect_timeout seconds (default 20).
+expect() {
+	local name=$1 want=$2 pattern=$3 rc
+	shift 4
+	timeout -k 2 "${expect_timeout:-20}" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	rc=$?
+	if [ "$rc" -ne "$want" ] || ! grep -Eq -- "$pattern" "$tmp/err"; then
+		echo "FAIL $name: exit $rc (want $want), stderr:"
+		sed 's/^/    /' "$tmp/err"
+		failures=$((failures + 1))
+	else
+		echo "ok   $name: exit $rc, $(grep -E -- "$pattern" "$tmp/err" | head -n 1)"
+	fi
+}

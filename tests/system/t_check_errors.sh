@@ -13,21 +13,7 @@ tmp=$(mktemp -d /tmp/lmtrace-check-errors.XXXXXX) || exit 1
 qemu_pid=
 trap '[ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 failures=0
-
-# expect NAME WANT_RC PATTERN -- COMMAND...: exit code and a stderr line matching PATTERN.
-expect() {
-	local name=$1 want=$2 pattern=$3 rc
-	shift 4
-	timeout -k 2 30 "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	rc=$?
-	if [ "$rc" -ne "$want" ] || ! grep -Eq -- "$pattern" "$tmp/err"; then
-		echo "FAIL $name: exit $rc (want $want), stderr:"
-		sed 's/^/    /' "$tmp/err"
-		failures=$((failures + 1))
-	else
-		echo "ok   $name: exit $rc, $(grep -E -- "$pattern" "$tmp/err" | head -n 1)"
-	fi
-}
+expect_timeout=30	# a check may wait on QEMU
 
 expect "no VM" 2 "which VM" -- "$LMTRACE" check
 expect "-p alone" 2 "go together" -- "$LMTRACE" check -p 1

@@ -17,21 +17,6 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
 failures=0
 
-# expect NAME WANT_RC PATTERN -- COMMAND...: exit code and a stderr line matching PATTERN.
-expect() {
-	local name=$1 want=$2 pattern=$3 rc
-	shift 4
-	timeout -k 2 20 "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	rc=$?
-	if [ "$rc" -ne "$want" ] || ! grep -Eq -- "$pattern" "$tmp/err"; then
-		echo "FAIL $name: exit $rc (want $want), stderr:"
-		sed 's/^/    /' "$tmp/err"
-		failures=$((failures + 1))
-	else
-		echo "ok   $name: exit $rc, $(grep -E -- "$pattern" "$tmp/err" | head -n 1)"
-	fi
-}
-
 # A pid that is free: past pid_max, never in use.
 nopid=$(($(cat /proc/sys/kernel/pid_max) + 1))
 expect "no such process" 1 "pid $nopid: no such process" -- "$LMTRACE" -p "$nopid"
