@@ -59,6 +59,18 @@ selected() {
 	return 1
 }
 
+# show_failure LOG: the lines that say what failed (a long test's failing
+# case may be far from its end), then the log's tail.
+show_failure() {
+	local fails
+	fails=$(grep -nE '^[[:space:]]*FAIL' "$1" | head -n 20)
+	if [ -n "$fails" ]; then
+		echo "    what failed (line: text):"
+		printf '%s\n' "$fails" | sed 's/^/    ! /'
+	fi
+	sed 's/^/    | /' "$1" | tail -n 40
+}
+
 # A skip's reason names what is missing: "skip: " and a word like these.
 reason_ok() {
 	printf '%s\n' "$1" | grep -Eiq '^skip:.*(^|[^a-z])(no|not|needs?|missing|without|lacks?|cannot|unavailable)([^a-z]|$)'
@@ -125,7 +137,7 @@ for t in "$OUTPUT"/tests/test_* tests/system/t_*.sh; do
 	   awk -v s="$secs" -v l="$limit" 'BEGIN { exit !(s >= l) }'; then
 		fail=$((fail + 1)); failed+=("$name"); timed_out+=("$name")
 		printf 'FAIL %-40s %6ss (timed out: stopped after its %s s limit)\n' "$name" "$secs" "$limit"
-		sed 's/^/    | /' "$log" | tail -n 40
+		show_failure "$log"
 	elif [ "$rc" -eq 0 ]; then
 		pass=$((pass + 1)); printf 'PASS %-40s %6ss\n' "$name" "$secs"
 		[ -n "$left" ] && printf '%s\n' "$left"
@@ -150,7 +162,7 @@ for t in "$OUTPUT"/tests/test_* tests/system/t_*.sh; do
 	else
 		fail=$((fail + 1)); failed+=("$name")
 		printf 'FAIL %-40s %6ss (exit %d)\n' "$name" "$secs" "$rc"
-		sed 's/^/    | /' "$log" | tail -n 40
+		show_failure "$log"
 	fi
 done
 for s in "${skipped[@]}"; do echo "skipped (LMTRACE_ALLOW_SKIP=1): $s"; done
