@@ -394,10 +394,11 @@ static __always_inline void on_clear_dirty_log(struct pending_ioctl *p, __u32 tg
 /* Dirty logging switched on for a slot: sockets that start sending now are likely the migration's. */
 static __always_inline void note_log_on(__u32 tgid)
 {
-	struct lm_vm_state *vs = bpf_map_lookup_elem(&vm_state, &tgid);
+	__u64 now = bpf_ktime_get_ns();
 
-	if (vs)
-		vs->log_on_ns = bpf_ktime_get_ns();
+	/* traced VMs only: the map has room for those */
+	if (bpf_map_lookup_elem(&vm_state, &tgid))
+		bpf_map_update_elem(&log_on, &tgid, &now, BPF_ANY);
 }
 
 static __always_inline void on_set_memslot(struct pending_ioctl *p, __u32 tgid, __u32 tid)

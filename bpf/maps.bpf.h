@@ -48,6 +48,17 @@ LM_MAP struct {
 	__type(value, struct lm_vm_state);
 } vm_state SEC(".maps");
 
+/*
+ * When each traced VM last had dirty logging switched on, seen by the hooks
+ * or (hooks detached) read by user space: a map of its own, as both write it.
+ */
+LM_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LM_MAX_VMS);
+	__type(key, __u32);
+	__type(value, __u64);
+} log_on SEC(".maps");
+
 /* Rare events: one per memslot harvest, memslot change or socket event. */
 LM_MAP struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

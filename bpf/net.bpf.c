@@ -108,10 +108,9 @@ static __always_inline void fill_sock_event(struct lm_event *e, struct sock *sk,
 /* Sent first after the VM switched logging on, and that is recent. */
 static __always_inline int near_log_on(__u32 tgid, __u64 first_send_ns)
 {
-	struct lm_vm_state *vs = bpf_map_lookup_elem(&vm_state, &tgid);
+	__u64 *on = bpf_map_lookup_elem(&log_on, &tgid);
 
-	return vs && vs->log_on_ns && first_send_ns >= vs->log_on_ns &&
-	       bpf_ktime_get_ns() - vs->log_on_ns < LM_LOG_ON_WINDOW_NS;
+	return on && *on && first_send_ns >= *on && bpf_ktime_get_ns() - *on < LM_LOG_ON_WINDOW_NS;
 }
 
 static __always_inline __u16 initial_role(struct sock *sk, __u16 family, __u32 tgid, __u64 now)

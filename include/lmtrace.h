@@ -146,14 +146,17 @@ struct lm_vm_counters {
 };
 _Static_assert(sizeof(struct lm_vm_counters) == 112, "lm_vm_counters layout");
 
-/* Per-VM state that is not a counter (one copy, not per CPU). */
+/*
+ * Per-VM state that is not a counter (one copy, not per CPU), written only
+ * by BPF once user space made the entry: a whole-entry update from user
+ * space would undo BPF's writes made meanwhile.
+ */
 struct lm_vm_state {
-	__u64 log_on_ns;	/* last time dirty logging was switched on for one of its slots */
 	__u64 event_tokens;	/* ring-buffer events it may still send (LM_EVENTS_PER_S refills) */
 	__u64 tokens_ns;	/* when they were last refilled */
 	__u64 last_get_ns;	/* its last KVM_GET_DIRTY_LOG */
 };
-_Static_assert(sizeof(struct lm_vm_state) == 32, "lm_vm_state layout");
+_Static_assert(sizeof(struct lm_vm_state) == 24, "lm_vm_state layout");
 
 /*
  * Ring-buffer events one VM may send: LM_EVENTS_PER_S a second, in bursts of

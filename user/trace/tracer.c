@@ -437,13 +437,7 @@ static void add_pending_moves(struct lm_tracer *t, uint32_t pid, struct lm_vm_co
 
 int lm_tracer_note_log_on(struct lm_tracer *t, uint32_t pid, uint64_t ns)
 {
-	struct lm_vm_state st;
-	int fd = bpf_map__fd(t->skel->maps.vm_state);
-
-	if (bpf_map_lookup_elem(fd, &pid, &st))
-		return -errno;
-	st.log_on_ns = ns;
-	if (bpf_map_update_elem(fd, &pid, &st, BPF_EXIST))
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.log_on), &pid, &ns, BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -491,6 +485,7 @@ int lm_tracer_remove_pid(struct lm_tracer *t, uint32_t pid)
 	lm_tracer_forget_pid_iter(t, pid);
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.vm_counters), &pid);
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.vm_state), &pid);
+	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.log_on), &pid);
 	forget_socks(t, pid);
 	/* Forget its memslots: the pid may be reused by another VMM. */
 	while (bpf_map_get_next_key(slots_fd, have ? &key : NULL, &next) == 0) {
