@@ -241,6 +241,37 @@ static void test_initial_sync_caught(void)
 	ASSERT_EQ(lm_vmtrack_wants_hooks(&t), 0, "ended, logging left on: no hooks");
 }
 
+/*
+ * The hooks caught a burst of full bitmaps but no switch (they came on
+ * between QEMU's logging switch and its initial sync, or the reading that
+ * would have told came later): the burst is the start, not a late attach.
+ */
+static void test_full_bitmaps_without_switch(void)
+{
+	struct lm_vmtrack t;
+
+	nout = 0;
+	lm_vmtrack_init(&t, PID, LM_SRC_BITMAP, 0);
+	log_state(&t, 100 * MS, 0, 69632, 0, 0);
+	get(&t, 150 * MS, 0, 65536, 65536, LM_GET_SIZE_FROM_KERNEL | LM_GET_MANUAL_PROTECT, 4000, 69632);
+	get(&t, 151 * MS, 1, 4096, 4096, LM_GET_SIZE_FROM_KERNEL | LM_GET_MANUAL_PROTECT, 4000, 69632);
+	get(&t, 1150 * MS, 0, 65536, 300, LM_GET_CLEARED_SINCE_LAST, 9 << 20, 69632);
+	lm_vmtrack_poll(&t, 1300 * MS, collect, NULL);
+	ASSERT_EQ(count_kind(LM_OBS_START), 1, "one start");
+	ASSERT_EQ(nth(LM_OBS_START, 0)->start.late, 0, "not late");
+	ASSERT_EQ(nth(LM_OBS_START, 0)->ts_ns, 150 * MS - 10000, "started at the initial sync");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 0)->round.round, 1, "round 1");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 0)->round.dirty_pages, 65536 + 4096, "round 1 = the full bitmaps");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 1)->round.tx_bytes, (9 << 20) - 4000, "round 2: bytes since the sync");
+	/* a burst that is not full, with no switch seen: a late attach, as before */
+	nout = 0;
+	lm_vmtrack_init(&t, PID, LM_SRC_BITMAP, 0);
+	get(&t, 150 * MS, 0, 65536, 65535, LM_GET_SIZE_FROM_KERNEL, 0, 69632);
+	get(&t, 151 * MS, 1, 4096, 4096, LM_GET_SIZE_FROM_KERNEL, 0, 69632);
+	lm_vmtrack_poll(&t, 300 * MS, collect, NULL);
+	ASSERT_EQ(nth(LM_OBS_START, 0)->start.late, 1, "one bit short of full: late");
+}
+
 /* Display refresh: only the small VGA slot is harvested, no migration. */
 static void test_display_refresh_is_not_a_migration(void)
 {
@@ -509,6 +540,7 @@ static void test_smm_and_slot_churn(void)
 int main(void)
 {
 	test_initial_sync_unseen();
+	test_full_bitmaps_without_switch();
 	test_initial_sync_caught();
 	test_qemu_like_migration();
 	test_cancel_and_restart();

@@ -6,8 +6,9 @@
  *    (KVM's own page count, else the slots we know): QEMU turns logging on for
  *    every RAM slot at start and off on cancel, while the VGA slot alone is
  *    logged from VM creation (and harvested for display refresh). It starts
- *    with the first harvest burst after logging was switched on; attached
- *    late, with a harvest burst that covers most of the VM's memory.
+ *    with the first harvest burst after logging was switched on (a burst of
+ *    full bitmaps, even if the switch was not seen); attached late, with a
+ *    harvest burst that covers most of the VM's memory.
  *  - The hooks may be attached only once a reading of KVM's memslots
  *    (LM_EV_LOG_STATE, no hook needed) shows logging on: the switch and
  *    often the initial sync ran unseen. A burst of full bitmaps is that
@@ -244,22 +245,28 @@ static int absorb_late_initial_sync(struct lm_vmtrack *t)
 
 /*
  * A burst while no migration runs, covering most of memory: the migration
- * starts now that the burst told us every logged slot; without a logging
- * switch seen, it was under way before we came.
+ * starts now that the burst told us every logged slot. A burst of full
+ * bitmaps is its initial sync (KVM sets every bit when logging comes on),
+ * caught whether or not the switch was (a guest does not dirty every page
+ * of every logged slot within one round: QEMU's x86 firmware slot is
+ * read-only). Any other burst with no switch seen means it was under way
+ * before we came.
  */
 static void start_from_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 {
 	uint64_t logged = lm_vmtrack_logged_bytes(t);
 
-	if (t->start_pending_ns && t->start_unseen && t->burst_all_set)
-		/* the hooks caught the initial sync: the start is exact */
-		start_migration(t, t->burst_enter_ns, 0, 0, logged, emit, ctx);
-	else if (t->start_pending_ns && t->start_unseen)
-		start_with_unseen_sync(t, emit, ctx);
-	else if (t->start_pending_ns)
+	if (t->start_pending_ns && !t->start_unseen) {
 		start_migration(t, t->start_pending_ns, 0, 0, logged, emit, ctx);
-	else
+	} else if (t->burst_all_set) {
+		if (!t->start_pending_ns)	/* its stream starts after this sync */
+			t->start_tx_total = t->burst_tx_total;
+		start_migration(t, t->burst_enter_ns, 0, 0, logged, emit, ctx);
+	} else if (t->start_pending_ns) {
+		start_with_unseen_sync(t, emit, ctx);
+	} else {
 		start_migration(t, t->burst_enter_ns, 1, 0, logged, emit, ctx);
+	}
 }
 
 static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
