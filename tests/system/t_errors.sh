@@ -14,7 +14,8 @@ require_kvm
 tmp=$(mktemp -d /tmp/lmtrace-errors.XXXXXX) || exit 1
 chmod 755 "$tmp"
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
+# their children too: the hostile -name process is a bash waiting on a sleep
+trap 'pkill -P "$(IFS=,; echo "${pids[*]}")" 2>/dev/null; kill "${pids[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
 failures=0
 
 # A pid that is free: past pid_max, never in use.
