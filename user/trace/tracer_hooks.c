@@ -216,7 +216,7 @@ int lm_tracer_vm_files(struct lm_tracer *t, uint32_t pid, struct lm_vm_file *out
 	struct bpf_link *link = pid ? pid_iter_link(t, pid) : NULL;
 	size_t have = 0, cap = (size_t)max * sizeof(*out);
 	int fd, n = 0, i;
-	ssize_t got;
+	ssize_t got = 0;
 
 	if (!link) {
 		if (!t->iter_all)
@@ -230,6 +230,12 @@ int lm_tracer_vm_files(struct lm_tracer *t, uint32_t pid, struct lm_vm_file *out
 		return -errno;
 	while (have < cap && (got = read(fd, (char *)out + have, cap - have)) > 0)
 		have += got;
+	/* a reading cut short would say "no logging" for the VMs it missed */
+	if (got < 0) {
+		got = -errno;
+		close(fd);
+		return (int)got;
+	}
 	close(fd);
 	/* unfiltered (an older kernel): keep only pid's */
 	for (i = 0; i < (int)(have / sizeof(*out)); i++)
