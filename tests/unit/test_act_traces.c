@@ -121,24 +121,15 @@ static int expectation(const char *path, int *nc_by_round)
 	return alone;
 }
 
-static int by_name(const struct dirent **a, const struct dirent **b)
-{
-	return strcmp((*a)->d_name, (*b)->d_name);
-}
-
 int main(int argc, char **argv)
 {
-	const char *top = getenv("LM_TOP");
 	char dir[512], path[1024];
 	struct dirent **ents;
 	int n, converging = 0, stuck = 0;
 
-	snprintf(dir, sizeof(dir), "%s/tests/traces", argc > 1 ? argv[1] : top ? top : ".");
-	n = scandir(dir, &ents, NULL, by_name);
-	if (n < 0) {
-		printf("FAIL: no trace directory %s: run from the repository root or set LM_TOP\n", dir);
+	n = unit_scan_traces(argc, argv, dir, sizeof(dir), &ents);
+	if (n < 0)
 		return 1;
-	}
 	for (int i = 0; i < n; i++) {
 		const char *nm = ents[i]->d_name;
 		size_t len = strlen(nm);

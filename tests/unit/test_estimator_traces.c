@@ -445,26 +445,16 @@ static void run_lmrec(const char *path, const char *name)
 	replay_check(&r);
 }
 
-static int by_name(const struct dirent **a, const struct dirent **b)
-{
-	return strcmp((*a)->d_name, (*b)->d_name);
-}
-
 int main(int argc, char **argv)
 {
-	const char *top = getenv("LM_TOP");
 	char dir[512], path[1024];
 	struct dirent **ents;
 	int i, n, traces = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	snprintf(dir, sizeof(dir), "%s/tests/traces", argc > 1 ? argv[1] : top ? top : ".");
-	n = scandir(dir, &ents, NULL, by_name);
-	if (n < 0) {
-		/* The traces are part of the repository: not finding them is no skip. */
-		printf("FAIL: no trace directory %s: run from the repository root or set LM_TOP\n", dir);
+	n = unit_scan_traces(argc, argv, dir, sizeof(dir), &ents);
+	if (n < 0)
 		return 1;
-	}
 	for (i = 0; i < n; i++) {
 		const char *nm = ents[i]->d_name;
 		size_t len = strlen(nm);

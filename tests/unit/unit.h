@@ -7,8 +7,10 @@
 #ifndef LM_UNIT_H
 #define LM_UNIT_H
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int unit_failures;
@@ -52,6 +54,29 @@ static int unit_checks;
 		UNIT_FAIL(name, "got \"%s\", expected \"%s\"",			\
 			  _a ? _a : "(null)", _e ? _e : "(null)");		\
 	_ok; })
+
+static inline int unit_by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/*
+ * The recorded traces' directory entries, sorted by name: tests/traces under
+ * argv[1], else $LM_TOP, else ".". Their count, or -1 after saying why: the
+ * traces are part of the repository, so not finding them is no skip.
+ */
+static inline int unit_scan_traces(int argc, char **argv, char *dir, size_t size,
+				   struct dirent ***ents)
+{
+	const char *top = getenv("LM_TOP");
+	int n;
+
+	snprintf(dir, size, "%s/tests/traces", argc > 1 ? argv[1] : top ? top : ".");
+	n = scandir(dir, ents, NULL, unit_by_name);
+	if (n < 0)
+		printf("FAIL: no trace directory %s: run from the repository root or set LM_TOP\n", dir);
+	return n;
+}
 
 static inline int unit_done(const char *prog)
 {
