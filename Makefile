@@ -64,7 +64,7 @@ BPF_SRCS   := bpf/maps.bpf.c $(filter-out bpf/maps.bpf.c,$(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 
 obj = $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(1))
-CORE_SRCS  := $(wildcard user/core/*.c user/record/*.c user/out/*.c)
+CORE_SRCS  := $(wildcard user/core/*.c user/record/*.c user/io/*.c user/sinks/*.c user/report/*.c)
 TRACE_SRCS := $(wildcard user/trace/*.c)
 CLI_SRCS   := $(wildcard user/cli/*.c) user/main.c
 CORE_OBJS  := $(call obj,$(CORE_SRCS))

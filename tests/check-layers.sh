@@ -3,8 +3,9 @@
 # across a forbidden edge. The layers, lowest first:
 #   core/    pure and deterministic: libc and the BPF ABI header (lmtrace.h)
 #   record/  core + the recording codec (zlib)
-#   out/     the sinks: record + the public side of core (the view, the
-#            estimate, the pipeline), never the estimator's internals
+#   io/      files lmtrace writes safely (libc)
+#   sinks/, report/  the outputs: record + io + the public side of core (the
+#            view, the estimate, the pipeline), never the estimator's internals
 #   trace/   the only code that knows libbpf, /proc, pidfds and sockets
 #   cli/, main.c  may use everything
 # Project headers are included as "layer/name.h". Prints one line per
@@ -15,7 +16,7 @@ bad=0
 
 # System headers core may use: the C library and POSIX basics, nothing else.
 core_sys='^(errno|float|inttypes|limits|math|stdarg|stdbool|stddef|stdint|stdio|stdlib|string|strings|time|linux/types)\.h$'
-# Public core headers out/ may see (the estimator's internals are not among them).
+# Public core headers sinks/ and report/ may see (the estimator's internals are not among them).
 core_public='^core/(estimate|obs|pipeline|units|view)\.h$'
 
 violation() { echo "$1: #include $2: $3"; bad=1; }
@@ -39,14 +40,14 @@ check_file() { # FILE LAYER
 			fi ;;
 		record)
 			if [ $kind = quote ]; then
-				[[ $inc == core/* || $inc == record/* || $inc == lmtrace.h ]] ||
+				[[ $inc == core/* || $inc == record/* || $inc == io/* || $inc == lmtrace.h ]] ||
 					violation "$f" "$shown" "record sits on core only"
 			elif [[ $inc == bpf/* || $inc == jansson.h || $inc == microhttpd.h ]]; then
 				violation "$f" "$shown" "record needs no BPF, QMP or HTTP"
 			fi ;;
-		out)
+		sinks|report)
 			if [ $kind = quote ]; then
-				[[ $inc =~ $core_public || $inc == out/* || $inc == record/* ]] ||
+				[[ $inc =~ $core_public || $inc == sinks/* || $inc == report/* || $inc == record/* || $inc == io/* ]] ||
 					violation "$f" "$shown" "outputs see the view and the estimate, not the estimator or the tracer"
 			elif [[ $inc == bpf/* || $inc == jansson.h ]]; then
 				violation "$f" "$shown" "outputs need no BPF or QMP"
@@ -63,7 +64,7 @@ check_file() { # FILE LAYER
 	done < "$f"
 }
 
-for layer in core record out trace; do
+for layer in core io record sinks report trace; do
 	for f in "$dir/$layer"/*.[ch]; do
 		[ -e "$f" ] && check_file "$f" "$layer"
 	done
@@ -71,8 +72,8 @@ done
 # Nothing but main.c and the layer folders.
 for f in "$dir"/*; do
 	case ${f##*/} in
-	core|record|out|trace|cli|main.c) ;;
-	*) echo "$f: not part of any layer (core, record, out, trace, cli, main.c)"; bad=1 ;;
+	core|io|record|sinks|report|trace|cli|main.c) ;;
+	*) echo "$f: not part of any layer (core, io, record, sinks, report, trace, cli, main.c)"; bad=1 ;;
 	esac
 done
 [ $bad -eq 0 ] && echo "layers: ok ($(find "$dir" -name '*.[ch]' | wc -l) files)"

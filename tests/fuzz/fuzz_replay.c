@@ -12,9 +12,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "out/outputs.h"
-#include "out/prom_metrics.h"
-#include "out/report.h"
+#include "sinks/outputs.h"
+#include "sinks/prom_metrics.h"
+#include "report/report.h"
 #include "record/replay.h"
 
 static FILE *devnull;

@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "out/outputs.h"
-#include "out/prom_metrics.h"
-#include "out/report.h"
+#include "sinks/outputs.h"
+#include "sinks/prom_metrics.h"
+#include "report/report.h"
 #include "record/record.h"
 #include "record/replay.h"
 

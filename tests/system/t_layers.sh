@@ -32,9 +32,9 @@ forbid() { # FILE INCLUDE WHAT
 forbid core/estimator.c '"trace/tracer.h"' "core including the tracer"
 forbid core/pipeline.c '<bpf/libbpf.h>' "core including libbpf"
 forbid core/units.c '<zlib.h>' "core including zlib"
-forbid out/sink_json.c '"core/estimator.h"' "a sink reading the estimator's internals"
-forbid record/replay.c '"out/outputs.h"' "record including the outputs"
-forbid trace/session.c '"out/outputs.h"' "the tracer including an output"
+forbid sinks/sink_json.c '"core/estimator.h"' "a sink reading the estimator's internals"
+forbid record/replay.c '"sinks/outputs.h"' "record including the outputs"
+forbid trace/session.c '"sinks/outputs.h"' "the tracer including an output"
 
 # --- make CFLAGS=...: every rule that compiles or links with cc keeps the project's
 # flags (warnings, -std, -D_GNU_SOURCE, the include paths) after the user's

@@ -10,7 +10,7 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include "out/outputs.h"
+#include "sinks/outputs.h"
 #include "synth.h"
 
 static const struct synth converging = {

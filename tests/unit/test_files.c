@@ -14,9 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "out/outputs.h"
-#include "out/report.h"
-#include "record/outfile.h"
+#include "sinks/outputs.h"
+#include "report/report.h"
+#include "io/safe_file.h"
 #include "record/record.h"
 #include "synth.h"
 #include "unit.h"
@@ -246,21 +246,21 @@ static void test_report_links(void)
 	umask(old);
 }
 
-static void test_outfile_errors(void)
+static void test_safe_file_errors(void)
 {
 	char path[512], err[512];
 	FILE *f;
 
 	in_dir(path, sizeof(path), "missing/x.prom");
-	ASSERT_EQ(lm_outfile_replace(path, "metrics file", "x\n", 2, 0, err, sizeof(err)), -ENOENT,
+	ASSERT_EQ(lm_safe_file_replace(path, "metrics file", "x\n", 2, 0, err, sizeof(err)), -ENOENT,
 		  "replace into a missing directory");
 	ASSERT_TRUE(strstr(err, "metrics file") && strstr(err, "missing/x.prom") &&
 		    strstr(err, "check the directory"), "message: what, where, what to do");
 	in_dir(path, sizeof(path), "plain");
-	ASSERT_EQ(lm_outfile_open(path, "chart", &f, err, sizeof(err)), 0, "open a new file");
+	ASSERT_EQ(lm_safe_file_open(path, "chart", &f, err, sizeof(err)), 0, "open a new file");
 	fputs("abc", f);
-	ASSERT_EQ(lm_outfile_close(f), 0, "close syncs and closes");
-	ASSERT_EQ(lm_outfile_replace(path, "metrics file", "xyz\n", 4, LM_OUTFILE_SYNC_DIR,
+	ASSERT_EQ(lm_safe_file_close(f), 0, "close syncs and closes");
+	ASSERT_EQ(lm_safe_file_replace(path, "metrics file", "xyz\n", 4, LM_SAFE_FILE_SYNC_DIR,
 				     err, sizeof(err)), 0, "replace with a directory sync");
 	ASSERT_STREQ(slurp(path, (char[16]){ 0 }, 16), "xyz\n", "replaced");
 }
@@ -274,7 +274,7 @@ int main(int argc, char **argv)
 	test_prom_file_links();
 	test_record_links();
 	test_report_links();
-	test_outfile_errors();
+	test_safe_file_errors();
 	if (!unit_failures) {
 		char cmd[600];
 

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "core/units.h"
-#include "out/outputs.h"
-#include "out/prom_metrics.h"
+#include "sinks/outputs.h"
+#include "sinks/prom_metrics.h"
 #include "record/record.h"
 #include "record/replay.h"
 #include "synth.h"

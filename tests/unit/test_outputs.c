@@ -20,10 +20,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "out/outputs.h"
-#include "out/prom_metrics.h"
-#include "out/report.h"
-#include "out/text_fmt.h"
+#include "sinks/outputs.h"
+#include "sinks/prom_metrics.h"
+#include "report/report.h"
+#include "sinks/text_fmt.h"
 #include "record/record.h"
 #include "record/replay.h"
 #include "synth.h"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* `lmtrace report FILE -o OUT`: options (argp), then out/report.c draws. */
+/* `lmtrace report FILE -o OUT`: options (argp), then report/report.c draws. */
 #include <argp.h>
 #include <errno.h>
 #include <limits.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include "cli/cli.h"
-#include "out/report.h"
+#include "report/report.h"
 
 #define WIDTH_DEFAULT	960
 #define WIDTH_MIN	480	/* narrower and the labels overlap */

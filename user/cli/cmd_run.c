@@ -11,7 +11,7 @@
 #include "cli/head_start.h"
 #include "cli/cli.h"
 #include "cli/options.h"
-#include "out/outputs.h"
+#include "sinks/outputs.h"
 #include "record/replay.h"
 #include "trace/session.h"
 

@@ -5,7 +5,7 @@
  * publishes the result in the VM's view, then hands both to each sink. A
  * sink only formats and writes; it never changes the view, and it sees the
  * estimate (estimate.h), never the estimator behind it. Live tracing and
- * replay use the same sinks. Constructors are in out/outputs.h.
+ * replay use the same sinks. Constructors are in sinks/outputs.h.
  */
 #ifndef LM_VIEW_H
 #define LM_VIEW_H

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "record/outfile.h"
+#include "io/safe_file.h"
 #include "record/record_codec.h"
 
 struct lm_rec_writer {
@@ -37,7 +37,7 @@ int lm_rec_writer_open(const char *path, const struct lm_est_config *cfg,
 		return -ENOMEM;
 	}
 	/* Written in place as root: no symlink followed, only a plain file truncated. */
-	ret = lm_outfile_open(path, "recording", &w->f, err, errlen);
+	ret = lm_safe_file_open(path, "recording", &w->f, err, errlen);
 	if (ret)
 		goto cleanup;
 	hdr_len = lm_rec_header_encode(hdr, cfg);
@@ -148,7 +148,7 @@ int lm_rec_writer_close(struct lm_rec_writer *w)
 	lm_rec_flush(w);
 	ret = w->err;
 	/* fsync: what lmtrace said it recorded is on disk when it exits. */
-	n_ret = lm_outfile_close(w->f);
+	n_ret = lm_safe_file_close(w->f);
 	if (n_ret && !ret)
 		ret = n_ret;
 	free(w);

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "out/outputs.h"
-#include "out/text_fmt.h"
+#include "sinks/outputs.h"
+#include "sinks/text_fmt.h"
 
 struct text_sink {
 	FILE *f;

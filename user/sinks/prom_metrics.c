@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/units.h"
-#include "out/prom_metrics.h"
+#include "sinks/prom_metrics.h"
 
 void lm_prom_init(struct lm_prom_state *st)
 {

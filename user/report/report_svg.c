@@ -10,8 +10,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "out/report.h"
-#include "out/text_fmt.h"
+#include "report/report.h"
+#include "sinks/text_fmt.h"
 #include "core/units.h"
 #include "core/view.h"
 

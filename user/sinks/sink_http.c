@@ -20,8 +20,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "out/outputs.h"
-#include "out/prom_metrics.h"
+#include "sinks/outputs.h"
+#include "sinks/prom_metrics.h"
 
 #define HTTP_MAX_CONNS	16
 #define HTTP_PER_IP	4

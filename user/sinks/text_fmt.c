@@ -2,7 +2,7 @@
 /* Text for people, shared by the rows, the live view and the report (text_fmt.h). */
 #include <stdio.h>
 #include <string.h>
-#include "out/text_fmt.h"
+#include "sinks/text_fmt.h"
 
 const char *lm_fmt_num(char *buf, size_t len, double v, int decimals, const char *unit)
 {

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "out/outputs.h"
+#include "sinks/outputs.h"
 
 struct json_sink {
 	FILE *f;

@@ -6,16 +6,16 @@
  * Every failure returns -errno and a one-line message in err saying what
  * failed and what to do.
  */
-#ifndef LM_OUTFILE_H
-#define LM_OUTFILE_H
+#ifndef LM_SAFE_FILE_H
+#define LM_SAFE_FILE_H
 
 #include <stddef.h>
 #include <stdio.h>
 
-#define LM_OUTFILE_MODE		0644
+#define LM_SAFE_FILE_MODE		0644
 
-/* lm_outfile_replace(): also sync the directory, so the rename lasts. */
-#define LM_OUTFILE_SYNC_DIR	(1u << 0)
+/* lm_safe_file_replace(): also sync the directory, so the rename lasts. */
+#define LM_SAFE_FILE_SYNC_DIR	(1u << 0)
 
 /*
  * Opens path to be written in place (-w, report -o). A new file is made
@@ -24,11 +24,11 @@
  * path is refused, not followed. what names the file in messages
  * ("recording", "chart").
  */
-int lm_outfile_open(const char *path, const char *what, FILE **out,
+int lm_safe_file_open(const char *path, const char *what, FILE **out,
 		    char *err, size_t errlen);
 
 /* fflush, fsync, fclose: 0, or the first error as -errno. f is closed. */
-int lm_outfile_close(FILE *f);
+int lm_safe_file_close(FILE *f);
 
 /*
  * Replaces path with len bytes of data (--prom-file): written to a new
@@ -36,7 +36,7 @@ int lm_outfile_close(FILE *f);
  * over path, so a reader sees the old or the new file, never a part. A
  * symlink at path is replaced, not followed; on failure nothing is left.
  */
-int lm_outfile_replace(const char *path, const char *what, const void *data, size_t len,
+int lm_safe_file_replace(const char *path, const char *what, const void *data, size_t len,
 		       unsigned flags, char *err, size_t errlen);
 
-#endif /* LM_OUTFILE_H */
+#endif /* LM_SAFE_FILE_H */

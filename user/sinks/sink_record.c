@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "out/outputs.h"
+#include "sinks/outputs.h"
 #include "record/record.h"
 
 struct rec_sink {

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "out/outputs.h"
+#include "sinks/outputs.h"
 
 static const char header[] =
 	"ts_s,pid,vm,record,round,dirty_pages,round_duration_s,round_tx_bytes,"

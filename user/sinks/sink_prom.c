@@ -2,16 +2,16 @@
 /*
  * --prom-file PATH: the node_exporter textfile collector reads PATH (name it
  * *.prom in its directory). Written to a new PATH.tmp.XXXXXX then renamed
- * over PATH (record/outfile.c), so the collector never sees a half-written
+ * over PATH (io/safe_file.c), so the collector never sees a half-written
  * file and a link planted at a predictable name is never followed.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "out/outputs.h"
-#include "out/prom_metrics.h"
-#include "record/outfile.h"
+#include "sinks/outputs.h"
+#include "sinks/prom_metrics.h"
+#include "io/safe_file.h"
 
 struct prom_file_sink {
 	struct lm_sink sink;
@@ -31,7 +31,7 @@ static int write_atomically(struct prom_file_sink *ps, unsigned flags, char *err
 		snprintf(err, errlen, "cannot write metrics file %s: out of memory", ps->path);
 		return -ENOMEM;
 	}
-	ret = lm_outfile_replace(ps->path, "metrics file", text, len, flags, err, errlen);
+	ret = lm_safe_file_replace(ps->path, "metrics file", text, len, flags, err, errlen);
 	free(text);
 	return ret;
 }
@@ -81,7 +81,7 @@ static int prom_close(struct lm_sink *s)
 	int ret;
 
 	/* The final state stays for the collector: make its name last too. */
-	ret = write_atomically(ps, LM_OUTFILE_SYNC_DIR, err, sizeof(err));
+	ret = write_atomically(ps, LM_SAFE_FILE_SYNC_DIR, err, sizeof(err));
 	if (ret)
 		fprintf(stderr, "lmtrace: %s\n", err);
 	lm_prom_destroy(&ps->st);

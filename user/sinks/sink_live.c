@@ -14,8 +14,8 @@
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
-#include "out/outputs.h"
-#include "out/text_fmt.h"
+#include "sinks/outputs.h"
+#include "sinks/text_fmt.h"
 
 #define LIVE_MAX_MSGS	3
 #define LIVE_REASON_LINES 2

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "out/outputs.h"
-#include "out/report.h"
-#include "record/outfile.h"
+#include "sinks/outputs.h"
+#include "report/report.h"
+#include "io/safe_file.h"
 #include "record/replay.h"
 
 #define GROW(arr, n, cap) ({							\
@@ -251,7 +251,7 @@ int lm_report_make(const char *in, const char *out, enum lm_rep_format fmt, int 
 	} else {
 		ret = same_file(in, out, err, errlen);
 		if (!ret)
-			ret = lm_outfile_open(out, "chart", &f, err, errlen);
+			ret = lm_safe_file_open(out, "chart", &f, err, errlen);
 		if (ret)
 			goto cleanup;
 	}
@@ -260,7 +260,7 @@ int lm_report_make(const char *in, const char *out, enum lm_rep_format fmt, int 
 		if (fflush(f) && !ret)
 			ret = errno ? -errno : -EIO;
 	} else {
-		int cret = lm_outfile_close(f);
+		int cret = lm_safe_file_close(f);
 
 		ret = ret ? ret : cret;
 	}

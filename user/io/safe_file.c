@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Output files written as root (outfile.h). What decides is checked on the
+ * Output files written as root (safe_file.h). What decides is checked on the
  * open file (fstat), not on the name, so swapping the name between a check
  * and the open wins nothing; creating uses O_EXCL, which never follows a
  * symlink, not even a dangling one.
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "record/outfile.h"
+#include "io/safe_file.h"
 
 static const char *kind_of(mode_t m)
 {
@@ -106,14 +106,14 @@ static int open_failed(const char *path, const char *what, int ret, char *err, s
 	return ret;
 }
 
-int lm_outfile_open(const char *path, const char *what, FILE **out, char *err, size_t errlen)
+int lm_safe_file_open(const char *path, const char *what, FILE **out, char *err, size_t errlen)
 {
 	int fd, ret = 0, created = 1;
 	struct stat st;
 	FILE *f;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-		  LM_OUTFILE_MODE);
+		  LM_SAFE_FILE_MODE);
 	if (fd < 0 && errno == EEXIST) {
 		created = 0;
 		/*
@@ -143,7 +143,7 @@ int lm_outfile_open(const char *path, const char *what, FILE **out, char *err, s
 		goto fail;
 	}
 	/* The mode does not depend on the umask root happens to run with. */
-	if (created ? fchmod(fd, LM_OUTFILE_MODE) : ftruncate(fd, 0)) {
+	if (created ? fchmod(fd, LM_SAFE_FILE_MODE) : ftruncate(fd, 0)) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot %s %s %s: %s", created ? "set the mode of" : "truncate",
 			 what, path, strerror(-ret));
@@ -170,7 +170,7 @@ fail:
 	return ret;
 }
 
-int lm_outfile_close(FILE *f)
+int lm_safe_file_close(FILE *f)
 {
 	int ret = 0;
 
@@ -185,7 +185,7 @@ int lm_outfile_close(FILE *f)
 	return ret;
 }
 
-int lm_outfile_replace(const char *path, const char *what, const void *data, size_t len,
+int lm_safe_file_replace(const char *path, const char *what, const void *data, size_t len,
 		       unsigned flags, char *err, size_t errlen)
 {
 	static const char suffix[] = ".tmp.XXXXXX";
@@ -210,7 +210,7 @@ int lm_outfile_replace(const char *path, const char *what, const void *data, siz
 		free(tmp);
 		return ret;
 	}
-	if (fchmod(fd, LM_OUTFILE_MODE)) {
+	if (fchmod(fd, LM_SAFE_FILE_MODE)) {
 		ret = -errno;
 		step = "set the mode of";
 	} else if ((ret = write_all(fd, data, len))) {
@@ -229,7 +229,7 @@ int lm_outfile_replace(const char *path, const char *what, const void *data, siz
 	}
 	if (ret)
 		unlink(tmp);
-	else if ((flags & LM_OUTFILE_SYNC_DIR) && (ret = sync_dir(path)))
+	else if ((flags & LM_SAFE_FILE_SYNC_DIR) && (ret = sync_dir(path)))
 		step = "sync the directory of";
 	if (ret)
 		snprintf(err, errlen, "cannot %s %s %s: %s%s", step, what, path, strerror(-ret), hint(-ret));
