@@ -17,7 +17,7 @@
 #define LM_ACT_POLICY_H
 
 #include <stdint.h>
-#include "core/estimate.h"
+#include "core/published.h"
 #include "core/obs.h"
 #include "core/units.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * The convergence estimator: pure and deterministic. It is fed lm_obs records
- * of one VM in time order and answers with an lm_estimate (estimate.h). No
+ * of one VM in time order and answers with an lm_estimate (published.h). No
  * syscalls, no clocks, no printing, no allocation after init: a recorded
  * trace replays to identical output. Only the pipeline and the estimator's
  * own model include this header.
@@ -10,7 +10,7 @@
 #define LM_ESTIMATOR_H
 
 #include <stdint.h>
-#include "core/estimate.h"
+#include "core/published.h"
 #include "core/evidence.h"
 #include "core/obs.h"
 

@@ -9,7 +9,7 @@
 #define LM_HEAD_START_H
 
 #include <stdint.h>
-#include "core/estimate.h"
+#include "core/published.h"
 #include "core/obs.h"
 
 struct lm_head_start_in {

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 #include "lmtrace.h"
-#include "core/estimate.h"
+#include "core/published.h"
 #include "core/obs.h"
 #include "core/streams.h"
 #include "core/view.h"

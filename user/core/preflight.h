@@ -11,7 +11,7 @@
 #define LM_PREFLIGHT_H
 
 #include <stdint.h>
-#include "core/estimate.h"
+#include "core/published.h"
 
 #define LM_PF_MAX_WINDOWS	8	/* windows one check measures, at most */
 #define LM_PF_MAX_VMS		64	/* VMs one table checks */

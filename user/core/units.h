@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "core/estimate.h"
+#include "core/published.h"
 #include "core/obs.h"
 
 /* Binary units: every output prints sizes in KiB/MiB/GiB and rates in MiB/s. */

@@ -4,7 +4,7 @@
  * pipeline (pipeline.c) runs every observation through the VM's estimator,
  * publishes the result in the VM's view, then hands both to each sink. A
  * sink only formats and writes; it never changes the view, and it sees the
- * estimate (estimate.h), never the estimator behind it. Live tracing and
+ * estimate (published.h), never the estimator behind it. Live tracing and
  * replay use the same sinks. Constructors are in sinks/outputs.h.
  */
 #ifndef LM_VIEW_H
@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
-#include "core/estimate.h"
+#include "core/published.h"
 #include "core/obs.h"
 
 #define LM_HISTORY 64

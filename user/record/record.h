@@ -33,7 +33,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "core/estimate.h"
+#include "core/published.h"
 #include "core/obs.h"
 
 #define LM_REC_MAGIC		"LMTRREC"	/* + NUL: 8 bytes */

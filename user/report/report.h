@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "core/estimate.h"
+#include "core/published.h"
 
 struct lm_rep_sample {		/* after every tick and every round */
 	double t_s;		/* since the first observation in the recording */

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
-#include "core/estimate.h"
+#include "core/published.h"
 #include "core/pipeline.h"
 #include "core/units.h"
 #include "core/view.h"

@@ -4,8 +4,8 @@
  * settings it says it under. This is all the outputs may see of the
  * estimator (its internals are in estimator.h).
  */
-#ifndef LM_ESTIMATE_H
-#define LM_ESTIMATE_H
+#ifndef LM_PUBLISHED_H
+#define LM_PUBLISHED_H
 
 #include <stdint.h>
 
@@ -119,4 +119,4 @@ struct lm_estimate {
 	int from_check;			/* 1: from an `lmtrace check` until this migration's rounds take over */
 };
 
-#endif /* LM_ESTIMATE_H */
+#endif /* LM_PUBLISHED_H */
