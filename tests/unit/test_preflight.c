@@ -8,16 +8,16 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include "core/preflight.h"
+#include "core/check_model.h"
 #include "core/units.h"
 #include "unit.h"
 
 #define MiB LM_MiB
 
 /* A sequential writer at rate over wss (U(T) = min(rate T, wss)), 1 s and 2 s windows. */
-static struct lm_pf_input seq_guest(double rate_mib, double wss_mib, double bw_mib)
+static struct lm_check_model_input seq_guest(double rate_mib, double wss_mib, double bw_mib)
 {
-	struct lm_pf_input in = {
+	struct lm_check_model_input in = {
 		.nwin = 2, .ram_bytes = 320 * MiB, .resident_bytes = 256 * MiB,
 		.bandwidth_Bps = bw_mib * MiB, .downtime_limit_s = 0.3,
 	};
@@ -26,17 +26,17 @@ static struct lm_pf_input seq_guest(double rate_mib, double wss_mib, double bw_m
 	for (i = 0; i < 2; i++) {
 		double w = i + 1, u = rate_mib * w < wss_mib ? rate_mib * w : wss_mib;
 
-		in.win[i] = (struct lm_pf_window){ .window_s = w, .bytes = u * MiB };
+		in.win[i] = (struct lm_check_model_window){ .window_s = w, .bytes = u * MiB };
 	}
 	return in;
 }
 
 static void test_converging(void)
 {
-	struct lm_pf_input in = seq_guest(4, 256, 32);
-	struct lm_pf_result r;
+	struct lm_check_model_input in = seq_guest(4, 256, 32);
+	struct lm_check_model_result r;
 
-	ASSERT_EQ(lm_pf_check(&in, &r), 0, "converge: checked");
+	ASSERT_EQ(lm_check_model_run(&in, &r), 0, "converge: checked");
 	ASSERT_EQ(r.verdict, LM_VERDICT_CONVERGING, "converge: verdict");
 	/*
 	 * bulk pass 256 MiB / 32 MiB/s = 8 s; its sync finds 4 MiB/s x 8 s = 32 MiB (U(T)
@@ -55,10 +55,10 @@ static void test_converging(void)
 
 static void test_stuck(void)
 {
-	struct lm_pf_input in = seq_guest(64, 256, 32);
-	struct lm_pf_result r;
+	struct lm_check_model_input in = seq_guest(64, 256, 32);
+	struct lm_check_model_result r;
 
-	ASSERT_EQ(lm_pf_check(&in, &r), 0, "stuck: checked");
+	ASSERT_EQ(lm_check_model_run(&in, &r), 0, "stuck: checked");
 	ASSERT_EQ(r.verdict, LM_VERDICT_NOT_CONVERGING, "stuck: verdict");
 	ASSERT_TRUE(r.total_s < 0, "stuck: no total time");
 	/* rounds shrink only once 64 MiB/s x (1 - p) is under 32 / 1.25 */
@@ -70,21 +70,21 @@ static void test_stuck(void)
 static void test_consistent(void)
 {
 	static const double rates[] = { 2, 8, 16, 24, 40, 64, 200 };
-	struct lm_pf_result r, at;
+	struct lm_check_model_result r, at;
 	size_t i;
 
 	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
-		struct lm_pf_input in = seq_guest(rates[i], 256, 32), probe;
+		struct lm_check_model_input in = seq_guest(rates[i], 256, 32), probe;
 
-		ASSERT_EQ(lm_pf_check(&in, &r), 0, "consistent: checked");
+		ASSERT_EQ(lm_check_model_run(&in, &r), 0, "consistent: checked");
 		if (!ASSERT_TRUE(r.min_bandwidth_Bps > 0, "consistent: a bandwidth converges"))
 			continue;
 		probe = in;
 		probe.bandwidth_Bps = r.min_bandwidth_Bps;
-		lm_pf_check(&probe, &at);
+		lm_check_model_run(&probe, &at);
 		ASSERT_EQ(at.verdict, LM_VERDICT_CONVERGING, "consistent: at the smallest bandwidth");
 		probe.bandwidth_Bps = r.min_bandwidth_Bps * 0.9;
-		lm_pf_check(&probe, &at);
+		lm_check_model_run(&probe, &at);
 		ASSERT_TRUE(at.verdict != LM_VERDICT_CONVERGING, "consistent: 10 % below it");
 		ASSERT_EQ(r.verdict == LM_VERDICT_CONVERGING, r.min_bandwidth_Bps <= in.bandwidth_Bps,
 			  "consistent: converging iff the link is at least the smallest bandwidth");
@@ -96,10 +96,10 @@ static void test_consistent(void)
 /* A small working set rewritten at once: flat at 1 s; the slope is only bounded, never converging. */
 static void test_small_wss(void)
 {
-	struct lm_pf_input in = seq_guest(64, 32, 32);
-	struct lm_pf_result r;
+	struct lm_check_model_input in = seq_guest(64, 32, 32);
+	struct lm_check_model_result r;
 
-	ASSERT_EQ(lm_pf_check(&in, &r), 0, "small wss: checked");
+	ASSERT_EQ(lm_check_model_run(&in, &r), 0, "small wss: checked");
 	ASSERT_TRUE(r.verdict != LM_VERDICT_CONVERGING, "small wss: not converging");
 	ASSERT_EQ(r.wws_bytes, 32 * MiB, "small wss: the working set");
 	ASSERT_EQ(r.wws_is_lower_bound, 0, "small wss: flat");
@@ -108,28 +108,28 @@ static void test_small_wss(void)
 static void test_shared(void)
 {
 	/* 20 MiB/s each: 0.62 of the link alone, 1.25 of half of it */
-	struct lm_pf_input two[2] = { seq_guest(20, 256, 32), seq_guest(20, 256, 32) };
-	struct lm_pf_result alone, r[2];
+	struct lm_check_model_input two[2] = { seq_guest(20, 256, 32), seq_guest(20, 256, 32) };
+	struct lm_check_model_result alone, r[2];
 
-	lm_pf_check(&two[0], &alone);
+	lm_check_model_run(&two[0], &alone);
 	ASSERT_EQ(alone.verdict, LM_VERDICT_CONVERGING, "shared: converges alone");
-	ASSERT_EQ(lm_pf_check_shared(two, 2, 32 * MiB, r), 0, "shared: not together");
+	ASSERT_EQ(lm_check_model_shared(two, 2, 32 * MiB, r), 0, "shared: not together");
 	ASSERT_TRUE(r[0].verdict != LM_VERDICT_CONVERGING, "shared: each at 16 MiB/s");
-	ASSERT_EQ(lm_pf_check_shared(two, 2, 80 * MiB, r), 1, "shared: together on 80 MiB/s");
+	ASSERT_EQ(lm_check_model_shared(two, 2, 80 * MiB, r), 1, "shared: together on 80 MiB/s");
 }
 
 static void test_bad_input(void)
 {
-	struct lm_pf_input in = seq_guest(4, 256, 32);
-	struct lm_pf_result r;
+	struct lm_check_model_input in = seq_guest(4, 256, 32);
+	struct lm_check_model_result r;
 
 	in.nwin = 0;
-	ASSERT_EQ(lm_pf_check(&in, &r), -EINVAL, "bad: no window");
+	ASSERT_EQ(lm_check_model_run(&in, &r), -EINVAL, "bad: no window");
 	in = seq_guest(4, 256, 0);
-	ASSERT_EQ(lm_pf_check(&in, &r), -EINVAL, "bad: no bandwidth");
+	ASSERT_EQ(lm_check_model_run(&in, &r), -EINVAL, "bad: no bandwidth");
 	in = seq_guest(4, 256, 32);
 	in.win[1].window_s = 0;
-	ASSERT_EQ(lm_pf_check(&in, &r), -EINVAL, "bad: empty window");
+	ASSERT_EQ(lm_check_model_run(&in, &r), -EINVAL, "bad: empty window");
 }
 
 int main(void)

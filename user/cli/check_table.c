@@ -7,7 +7,7 @@
 #include "core/units.h"
 
 /* What the operator should do with a VM, from its check at its own bandwidth. */
-static const char *advice(const struct lm_pf_result *r)
+static const char *advice(const struct lm_check_model_result *r)
 {
 	if (r->verdict == LM_VERDICT_CONVERGING)
 		return "move now";
@@ -16,7 +16,7 @@ static const char *advice(const struct lm_pf_result *r)
 	return "do not move";
 }
 
-static void print_row(const struct lm_probe_result *p, const struct lm_pf_result *r)
+static void print_row(const struct lm_probe_result *p, const struct lm_check_model_result *r)
 {
 	char total[16], bw[16], thr[16], wws[24];
 
@@ -34,8 +34,8 @@ static void print_row(const struct lm_probe_result *p, const struct lm_pf_result
 }
 
 /* The measured VMs' inputs, and the link they would share. */
-static int shared_inputs(int n, const struct lm_probe_result *res, const struct lm_pf_input *in,
-			 struct lm_pf_input *ok, int *idx, double *link_Bps)
+static int shared_inputs(int n, const struct lm_probe_result *res, const struct lm_check_model_input *in,
+			 struct lm_check_model_input *ok, int *idx, double *link_Bps)
 {
 	int i, m = 0;
 
@@ -51,7 +51,7 @@ static int shared_inputs(int n, const struct lm_probe_result *res, const struct 
 }
 
 static void print_shared_json(int m, const int *idx, const struct lm_probe_result *res,
-			      const struct lm_pf_result *sh, double link, int all)
+			      const struct lm_check_model_result *sh, double link, int all)
 {
 	json_t *o = json_pack("{s:s, s:i, s:f, s:f, s:b, s:[]}", "type", "check-shared", "pid", 0,
 			      "bandwidth_bytes_per_s", link, "share_bytes_per_s", link / m,
@@ -71,12 +71,12 @@ static void print_shared_json(int m, const int *idx, const struct lm_probe_resul
 	json_decref(o);
 }
 
-void lm_check_table(int n, const struct lm_probe_result *res, const struct lm_pf_input *in,
-		    const struct lm_pf_result *out, double link_Bps, int json)
+void lm_check_table(int n, const struct lm_probe_result *res, const struct lm_check_model_input *in,
+		    const struct lm_check_model_result *out, double link_Bps, int json)
 {
-	static struct lm_pf_input ok[LM_PF_MAX_VMS];
-	static struct lm_pf_result sh[LM_PF_MAX_VMS];
-	int idx[LM_PF_MAX_VMS], i, m, all;
+	static struct lm_check_model_input ok[LM_CHECK_MAX_VMS];
+	static struct lm_check_model_result sh[LM_CHECK_MAX_VMS];
+	int idx[LM_CHECK_MAX_VMS], i, m, all;
 
 	if (!json) {
 		printf("%-8s %-16s %-15s %4s %9s %10s %9s %-12s %s\n", "PID", "VM", "VERDICT", "CONF",
@@ -87,7 +87,7 @@ void lm_check_table(int n, const struct lm_probe_result *res, const struct lm_pf
 	m = shared_inputs(n, res, in, ok, idx, &link_Bps);
 	if (m < 2)
 		return;
-	all = lm_pf_check_shared(ok, m, link_Bps, sh);
+	all = lm_check_model_shared(ok, m, link_Bps, sh);
 	if (json) {
 		print_shared_json(m, idx, res, sh, link_Bps, all);
 		return;

@@ -3,7 +3,7 @@
 #ifndef LM_CHECK_TABLE_H
 #define LM_CHECK_TABLE_H
 
-#include "core/preflight.h"
+#include "core/check_model.h"
 #include "trace/probe.h"
 
 /*
@@ -12,7 +12,7 @@
  * any of them would get alone), each with an equal share. json: one
  * "check-shared" object instead (the VMs' own objects are printed already).
  */
-void lm_check_table(int n, const struct lm_probe_result *res, const struct lm_pf_input *in,
-		    const struct lm_pf_result *out, double link_Bps, int json);
+void lm_check_table(int n, const struct lm_probe_result *res, const struct lm_check_model_input *in,
+		    const struct lm_check_model_result *out, double link_Bps, int json);
 
 #endif /* LM_CHECK_TABLE_H */

@@ -18,7 +18,7 @@
 #include "cli/check_table.h"
 #include "cli/cli.h"
 #include "cli/options.h"
-#include "core/preflight.h"
+#include "core/check_model.h"
 #include "core/units.h"
 #include "trace/probe.h"
 
@@ -64,7 +64,7 @@ static const struct argp_option options[] = {
 };
 
 struct check_opts {
-	struct lm_probe_vm vms[LM_PF_MAX_VMS];
+	struct lm_probe_vm vms[LM_CHECK_MAX_VMS];
 	int nvms;
 	pid_t pid;
 	const char *qmp;
@@ -95,8 +95,8 @@ static void add_pair(struct argp_state *st, struct check_opts *o, char *arg)
 
 	if (!eq || !eq[1])
 		argp_error(st, "'%s': give PID=SOCKET (a QEMU process and its QMP socket)", arg);
-	if (o->nvms == LM_PF_MAX_VMS)
-		argp_error(st, "at most %d VMs at once", LM_PF_MAX_VMS);
+	if (o->nvms == LM_CHECK_MAX_VMS)
+		argp_error(st, "at most %d VMs at once", LM_CHECK_MAX_VMS);
 	o->vms[o->nvms].pid = parse_pid(st, arg, (size_t)(eq - arg));
 	o->vms[o->nvms++].qmp_path = eq + 1;
 }
@@ -125,8 +125,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 		if (o->pid || o->qmp) {
 			if (!o->pid || !o->qmp)
 				argp_error(st, "-p PID and --qmp SOCKET go together");
-			if (o->nvms == LM_PF_MAX_VMS)
-				argp_error(st, "at most %d VMs at once", LM_PF_MAX_VMS);
+			if (o->nvms == LM_CHECK_MAX_VMS)
+				argp_error(st, "at most %d VMs at once", LM_CHECK_MAX_VMS);
 			o->vms[o->nvms].pid = o->pid;
 			o->vms[o->nvms++].qmp_path = o->qmp;
 		}
@@ -147,7 +147,7 @@ static void on_signal(int sig)
 }
 
 /* The model's input from a VM's measurement and the options (QEMU's settings by default). */
-static int model_input(const struct check_opts *o, const struct lm_probe_result *p, struct lm_pf_input *in)
+static int model_input(const struct check_opts *o, const struct lm_probe_result *p, struct lm_check_model_input *in)
 {
 	int i;
 
@@ -159,7 +159,7 @@ static int model_input(const struct check_opts *o, const struct lm_probe_result 
 				p->downtime_limit_ms > 0 ? p->downtime_limit_ms : LM_DOWNTIME_LIMIT_DEFAULT_MS) / 1e3;
 	in->switchover_Bps = o->switchover_Bps;
 	for (i = 0; i < p->nwin; i++)
-		in->win[i] = (struct lm_pf_window){ .window_s = p->win[i].window_s,
+		in->win[i] = (struct lm_check_model_window){ .window_s = p->win[i].window_s,
 						    .bytes = (double)p->win[i].dirty_pages * p->page_size };
 	in->nwin = p->nwin;
 	return in->bandwidth_Bps > 0 && in->ram_bytes ? 0 : -EINVAL;
@@ -187,7 +187,7 @@ static json_t *json_windows(const struct lm_probe_result *p)
 	return a;
 }
 
-static json_t *json_result(const struct lm_pf_input *in, const struct lm_pf_result *r)
+static json_t *json_result(const struct lm_check_model_input *in, const struct lm_check_model_result *r)
 {
 	return json_pack("{s:s, s:f, s:s, s:o, s:o, s:b, s:o, s:o, s:I, s:b, s:f, s:f, s:f, s:f, s:i, s:f, s:f}",
 		"verdict", lm_verdict_name(r->verdict), "confidence", r->confidence, "reason", r->reason,
@@ -202,8 +202,8 @@ static json_t *json_result(const struct lm_pf_input *in, const struct lm_pf_resu
 		"short_dirty_rate_bytes_per_s", r->short_dirty_rate_Bps, "dirty_ratio", r->ratio);
 }
 
-static void print_json_vm(const struct lm_probe_result *p, const struct lm_pf_input *in,
-			  const struct lm_pf_result *r, const char *error)
+static void print_json_vm(const struct lm_probe_result *p, const struct lm_check_model_input *in,
+			  const struct lm_check_model_result *r, const char *error)
 {
 	struct timespec ts;
 	json_t *o, *res = NULL;
@@ -239,8 +239,8 @@ static const char *fmt_rate(char *buf, size_t len, double Bps)
 	return buf;
 }
 
-static void print_text_vm(const struct lm_probe_result *p, const struct lm_pf_input *in,
-			  const struct lm_pf_result *r)
+static void print_text_vm(const struct lm_probe_result *p, const struct lm_check_model_input *in,
+			  const struct lm_check_model_result *r)
 {
 	char a[24], b[24], c[24];
 	int i;
@@ -286,9 +286,9 @@ static void print_text_vm(const struct lm_probe_result *p, const struct lm_pf_in
 int lm_cmd_check(int argc, char **argv)
 {
 	static struct check_opts o;
-	static struct lm_probe_result res[LM_PF_MAX_VMS];
-	static struct lm_pf_input in[LM_PF_MAX_VMS];
-	static struct lm_pf_result out[LM_PF_MAX_VMS];
+	static struct lm_probe_result res[LM_CHECK_MAX_VMS];
+	static struct lm_check_model_input in[LM_CHECK_MAX_VMS];
+	static struct lm_check_model_result out[LM_CHECK_MAX_VMS];
 	struct argp argp = { options, parse_opt, "[PID=SOCKET...]", doc };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct lm_probe_opts po;
@@ -310,7 +310,7 @@ int lm_cmd_check(int argc, char **argv)
 	for (i = 0; i < o.nvms; i++) {
 		const char *why = res[i].error[0] ? res[i].error : NULL;
 
-		if (!why && (model_input(&o, &res[i], &in[i]) || lm_pf_check(&in[i], &out[i])))
+		if (!why && (model_input(&o, &res[i], &in[i]) || lm_check_model_run(&in[i], &out[i])))
 			why = "QEMU gave no RAM size or bandwidth: give --bandwidth";
 		if (why) {
 			fprintf(stderr, "lmtrace check: pid %d: %s\n", (int)res[i].pid, why);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "core/act_policy.h"
+#include "core/model.h"
 
 void lm_act_init(struct lm_act_state *st)
 {
@@ -65,7 +66,7 @@ static uint32_t throttle_needed(const struct lm_estimate *e)
 {
 	if (!(e->throttle_pct > 0))
 		return 0;
-	return e->throttle_pct >= ACT_THROTTLE_MAX_PCT ? ACT_THROTTLE_MAX_PCT :
+	return e->throttle_pct >= LM_QEMU_THROTTLE_MAX_PCT ? LM_QEMU_THROTTLE_MAX_PCT :
 							 (uint32_t)ceil(e->throttle_pct);
 }
 
@@ -73,7 +74,7 @@ static uint32_t max_throttle(const struct lm_act_state *st)
 {
 	uint32_t m = st->cfg.max_throttle_pct;
 
-	return m && m < ACT_THROTTLE_MAX_PCT ? m : ACT_THROTTLE_MAX_PCT;
+	return m && m < LM_QEMU_THROTTLE_MAX_PCT ? m : LM_QEMU_THROTTLE_MAX_PCT;
 }
 
 /* QEMU has run at lmtrace's throttle for ACT_SETTLE_ROUNDS whole rounds. */

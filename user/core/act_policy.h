@@ -37,8 +37,6 @@
 #define ACT_DOWNTIME_MARGIN	0.25
 /* Decisions awaiting their outcome: one action and the release after it, with room. */
 #define ACT_MAX_PENDING		4
-/* QEMU's highest cpu-throttle values (it accepts 1..99). */
-#define ACT_THROTTLE_MAX_PCT	99
 
 struct lm_act_decision {
 	uint32_t action;		/* enum lm_act_kind */

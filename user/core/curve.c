@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The U(T) curve fitted to measured windows (curve.h; the reasoning is at
- * the top of estimator.c).
+ * The U(T) curve fitted to measured windows (curve.h says what it is).
  */
 #include <string.h>
 #include "core/curve.h"
@@ -48,12 +47,12 @@ double lm_curve_slope0(const struct lm_curve *c)
  * busier than at other times (bursty or phased workload): it says how bad
  * things can get, not how good.
  */
-static int point_is_busy(const struct lm_est_point *pts, uint32_t have, const struct lm_est_point *p)
+static int point_is_busy(const struct lm_curve_point *pts, uint32_t have, const struct lm_curve_point *p)
 {
 	uint32_t i;
 
 	for (i = 0; i < have; i++) {
-		const struct lm_est_point *q = &pts[i];
+		const struct lm_curve_point *q = &pts[i];
 
 		if (q->tau_s > p->tau_s && q->bytes * BUSY_FACTOR < p->bytes)
 			return 1;
@@ -64,12 +63,12 @@ static int point_is_busy(const struct lm_est_point *pts, uint32_t have, const st
 /* The usable points sorted by window length; equal windows keep the larger value. */
 struct sorted_pts {
 	uint32_t n;
-	double t[LM_EST_MAX_POINTS];	/* window, guest seconds */
-	double u[LM_EST_MAX_POINTS];	/* unique bytes */
-	double w[LM_EST_MAX_POINTS];	/* window, wall seconds */
+	double t[LM_CURVE_MAX_POINTS];	/* window, guest seconds */
+	double u[LM_CURVE_MAX_POINTS];	/* unique bytes */
+	double w[LM_CURVE_MAX_POINTS];	/* window, wall seconds */
 };
 
-static void insert_point(struct sorted_pts *s, const struct lm_est_point *p)
+static void insert_point(struct sorted_pts *s, const struct lm_curve_point *p)
 {
 	uint32_t j, k;
 
@@ -94,14 +93,14 @@ static void insert_point(struct sorted_pts *s, const struct lm_est_point *p)
 }
 
 /* Returns 1 if busy points were left out (quiet_only). */
-static int sort_points(struct sorted_pts *s, const struct lm_est_point *pts, uint32_t have, int quiet_only)
+static int sort_points(struct sorted_pts *s, const struct lm_curve_point *pts, uint32_t have, int quiet_only)
 {
 	uint32_t i;
 	int varying = 0;
 
 	s->n = 0;
 	for (i = 0; i < have; i++) {
-		const struct lm_est_point *p = &pts[i];
+		const struct lm_curve_point *p = &pts[i];
 
 		if (!(p->tau_s > 0) || !(p->bytes >= 0))
 			continue;
@@ -195,7 +194,7 @@ static void find_slope(struct lm_curve *c, const struct sorted_pts *s)
  * changing workload can put them off it, and the majorant then keeps the
  * higher ones (the cautious side for "converging").
  */
-void lm_curve_build(struct lm_curve *c, const struct lm_est_point *pts, uint32_t npts, uint64_t ram,
+void lm_curve_build(struct lm_curve *c, const struct lm_curve_point *pts, uint32_t npts, uint64_t ram,
 		    int quiet_only)
 {
 	struct sorted_pts s;
@@ -203,7 +202,7 @@ void lm_curve_build(struct lm_curve *c, const struct lm_est_point *pts, uint32_t
 
 	memset(c, 0, sizeof(*c));
 	c->n = 1;
-	c->varying = sort_points(&s, pts, npts < LM_EST_MAX_POINTS ? npts : LM_EST_MAX_POINTS, quiet_only);
+	c->varying = sort_points(&s, pts, npts < LM_CURVE_MAX_POINTS ? npts : LM_CURVE_MAX_POINTS, quiet_only);
 	if (!s.n)
 		return;
 	imax = highest_point(&s);

@@ -3,34 +3,26 @@
  * The convergence estimator: pure and deterministic. It is fed lm_obs records
  * of one VM in time order and answers with an lm_estimate (published.h). No
  * syscalls, no clocks, no printing, no allocation after init: a recorded
- * trace replays to identical output. Only the pipeline and the estimator's
- * own model include this header.
+ * trace replays to identical output. The state below is the estimator's
+ * own (est_*.c); the pipeline embeds it and calls the three functions at
+ * the end. The model it applies is model.h's.
  */
 #ifndef LM_ESTIMATOR_H
 #define LM_ESTIMATOR_H
 
 #include <stdint.h>
 #include "core/published.h"
+#include "core/curve.h"
 #include "core/evidence.h"
 #include "core/obs.h"
 
-/* Opaque to callers except for sizing (embedded, no malloc). */
-struct lm_est_point {
-	double tau_s;		/* window length in guest time (wall time x (1 - throttle)) */
-	double bytes;		/* unique bytes dirtied in that window */
-	uint32_t round;		/* round it belongs to */
-	uint32_t from_ticks;	/* 1: continuous-source sample inside a round */
-	double wall_s;		/* the window's wall-clock length (0 = unknown: tau / current 1 - throttle) */
-};
-
-#define LM_EST_MAX_POINTS 24	/* U(T) samples used for the fit (recent ones) */
 #define LM_EST_RATE_ROUNDS 16	/* rounds the link rate is averaged over, at most */
 
 struct lm_estimator {
 	struct lm_est_config cfg;
 	struct lm_estimate cur;
 	/* internal state */
-	struct lm_est_point pts[LM_EST_MAX_POINTS];
+	struct lm_curve_point pts[LM_CURVE_MAX_POINTS];
 	uint32_t npts;			/* total pushed (ring index = n % MAX) */
 	uint32_t nrounds;		/* rounds seen in this migration */
 	uint32_t last_round;		/* number of the last ROUND */
@@ -41,7 +33,6 @@ struct lm_estimator {
 	double last_ts_s;
 	uint64_t tx_total_at_start;
 	uint64_t tx_total;
-	int have_tx;
 	/* last sync */
 	double sync_ts_s;
 	uint64_t sync_tx;
@@ -51,12 +42,12 @@ struct lm_estimator {
 	double last_round_wall_s;
 	double last_round_tscale;	/* guest/wall time over the last round: 1 - the throttle that ran */
 	double last_round_rate_Bps;	/* tx rate over the last rounds (at least a second of them) */
-	double last_round_raw_Bps;
+	double last_round_raw_Bps;	/* the last round's bytes over its length, zero pages or not */
 	/* an `lmtrace check` (LM_OBS_HEAD_START) and whether it speaks for this migration */
 	struct lm_obs_head_start head_start;
 	uint64_t head_start_ts_ns;
 	int head_start_valid, head_start_live;
-	double head_start_age_s;	/* from the check to this migration's start */	/* the last round's bytes over its length, zero pages or not */
+	double head_start_age_s;	/* from the check to this migration's start */
 	double rate_tx[LM_EST_RATE_ROUNDS];	/* bytes and seconds of the last rounds that measured the link */
 	double rate_wall[LM_EST_RATE_ROUNDS];
 	uint32_t nrate;			/* total pushed (ring index = n % MAX) */
@@ -83,7 +74,6 @@ struct lm_estimator {
 	double final_ts_s;
 	double stop_ts_s;		/* when the VM stop began (measured downtime starts here) */
 	double final_pending;
-	uint32_t verdict_changes;
 	/* evidence and hysteresis */
 	struct lm_evidence ev;
 	int firm_given;			/* converging or not-converging said in this migration */

@@ -5,13 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 #include "core/head_start.h"
-#include "core/preflight.h"
+#include "core/check_model.h"
 
 int lm_head_start_estimate(const struct lm_head_start_in *in, struct lm_estimate *est)
 {
 	const struct lm_obs_head_start *c = in->check;
-	struct lm_pf_input pf = { 0 };
-	struct lm_pf_result r;
+	struct lm_check_model_input pf = { 0 };
+	struct lm_check_model_result r;
 	uint32_t i, n = c->nwin < LM_HEAD_START_WINDOWS ? c->nwin : LM_HEAD_START_WINDOWS;
 
 	for (i = 0; i < n; i++) {
@@ -24,7 +24,7 @@ int lm_head_start_estimate(const struct lm_head_start_in *in, struct lm_estimate
 	pf.bandwidth_Bps = in->bandwidth_Bps;
 	pf.downtime_limit_s = in->downtime_limit_s;
 	pf.switchover_Bps = in->switchover_Bps;
-	if (lm_pf_check(&pf, &r))
+	if (lm_check_model_run(&pf, &r))
 		return -EINVAL;
 	est->verdict = r.verdict;
 	est->confidence = r.confidence;

@@ -2,7 +2,7 @@
 /*
  * A head start for the live estimator: the verdict an `lmtrace check` of the
  * VM gives for a migration that has just started, before its bulk pass has
- * measured anything (preflight.h's model on the check's windows, at the
+ * measured anything (check_model.h on the check's windows, at the
  * link and limit in force now). Pure.
  */
 #ifndef LM_HEAD_START_H

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * QEMU's pre-copy loop simulated on a U(T) curve (precopy_sim.h; the
- * reasoning is at the top of estimator.c).
+ * QEMU's pre-copy loop simulated on a U(T) curve (precopy_sim.h).
  */
 #include <math.h>
 #include "core/precopy_sim.h"

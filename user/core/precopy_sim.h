@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * A simulation of QEMU's pre-copy loop on a U(T) curve (estimator.c has the
+ * A simulation of QEMU's pre-copy loop on a U(T) curve (model.h has the
  * overview): when it would switch over, after how many syncs, with how much
  * left for the stop phase. Pure arithmetic on the caller's data.
  */

@@ -34,7 +34,7 @@
 #define FLAT_GROWTH		1.05
 /* QMP's bound on each command (QEMU answers at once; a held socket times out). */
 #define QMP_TIMEOUT_MS		2000
-#define RATES_KEPT		LM_PF_MAX_WINDOWS
+#define RATES_KEPT		LM_CHECK_MAX_WINDOWS
 
 /* What the sink saw of one VM. */
 struct seen {
@@ -48,7 +48,7 @@ struct seen {
 
 struct capture {
 	pthread_mutex_t mu;
-	struct seen vm[LM_PF_MAX_VMS];
+	struct seen vm[LM_CHECK_MAX_VMS];
 	int n;
 	int session_done, session_ret;
 	uint32_t warnings;		/* the session's warnings so far (lost events, ...) */
@@ -56,7 +56,7 @@ struct capture {
 	volatile sig_atomic_t stop;
 	struct lm_session_opts so;
 	struct lm_pipeline pipe;
-	pid_t pids[LM_PF_MAX_VMS];
+	pid_t pids[LM_CHECK_MAX_VMS];
 };
 
 static double mono_s(void)
@@ -307,7 +307,7 @@ static int next_calc_s(const struct lm_probe_result *r, double used_s, double ma
 {
 	int next = r->nwin ? (int)(r->win[r->nwin - 1].calc_time_s * 2) : LM_PROBE_WINDOW_MIN_S;
 
-	if (r->nwin >= LM_PF_MAX_WINDOWS || next > LM_PROBE_WINDOW_MAX_S || used_s + next > max_s)
+	if (r->nwin >= LM_CHECK_MAX_WINDOWS || next > LM_PROBE_WINDOW_MAX_S || used_s + next > max_s)
 		return 0;
 	if (r->nwin >= 2 && r->win[r->nwin - 1].dirty_pages <= FLAT_GROWTH * r->win[r->nwin - 2].dirty_pages)
 		return 0;
@@ -376,7 +376,7 @@ int lm_probe_run(const struct lm_probe_vm *vms, int n, const struct lm_probe_opt
 	pthread_t th;
 	int i, m = 0, ret;
 
-	if (n < 1 || n > LM_PF_MAX_VMS)
+	if (n < 1 || n > LM_CHECK_MAX_VMS)
 		return -EINVAL;
 	memset(&c, 0, sizeof(c));
 	pthread_mutex_init(&c.mu, NULL);

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "core/preflight.h"
+#include "core/check_model.h"
 
 /* QEMU's calc-dirty-rate takes 1 to 60 s (calc-time, in seconds, as QEMU 7.2 has it). */
 #define LM_PROBE_WINDOW_MIN_S	1
@@ -47,7 +47,7 @@ struct lm_probe_result {
 	uint64_t page_size;
 	double max_bandwidth_Bps;	/* QEMU's max-bandwidth, <0 unknown */
 	double downtime_limit_ms;	/* QEMU's downtime-limit, <0 unknown */
-	struct lm_probe_window win[LM_PF_MAX_WINDOWS];
+	struct lm_probe_window win[LM_CHECK_MAX_WINDOWS];
 	int nwin;
 	double probe_s;			/* wall time the VM's measurement took */
 	char error[256];		/* this VM could not be measured: why ("" if it was) */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The check before a migration (preflight.h).
+ * The model of `lmtrace check`, before a migration (check_model.h).
  *
  * A window of T seconds measured with calc-dirty-rate is one point of U(T),
  * exactly what a sync round of that length would have to resend. The
@@ -16,10 +16,9 @@
  * link time to speak of), its end syncs what the guest dirtied meanwhile,
  * U(bulk pass), and from there on QEMU's loop runs (lm_precopy_sim_run, as
  * for a live migration). The verdict follows the estimator's rules for
- * parameters no round has run under: not-converging when even the best
- * case does not switch over within the horizon; converging when the
- * expected case switches over well inside it at a short-window
- * dirty/bandwidth ratio below 0.8; anything between is marginal. The
+ * parameters no round has run under (lm_model_judge(), model.h), except
+ * that the expected case's failure is no evidence here: past the longest
+ * window its curve is extrapolated, so it only brackets. The
  * model stops where the estimator's does (a stationary guest; a throttle
  * slows a CPU-bound writer to 1 - p), and beyond the longest window it
  * only knows the two brackets.
@@ -29,37 +28,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include "core/check_model.h"
 #include "core/curve.h"
+#include "core/model.h"
 #include "core/precopy_sim.h"
-#include "core/preflight.h"
 #include "core/units.h"
-
-/* QEMU's rate-limiter window (BUFFER_DELAY): pending is checked once per window. */
-#define QUANTUM_S		0.100
-/* Device state sent while the VM is stopped (~330 KB measured here, as the estimator assumes). */
-#define DEVICE_STATE_BYTES	(320 * LM_KiB)
-/* The estimator's horizon: max(60 s, 20 x the bulk pass) (estimator.c says why). */
-#define HORIZON_MIN_S		60
-#define HORIZON_BULK		20
-/* The estimator's converging: switchover within half the horizon, short-window dirty/bw below 0.8. */
-#define CONVERGING_HORIZON_SHARE 0.5
-#define CONVERGING_RATIO	0.8
-/* QEMU's highest vCPU throttle (CPU_THROTTLE_PCT_MAX). */
-#define THROTTLE_MAX_PCT	99
-/*
- * Confidence as the estimator's (Laplace's rule on the pieces of evidence:
- * here the windows that, each alone, give the same verdict), capped as it
- * caps them: the guest may change before the migration starts.
- */
-#define CONF_STUCK_MAX		0.97
-#define CONF_CONV_MAX		0.95
-#define CONF_MARGINAL		0.5
-/* Bandwidth search: from 1 KiB/s to 1 TiB/s, to within 1 %. */
-#define BW_SEARCH_MIN_BPS	LM_KiB
-#define BW_SEARCH_MAX_BPS	(1024.0 * LM_GiB)
-#define BW_SEARCH_PRECISION	1.01
-
-enum outcome { OUT_STUCK, OUT_MARGINAL, OUT_CONVERGING };
 
 /* One run of the model at one bandwidth and throttle. */
 struct run {
@@ -67,17 +40,17 @@ struct run {
 	struct lm_precopy_sim sb, se;	/* best and expected simulations */
 	double bulk_s, horizon_s, lam;
 	int extrapolated;		/* the expected curve rises past the longest window */
-	enum outcome out;
+	enum lm_model_case out;
 };
 
-static double bulk_bytes(const struct lm_pf_input *in)
+static double bulk_bytes(const struct lm_check_model_input *in)
 {
 	uint64_t r = in->resident_bytes;
 
 	return (double)(r && r < in->ram_bytes ? r : in->ram_bytes);
 }
 
-static void points(const struct lm_pf_input *in, int only, struct lm_est_point *pts, uint32_t *n)
+static void points(const struct lm_check_model_input *in, int only, struct lm_curve_point *pts, uint32_t *n)
 {
 	int i;
 
@@ -85,7 +58,7 @@ static void points(const struct lm_pf_input *in, int only, struct lm_est_point *
 	for (i = 0; i < in->nwin; i++) {
 		if (only >= 0 && i != only)
 			continue;
-		pts[*n] = (struct lm_est_point){ .tau_s = in->win[i].window_s, .bytes = in->win[i].bytes,
+		pts[*n] = (struct lm_curve_point){ .tau_s = in->win[i].window_s, .bytes = in->win[i].bytes,
 						 .round = (uint32_t)i + 2, .wall_s = in->win[i].window_s };
 		(*n)++;
 	}
@@ -109,7 +82,7 @@ static int extend_linear(struct lm_curve *c, double ram)
 	return 1;
 }
 
-static void sim(const struct lm_pf_input *in, const struct lm_curve *c, double rate, double tscale,
+static void sim(const struct lm_check_model_input *in, const struct lm_curve *c, double rate, double tscale,
 		const struct run *r, struct lm_precopy_sim *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -119,15 +92,15 @@ static void sim(const struct lm_pf_input *in, const struct lm_curve *c, double r
 	s->thr = rate * in->downtime_limit_s;
 	s->tscale = tscale;
 	s->horizon = r->horizon_s;
-	s->quantum = QUANTUM_S;
+	s->quantum = LM_QEMU_QUANTUM_CAPPED_S;
 	s->wws = c->wws;
 	lm_precopy_sim_run(c, s);
 }
 
 /* The model at one bandwidth and throttle; only >= 0: that window alone. */
-static void run_model(const struct lm_pf_input *in, int only, double rate, double tscale, struct run *r)
+static void run_model(const struct lm_check_model_input *in, int only, double rate, double tscale, struct run *r)
 {
-	struct lm_est_point pts[LM_PF_MAX_WINDOWS];
+	struct lm_curve_point pts[LM_CHECK_MAX_WINDOWS];
 	uint32_t n;
 
 	memset(r, 0, sizeof(*r));
@@ -137,88 +110,58 @@ static void run_model(const struct lm_pf_input *in, int only, double rate, doubl
 	r->extrapolated = extend_linear(&r->exp, (double)in->ram_bytes);
 	lm_curve_guess_knee(&r->exp, rate, 1);
 	r->bulk_s = bulk_bytes(in) / rate;
-	r->horizon_s = fmax(HORIZON_MIN_S, HORIZON_BULK * r->bulk_s);
+	r->horizon_s = lm_model_horizon_s(0, 0, r->bulk_s);
 	sim(in, &r->best, rate, tscale, r, &r->sb);
 	sim(in, &r->exp, rate, tscale, r, &r->se);
 	r->lam = lm_curve_slope0(&r->exp) * tscale / rate;
-	if (r->sb.result != 1)
-		r->out = OUT_STUCK;
-	else if (r->se.result == 1 && r->lam < CONVERGING_RATIO &&
-		 r->se.eta_s <= r->horizon_s * CONVERGING_HORIZON_SHARE)
-		r->out = OUT_CONVERGING;
-	else
-		r->out = OUT_MARGINAL;
+	r->out = lm_model_judge(&(struct lm_model_runs){
+		.best_result = r->sb.result, .expect_result = r->se.result, .expect_eta_s = r->se.eta_s,
+		.expect_failed = r->se.result != 1, .ratio = r->lam, .horizon_s = r->horizon_s,
+	});
 }
 
-static int converges(const struct lm_pf_input *in, double rate)
+static int converges(void *ctx, double rate)
 {
 	struct run r;
 
-	run_model(in, -1, rate, 1, &r);
-	return r.out == OUT_CONVERGING;
+	run_model(ctx, -1, rate, 1, &r);
+	return r.out == LM_MODEL_CONVERGING;
 }
 
-/* Smallest bandwidth at which the check says converging with no throttle; <0 none up to 1 TiB/s. */
-static double min_bandwidth(const struct lm_pf_input *in)
-{
-	double lo = BW_SEARCH_MIN_BPS, hi = BW_SEARCH_MAX_BPS, mid;
+struct throttle_ctx {
+	const struct lm_check_model_input *in;
+	double rate;
+};
 
-	if (!converges(in, hi))
-		return -1;
-	if (converges(in, lo))
-		return lo;
-	/* geometric bisection: the answer spans orders of magnitude */
-	while (hi / lo > BW_SEARCH_PRECISION) {
-		mid = sqrt(lo * hi);
-		if (converges(in, mid))
-			hi = mid;
-		else
-			lo = mid;
-	}
-	return hi;
-}
-
-/*
- * Smallest vCPU throttle at which the check would say converging at this
- * bandwidth (its dirty/bw ratio below 0.8 is the headroom the estimator's
- * recommendation gets from its margin); <0 if none up to QEMU's maximum.
- * The throttle runs from the start, the bulk pass included.
- */
-static double throttle_for(const struct lm_pf_input *in, double rate)
+/* The throttle runs from the start, the bulk pass included. */
+static int converges_throttled(void *ctx, int pct)
 {
-	int lo = -1, hi = THROTTLE_MAX_PCT + 1, mid;
+	const struct throttle_ctx *t = ctx;
 	struct run r;
 
-	while (hi - lo > 1) {
-		mid = (lo + hi) / 2;
-		run_model(in, -1, rate, 1 - (mid < 0 ? 0 : mid) / 100.0, &r);
-		if (r.out == OUT_CONVERGING)
-			hi = mid;
-		else
-			lo = mid;
-	}
-	return hi > THROTTLE_MAX_PCT ? -1 : hi;
+	run_model(t->in, -1, t->rate, 1 - pct / 100.0, &r);
+	return r.out == LM_MODEL_CONVERGING;
 }
 
 /* Windows that, each alone, give the verdict: the evidence behind the confidence. */
-static double confidence(const struct lm_pf_input *in, enum outcome out, double rate)
+static double confidence(const struct lm_check_model_input *in, enum lm_model_case out, double rate)
 {
 	uint32_t k = 0;
 	struct run r;
 	int i;
 
-	if (out == OUT_MARGINAL)
-		return CONF_MARGINAL;
+	if (out == LM_MODEL_MARGINAL)
+		return LM_CONF_MARGINAL;
 	for (i = 0; i < in->nwin; i++) {
 		run_model(in, i, rate, 1, &r);
-		k += out == OUT_STUCK ? r.sb.result != 1 : r.out == OUT_CONVERGING;
+		k += r.out == out;
 	}
-	return fmin((k + 1.0) / (k + 2.0), out == OUT_STUCK ? CONF_STUCK_MAX : CONF_CONV_MAX);
+	return lm_model_confidence(lm_model_verdict(out), k);
 }
 
-static void set_reason(struct lm_pf_result *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_reason(struct lm_check_model_result *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void set_reason(struct lm_pf_result *o, const char *fmt, ...)
+static void set_reason(struct lm_check_model_result *o, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -227,18 +170,18 @@ static void set_reason(struct lm_pf_result *o, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void explain(const struct lm_pf_input *in, const struct run *r, struct lm_pf_result *o)
+static void explain(const struct lm_check_model_input *in, const struct run *r, struct lm_check_model_result *o)
 {
 	char thr[24];
 	double rate = in->bandwidth_Bps;
 
 	lm_fmt_bytes(thr, sizeof(thr), rate * in->downtime_limit_s);
-	if (r->out == OUT_STUCK)
+	if (r->out == LM_MODEL_STUCK)
 		set_reason(o, "guest dirties %.1f MiB/s (short windows) vs %.1f MiB/s; even the best case "
 			   "(U(T) flat after %.0f s) stays above the %s threshold: no switchover in %.0f s",
 			   o->short_dirty_rate_Bps / LM_MiB, rate / LM_MiB, o->longest_window_s, thr,
 			   r->horizon_s);
-	else if (r->out == OUT_CONVERGING)
+	else if (r->out == LM_MODEL_CONVERGING)
 		set_reason(o, "dirty/bw %.2f at short windows; bulk pass %.1f s, switchover %.1f s later "
 			   "after %u more sync%s (%s threshold)", r->lam, r->bulk_s, r->se.eta_s,
 			   r->se.rounds, r->se.rounds == 1 ? "" : "s", thr);
@@ -251,11 +194,11 @@ static void explain(const struct lm_pf_input *in, const struct run *r, struct lm
 			   r->lam, r->sb.eta_s, r->se.result == 1 ? "slow" : "none");
 }
 
-static int valid(const struct lm_pf_input *in)
+static int valid(const struct lm_check_model_input *in)
 {
 	int i;
 
-	if (in->nwin < 1 || in->nwin > LM_PF_MAX_WINDOWS || !in->ram_bytes ||
+	if (in->nwin < 1 || in->nwin > LM_CHECK_MAX_WINDOWS || !in->ram_bytes ||
 	    !(in->bandwidth_Bps > 0) || !(in->downtime_limit_s > 0))
 		return 0;
 	for (i = 0; i < in->nwin; i++)
@@ -264,7 +207,7 @@ static int valid(const struct lm_pf_input *in)
 	return 1;
 }
 
-int lm_pf_check(const struct lm_pf_input *in, struct lm_pf_result *o)
+int lm_check_model_run(const struct lm_check_model_input *in, struct lm_check_model_result *o)
 {
 	double rate = in->bandwidth_Bps, sw = in->switchover_Bps > 0 ? in->switchover_Bps : rate;
 	const struct lm_precopy_sim *s;
@@ -285,32 +228,32 @@ int lm_pf_check(const struct lm_pf_input *in, struct lm_pf_result *o)
 	o->wws_bytes = (uint64_t)(r.best.saturated ? r.best.wws : r.best.max_u);
 	o->wws_is_lower_bound = !r.best.saturated;
 	o->downtime_is_bound = !(in->switchover_Bps > 0);
-	o->verdict = r.out == OUT_STUCK ? LM_VERDICT_NOT_CONVERGING :
-		     r.out == OUT_CONVERGING ? LM_VERDICT_CONVERGING : LM_VERDICT_MARGINAL;
+	o->verdict = lm_model_verdict(r.out);
 	o->confidence = confidence(in, r.out, rate);
 	/* the expected case's numbers, the best case's where the expected does not switch over */
 	s = r.se.result == 1 ? &r.se : r.sb.result == 1 ? &r.sb : NULL;
 	if (s) {
 		o->total_s = r.bulk_s + s->eta_s;
-		o->downtime_ms = (s->final_pending + DEVICE_STATE_BYTES) / sw * 1e3;
+		o->downtime_ms = lm_model_downtime_ms(s->final_pending, sw);
 		o->syncs = 1 + s->rounds + 1;	/* the initial sync, the loop's, the completion sync */
 	}
-	o->throttle_pct = r.out == OUT_CONVERGING ? 0 : throttle_for(in, rate);
-	o->min_bandwidth_Bps = min_bandwidth(in);
+	o->throttle_pct = r.out == LM_MODEL_CONVERGING ? 0 :
+			  lm_model_smallest_throttle(converges_throttled, &(struct throttle_ctx){ in, rate });
+	o->min_bandwidth_Bps = lm_model_smallest_bandwidth(converges, (void *)in);
 	explain(in, &r, o);
 	return 0;
 }
 
-int lm_pf_check_shared(const struct lm_pf_input *in, int n, double bandwidth_Bps,
-		       struct lm_pf_result *out)
+int lm_check_model_shared(const struct lm_check_model_input *in, int n, double bandwidth_Bps,
+		       struct lm_check_model_result *out)
 {
-	struct lm_pf_input one;
+	struct lm_check_model_input one;
 	int i, all = 1;
 
 	for (i = 0; i < n; i++) {
 		one = in[i];
 		one.bandwidth_Bps = bandwidth_Bps / n;
-		if (lm_pf_check(&one, &out[i]) || out[i].verdict != LM_VERDICT_CONVERGING)
+		if (lm_check_model_run(&one, &out[i]) || out[i].verdict != LM_VERDICT_CONVERGING)
 			all = 0;
 	}
 	return all;

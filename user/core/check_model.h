@@ -4,26 +4,26 @@
  * the running guest (QEMU's calc-dirty-rate, counted exactly by lmtrace),
  * whether a migration over a given link with a given downtime limit would
  * converge, how long it would take, and what would make it converge. The
- * U(T) curve and QEMU's loop are the live estimator's (curve.h,
- * precopy_sim.h). Pure and deterministic: same windows in, same answer out.
+ * model is the live estimator's (model.h, curve.h, precopy_sim.h). Pure and
+ * deterministic: same windows in, same answer out.
  */
-#ifndef LM_PREFLIGHT_H
-#define LM_PREFLIGHT_H
+#ifndef LM_CHECK_MODEL_H
+#define LM_CHECK_MODEL_H
 
 #include <stdint.h>
 #include "core/published.h"
 
-#define LM_PF_MAX_WINDOWS	8	/* windows one check measures, at most */
-#define LM_PF_MAX_VMS		64	/* VMs one table checks */
+#define LM_CHECK_MAX_WINDOWS	8	/* windows one check measures, at most */
+#define LM_CHECK_MAX_VMS		64	/* VMs one table checks */
 
 /* One measured window: unique bytes the guest dirtied in window_s seconds (no throttle). */
-struct lm_pf_window {
+struct lm_check_model_window {
 	double window_s;
 	double bytes;
 };
 
-struct lm_pf_input {
-	struct lm_pf_window win[LM_PF_MAX_WINDOWS];
+struct lm_check_model_input {
+	struct lm_check_model_window win[LM_CHECK_MAX_WINDOWS];
 	int nwin;
 	uint64_t ram_bytes;		/* guest RAM */
 	uint64_t resident_bytes;	/* RAM the guest has touched: what the bulk pass sends in full; 0 = all */
@@ -32,7 +32,7 @@ struct lm_pf_input {
 	double switchover_Bps;		/* stop-phase rate; 0 = bandwidth, downtime then a bound */
 };
 
-struct lm_pf_result {
+struct lm_check_model_result {
 	enum lm_verdict verdict;
 	double confidence;
 	char reason[LM_REASON_MAX];
@@ -52,7 +52,7 @@ struct lm_pf_result {
 };
 
 /* 0, or -EINVAL when the input cannot give an answer (no window, no RAM, no bandwidth). */
-int lm_pf_check(const struct lm_pf_input *in, struct lm_pf_result *out);
+int lm_check_model_run(const struct lm_check_model_input *in, struct lm_check_model_result *out);
 
 /*
  * n migrations at once over one link of bandwidth_Bps, each given an equal
@@ -60,7 +60,7 @@ int lm_pf_check(const struct lm_pf_input *in, struct lm_pf_result *out);
  * libvirt's --bandwidth): each VM's check at bandwidth / n. Writes n
  * results; returns 1 if every one is converging, else 0.
  */
-int lm_pf_check_shared(const struct lm_pf_input *in, int n, double bandwidth_Bps,
-		       struct lm_pf_result *out);
+int lm_check_model_shared(const struct lm_check_model_input *in, int n, double bandwidth_Bps,
+		       struct lm_check_model_result *out);
 
-#endif /* LM_PREFLIGHT_H */
+#endif /* LM_CHECK_MODEL_H */
