@@ -103,6 +103,33 @@ static void push_history(struct lm_vm_view *vm, double ts_s)
 	vm->hist[i].verdict = vm->est.verdict;
 }
 
+static void view_tick(struct lm_vm_view *vm, const struct lm_obs_tick *t)
+{
+	if (t->interval_ns)
+		vm->tx_bytes_per_s = (t->tx_total - vm->tx_bytes) / (t->interval_ns / 1e9);
+	vm->tx_bytes = t->tx_total;
+	vm->source = t->source;
+	vm->srtt_us = t->srtt_us;
+	vm->lost_events = t->lost_events_total;
+	vm->cwnd = t->cwnd;
+}
+
+/* --act's last action, and the counts by kind and outcome. */
+static void view_action(struct lm_vm_view *vm, const struct lm_obs_action *a, double ts_s)
+{
+	if (a->action < LM_ACT_KINDS) {
+		vm->actions[a->action]++;
+		if (a->outcome == LM_ACT_APPLIED)
+			vm->actions_applied[a->action]++;
+	}
+	vm->act_last_action = a->action;
+	vm->act_last_value = a->value;
+	vm->act_last_round = a->round;
+	vm->act_last_outcome = a->outcome;
+	vm->act_last_error = a->error;
+	vm->act_last_ts_s = ts_s;
+}
+
 /* What the view keeps besides the estimate: totals and the last transfer rate. */
 static void update_view(struct lm_vm_view *vm, const struct lm_obs *o)
 {
@@ -126,13 +153,7 @@ static void update_view(struct lm_vm_view *vm, const struct lm_obs *o)
 			vm->ram_bytes = o->round.ram_bytes;
 		break;
 	case LM_OBS_TICK:
-		if (o->tick.interval_ns)
-			vm->tx_bytes_per_s = (o->tick.tx_total - vm->tx_bytes) / (o->tick.interval_ns / 1e9);
-		vm->tx_bytes = o->tick.tx_total;
-		vm->source = o->tick.source;
-		vm->srtt_us = o->tick.srtt_us;
-		vm->lost_events = o->tick.lost_events_total;
-		vm->cwnd = o->tick.cwnd;
+		view_tick(vm, &o->tick);
 		break;
 	case LM_OBS_END:
 		vm->migrating = 0;
@@ -147,17 +168,7 @@ static void update_view(struct lm_vm_view *vm, const struct lm_obs *o)
 		vm->act_cfg = o->act_config;
 		break;
 	case LM_OBS_ACTION:
-		if (o->action.action < LM_ACT_KINDS) {
-			vm->actions[o->action.action]++;
-			if (o->action.outcome == LM_ACT_APPLIED)
-				vm->actions_applied[o->action.action]++;
-		}
-		vm->act_last_action = o->action.action;
-		vm->act_last_value = o->action.value;
-		vm->act_last_round = o->action.round;
-		vm->act_last_outcome = o->action.outcome;
-		vm->act_last_error = o->action.error;
-		vm->act_last_ts_s = ts_s;
+		view_action(vm, &o->action, ts_s);
 		break;
 	case LM_OBS_DIRTY_RATE:
 		vm->dirty_rate_windows++;

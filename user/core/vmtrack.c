@@ -269,6 +269,49 @@ static void start_from_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 	}
 }
 
+/* The ROUND observation of the burst that just closed. */
+static void fill_round(const struct lm_vmtrack *t, struct lm_obs *o)
+{
+	obs_init(t, o, LM_OBS_ROUND, t->burst_first_ns);
+	o->round.round = t->round;
+	o->round.flags = t->burst_flags;
+	/* A completion sync: every slot harvested again without a CLEAR. */
+	if (t->manual_protect && t->burst_any_repeat && !t->burst_any_cleared && t->round > 1)
+		o->round.flags |= LM_ROUND_FINAL;
+	o->round.dirty_pages = t->burst_pages;
+	/* events lost since the last round (the ring buffer was full): this one is incomplete */
+	if (t->lost_round_pending)
+		o->round.flags |= LM_ROUND_PARTIAL;
+	if (t->have_prev_round)
+		o->round.duration_ns = t->burst_first_ns - t->prev_round_ns;
+	else if (!t->late)
+		o->round.duration_ns = t->burst_first_ns - t->start_ns;
+	else	/* its previous sync happened before we attached */
+		o->round.flags |= LM_ROUND_LATE;
+	o->round.tx_total = t->burst_tx_total;
+	if (t->have_prev_round)
+		o->round.tx_bytes = t->burst_tx_total - t->prev_tx_total;
+	else if (!t->late)	/* round 1: since logging was switched on */
+		o->round.tx_bytes = t->burst_tx_total - t->start_tx_total;
+	o->round.ram_bytes = lm_vmtrack_logged_bytes(t);
+	o->round.sync_ns = t->burst_last_ns - t->burst_enter_ns;
+	if (t->source == LM_SRC_RING && t->have_prev_round)
+		o->round.dirty_pages = t->burst_ring_total - t->prev_ring_total;
+}
+
+/* A stream carried data, or a third sync came: calc-dirty-rate does neither. */
+static void confirm_if_migration(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
+{
+	if (stream_bytes(t) >= LM_STREAM_MIN_BYTES || lm_streams_confirmed(&t->streams)) {
+		confirm(t, emit, ctx);
+	} else if (t->round >= LM_TRACK_HELD_MAX) {
+		/* a migration over something lmtrace cannot see: say so at its start */
+		if (!t->confirmed && t->nheld && !stream_bytes(t))
+			t->held[0].start.flags |= LM_START_NO_STREAM;
+		confirm(t, emit, ctx);
+	}
+}
+
 static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 {
 	struct lm_obs o;
@@ -287,45 +330,11 @@ static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 	} else if (absorb_late_initial_sync(t)) {
 		return;
 	}
-
 	t->round++;
-	obs_init(t, &o, LM_OBS_ROUND, t->burst_first_ns);
-	o.round.round = t->round;
-	o.round.flags = t->burst_flags;
-	/* A completion sync: every slot harvested again without a CLEAR. */
-	if (t->manual_protect && t->burst_any_repeat && !t->burst_any_cleared && t->round > 1)
-		o.round.flags |= LM_ROUND_FINAL;
-	o.round.dirty_pages = t->burst_pages;
-	/* events lost since the last round (the ring buffer was full): this one is incomplete */
-	if (t->lost_round_pending)
-		o.round.flags |= LM_ROUND_PARTIAL;
+	fill_round(t, &o);
 	t->lost_round_pending = 0;
-	if (t->have_prev_round)
-		o.round.duration_ns = t->burst_first_ns - t->prev_round_ns;
-	else if (!t->late)
-		o.round.duration_ns = t->burst_first_ns - t->start_ns;
-	else	/* its previous sync happened before we attached */
-		o.round.flags |= LM_ROUND_LATE;
-	o.round.tx_total = t->burst_tx_total;
-	if (t->have_prev_round)
-		o.round.tx_bytes = t->burst_tx_total - t->prev_tx_total;
-	else if (!t->late)	/* round 1: since logging was switched on */
-		o.round.tx_bytes = t->burst_tx_total - t->start_tx_total;
-	o.round.ram_bytes = lm_vmtrack_logged_bytes(t);
-	o.round.sync_ns = t->burst_last_ns - t->burst_enter_ns;
-	if (t->source == LM_SRC_RING && t->have_prev_round)
-		o.round.dirty_pages = t->burst_ring_total - t->prev_ring_total;
-	/* a stream carried data, or a third sync: calc-dirty-rate does neither */
-	if (stream_bytes(t) >= LM_STREAM_MIN_BYTES || lm_streams_confirmed(&t->streams)) {
-		confirm(t, emit, ctx);
-	} else if (t->round >= LM_TRACK_HELD_MAX) {
-		/* a migration over something lmtrace cannot see: say so at its start */
-		if (!t->confirmed && t->nheld && !stream_bytes(t))
-			t->held[0].start.flags |= LM_START_NO_STREAM;
-		confirm(t, emit, ctx);
-	}
+	confirm_if_migration(t, emit, ctx);
 	put(t, &o, emit, ctx);
-
 	t->prev_round_ns = t->burst_first_ns;
 	t->prev_tx_total = t->burst_tx_total;
 	t->prev_ring_total = t->burst_ring_total;
