@@ -2,7 +2,7 @@
 /*
  * `lmtrace check`: before a migration, whether it would converge over a
  * given link with a given downtime limit, how long it would take and what
- * would make it converge (trace/probe.c measures, core/preflight.c
+ * would make it converge (trace/probe.c measures, core/check_model.c
  * judges). Several VMs: one at a time, a table, and whether they converge
  * migrating together over one link.
  */

@@ -22,7 +22,7 @@
 #include <math.h>
 #include <string.h>
 #include "core/est_internal.h"
-#include "core/head_start.h"
+#include "core/check_head_start.h"
 #include "core/model.h"
 
 /* Continuous-source ticks in a row whose best case fails before saying so. */
@@ -406,7 +406,7 @@ static void sanitize(struct lm_estimate *est)
  */
 static void apply_head_start(struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x)
 {
-	struct lm_head_start_in in = {
+	struct lm_check_head_start_in in = {
 		.check = &e->head_start, .ram_bytes = e->ram_bytes, .page_size = e->cfg.page_size,
 		.downtime_limit_s = e->cfg.downtime_limit_s,
 		.switchover_Bps = e->cfg.switchover_bandwidth_Bps,
@@ -419,7 +419,7 @@ static void apply_head_start(struct lm_estimator *e, struct lm_estimate *est, co
 	in.bandwidth_Bps = e->cfg.max_bandwidth_Bps > 0 ? e->cfg.max_bandwidth_Bps : x->rate;
 	in.age_s = e->head_start_age_s;
 	in.since_start_s = x->now - e->start_ts_s;
-	if (lm_head_start_estimate(&in, est) == 0)
+	if (lm_check_head_start_estimate(&in, est) == 0)
 		e->cause_now = LM_CHANGE_CHECK;
 }
 

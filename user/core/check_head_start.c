@@ -4,10 +4,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "core/head_start.h"
+#include "core/check_head_start.h"
 #include "core/check_model.h"
 
-int lm_head_start_estimate(const struct lm_head_start_in *in, struct lm_estimate *est)
+int lm_check_head_start_estimate(const struct lm_check_head_start_in *in, struct lm_estimate *est)
 {
 	const struct lm_obs_head_start *c = in->check;
 	struct lm_check_model_input pf = { 0 };

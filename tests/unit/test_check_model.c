@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * lmtrace check's model (core/preflight.c) on windows of known guests:
+ * lmtrace check's model (core/check_model.c) on windows of known guests:
  * the verdict, the predicted time against the one worked out by hand from
  * QEMU's loop, and the numbers that must be consistent with the verdict
  * (the smallest bandwidth converges and 10 % less does not; the throttle
@@ -140,5 +140,5 @@ int main(void)
 	test_small_wss();
 	test_shared();
 	test_bad_input();
-	return unit_done("test_preflight");
+	return unit_done("test_check_model");
 }

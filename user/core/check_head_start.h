@@ -5,14 +5,14 @@
  * measured anything (check_model.h on the check's windows, at the
  * link and limit in force now). Pure.
  */
-#ifndef LM_HEAD_START_H
-#define LM_HEAD_START_H
+#ifndef LM_CHECK_HEAD_START_H
+#define LM_CHECK_HEAD_START_H
 
 #include <stdint.h>
 #include "core/published.h"
 #include "core/obs.h"
 
-struct lm_head_start_in {
+struct lm_check_head_start_in {
 	const struct lm_obs_head_start *check;
 	double age_s;			/* the check was made this long before the start */
 	double since_start_s;		/* the migration has run this long */
@@ -24,6 +24,6 @@ struct lm_head_start_in {
 };
 
 /* Fills the verdict and its numbers in est, marked predicted and from_check; -EINVAL if it cannot. */
-int lm_head_start_estimate(const struct lm_head_start_in *in, struct lm_estimate *est);
+int lm_check_head_start_estimate(const struct lm_check_head_start_in *in, struct lm_estimate *est);
 
-#endif /* LM_HEAD_START_H */
+#endif /* LM_CHECK_HEAD_START_H */
