@@ -408,6 +408,34 @@ static void test_postcopy_from_kernel(void)
 	ASSERT_TRUE(strncmp(e->reason, "completed in postcopy", 21) == 0, "says so");
 }
 
+/*
+ * A tick's byte counter (summed by user space) read below the sync's (summed
+ * by BPF a moment apart): nothing was sent since the sync, not 2^64 bytes;
+ * no postcopy is claimed and every number stays what it was.
+ */
+static void test_counter_behind_the_sync(void)
+{
+	static struct feeder f;
+	const struct lm_estimate *e = lm_est_current(&f.e);
+	struct lm_obs o = { .kind = LM_OBS_TICK };
+	uint64_t remaining;
+	int i;
+
+	start(&f, 256, 32, NULL);
+	sync_round(&f, 0.001, 256, 0, 0, 0);
+	for (i = 1; i <= 8; i++)
+		tick(&f, i, 32, 0);
+	sync_round(&f, 8.1, 250, 3.2, 0, 0);
+	remaining = e->remaining_bytes;
+	o.tick.interval_ns = 1000000000ull;
+	o.tick.tx_total = f.tx - 2280;
+	feed(&f, &o, 8.2);
+	ASSERT_TRUE(e->phase != LM_PHASE_POSTCOPY, "a counter read behind the sync is no postcopy");
+	ASSERT_EQ(e->remaining_bytes, remaining, "nothing sent since the sync");
+	ASSERT_TRUE(estimate_sane(e), "every number finite and in range");
+	ASSERT_TRUE(e->tx_rate_Bps <= 32 * MiB, "the rate stays at most the cap");
+}
+
 /* A postcopy shorter than a tick: the end's byte count tells it. */
 static void test_short_postcopy_at_end(void)
 {
@@ -702,6 +730,7 @@ int main(int argc, char **argv)
 	test_downtime_includes_vcpu_stop();
 	test_completed_without_final_flag();
 	test_postcopy_from_kernel();
+	test_counter_behind_the_sync();
 	test_postcopy_from_qmp();
 	test_short_postcopy_at_end();
 	test_stop_phase_is_not_postcopy();

@@ -374,6 +374,39 @@ static void test_third_sync_confirms_without_stream(void)
 }
 
 /*
+ * The byte counter read at a sync can come back below the one read at the
+ * sync before (per-CPU sums read at different moments): that round's bytes
+ * are unknown (0) and flagged, never 2^64 minus the difference, and the next
+ * round counts from the larger reading, so the rounds still add up.
+ */
+static void test_counter_backwards(void)
+{
+	struct lm_vmtrack t;
+	const struct lm_obs *r;
+	uint64_t sum = 0;
+	int i;
+
+	nout = 0;
+	lm_vmtrack_init(&t, PID, LM_SRC_BITMAP, 0);
+	set_slot(&t, 100 * MS, 0, 64 << 20, LM_KVM_MEM_LOG_DIRTY_PAGES);
+	get(&t, 101 * MS, 0, 16384, 16384, LM_GET_NOT_COUNTED, 1000, 0);
+	get(&t, 1000 * MS, 0, 16384, 300, LM_GET_CLEARED_SINCE_LAST, 5001000, 0);
+	get(&t, 1500 * MS, 0, 16384, 30, LM_GET_CLEARED_SINCE_LAST, 4998720, 0);	/* 2,280 back */
+	get(&t, 2000 * MS, 0, 16384, 20, LM_GET_CLEARED_SINCE_LAST, 6001000, 0);
+	lm_vmtrack_poll(&t, 2100 * MS, collect, NULL);
+	ASSERT_EQ(count_kind(LM_OBS_ROUND), 4, "four rounds");
+	r = nth(LM_OBS_ROUND, 2);
+	ASSERT_EQ(r->round.tx_bytes, 0, "the round whose counter went back: bytes unknown, 0");
+	ASSERT_TRUE(r->round.flags & LM_ROUND_COUNTER_BACK, "and flagged");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 1)->round.flags & LM_ROUND_COUNTER_BACK, 0, "the round before is not");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 3)->round.tx_bytes, 1000000, "the next counts from the larger reading");
+	ASSERT_EQ(nth(LM_OBS_ROUND, 3)->round.flags & LM_ROUND_COUNTER_BACK, 0, "and is not flagged");
+	for (i = 0; i < 4; i++)
+		sum += nth(LM_OBS_ROUND, i)->round.tx_bytes;
+	ASSERT_EQ(sum, 6001000, "the rounds add up to what was sent (the counter was 0 at the switch)");
+}
+
+/*
  * Which sockets are the migration's: QMP (sending before logging went on),
  * the migration connection (BPF's guess, then its bytes), a VNC client that
  * connects during the migration and leaves; only the migration's close ends it.
@@ -548,6 +581,7 @@ int main(void)
 	test_display_refresh_is_not_a_migration();
 	test_dirty_rate_window_is_not_a_migration();
 	test_third_sync_confirms_without_stream();
+	test_counter_backwards();
 	test_migration_streams();
 	test_multifd_channels();
 	test_busy_display_before_start();

@@ -53,7 +53,7 @@ static void gather(const struct lm_estimator *e, struct ctx *x, int kind)
 	x->quantum = cap > 0 ? LM_QEMU_QUANTUM_CAPPED_S : LM_QEMU_QUANTUM_FREE_S;
 	x->sw_rate = e->cfg.switchover_bandwidth_Bps > 0 ? e->cfg.switchover_bandwidth_Bps : x->rate;
 	x->horizon = cfg_or(e->cfg.horizon_s, LM_MODEL_HORIZON_MIN_S);
-	x->sent = (double)(e->tx_total - e->sync_tx);
+	x->sent = sent_since(e, e->sync_tx);
 	x->pending_now = fmax(0, e->pending_at_sync - x->sent);
 	lm_curve_build(&x->c, e->pts, e->npts, e->ram_bytes, 0);
 	lm_curve_build(&x->quiet, e->pts, e->npts, e->ram_bytes, 1);
@@ -448,7 +448,7 @@ int est_compute(struct lm_estimator *e, int kind)
 	else if (!(x.rate > 0))
 		estimate_unknown(est, "no transfer rate measured yet");
 	else if (!estimate_progress(e, est, &x))
-		estimate_bulk_unknown(e, est, &x, (double)(e->tx_total - e->tx_total_at_start));
+		estimate_bulk_unknown(e, est, &x, sent_since(e, e->tx_total_at_start));
 	else
 		estimate_verdict(e, est, &x, kind, &prev);
 	apply_head_start(e, est, &x);

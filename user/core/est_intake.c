@@ -228,7 +228,7 @@ double threshold(const struct lm_estimator *e, double rate)
  */
 static int looks_like_postcopy(const struct lm_estimator *e, double now)
 {
-	double sent = (double)(e->tx_total - e->sync_tx), dt = now - e->sync_ts_s;
+	double sent = sent_since(e, e->sync_tx), dt = now - e->sync_ts_s;
 	double round = e->last_round_rate_Bps > 0 ? e->last_round_rate_Bps : e->last_round_raw_Bps;
 	double precopy = fmax(e->cfg.max_bandwidth_Bps, round);
 
@@ -278,7 +278,7 @@ static void on_initial_sync(struct lm_estimator *e, const struct lm_obs_round *r
 static void on_completion_sync(struct lm_estimator *e, const struct lm_obs_round *r, double dirty,
 			       double now)
 {
-	double sent = (double)(e->tx_total - e->sync_tx);
+	double sent = sent_since(e, e->sync_tx);
 
 	e->final_pending = fmax(0, e->pending_at_sync - sent) + dirty;
 	e->final_ts_s = now;
@@ -341,7 +341,7 @@ static void calibrate_events(struct lm_estimator *e, const struct lm_obs_round *
 static void on_iterative_sync(struct lm_estimator *e, const struct lm_obs_round *r, double dirty,
 			      double wall, double now)
 {
-	double tx = r->tx_bytes ? (double)r->tx_bytes : (double)(e->tx_total - e->sync_tx);
+	double tx = r->tx_bytes ? (double)r->tx_bytes : sent_since(e, e->sync_tx);
 	/* the round's own length, in guest time at the throttle that ran meanwhile */
 	double tau = wall * (now > e->sync_ts_s ? (e->guest_s - e->sync_guest_s) / (now - e->sync_ts_s) :
 			     tscale_now(e));

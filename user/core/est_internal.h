@@ -51,6 +51,16 @@ static inline uint64_t to_u64(double v)
 	return v >= U64_SATURATE_D ? UINT64_MAX : (uint64_t)v;
 }
 
+/*
+ * Bytes sent since the counter read base. The counter at a sync (summed by
+ * BPF) and at a tick (summed by user space) are read at different moments
+ * and may disagree by a send: never a wrapped difference.
+ */
+static inline double sent_since(const struct lm_estimator *e, uint64_t base)
+{
+	return e->tx_total > base ? (double)(e->tx_total - base) : 0;
+}
+
 /* ---- intake (est_intake.c) --------------------------------------------- */
 
 /* Seconds since the first record. */

@@ -105,9 +105,12 @@ static void push_history(struct lm_vm_view *vm, double ts_s)
 
 static void view_tick(struct lm_vm_view *vm, const struct lm_obs_tick *t)
 {
+	int back = 0;
+	uint64_t sent = lm_counter_delta(t->tx_total, vm->tx_bytes, &back);
+
 	if (t->interval_ns)
-		vm->tx_bytes_per_s = (t->tx_total - vm->tx_bytes) / (t->interval_ns / 1e9);
-	vm->tx_bytes = t->tx_total;
+		vm->tx_bytes_per_s = sent / (t->interval_ns / 1e9);
+	vm->tx_bytes = lm_counter_max(t->tx_total, vm->tx_bytes);
 	vm->source = t->source;
 	vm->srtt_us = t->srtt_us;
 	vm->lost_events = t->lost_events_total;

@@ -23,6 +23,27 @@
 #define LM_DOWNTIME_LIMIT_MAX_MS	3600000u
 
 /*
+ * now - before, for a counter that only grows. Readings of a per-CPU
+ * counter summed at different moments (BPF at a sync, user space at a
+ * tick) can come back smaller than an earlier one: the difference is then
+ * 0, never 2^64 minus it, and *backwards is set (it is never cleared) so
+ * the caller can say the number is unknown. The caller keeps the larger
+ * reading as the next base, so nothing is counted twice.
+ */
+static inline uint64_t lm_counter_delta(uint64_t now, uint64_t before, int *backwards)
+{
+	if (now >= before)
+		return now - before;
+	*backwards = 1;
+	return 0;
+}
+
+static inline uint64_t lm_counter_max(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/*
  * Bytes for a person: "512 KiB", "3.5 MiB", "240 MiB", "12.0 GiB" (one
  * decimal below 10 of a unit). Returns buf.
  */

@@ -272,6 +272,8 @@ static void start_from_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 /* The ROUND observation of the burst that just closed. */
 static void fill_round(const struct lm_vmtrack *t, struct lm_obs *o)
 {
+	int back = 0;
+
 	obs_init(t, o, LM_OBS_ROUND, t->burst_first_ns);
 	o->round.round = t->round;
 	o->round.flags = t->burst_flags;
@@ -290,13 +292,15 @@ static void fill_round(const struct lm_vmtrack *t, struct lm_obs *o)
 		o->round.flags |= LM_ROUND_LATE;
 	o->round.tx_total = t->burst_tx_total;
 	if (t->have_prev_round)
-		o->round.tx_bytes = t->burst_tx_total - t->prev_tx_total;
+		o->round.tx_bytes = lm_counter_delta(t->burst_tx_total, t->prev_tx_total, &back);
 	else if (!t->late)	/* round 1: since logging was switched on */
-		o->round.tx_bytes = t->burst_tx_total - t->start_tx_total;
+		o->round.tx_bytes = lm_counter_delta(t->burst_tx_total, t->start_tx_total, &back);
 	o->round.ram_bytes = lm_vmtrack_logged_bytes(t);
 	o->round.sync_ns = t->burst_last_ns - t->burst_enter_ns;
 	if (t->source == LM_SRC_RING && t->have_prev_round)
-		o->round.dirty_pages = t->burst_ring_total - t->prev_ring_total;
+		o->round.dirty_pages = lm_counter_delta(t->burst_ring_total, t->prev_ring_total, &back);
+	if (back)
+		o->round.flags |= LM_ROUND_COUNTER_BACK;
 }
 
 /* A stream carried data, or a third sync came: calc-dirty-rate does neither. */
@@ -336,8 +340,10 @@ static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 	confirm_if_migration(t, emit, ctx);
 	put(t, &o, emit, ctx);
 	t->prev_round_ns = t->burst_first_ns;
-	t->prev_tx_total = t->burst_tx_total;
-	t->prev_ring_total = t->burst_ring_total;
+	/* a reading that came back smaller is not the next round's base */
+	t->prev_tx_total = lm_counter_max(t->burst_tx_total, o.round.flags & LM_ROUND_LATE ? 0 :
+					  t->have_prev_round ? t->prev_tx_total : t->start_tx_total);
+	t->prev_ring_total = lm_counter_max(t->burst_ring_total, t->have_prev_round ? t->prev_ring_total : 0);
 	t->have_prev_round = 1;
 }
 
