@@ -93,7 +93,6 @@ const struct lm_est_config *lm_record_config(const struct lm_record *r);
  */
 int lm_record_next(struct lm_record *r, struct lm_rec_item *it);
 const char *lm_record_error(const struct lm_record *r);
-uint64_t lm_record_offset(const struct lm_record *r);	/* bytes consumed so far */
 void lm_record_close(struct lm_record *r);
 
 #endif /* LM_RECORD_H */
