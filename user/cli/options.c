@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli/head_start.h"
+#include "cli/check_file.h"
 #include "cli/options.h"
 #include "core/act_policy.h"
 #include "core/units.h"
@@ -178,18 +178,18 @@ static void parse_vms(struct argp_state *state, struct lm_options *o, char *arg)
 	}
 }
 
-/* --head-start FILE[,MAX_AGE_S] */
-static void parse_head_start(struct argp_state *state, struct lm_options *o, char *arg)
+/* --head-start FILE[,MAX_AGE_S]: a check's output, and how long it speaks for a migration */
+static void parse_check_file(struct argp_state *state, struct lm_options *o, char *arg)
 {
 	char *comma = strrchr(arg, ',');
 
-	o->head_start_path = arg;
-	o->head_start_max_age_s = LM_HEAD_START_MAX_AGE_S;
+	o->check_path = arg;
+	o->check_max_age_s = LM_CHECK_FILE_MAX_AGE_S;
 	if (!comma)
 		return;
 	*comma = 0;
-	o->head_start_max_age_s = (uint32_t)lm_parse_number(state, "--head-start age", comma + 1, 1,
-							 7 * 86400, "1 to 604800 seconds");
+	o->check_max_age_s = (uint32_t)lm_parse_number(state, "--head-start age", comma + 1, 1,
+							7 * 86400, "1 to 604800 seconds");
 }
 
 /* --act and its bounds: lmtrace writes to a VM only through QMP, and only when asked. */
@@ -247,7 +247,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_NO_FENTRY: o->no_fentry = 1; break;
 	case OPT_NO_KPROBE: o->no_kprobe = 1; break;
 	case OPT_NO_SEND_TP: o->no_send_tp = 1; break;
-	case OPT_HEAD_START: parse_head_start(state, o, arg); break;
+	case OPT_HEAD_START: parse_check_file(state, o, arg); break;
 	case OPT_HOOKS:
 		if (strcmp(arg, "on-demand") && strcmp(arg, "always"))
 			argp_error(state, "invalid --hooks '%s': give on-demand or always", arg);
@@ -304,7 +304,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--vm picks VMs by name when lmtrace follows every VMM: not with -p or a replay");
 		if (o->qmp_path && o->npids != 1)
 			argp_error(state, "--qmp needs exactly one -p PID (the QEMU it belongs to)");
-		if (o->head_start_path && (o->npids < 1 || o->replay_path))
+		if (o->check_path && (o->npids < 1 || o->replay_path))
 			argp_error(state, "--head-start is for a VM lmtrace traces: give its -p PID");
 		check_act(state, o);
 		break;
