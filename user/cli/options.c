@@ -219,11 +219,70 @@ static void check_act(struct argp_state *state, const struct lm_options *o)
 		argp_error(state, "--give-up-after bounds --act cancel, which is not among the policies");
 }
 
+/* --port: 1 to 65535. */
+static uint16_t parse_port(struct argp_state *state, const char *arg)
+{
+	long port;
+	char *end;
+
+	errno = 0;
+	port = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || port <= 0 || port > 65535)
+		argp_error(state, "invalid port '%s': give 1 to 65535", arg);
+	return (uint16_t)port;
+}
+
+/* Options that exclude or need each other, once all are read. */
+static void check_combinations(struct argp_state *state, const struct lm_options *o)
+{
+	if (o->mode == LM_OPTS_REPLAY && !o->replay_path)
+		argp_error(state, "give the recording to replay: lmtrace replay FILE");
+	if (o->json && o->csv)
+		argp_error(state, "-j and --csv are exclusive");
+	if (o->replay_path && (o->npids || o->qmp_path || o->record_path))
+		argp_error(state, "a replay reads a recording: -p, --qmp and -w do not apply");
+	if (o->nvms && (o->npids || o->replay_path))
+		argp_error(state, "--vm picks VMs by name when lmtrace follows every VMM: not with -p or a replay");
+	if (o->qmp_path && o->npids != 1)
+		argp_error(state, "--qmp needs exactly one -p PID (the QEMU it belongs to)");
+	if (o->check_path && (o->npids < 1 || o->replay_path))
+		argp_error(state, "--head-start is for a VM lmtrace traces: give its -p PID");
+	check_act(state, o);
+}
+
+/* --act and its bounds; ARGP_ERR_UNKNOWN for any other key. */
+static error_t parse_act_opt(int key, char *arg, struct argp_state *state)
+{
+	struct lm_options *o = state->input;
+	char bad[64];
+
+	switch (key) {
+	case OPT_ACT:
+		if (lm_act_parse_policies(arg, &o->act_policies, bad, sizeof(bad)))
+			argp_error(state, "unknown --act policy '%s': give throttle, downtime, postcopy "
+				   "or cancel, comma-separated", bad);
+		break;
+	case OPT_APPLY: o->act_apply = 1; break;
+	case OPT_MAX_THROTTLE:
+		o->max_throttle_pct = lm_parse_number(state, "--max-throttle", arg, 1, 99, "1 to 99 (%)");
+		break;
+	case OPT_MAX_DOWNTIME:
+		o->max_downtime_ms = lm_parse_number(state, "--max-downtime", arg, DOWNTIME_MIN_MS,
+						  LM_DOWNTIME_LIMIT_MAX_MS, "1 to 3600000 ms");
+		break;
+	case OPT_GIVE_UP:
+		o->give_up_after_s = lm_parse_number(state, "--give-up-after", arg, 1, 604800,
+						  "1 to 604800 seconds");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct lm_options *o = state->input;
-	long port;
-	char *end;
 
 	switch (key) {
 	case 'p': parse_pids(state, o, arg); break;
@@ -254,62 +313,22 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->hooks_always = !strcmp(arg, "always");
 		break;
 	case OPT_VM: parse_vms(state, o, arg); break;
-	case OPT_ACT: {
-		char bad[64];
-
-		if (lm_act_parse_policies(arg, &o->act_policies, bad, sizeof(bad)))
-			argp_error(state, "unknown --act policy '%s': give throttle, downtime, postcopy "
-				   "or cancel, comma-separated", bad);
-		break;
-	}
-	case OPT_APPLY: o->act_apply = 1; break;
-	case OPT_MAX_THROTTLE:
-		o->max_throttle_pct = lm_parse_number(state, "--max-throttle", arg, 1, 99, "1 to 99 (%)");
-		break;
-	case OPT_MAX_DOWNTIME:
-		o->max_downtime_ms = lm_parse_number(state, "--max-downtime", arg, DOWNTIME_MIN_MS,
-						  LM_DOWNTIME_LIMIT_MAX_MS, "1 to 3600000 ms");
-		break;
-	case OPT_GIVE_UP:
-		o->give_up_after_s = lm_parse_number(state, "--give-up-after", arg, 1, 604800,
-						  "1 to 604800 seconds");
-		break;
 	case OPT_DOWNTIME:
 		o->downtime_limit_ms = lm_parse_number(state, "downtime limit", arg, DOWNTIME_MIN_MS,
 						    LM_DOWNTIME_LIMIT_MAX_MS, "1 to 3600000 ms");
 		break;
 	case OPT_BANDWIDTH: o->bandwidth_Bps = lm_parse_bytes(state, "bandwidth", arg); break;
 	case OPT_SWITCHOVER: o->switchover_Bps = lm_parse_bytes(state, "switchover bandwidth", arg); break;
-	case OPT_PORT:
-		errno = 0;
-		port = strtol(arg, &end, 10);
-		if (errno || end == arg || *end || port <= 0 || port > 65535)
-			argp_error(state, "invalid port '%s': give 1 to 65535", arg);
-		o->port = (uint16_t)port;
-		break;
+	case OPT_PORT: o->port = parse_port(state, arg); break;
 	case ARGP_KEY_ARG:
 		if (o->mode == LM_OPTS_REPLAY && !o->replay_path)
 			o->replay_path = arg;
 		else
 			argp_error(state, "unexpected argument '%s' (pids go with -p)", arg);
 		break;
-	case ARGP_KEY_END:
-		if (o->mode == LM_OPTS_REPLAY && !o->replay_path)
-			argp_error(state, "give the recording to replay: lmtrace replay FILE");
-		if (o->json && o->csv)
-			argp_error(state, "-j and --csv are exclusive");
-		if (o->replay_path && (o->npids || o->qmp_path || o->record_path))
-			argp_error(state, "a replay reads a recording: -p, --qmp and -w do not apply");
-		if (o->nvms && (o->npids || o->replay_path))
-			argp_error(state, "--vm picks VMs by name when lmtrace follows every VMM: not with -p or a replay");
-		if (o->qmp_path && o->npids != 1)
-			argp_error(state, "--qmp needs exactly one -p PID (the QEMU it belongs to)");
-		if (o->check_path && (o->npids < 1 || o->replay_path))
-			argp_error(state, "--head-start is for a VM lmtrace traces: give its -p PID");
-		check_act(state, o);
-		break;
+	case ARGP_KEY_END: check_combinations(state, o); break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return parse_act_opt(key, arg, state);
 	}
 	return 0;
 }
