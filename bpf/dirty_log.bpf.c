@@ -305,14 +305,59 @@ static __always_inline int first_of_burst(__u32 tgid, __u64 now)
 	return first;
 }
 
+/*
+ * The harvested slot's size and state into cur: remembered, else read from
+ * KVM (set up before we attached: remembered for the next rounds); -1 if
+ * neither. The state that lasts until a harvest is reset.
+ */
+static __always_inline int slot_of_get(struct kvm___lm *kvm, struct lm_slot_key *key,
+				       struct lm_slot_info *cur, __u32 *flags)
+{
+	struct lm_slot_info *si = bpf_map_lookup_elem(&slots, key);
+
+	if (si) {
+		*cur = *si;
+		si->state &= ~(LM_SLOT_CLEARED_SINCE_GET | LM_SLOT_FRESH_LOG);
+		return 0;
+	}
+	if (kvm && kernel_memslot(kvm, key->slot, cur) == 0) {
+		*flags |= LM_GET_SIZE_FROM_KERNEL;
+		bpf_map_update_elem(&slots, key, cur, BPF_NOEXIST);
+		return 0;
+	}
+	return -1;
+}
+
+/* The harvest's dirty pages into e: the bitmap's popcount, timed. */
+static __always_inline void count_get(struct lm_event *e, const struct lm_slot_info *cur,
+				      __u64 bitmap, __u32 *flags)
+{
+	__u64 t0;
+
+	e->get.npages = cur->npages;
+	e->get.mem_flags = cur->mem_flags;
+	if (cur->state & LM_SLOT_CLEARED_SINCE_GET)
+		*flags |= LM_GET_CLEARED_SINCE_LAST;
+	if (cur->state & LM_SLOT_FRESH_LOG) {
+		/* First harvest after logging was enabled: QEMU's INITIALLY_SET
+		 * makes it all ones, and it is RAM size, not dirtying: skip. */
+		*flags |= LM_GET_NOT_COUNTED;
+		e->get.dirty_pages = cur->npages;
+	} else {
+		t0 = bpf_ktime_get_ns();
+		e->get.dirty_pages = count_bitmap(bitmap, cur->npages, flags);
+		e->get.count_ns = bpf_ktime_get_ns() - t0;
+	}
+}
+
 static __always_inline void on_get_dirty_log(struct pending_ioctl *p, __u32 tgid, __u32 tid)
 {
-	struct lm_slot_info *si, cur = {};
+	struct lm_slot_info cur = {};
 	struct lm_slot_key key = { .pid = tgid };
 	struct lm_vm_counters *vc;
 	struct kvm___lm *kvm;
 	struct lm_event *e;
-	__u64 bitmap = 0, t0;
+	__u64 bitmap = 0;
 	__u32 flags = 0;
 
 	if (bpf_probe_read_user(&key.slot, sizeof(key.slot), (void *)p->arg) ||
@@ -332,33 +377,12 @@ static __always_inline void on_get_dirty_log(struct pending_ioctl *p, __u32 tgid
 		if (lm_manual_protect(kvm))
 			flags |= LM_GET_MANUAL_PROTECT;
 	}
-	si = bpf_map_lookup_elem(&slots, &key);
-	if (si) {
-		cur = *si;
-		si->state &= ~(LM_SLOT_CLEARED_SINCE_GET | LM_SLOT_FRESH_LOG);
-	} else if (kvm && kernel_memslot(kvm, key.slot, &cur) == 0) {
-		/* Set up before we attached: remembered for the next rounds. */
-		flags |= LM_GET_SIZE_FROM_KERNEL;
-		bpf_map_update_elem(&slots, &key, &cur, BPF_NOEXIST);
-	} else {
+	if (slot_of_get(kvm, &key, &cur, &flags)) {
 		e->flags = flags | LM_GET_SIZE_UNKNOWN;
 		bpf_ringbuf_submit(e, 0);
 		return;
 	}
-	e->get.npages = cur.npages;
-	e->get.mem_flags = cur.mem_flags;
-	if (cur.state & LM_SLOT_CLEARED_SINCE_GET)
-		flags |= LM_GET_CLEARED_SINCE_LAST;
-	if (cur.state & LM_SLOT_FRESH_LOG) {
-		/* First harvest after logging was enabled: QEMU's INITIALLY_SET
-		 * makes it all ones, and it is RAM size, not dirtying: skip. */
-		flags |= LM_GET_NOT_COUNTED;
-		e->get.dirty_pages = cur.npages;
-	} else {
-		t0 = bpf_ktime_get_ns();
-		e->get.dirty_pages = count_bitmap(bitmap, cur.npages, &flags);
-		e->get.count_ns = bpf_ktime_get_ns() - t0;
-	}
+	count_get(e, &cur, bitmap, &flags);
 	e->flags = flags;
 
 	vc = lm_counters(tgid);

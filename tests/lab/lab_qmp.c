@@ -1,11 +1,59 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * QMP commands only the lab issues (set up, start and cancel migrations,
- * check the run state), on top of lmtrace's QMP client (user/trace/qmp.c).
+ * check the run state), on top of lmtrace's QMP client (user/trace/qmp.c),
+ * and the client's state only the tests read (events, version, error class).
  */
 #include <errno.h>
 #include <stdio.h>
 #include "lab_qmp.h"
+#include "trace/qmp_int.h"
+
+void lm_qmp_version(const struct lm_qmp *q, int *major, int *minor, int *micro)
+{
+	*major = q->version[0];
+	*minor = q->version[1];
+	*micro = q->version[2];
+}
+
+const char *lm_qmp_error_class(const struct lm_qmp *q)
+{
+	return q->err_class;
+}
+
+uint64_t lm_qmp_events_seen(const struct lm_qmp *q)
+{
+	return q->events_seen;
+}
+
+const json_t *lm_qmp_event(const struct lm_qmp *q, uint64_t seq)
+{
+	if (seq == 0 || seq > q->events_seen || q->events_seen - seq >= LM_QMP_EVENTS_KEPT)
+		return NULL;
+	return q->events[(seq - 1) % LM_QMP_EVENTS_KEPT];
+}
+
+int lm_qmp_read_events(struct lm_qmp *q, int timeout_ms)
+{
+	int64_t deadline = lm_qmp_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	json_t *msg;
+	int err, got = 0;
+
+	for (;;) {
+		/* After the first event, only take what is already there. */
+		err = lm_qmp_read_message(q, got ? lm_qmp_now_ms() + 1 : deadline, &msg);
+		if (err == -ETIMEDOUT)
+			return got;
+		if (err)
+			return err;
+		if (json_object_get(msg, "event")) {
+			lm_qmp_keep_event(q, msg);
+			got++;
+		} else {
+			json_decref(msg);	/* a stale reply: nobody waits for it */
+		}
+	}
+}
 
 int lm_qmp_set_migrate_params(struct lm_qmp *q, json_t *params)
 {

@@ -3,7 +3,7 @@
  * The QMP client without QEMU: the typed parsers on replies captured from
  * QEMU 7.2.22 on this host (a migration with auto-converge, max-bandwidth
  * 32 MiB/s), and the protocol (greeting, ids, events, errors, timeouts, EOF)
- * against a scripted peer on a socketpair. tests/t_lab_qmp.sh runs the same
+ * against a scripted peer on a socketpair. tests/system/t_lab_qmp.sh runs the same
  * client against a real QEMU.
  */
 #include <errno.h>

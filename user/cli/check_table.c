@@ -16,7 +16,7 @@ static const char *advice(const struct lm_check_model_result *r)
 	return "do not move";
 }
 
-static void print_row(const struct lm_probe_result *p, const struct lm_check_model_result *r)
+static void print_row(const struct lm_check_result *p, const struct lm_check_model_result *r)
 {
 	char total[16], bw[16], thr[16], wws[24];
 
@@ -34,7 +34,7 @@ static void print_row(const struct lm_probe_result *p, const struct lm_check_mod
 }
 
 /* The measured VMs' inputs, and the link they would share. */
-static int shared_inputs(int n, const struct lm_probe_result *res, const struct lm_check_model_input *in,
+static int shared_inputs(int n, const struct lm_check_result *res, const struct lm_check_model_input *in,
 			 struct lm_check_model_input *ok, int *idx, double *link_Bps)
 {
 	int i, m = 0;
@@ -50,7 +50,7 @@ static int shared_inputs(int n, const struct lm_probe_result *res, const struct 
 	return m;
 }
 
-static void print_shared_json(int m, const int *idx, const struct lm_probe_result *res,
+static void print_shared_json(int m, const int *idx, const struct lm_check_result *res,
 			      const struct lm_check_model_result *sh, double link, int all)
 {
 	json_t *o = json_pack("{s:s, s:i, s:f, s:f, s:b, s:[]}", "type", "check-shared", "pid", 0,
@@ -71,7 +71,7 @@ static void print_shared_json(int m, const int *idx, const struct lm_probe_resul
 	json_decref(o);
 }
 
-void lm_check_table(int n, const struct lm_probe_result *res, const struct lm_check_model_input *in,
+void lm_check_table(int n, const struct lm_check_result *res, const struct lm_check_model_input *in,
 		    const struct lm_check_model_result *out, double link_Bps, int json)
 {
 	static struct lm_check_model_input ok[LM_CHECK_MAX_VMS];

@@ -4,7 +4,7 @@
 #define LM_CHECK_TABLE_H
 
 #include "core/check_model.h"
-#include "trace/probe.h"
+#include "trace/check_windows.h"
 
 /*
  * One row per VM (those with an error say it), then whether all measured
@@ -12,7 +12,7 @@
  * any of them would get alone), each with an equal share. json: one
  * "check-shared" object instead (the VMs' own objects are printed already).
  */
-void lm_check_table(int n, const struct lm_probe_result *res, const struct lm_check_model_input *in,
+void lm_check_table(int n, const struct lm_check_result *res, const struct lm_check_model_input *in,
 		    const struct lm_check_model_result *out, double link_Bps, int json);
 
 #endif /* LM_CHECK_TABLE_H */

@@ -2,7 +2,7 @@
 /*
  * `lmtrace check`: before a migration, whether it would converge over a
  * given link with a given downtime limit, how long it would take and what
- * would make it converge (trace/probe.c measures, core/check_model.c
+ * would make it converge (trace/check_windows.c measures, core/check_model.c
  * judges). Several VMs: one at a time, a table, and whether they converge
  * migrating together over one link.
  */
@@ -20,11 +20,11 @@
 #include "cli/options.h"
 #include "core/check_model.h"
 #include "core/units.h"
-#include "trace/probe.h"
+#include "trace/check_windows.h"
 
 /* Default bound on one VM's windows: 1 s and 2 s (QEMU 7.2's shortest are whole seconds). */
-#define MAX_PROBE_DEFAULT_S	4
-#define MAX_PROBE_MAX_S		120
+#define MAX_WINDOWS_DEFAULT_S	4
+#define MAX_WINDOWS_MAX_S	120
 /* --bandwidth's range, as the trace options': 1 byte/s to 1048576 GiB/s. */
 
 static const char doc[] =
@@ -63,12 +63,12 @@ static const struct argp_option options[] = {
 	{},
 };
 
-struct check_opts {
-	struct lm_probe_vm vms[LM_CHECK_MAX_VMS];
+struct check_args {
+	struct lm_check_vm vms[LM_CHECK_MAX_VMS];
 	int nvms;
 	pid_t pid;
 	const char *qmp;
-	double bandwidth_Bps, downtime_ms, switchover_Bps, max_probe_s;
+	double bandwidth_Bps, downtime_ms, switchover_Bps, max_windows_s;
 	int json, verbose;
 };
 
@@ -89,7 +89,7 @@ static pid_t parse_pid(struct argp_state *st, const char *arg, size_t len)
 }
 
 /* PID=SOCKET */
-static void add_pair(struct argp_state *st, struct check_opts *o, char *arg)
+static void add_pair(struct argp_state *st, struct check_args *o, char *arg)
 {
 	char *eq = strchr(arg, '=');
 
@@ -103,7 +103,7 @@ static void add_pair(struct argp_state *st, struct check_opts *o, char *arg)
 
 static error_t parse_opt(int key, char *arg, struct argp_state *st)
 {
-	struct check_opts *o = st->input;
+	struct check_args *o = st->input;
 
 	switch (key) {
 	case 'p': o->pid = parse_pid(st, arg, strlen(arg)); break;
@@ -115,8 +115,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 					     "1 to 3600000");
 		break;
 	case OPT_MAX_PROBE:
-		o->max_probe_s = lm_parse_number(st, "--max-probe (seconds)", arg, LM_PROBE_WINDOW_MIN_S,
-						 MAX_PROBE_MAX_S, "1 to 120");
+		o->max_windows_s = lm_parse_number(st, "--max-probe (seconds)", arg, LM_CHECK_WINDOW_MIN_S,
+						   MAX_WINDOWS_MAX_S, "1 to 120");
 		break;
 	case 'j': o->json = 1; break;
 	case 'v': o->verbose = 1; break;
@@ -147,7 +147,7 @@ static void on_signal(int sig)
 }
 
 /* The model's input from a VM's measurement and the options (QEMU's settings by default). */
-static int model_input(const struct check_opts *o, const struct lm_probe_result *p, struct lm_check_model_input *in)
+static int model_input(const struct check_args *o, const struct lm_check_result *p, struct lm_check_model_input *in)
 {
 	int i;
 
@@ -172,7 +172,7 @@ static json_t *num_or_null(double v, int known)
 	return known ? json_real(v) : json_null();
 }
 
-static json_t *json_windows(const struct lm_probe_result *p)
+static json_t *json_windows(const struct lm_check_result *p)
 {
 	json_t *a = json_array();
 	int i;
@@ -202,7 +202,7 @@ static json_t *json_result(const struct lm_check_model_input *in, const struct l
 		"short_dirty_rate_bytes_per_s", r->short_dirty_rate_Bps, "dirty_ratio", r->ratio);
 }
 
-static void print_json_vm(const struct lm_probe_result *p, const struct lm_check_model_input *in,
+static void print_json_vm(const struct lm_check_result *p, const struct lm_check_model_input *in,
 			  const struct lm_check_model_result *r, const char *error)
 {
 	struct timespec ts;
@@ -213,7 +213,7 @@ static void print_json_vm(const struct lm_probe_result *p, const struct lm_check
 	o = json_pack("{s:s, s:f, s:i, s:s, s:I, s:I, s:f, s:o}", "type", "check",
 		      "ts", ts.tv_sec + ts.tv_nsec / 1e9, "pid", (int)p->pid, "vm", p->name,
 		      "ram_bytes", (json_int_t)p->ram_bytes, "resident_bytes", (json_int_t)p->resident_bytes,
-		      "probe_s", p->probe_s, "windows", json_windows(p));
+		      "probe_s", p->elapsed_s, "windows", json_windows(p));
 	if (p->warning[0])
 		json_object_set_new(o, "warning", json_string(p->warning));
 	if (error)
@@ -239,7 +239,7 @@ static const char *fmt_rate(char *buf, size_t len, double Bps)
 	return buf;
 }
 
-static void print_text_vm(const struct lm_probe_result *p, const struct lm_check_model_input *in,
+static void print_text_vm(const struct lm_check_result *p, const struct lm_check_model_input *in,
 			  const struct lm_check_model_result *r)
 {
 	char a[24], b[24], c[24];
@@ -285,24 +285,25 @@ static void print_text_vm(const struct lm_probe_result *p, const struct lm_check
 
 int lm_cmd_check(int argc, char **argv)
 {
-	static struct check_opts o;
-	static struct lm_probe_result res[LM_CHECK_MAX_VMS];
+	static struct check_args o;
+	static struct lm_check_result res[LM_CHECK_MAX_VMS];
 	static struct lm_check_model_input in[LM_CHECK_MAX_VMS];
 	static struct lm_check_model_result out[LM_CHECK_MAX_VMS];
 	struct argp argp = { options, parse_opt, "[PID=SOCKET...]", doc };
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct lm_probe_opts po;
+	struct lm_check_opts co;
 	char err[256] = "";
 	int i, ret, failed = 0;
 
-	o.max_probe_s = MAX_PROBE_DEFAULT_S;
+	o.max_windows_s = MAX_WINDOWS_DEFAULT_S;
 	argp_err_exit_status = 2;
 	argp_parse(&argp, argc, argv, 0, NULL, &o);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	po = (struct lm_probe_opts){ .max_probe_s = o.max_probe_s, .verbose = o.verbose, .stop = &stop_requested };
-	ret = lm_probe_run(o.vms, o.nvms, &po, res, err, sizeof(err));
+	co = (struct lm_check_opts){ .max_windows_s = o.max_windows_s, .verbose = o.verbose,
+				     .stop = &stop_requested };
+	ret = lm_check_run(o.vms, o.nvms, &co, res, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "lmtrace check: %s\n", err);
 		return 1;

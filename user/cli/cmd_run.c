@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include "cli/head_start.h"
+#include "cli/check_file.h"
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "sinks/outputs.h"
@@ -97,7 +97,7 @@ static int trace(const struct lm_options *o, struct lm_pipeline *pipe)
 		.max_downtime_ms = o->max_downtime_ms > 0 ? (uint32_t)o->max_downtime_ms : 0,
 		.give_up_after_ms = o->give_up_after_s > 0 ? (uint64_t)(o->give_up_after_s * 1000) : 0,
 	};
-	struct lm_obs head_start;
+	struct lm_obs check;
 	char err[512];
 	struct lm_session_opts so = {
 		.pids = o->pids, .npids = o->npids, .interval_s = o->interval_s,
@@ -107,13 +107,13 @@ static int trace(const struct lm_options *o, struct lm_pipeline *pipe)
 		.act = o->act_policies ? &act : NULL,
 	};
 
-	if (o->head_start_path) {
-		if (lm_head_start_load(o->head_start_path, o->pids[0], o->head_start_max_age_s,
-				       &head_start, err, sizeof(err))) {
+	if (o->check_path) {
+		if (lm_check_file_load(o->check_path, o->pids[0], o->check_max_age_s, &check,
+				       err, sizeof(err))) {
 			fprintf(stderr, "lmtrace: %s\n", err);
 			return -EINVAL;
 		}
-		so.head_start = &head_start;
+		so.check = &check;
 	}
 	return lm_session_run(&so, pipe, &stop_requested);
 }

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli/head_start.h"
+#include "cli/check_file.h"
 #include "cli/options.h"
 #include "core/act_policy.h"
 #include "core/units.h"
@@ -178,18 +178,18 @@ static void parse_vms(struct argp_state *state, struct lm_options *o, char *arg)
 	}
 }
 
-/* --head-start FILE[,MAX_AGE_S] */
-static void parse_head_start(struct argp_state *state, struct lm_options *o, char *arg)
+/* --head-start FILE[,MAX_AGE_S]: a check's output, and how long it speaks for a migration */
+static void parse_check_file(struct argp_state *state, struct lm_options *o, char *arg)
 {
 	char *comma = strrchr(arg, ',');
 
-	o->head_start_path = arg;
-	o->head_start_max_age_s = LM_HEAD_START_MAX_AGE_S;
+	o->check_path = arg;
+	o->check_max_age_s = LM_CHECK_FILE_MAX_AGE_S;
 	if (!comma)
 		return;
 	*comma = 0;
-	o->head_start_max_age_s = (uint32_t)lm_parse_number(state, "--head-start age", comma + 1, 1,
-							 7 * 86400, "1 to 604800 seconds");
+	o->check_max_age_s = (uint32_t)lm_parse_number(state, "--head-start age", comma + 1, 1,
+							7 * 86400, "1 to 604800 seconds");
 }
 
 /* --act and its bounds: lmtrace writes to a VM only through QMP, and only when asked. */
@@ -219,11 +219,70 @@ static void check_act(struct argp_state *state, const struct lm_options *o)
 		argp_error(state, "--give-up-after bounds --act cancel, which is not among the policies");
 }
 
+/* --port: 1 to 65535. */
+static uint16_t parse_port(struct argp_state *state, const char *arg)
+{
+	long port;
+	char *end;
+
+	errno = 0;
+	port = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || port <= 0 || port > 65535)
+		argp_error(state, "invalid port '%s': give 1 to 65535", arg);
+	return (uint16_t)port;
+}
+
+/* Options that exclude or need each other, once all are read. */
+static void check_combinations(struct argp_state *state, const struct lm_options *o)
+{
+	if (o->mode == LM_OPTS_REPLAY && !o->replay_path)
+		argp_error(state, "give the recording to replay: lmtrace replay FILE");
+	if (o->json && o->csv)
+		argp_error(state, "-j and --csv are exclusive");
+	if (o->replay_path && (o->npids || o->qmp_path || o->record_path))
+		argp_error(state, "a replay reads a recording: -p, --qmp and -w do not apply");
+	if (o->nvms && (o->npids || o->replay_path))
+		argp_error(state, "--vm picks VMs by name when lmtrace follows every VMM: not with -p or a replay");
+	if (o->qmp_path && o->npids != 1)
+		argp_error(state, "--qmp needs exactly one -p PID (the QEMU it belongs to)");
+	if (o->check_path && (o->npids < 1 || o->replay_path))
+		argp_error(state, "--head-start is for a VM lmtrace traces: give its -p PID");
+	check_act(state, o);
+}
+
+/* --act and its bounds; ARGP_ERR_UNKNOWN for any other key. */
+static error_t parse_act_opt(int key, char *arg, struct argp_state *state)
+{
+	struct lm_options *o = state->input;
+	char bad[64];
+
+	switch (key) {
+	case OPT_ACT:
+		if (lm_act_parse_policies(arg, &o->act_policies, bad, sizeof(bad)))
+			argp_error(state, "unknown --act policy '%s': give throttle, downtime, postcopy "
+				   "or cancel, comma-separated", bad);
+		break;
+	case OPT_APPLY: o->act_apply = 1; break;
+	case OPT_MAX_THROTTLE:
+		o->max_throttle_pct = lm_parse_number(state, "--max-throttle", arg, 1, 99, "1 to 99 (%)");
+		break;
+	case OPT_MAX_DOWNTIME:
+		o->max_downtime_ms = lm_parse_number(state, "--max-downtime", arg, DOWNTIME_MIN_MS,
+						  LM_DOWNTIME_LIMIT_MAX_MS, "1 to 3600000 ms");
+		break;
+	case OPT_GIVE_UP:
+		o->give_up_after_s = lm_parse_number(state, "--give-up-after", arg, 1, 604800,
+						  "1 to 604800 seconds");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct lm_options *o = state->input;
-	long port;
-	char *end;
 
 	switch (key) {
 	case 'p': parse_pids(state, o, arg); break;
@@ -247,69 +306,29 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_NO_FENTRY: o->no_fentry = 1; break;
 	case OPT_NO_KPROBE: o->no_kprobe = 1; break;
 	case OPT_NO_SEND_TP: o->no_send_tp = 1; break;
-	case OPT_HEAD_START: parse_head_start(state, o, arg); break;
+	case OPT_HEAD_START: parse_check_file(state, o, arg); break;
 	case OPT_HOOKS:
 		if (strcmp(arg, "on-demand") && strcmp(arg, "always"))
 			argp_error(state, "invalid --hooks '%s': give on-demand or always", arg);
 		o->hooks_always = !strcmp(arg, "always");
 		break;
 	case OPT_VM: parse_vms(state, o, arg); break;
-	case OPT_ACT: {
-		char bad[64];
-
-		if (lm_act_parse_policies(arg, &o->act_policies, bad, sizeof(bad)))
-			argp_error(state, "unknown --act policy '%s': give throttle, downtime, postcopy "
-				   "or cancel, comma-separated", bad);
-		break;
-	}
-	case OPT_APPLY: o->act_apply = 1; break;
-	case OPT_MAX_THROTTLE:
-		o->max_throttle_pct = lm_parse_number(state, "--max-throttle", arg, 1, 99, "1 to 99 (%)");
-		break;
-	case OPT_MAX_DOWNTIME:
-		o->max_downtime_ms = lm_parse_number(state, "--max-downtime", arg, DOWNTIME_MIN_MS,
-						  LM_DOWNTIME_LIMIT_MAX_MS, "1 to 3600000 ms");
-		break;
-	case OPT_GIVE_UP:
-		o->give_up_after_s = lm_parse_number(state, "--give-up-after", arg, 1, 604800,
-						  "1 to 604800 seconds");
-		break;
 	case OPT_DOWNTIME:
 		o->downtime_limit_ms = lm_parse_number(state, "downtime limit", arg, DOWNTIME_MIN_MS,
 						    LM_DOWNTIME_LIMIT_MAX_MS, "1 to 3600000 ms");
 		break;
 	case OPT_BANDWIDTH: o->bandwidth_Bps = lm_parse_bytes(state, "bandwidth", arg); break;
 	case OPT_SWITCHOVER: o->switchover_Bps = lm_parse_bytes(state, "switchover bandwidth", arg); break;
-	case OPT_PORT:
-		errno = 0;
-		port = strtol(arg, &end, 10);
-		if (errno || end == arg || *end || port <= 0 || port > 65535)
-			argp_error(state, "invalid port '%s': give 1 to 65535", arg);
-		o->port = (uint16_t)port;
-		break;
+	case OPT_PORT: o->port = parse_port(state, arg); break;
 	case ARGP_KEY_ARG:
 		if (o->mode == LM_OPTS_REPLAY && !o->replay_path)
 			o->replay_path = arg;
 		else
 			argp_error(state, "unexpected argument '%s' (pids go with -p)", arg);
 		break;
-	case ARGP_KEY_END:
-		if (o->mode == LM_OPTS_REPLAY && !o->replay_path)
-			argp_error(state, "give the recording to replay: lmtrace replay FILE");
-		if (o->json && o->csv)
-			argp_error(state, "-j and --csv are exclusive");
-		if (o->replay_path && (o->npids || o->qmp_path || o->record_path))
-			argp_error(state, "a replay reads a recording: -p, --qmp and -w do not apply");
-		if (o->nvms && (o->npids || o->replay_path))
-			argp_error(state, "--vm picks VMs by name when lmtrace follows every VMM: not with -p or a replay");
-		if (o->qmp_path && o->npids != 1)
-			argp_error(state, "--qmp needs exactly one -p PID (the QEMU it belongs to)");
-		if (o->head_start_path && (o->npids < 1 || o->replay_path))
-			argp_error(state, "--head-start is for a VM lmtrace traces: give its -p PID");
-		check_act(state, o);
-		break;
+	case ARGP_KEY_END: check_combinations(state, o); break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return parse_act_opt(key, arg, state);
 	}
 	return 0;
 }

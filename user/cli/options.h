@@ -31,8 +31,8 @@ struct lm_options {
 	int no_fentry, no_kprobe;	/* --no-fentry/--no-kprobe: force fallbacks (testing) */
 	int no_send_tp;			/* --no-send-tracepoint: count bytes via sendmsg() (testing) */
 	int hooks_always;		/* --hooks always: dirty-log hooks attached all the time */
-	const char *head_start_path;	/* --head-start FILE */
-	uint32_t head_start_max_age_s;	/* its ,MAX_AGE_S */
+	const char *check_path;		/* --head-start FILE: an `lmtrace check -j` output */
+	uint32_t check_max_age_s;	/* its ,MAX_AGE_S */
 	uint32_t act_policies;		/* --act: LM_ACT_P_*, 0 = lmtrace never acts */
 	int act_apply;			/* --apply: carry actions out (else a dry run) */
 	double max_throttle_pct;	/* --max-throttle (default 80) */

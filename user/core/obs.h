@@ -3,7 +3,7 @@
  * Observations: everything the estimator consumes, as plain timestamped
  * records. The live tracer produces them from BPF events; a recording stores
  * exactly these; replay feeds them back. Fixed-width fields so a recording is
- * portable (little-endian on disk, see record.c).
+ * portable (little-endian on disk, see record/record_codec.c).
  */
 #ifndef LM_OBS_H
 #define LM_OBS_H

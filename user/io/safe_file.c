@@ -106,64 +106,96 @@ static int open_failed(const char *path, const char *what, int ret, char *err, s
 	return ret;
 }
 
-int lm_safe_file_open(const char *path, const char *what, FILE **out, char *err, size_t errlen)
+/*
+ * Opens path to write without following a symlink: a new file (O_EXCL,
+ * *created = 1), else the one already there. The fd, or -errno.
+ */
+static int open_nofollow(const char *path, int *created)
 {
-	int fd, ret = 0, created = 1;
-	struct stat st;
-	FILE *f;
+	int fd;
 
+	*created = 1;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
 		  LM_SAFE_FILE_MODE);
 	if (fd < 0 && errno == EEXIST) {
-		created = 0;
+		*created = 0;
 		/*
 		 * No O_TRUNC: nothing is truncated before it is known to be a
 		 * plain file. O_NONBLOCK: a FIFO there must not hang us.
 		 */
 		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	}
-	if (fd < 0)
-		return open_failed(path, what, -errno, err, errlen);
+	return fd < 0 ? -errno : fd;
+}
+
+/* What was opened may be written: a regular file, and an existing one with a single link. */
+static int check_opened(int fd, int created, const char *path, const char *what,
+			char *err, size_t errlen)
+{
+	struct stat st;
+	int ret;
+
 	if (fstat(fd, &st)) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot create %s %s: %s", what, path, strerror(-ret));
-		goto fail;
+		return ret;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		ret = -EINVAL;
 		snprintf(err, errlen, "refusing to write %s %s: it is %s (choose a regular file)",
 			 what, path, kind_of(st.st_mode));
-		goto fail;
+		return -EINVAL;
 	}
 	/* A second link may be someone else's file (a hard link planted in /tmp). */
 	if (!created && st.st_nlink > 1) {
-		ret = -EMLINK;
 		snprintf(err, errlen, "refusing to overwrite %s %s: it has %lu hard links "
 			 "(remove it or choose another path)", what, path, (unsigned long)st.st_nlink);
-		goto fail;
+		return -EMLINK;
 	}
+	return 0;
+}
+
+/* A new file gets its mode and its name synced, an existing one is emptied; writes block. */
+static int prepare_opened(int fd, int created, const char *path, const char *what,
+			  char *err, size_t errlen)
+{
+	int ret = 0;
+
 	/* The mode does not depend on the umask root happens to run with. */
 	if (created ? fchmod(fd, LM_SAFE_FILE_MODE) : ftruncate(fd, 0)) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot %s %s %s: %s", created ? "set the mode of" : "truncate",
 			 what, path, strerror(-ret));
-		goto fail;
+		return ret;
 	}
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) ||
 	    (created && (ret = sync_dir(path)))) {
 		ret = ret ? ret : -errno;
 		snprintf(err, errlen, "cannot create %s %s: %s", what, path, strerror(-ret));
-		goto fail;
+		return ret;
 	}
-	f = fdopen(fd, "w");
-	if (!f) {
+	return 0;
+}
+
+int lm_safe_file_open(const char *path, const char *what, FILE **out, char *err, size_t errlen)
+{
+	int fd, ret, created;
+	FILE *f;
+
+	fd = open_nofollow(path, &created);
+	if (fd < 0)
+		return open_failed(path, what, fd, err, errlen);
+	ret = check_opened(fd, created, path, what, err, errlen);
+	if (!ret)
+		ret = prepare_opened(fd, created, path, what, err, errlen);
+	if (!ret) {
+		f = fdopen(fd, "w");
+		if (f) {
+			*out = f;
+			return 0;
+		}
 		ret = -errno;
 		snprintf(err, errlen, "cannot create %s %s: %s", what, path, strerror(-ret));
-		goto fail;
 	}
-	*out = f;
-	return 0;
-fail:
 	close(fd);
 	if (created)
 		unlink(path);

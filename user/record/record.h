@@ -8,7 +8,7 @@
  *     0  magic "LMTRREC\0"        8  u16 version (1)   10 u16 header length
  *    12  u32 flags (bit 0: zlib) 16  u32 obs size (80) 20 u32 n settings (<= 16)
  *    24  n x { u32 key, u32 0, f64 value }: the estimator configuration
- *        (keys in record.c; unknown keys are ignored, missing ones are 0,
+ *        (keys in record_codec.c; unknown keys are ignored, missing ones are 0,
  *        which lm_est_config defines as "the built-in default")
  *   -4   u32 CRC-32 of every header byte before it
  *   blocks, each
@@ -93,7 +93,6 @@ const struct lm_est_config *lm_record_config(const struct lm_record *r);
  */
 int lm_record_next(struct lm_record *r, struct lm_rec_item *it);
 const char *lm_record_error(const struct lm_record *r);
-uint64_t lm_record_offset(const struct lm_record *r);	/* bytes consumed so far */
 void lm_record_close(struct lm_record *r);
 
 #endif /* LM_RECORD_H */

@@ -228,7 +228,7 @@ static const struct cfg_key cfg_keys[] = {
 _Static_assert(NKEYS <= LM_REC_MAX_SETTINGS, "settings fit the header");
 /* A new lm_est_config field must be recorded, or replays would not match live. */
 _Static_assert(sizeof(struct lm_est_config) == NKEYS * 8,
-	       "lm_est_config changed: give each new field a key in cfg_keys (record.c)");
+	       "lm_est_config changed: give each new field a key in cfg_keys (record_codec.c)");
 
 size_t lm_rec_header_encode(uint8_t out[LM_REC_HEADER_MAX], const struct lm_est_config *cfg)
 {

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* Byte-level encoding shared by the recording writer and reader (record.c). */
+/*
+ * Byte-level encoding shared by the recording writer and reader
+ * (record_write.c, record_read.c).
+ */
 #ifndef LM_RECORD_CODEC_H
 #define LM_RECORD_CODEC_H
 

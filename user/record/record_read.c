@@ -191,11 +191,6 @@ const char *lm_record_error(const struct lm_record *r)
 	return r->err;
 }
 
-uint64_t lm_record_offset(const struct lm_record *r)
-{
-	return r->off;
-}
-
 void lm_record_close(struct lm_record *r)
 {
 	if (!r)

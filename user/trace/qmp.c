@@ -14,21 +14,9 @@
 #include <unistd.h>
 
 #include "trace/qmp.h"
+#include "trace/qmp_int.h"
 
-struct lm_qmp {
-	int fd;
-	int timeout_ms;
-	int version[3];
-	uint64_t next_id;
-	char *buf;			/* bytes read but not yet parsed */
-	size_t len, cap;
-	json_t *events[LM_QMP_EVENTS_KEPT];	/* ring, indexed by seq % KEPT */
-	uint64_t events_seen;
-	char err_class[64];
-	char err_desc[256];
-};
-
-static int64_t now_ms(void)
+int64_t lm_qmp_now_ms(void)
 {
 	struct timespec ts;
 
@@ -44,7 +32,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	int n;
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - lm_qmp_now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		n = poll(&pfd, 1, (int)left);
@@ -89,8 +77,7 @@ static int is_blank(const char *s, size_t n)
 	return 1;
 }
 
-/* Read one JSON message (one line) into *msg, waiting until deadline. */
-static int read_message(struct lm_qmp *q, int64_t deadline, json_t **msg)
+int lm_qmp_read_message(struct lm_qmp *q, int64_t deadline, json_t **msg)
 {
 	json_error_t jerr;
 	char *nl;
@@ -144,47 +131,13 @@ static int read_message(struct lm_qmp *q, int64_t deadline, json_t **msg)
 	}
 }
 
-static void keep_event(struct lm_qmp *q, json_t *ev)
+void lm_qmp_keep_event(struct lm_qmp *q, json_t *ev)
 {
 	json_t **slot = &q->events[q->events_seen % LM_QMP_EVENTS_KEPT];
 
 	json_decref(*slot);
 	*slot = ev;		/* takes the reference */
 	q->events_seen++;
-}
-
-uint64_t lm_qmp_events_seen(const struct lm_qmp *q)
-{
-	return q->events_seen;
-}
-
-const json_t *lm_qmp_event(const struct lm_qmp *q, uint64_t seq)
-{
-	if (seq == 0 || seq > q->events_seen || q->events_seen - seq >= LM_QMP_EVENTS_KEPT)
-		return NULL;
-	return q->events[(seq - 1) % LM_QMP_EVENTS_KEPT];
-}
-
-int lm_qmp_read_events(struct lm_qmp *q, int timeout_ms)
-{
-	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-	json_t *msg;
-	int err, got = 0;
-
-	for (;;) {
-		/* After the first event, only take what is already there. */
-		err = read_message(q, got ? now_ms() + 1 : deadline, &msg);
-		if (err == -ETIMEDOUT)
-			return got;
-		if (err)
-			return err;
-		if (json_object_get(msg, "event")) {
-			keep_event(q, msg);
-			got++;
-		} else {
-			json_decref(msg);	/* a stale reply: nobody waits for it */
-		}
-	}
 }
 
 static void set_error(struct lm_qmp *q, const json_t *error)
@@ -196,11 +149,6 @@ static void set_error(struct lm_qmp *q, const json_t *error)
 	snprintf(q->err_desc, sizeof(q->err_desc), "%s", desc ? desc : "");
 }
 
-const char *lm_qmp_error_class(const struct lm_qmp *q)
-{
-	return q->err_class;
-}
-
 const char *lm_qmp_error_desc(const struct lm_qmp *q)
 {
 	return q->err_desc;
@@ -208,7 +156,7 @@ const char *lm_qmp_error_desc(const struct lm_qmp *q)
 
 int lm_qmp_execute(struct lm_qmp *q, const char *command, json_t *args, json_t **ret)
 {
-	int64_t deadline = now_ms() + q->timeout_ms;
+	int64_t deadline = lm_qmp_now_ms() + q->timeout_ms;
 	json_t *req = NULL, *msg = NULL, *id;
 	char *text = NULL;
 	uint64_t my_id = ++q->next_id;
@@ -235,11 +183,11 @@ int lm_qmp_execute(struct lm_qmp *q, const char *command, json_t *args, json_t *
 		goto cleanup;
 
 	for (;;) {
-		err = read_message(q, deadline, &msg);
+		err = lm_qmp_read_message(q, deadline, &msg);
 		if (err)
 			goto cleanup;
 		if (json_object_get(msg, "event")) {
-			keep_event(q, msg);
+			lm_qmp_keep_event(q, msg);
 			msg = NULL;
 			continue;
 		}
@@ -268,11 +216,11 @@ cleanup:
 
 static int handshake(struct lm_qmp *q)
 {
-	int64_t deadline = now_ms() + q->timeout_ms;
+	int64_t deadline = lm_qmp_now_ms() + q->timeout_ms;
 	json_t *greeting = NULL, *ver;
 	int err;
 
-	err = read_message(q, deadline, &greeting);
+	err = lm_qmp_read_message(q, deadline, &greeting);
 	if (err)
 		return err;
 	ver = json_object_get(json_object_get(greeting, "QMP"), "version");
@@ -358,13 +306,6 @@ int lm_qmp_peer_pid(const struct lm_qmp *q)
 	if (getsockopt(q->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
 		return -errno;
 	return cred.pid > 0 ? cred.pid : -ESRCH;
-}
-
-void lm_qmp_version(const struct lm_qmp *q, int *major, int *minor, int *micro)
-{
-	*major = q->version[0];
-	*minor = q->version[1];
-	*micro = q->version[2];
 }
 
 /* ---- typed helpers ---- */

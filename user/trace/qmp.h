@@ -9,10 +9,11 @@
  *                serves one client per QMP socket at a time.
  *   -ECONNRESET  QEMU closed the connection (it exited or dropped us)
  *   -EPROTO      the peer sent something that is not QMP
- *   -EREMOTEIO   QEMU answered with an error: see lm_qmp_error_class/desc()
+ *   -EREMOTEIO   QEMU answered with an error: see lm_qmp_error_desc()
  *   -EMSGSIZE    a message longer than LM_QMP_MAX_MSG
  * Asynchronous events that arrive while waiting for a reply are kept (the
- * last LM_QMP_EVENTS_KEPT) and never mistaken for replies. Every command
+ * last LM_QMP_EVENTS_KEPT, for the tests: tests/lab/lab_qmp.h reads them)
+ * and never mistaken for replies. Every command
  * carries an id and a reply with another id (e.g. the late answer to a
  * command that timed out) is skipped.
  *
@@ -43,8 +44,6 @@ void lm_qmp_set_timeout(struct lm_qmp *q, int timeout_ms);
  * called listen(), QEMU itself for its -qmp unix:PATH,server), or -errno.
  */
 int lm_qmp_peer_pid(const struct lm_qmp *q);
-/* QEMU's version from the greeting, e.g. 7, 2, 22. */
-void lm_qmp_version(const struct lm_qmp *q, int *major, int *minor, int *micro);
 
 /*
  * Run one command. args (a JSON object or NULL) is borrowed. On success and if
@@ -53,19 +52,7 @@ void lm_qmp_version(const struct lm_qmp *q, int *major, int *minor, int *micro);
  * command.
  */
 int lm_qmp_execute(struct lm_qmp *q, const char *command, json_t *args, json_t **ret);
-const char *lm_qmp_error_class(const struct lm_qmp *q);	/* "" if none */
-const char *lm_qmp_error_desc(const struct lm_qmp *q);
-
-/*
- * Events: numbered from 1 in arrival order. lm_qmp_event() returns a borrowed
- * reference to event number seq, or NULL if it is not kept (too old or not
- * arrived). lm_qmp_read_events() waits up to timeout_ms for at least one more
- * event and reads every message already pending; it returns the number of
- * events read (0 on timeout) or -errno.
- */
-uint64_t lm_qmp_events_seen(const struct lm_qmp *q);
-const json_t *lm_qmp_event(const struct lm_qmp *q, uint64_t seq);
-int lm_qmp_read_events(struct lm_qmp *q, int timeout_ms);
+const char *lm_qmp_error_desc(const struct lm_qmp *q);	/* "" if none */
 
 /* ---- typed helpers: the queries lmtrace makes (the lab adds its commands in tests/lab) ---- */
 

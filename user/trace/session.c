@@ -488,8 +488,8 @@ static int open_session(struct session *s)
 		}
 	}
 	/* before any migration: the estimator keeps it for the next one */
-	if (o->head_start)
-		lm_pipeline_feed(s->pipe, o->head_start);
+	if (o->check)
+		lm_pipeline_feed(s->pipe, o->check);
 	if (o->act)
 		start_act(s);
 	if (!o->npids) {

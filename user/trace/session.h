@@ -27,7 +27,7 @@ struct lm_session_opts {
 	int no_send_tp;		/* bytes through sendmsg() even where sock_send_length exists */
 	int hooks_always;	/* dirty-log hooks attached all the time, not only while needed */
 	const struct lm_obs_act_config *act;	/* --act on pids[0] over qmp_path, or NULL */
-	const struct lm_obs *head_start;	/* an `lmtrace check` of pids[0], or NULL */
+	const struct lm_obs *check;	/* an `lmtrace check` of pids[0] (--head-start), or NULL */
 };
 
 /* 0, or -errno after printing why. */

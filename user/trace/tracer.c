@@ -554,7 +554,7 @@ int lm_tracer_counters(struct lm_tracer *t, uint32_t pid, struct lm_vm_counters 
 		sum->bitmap_bytes += v[i].bitmap_bytes;
 		sum->count_ns += v[i].count_ns;
 		sum->lost_events += v[i].lost_events;
-		/* not summed: the newest probe's values, whichever CPU saw it */
+		/* not summed: the newest tcp_probe's values, whichever CPU saw it */
 		if (v[i].last_probe_ns >= newest) {
 			newest = v[i].last_probe_ns;
 			sum->last_probe_ns = newest;

@@ -59,9 +59,8 @@ int lm_tracer_set_hooks(struct lm_tracer *t, int on, uint64_t now_ns);
 /* 1 if the hooks are syscall tracepoints (the host pays while attached), 0 if inside KVM. */
 int lm_tracer_hooks_tax_host(const struct lm_tracer *t);
 const char *lm_tracer_hooks_describe(const struct lm_tracer *t);
-/* When the hooks were attached, 0 while they are not; how many times so far. */
+/* When the hooks were attached, 0 while they are not. */
 uint64_t lm_tracer_hooks_since(const struct lm_tracer *t);
-uint64_t lm_tracer_hooks_attached(const struct lm_tracer *t);
 /*
  * The KVM VM files of pid (0: of every process), read by the discovery
  * iterator with no hook attached: how many were written to out (at most

@@ -146,18 +146,12 @@ int lm_tracer_set_hooks(struct lm_tracer *t, int on, uint64_t now_ns)
 	if (ret)
 		return ret;
 	t->hooks_since_ns = now_ns ? now_ns : 1;
-	t->hooks_attached++;
 	return 0;
 }
 
 uint64_t lm_tracer_hooks_since(const struct lm_tracer *t)
 {
 	return t->hooks_since_ns;
-}
-
-uint64_t lm_tracer_hooks_attached(const struct lm_tracer *t)
-{
-	return t->hooks_attached;
 }
 
 void lm_tracer_close_hooks(struct lm_tracer *t)

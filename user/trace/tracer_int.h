@@ -28,7 +28,6 @@ struct lm_tracer {
 	struct bpf_program *hooks[MAX_HOOK_LINKS];
 	int hook_kind;			/* enum lm_hook_kind */
 	uint64_t hooks_since_ns;	/* when they were attached; 0 while detached */
-	uint64_t hooks_attached;	/* times attached */
 	struct bpf_link *iter_all;
 	struct pid_iter pid_iters[LM_MAX_VMS];
 	int no_pid_filter;		/* the kernel cannot filter iterators by pid */

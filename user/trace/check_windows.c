@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * `lmtrace check`'s measurements (probe.h). lmtrace's tracing session runs
- * in a thread, dirty-log hooks attached from the start (the on-demand
- * hooks would come ~100 ms after QEMU switches logging on, after the
- * window's first sync); a sink of its own catches the dirty-rate records
- * vmtrack makes of calc-dirty-rate's windows, while this thread drives
- * QEMU over QMP.
+ * `lmtrace check`'s measurements (check_windows.h). lmtrace's tracing
+ * session runs in a thread, dirty-log hooks attached from the start (the
+ * on-demand hooks would come ~100 ms after QEMU switches logging on, after
+ * the window's first sync); a sink of its own catches the dirty-rate
+ * records vmtrack makes of calc-dirty-rate's windows, while this thread
+ * drives QEMU over QMP.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,7 +16,7 @@
 #include "core/units.h"
 #include "core/view.h"
 #include "trace/guest_ram.h"
-#include "trace/probe.h"
+#include "trace/check_windows.h"
 #include "trace/procscan.h"
 #include "trace/qmp.h"
 #include "trace/session.h"
@@ -127,7 +127,7 @@ static uint32_t warnings_now(struct capture *c)
 }
 
 /* Warnings since mark, the last one into r. */
-static uint32_t warnings_since(struct capture *c, uint32_t mark, struct lm_probe_result *r)
+static uint32_t warnings_since(struct capture *c, uint32_t mark, struct lm_check_result *r)
 {
 	uint32_t n;
 
@@ -183,7 +183,7 @@ static int wait_traced(struct capture *c, int n)
 }
 
 /* No migration in progress, no dirty-rate measurement running: else why not. */
-static int guard(struct lm_qmp *q, struct lm_probe_result *r)
+static int guard(struct lm_qmp *q, struct lm_check_result *r)
 {
 	static const char *const idle[] = { "none", "completed", "cancelled", "failed" };
 	struct lm_qmp_migrate_info mi;
@@ -219,7 +219,7 @@ static int guard(struct lm_qmp *q, struct lm_probe_result *r)
 	return 0;
 }
 
-static void read_params(struct lm_qmp *q, struct lm_probe_result *r)
+static void read_params(struct lm_qmp *q, struct lm_check_result *r)
 {
 	struct lm_qmp_migrate_params mp;
 
@@ -237,7 +237,7 @@ static void read_params(struct lm_qmp *q, struct lm_probe_result *r)
 }
 
 /* calc-dirty-rate over calc_s, then QEMU's answer (MB/s) once it says measured. */
-static int qemu_window(struct lm_qmp *q, uint32_t calc_s, double *mbps, struct lm_probe_result *r)
+static int qemu_window(struct lm_qmp *q, uint32_t calc_s, double *mbps, struct lm_check_result *r)
 {
 	json_t *args = json_pack("{s:I, s:s}", "calc-time", (json_int_t)calc_s, "mode", "dirty-bitmap");
 	double deadline;
@@ -273,8 +273,8 @@ static int qemu_window(struct lm_qmp *q, uint32_t calc_s, double *mbps, struct l
 }
 
 /* lmtrace's record of the window QEMU just measured. */
-static int traced_window(struct capture *c, uint32_t before, struct lm_probe_window *w,
-			 struct lm_probe_result *r)
+static int traced_window(struct capture *c, uint32_t before, struct lm_check_window *w,
+			 struct lm_check_result *r)
 {
 	double deadline = mono_s() + RECORD_WAIT_S;
 	struct seen v;
@@ -302,19 +302,19 @@ static int traced_window(struct capture *c, uint32_t before, struct lm_probe_win
 	return -EIO;
 }
 
-/* 1 s, 2 s, 4 s ... while they fit in max_probe_s and U(T) still grows. */
-static int next_calc_s(const struct lm_probe_result *r, double used_s, double max_s)
+/* 1 s, 2 s, 4 s ... while they fit in max_windows_s and U(T) still grows. */
+static int next_calc_s(const struct lm_check_result *r, double used_s, double max_s)
 {
-	int next = r->nwin ? (int)(r->win[r->nwin - 1].calc_time_s * 2) : LM_PROBE_WINDOW_MIN_S;
+	int next = r->nwin ? (int)(r->win[r->nwin - 1].calc_time_s * 2) : LM_CHECK_WINDOW_MIN_S;
 
-	if (r->nwin >= LM_CHECK_MAX_WINDOWS || next > LM_PROBE_WINDOW_MAX_S || used_s + next > max_s)
+	if (r->nwin >= LM_CHECK_MAX_WINDOWS || next > LM_CHECK_WINDOW_MAX_S || used_s + next > max_s)
 		return 0;
 	if (r->nwin >= 2 && r->win[r->nwin - 1].dirty_pages <= FLAT_GROWTH * r->win[r->nwin - 2].dirty_pages)
 		return 0;
 	return next;
 }
 
-static int open_qmp(const struct lm_probe_vm *vm, struct lm_qmp **q, struct lm_probe_result *r)
+static int open_qmp(const struct lm_check_vm *vm, struct lm_qmp **q, struct lm_check_result *r)
 {
 	int err = lm_qmp_open(q, vm->qmp_path, QMP_TIMEOUT_MS);
 
@@ -324,7 +324,7 @@ static int open_qmp(const struct lm_probe_vm *vm, struct lm_qmp **q, struct lm_p
 	return err;
 }
 
-static void precheck(const struct lm_probe_vm *vm, struct lm_probe_result *r)
+static void precheck(const struct lm_check_vm *vm, struct lm_check_result *r)
 {
 	struct lm_qmp *q;
 
@@ -335,8 +335,8 @@ static void precheck(const struct lm_probe_vm *vm, struct lm_probe_result *r)
 	lm_qmp_close(q);
 }
 
-static void probe_one(struct capture *c, const struct lm_probe_vm *vm, const struct lm_probe_opts *o,
-		      struct lm_probe_result *r)
+static void check_one(struct capture *c, const struct lm_check_vm *vm, const struct lm_check_opts *o,
+		      struct lm_check_result *r)
 {
 	double start = mono_s(), used = 0;
 	uint32_t mark = warnings_now(c);
@@ -347,8 +347,8 @@ static void probe_one(struct capture *c, const struct lm_probe_vm *vm, const str
 	if (open_qmp(vm, &q, r))
 		return;
 	read_params(q, r);
-	while (!*o->stop && (calc = next_calc_s(r, used, o->max_probe_s))) {
-		struct lm_probe_window *w = &r->win[r->nwin];
+	while (!*o->stop && (calc = next_calc_s(r, used, o->max_windows_s))) {
+		struct lm_check_window *w = &r->win[r->nwin];
 
 		if (guard(q, r))
 			break;
@@ -362,13 +362,13 @@ static void probe_one(struct capture *c, const struct lm_probe_vm *vm, const str
 	}
 	if (!r->error[0] && !r->nwin)
 		snprintf(r->error, sizeof(r->error), *o->stop ? "interrupted" : "no window measured");
-	r->probe_s = mono_s() - start;
+	r->elapsed_s = mono_s() - start;
 	warnings_since(c, mark, r);
 	lm_qmp_close(q);
 }
 
-int lm_probe_run(const struct lm_probe_vm *vms, int n, const struct lm_probe_opts *o,
-		 struct lm_probe_result *out, char *err, size_t errlen)
+int lm_check_run(const struct lm_check_vm *vms, int n, const struct lm_check_opts *o,
+		 struct lm_check_result *out, char *err, size_t errlen)
 {
 	static struct capture c;
 	struct lm_sink sink = { .name = "check", .ctx = &c, .on_obs = on_obs, .on_message = on_message };
@@ -409,7 +409,7 @@ int lm_probe_run(const struct lm_probe_vm *vms, int n, const struct lm_probe_opt
 			 "the tracer stopped (see above)", TRACER_START_MAX_S);
 	for (i = 0; !ret && i < n && !*o->stop; i++)
 		if (!out[i].error[0])
-			probe_one(&c, &vms[i], o, &out[i]);
+			check_one(&c, &vms[i], o, &out[i]);
 	c.stop = 1;
 	pthread_join(th, NULL);
 	lm_pipeline_finish(&c.pipe);

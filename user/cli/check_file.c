@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <jansson.h>
-#include "cli/head_start.h"
+#include "cli/check_file.h"
 
 static int fill(json_t *o, pid_t pid, uint32_t max_age_s, struct lm_obs *out)
 {
@@ -39,7 +39,7 @@ static int fill(json_t *o, pid_t pid, uint32_t max_age_s, struct lm_obs *out)
 	return out->ts_ns && out->head_start.ram_bytes && out->head_start.nwin ? 0 : -EINVAL;
 }
 
-int lm_head_start_load(const char *path, pid_t pid, uint32_t max_age_s, struct lm_obs *out,
+int lm_check_file_load(const char *path, pid_t pid, uint32_t max_age_s, struct lm_obs *out,
 		       char *err, size_t errlen)
 {
 	char line[65536];

@@ -8,8 +8,8 @@
  * that migrates, or measures already, and stops a VM's windows as soon as
  * a migration starts. Errors are one sentence in err.
  */
-#ifndef LM_PROBE_H
-#define LM_PROBE_H
+#ifndef LM_CHECK_WINDOWS_H
+#define LM_CHECK_WINDOWS_H
 
 #include <signal.h>
 #include <stddef.h>
@@ -18,28 +18,28 @@
 #include "core/check_model.h"
 
 /* QEMU's calc-dirty-rate takes 1 to 60 s (calc-time, in seconds, as QEMU 7.2 has it). */
-#define LM_PROBE_WINDOW_MIN_S	1
-#define LM_PROBE_WINDOW_MAX_S	60
+#define LM_CHECK_WINDOW_MIN_S	1
+#define LM_CHECK_WINDOW_MAX_S	60
 
-struct lm_probe_vm {
+struct lm_check_vm {
 	pid_t pid;
 	const char *qmp_path;
 };
 
-struct lm_probe_opts {
-	double max_probe_s;	/* sum of one VM's windows, at most */
+struct lm_check_opts {
+	double max_windows_s;	/* sum of one VM's windows, at most (--max-probe) */
 	int verbose;		/* libbpf's messages */
 	volatile sig_atomic_t *stop;
 };
 
-struct lm_probe_window {
+struct lm_check_window {
 	double window_s;	/* first sync to the second, as lmtrace saw them */
 	uint64_t dirty_pages;	/* unique pages, lmtrace's count */
 	double qemu_dirty_rate_MBps;	/* QEMU's own answer (MB/s, integer), <0 none */
 	uint32_t calc_time_s;	/* what QEMU was asked for */
 };
 
-struct lm_probe_result {
+struct lm_check_result {
 	pid_t pid;
 	char name[64];
 	uint64_t ram_bytes;
@@ -47,9 +47,9 @@ struct lm_probe_result {
 	uint64_t page_size;
 	double max_bandwidth_Bps;	/* QEMU's max-bandwidth, <0 unknown */
 	double downtime_limit_ms;	/* QEMU's downtime-limit, <0 unknown */
-	struct lm_probe_window win[LM_CHECK_MAX_WINDOWS];
+	struct lm_check_window win[LM_CHECK_MAX_WINDOWS];
 	int nwin;
-	double probe_s;			/* wall time the VM's measurement took */
+	double elapsed_s;		/* wall time the VM's measurement took */
 	char error[256];		/* this VM could not be measured: why ("" if it was) */
 	char warning[256];		/* the tracer warned while measuring it (lost events: counts may be low), "" none */
 };
@@ -59,7 +59,7 @@ struct lm_probe_result {
  * Returns 0, or -errno when nothing could be measured (the tracer did not
  * start: err says why).
  */
-int lm_probe_run(const struct lm_probe_vm *vms, int n, const struct lm_probe_opts *o,
-		 struct lm_probe_result *out, char *err, size_t errlen);
+int lm_check_run(const struct lm_check_vm *vms, int n, const struct lm_check_opts *o,
+		 struct lm_check_result *out, char *err, size_t errlen);
 
-#endif /* LM_PROBE_H */
+#endif /* LM_CHECK_WINDOWS_H */
