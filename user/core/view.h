@@ -2,10 +2,14 @@
 /*
  * What the outputs see of one traced VM, and the sink interface. The
  * pipeline (pipeline.c) runs every observation through the VM's estimator,
- * publishes the result in the VM's view, then hands both to each sink. A
- * sink only formats and writes; it never changes the view, and it sees the
- * estimate (published.h), never the estimator behind it. Live tracing and
- * replay use the same sinks. Constructors are in sinks/outputs.h.
+ * publishes the result in the VM's view, then hands both to each sink
+ * through one dispatcher (sink_dispatch.c), which turns them into the typed
+ * callbacks of struct lm_sink: a sink sets the ones it needs. A sink only
+ * formats and writes; it never changes the view, and it sees the estimate
+ * (published.h), never the estimator behind it. What a sink keeps about a
+ * VM lives in the per-VM slot the pipeline allocates with the VM's entry
+ * (vm_state_size), not in a table of its own. Live tracing, replay and the
+ * report use the same sinks. Constructors are in sinks/outputs.h.
  */
 #ifndef LM_VIEW_H
 #define LM_VIEW_H
@@ -78,7 +82,8 @@ struct lm_vm_view {
 struct lm_sink_vm {
 	const struct lm_vm_view *view;	/* the VM, after the estimator consumed obs */
 	/* the sink's own per-VM slot: vm_state_size bytes, zeroed when the
-	 * VM appeared, freed when it is forgotten; NULL if vm_state_size is 0 */
+	 * VM's entry was made (or the sink added), freed with the entry: after
+	 * on_forget, or after close at the end; NULL if vm_state_size is 0 */
 	void *state;
 	const struct lm_obs *obs;	/* the observation; NULL in on_summary and on_forget */
 	double ts_s;			/* its Unix time (view->last_ts_s without one) */
