@@ -22,6 +22,7 @@ static FILE *devnull;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[64], err[512];
+	static struct lm_prom_vm slot[LM_PIPE_MAX_VMS];
 	struct lm_prom_state st;
 	struct lm_est_config cfg;
 	struct lm_pipeline p;
@@ -49,8 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lm_pipeline_add_sink(&p, s);
 	lm_replay(path, &p, err, sizeof(err));
 	lm_prom_init(&st);
-	for (int i = 0; lm_pipeline_view(&p, i); i++)
-		lm_prom_update(&st, lm_pipeline_view(&p, i));
+	for (int i = 0; lm_pipeline_view(&p, i); i++)	/* each VM's snapshot in a fresh slot */
+		lm_prom_update(&st, memset(&slot[i], 0, sizeof(slot[i])), lm_pipeline_view(&p, i));
 	text = lm_prom_render(&st, &len);
 	free(text);
 	lm_prom_destroy(&st);

@@ -68,6 +68,7 @@ static int replay_all_sinks(const char *file, const struct lm_est_config *cfg,
 {
 	FILE *json = fopen(json_path, "w"), *rows = fopen(paths[F_ROWS], "w");
 	FILE *csv = fopen(paths[F_CSV], "w"), *live = fopen(paths[F_LIVE], "w");
+	static struct lm_prom_vm slot[LM_PIPE_MAX_VMS];
 	struct lm_prom_state st;
 	struct lm_pipeline p;
 	struct lm_sink *s = NULL;
@@ -95,8 +96,8 @@ static int replay_all_sinks(const char *file, const struct lm_est_config *cfg,
 		exit(2);
 	ret = lm_replay(file, &p, err, errlen);
 	lm_prom_init(&st);
-	for (int i = 0; lm_pipeline_view(&p, i); i++)
-		lm_prom_update(&st, lm_pipeline_view(&p, i));
+	for (int i = 0; lm_pipeline_view(&p, i); i++)	/* each VM's snapshot in a fresh slot */
+		lm_prom_update(&st, memset(&slot[i], 0, sizeof(slot[i])), lm_pipeline_view(&p, i));
 	text = lm_prom_render(&st, &len);
 	free(text);
 	lm_prom_destroy(&st);

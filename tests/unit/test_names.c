@@ -313,6 +313,7 @@ static char *through(int (*mk)(FILE *, struct lm_sink **), int sanitise_names,
 static void check_all(const char *replay_path, const char *how)
 {
 	char *rows, *json, *csv, *prom;
+	static struct lm_prom_vm slot[LM_PIPE_MAX_VMS];
 	struct lm_prom_state st;
 	struct lm_est_config cfg;
 	struct lm_pipeline p;
@@ -330,8 +331,8 @@ static void check_all(const char *replay_path, const char *how)
 	else
 		run_vms(&p, 1);
 	lm_prom_init(&st);
-	for (int i = 0; lm_pipeline_view(&p, i); i++)
-		lm_prom_update(&st, lm_pipeline_view(&p, i));
+	for (int i = 0; lm_pipeline_view(&p, i); i++)	/* each VM's snapshot in a fresh slot */
+		lm_prom_update(&st, memset(&slot[i], 0, sizeof(slot[i])), lm_pipeline_view(&p, i));
 	prom = lm_prom_render(&st, &len);
 	lm_prom_destroy(&st);
 	lm_pipeline_finish(&p);

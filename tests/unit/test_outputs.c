@@ -160,6 +160,7 @@ static int prom_well_formed(const char *text, int *series)
 
 static char *prom_text_of_run(void)
 {
+	static struct lm_prom_vm slot[LM_PIPE_MAX_VMS];
 	struct lm_prom_state st;
 	struct lm_pipeline p;
 	char *text;
@@ -168,8 +169,8 @@ static char *prom_text_of_run(void)
 	init_pipe(&p);
 	run_both(&p);
 	lm_prom_init(&st);
-	for (int i = 0; lm_pipeline_view(&p, i); i++)
-		lm_prom_update(&st, lm_pipeline_view(&p, i));
+	for (int i = 0; lm_pipeline_view(&p, i); i++)	/* each VM's snapshot in a fresh slot */
+		lm_prom_update(&st, memset(&slot[i], 0, sizeof(slot[i])), lm_pipeline_view(&p, i));
 	text = lm_prom_render(&st, &len);
 	ASSERT_EQ(strlen(text), len, "length");
 	lm_prom_destroy(&st);
@@ -667,13 +668,14 @@ static void test_wrap(void)
 }
 
 /* Every tick: the newest history entry holds the estimate's dirty rate. */
-static void check_hist(struct lm_sink *s, const struct lm_obs *o,
-		       const struct lm_vm_view *vm, unsigned changed)
+static void check_hist(struct lm_sink *s, const struct lm_sink_vm *v,
+		       const struct lm_obs_tick *t)
 {
+	const struct lm_vm_view *vm = v->view;
 	int *mismatches = s->ctx;
 	uint32_t last = (vm->hist_head + vm->hist_len - 1) % LM_HISTORY;
 
-	if (o->kind == LM_OBS_TICK && vm->hist[last].dirty_Bps != vm->est.dirty_rate_Bps)
+	if (vm->hist[last].dirty_Bps != vm->est.dirty_rate_Bps)
 		(*mismatches)++;
 }
 
@@ -742,7 +744,7 @@ static void test_one_dirty_rate(void)
 	const double MiB = 1024.0 * 1024.0;
 	double text[16], json[16], csv[16];
 	int nt = 0, nj = 0, nc = 0, nonzero = 0, hist_mismatches = 0;
-	struct lm_sink hist = { .name = "hist", .ctx = &hist_mismatches, .on_obs = check_hist };
+	struct lm_sink hist = { .name = "hist", .ctx = &hist_mismatches, .on_sample = check_hist };
 	char *buf[3] = {}, *l;
 	struct lm_pipeline p;
 	struct lm_sink *s;

@@ -18,6 +18,7 @@ struct lm_pipe_vm {
 	struct lm_vmtrack *track;	/* live tracing only, NULL once untracked */
 	int64_t cookie;
 	struct lm_pipeline *p;		/* for the tracker's emit callback */
+	void *state[LM_MAX_SINKS];	/* each sink's per-VM slot (vm_state_size), by sink */
 };
 
 void lm_pipeline_init(struct lm_pipeline *p, const struct lm_est_config *cfg)
@@ -26,10 +27,40 @@ void lm_pipeline_init(struct lm_pipeline *p, const struct lm_est_config *cfg)
 	p->cfg = *cfg;
 }
 
+/* Sink i's slot in vm (zeroed); 0 or -ENOMEM. */
+static int alloc_state(struct lm_pipe_vm *vm, int i, size_t size)
+{
+	if (!size)
+		return 0;
+	vm->state[i] = calloc(1, size);
+	return vm->state[i] ? 0 : -ENOMEM;
+}
+
+static void free_vm(struct lm_pipe_vm *vm)
+{
+	int i;
+
+	for (i = 0; i < LM_MAX_SINKS; i++)
+		free(vm->state[i]);
+	free(vm->track);
+	free(vm);
+}
+
 int lm_pipeline_add_sink(struct lm_pipeline *p, struct lm_sink *s)
 {
+	int j;
+
 	if (p->nsinks >= LM_MAX_SINKS)
 		return -ENOSPC;
+	/* VMs already there get their slot now */
+	for (j = 0; j < p->nvms; j++)
+		if (alloc_state(p->vms[j], p->nsinks, s->vm_state_size)) {
+			while (j--) {
+				free(p->vms[j]->state[p->nsinks]);
+				p->vms[j]->state[p->nsinks] = NULL;
+			}
+			return -ENOMEM;
+		}
 	p->sinks[p->nsinks++] = s;
 	return 0;
 }
@@ -47,12 +78,18 @@ static struct lm_pipe_vm *find_vm(const struct lm_pipeline *p, uint32_t pid)
 static struct lm_pipe_vm *find_or_add_vm(struct lm_pipeline *p, uint32_t pid)
 {
 	struct lm_pipe_vm *vm = find_vm(p, pid);
+	int i;
 
 	if (vm || p->nvms >= LM_PIPE_MAX_VMS)
 		return vm;
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return NULL;
+	for (i = 0; i < p->nsinks; i++)
+		if (alloc_state(vm, i, p->sinks[i]->vm_state_size)) {
+			free_vm(vm);
+			return NULL;
+		}
 	vm->p = p;
 	vm->view.pid = pid;
 	vm->view.first_ts_s = -1;
@@ -228,8 +265,9 @@ int lm_pipeline_feed(struct lm_pipeline *p, const struct lm_obs *o)
 		explain_action(&vm->view, &d, act);
 	errno = 0;
 	for (i = 0; i < p->nsinks; i++)
-		if (p->sinks[i]->on_obs)
-			p->sinks[i]->on_obs(p->sinks[i], o, &vm->view, changed);
+		lm_sink_dispatch(p->sinks[i], &(struct lm_sink_vm){ .view = &vm->view,
+				 .state = vm->state[i], .obs = o, .ts_s = o->ts_ns / 1e9,
+				 .changed = changed });
 	watch_streams(p);
 	/* after the sinks: the decision's outcome is the next thing they see */
 	if (o->kind != LM_OBS_ACTION && act == 1 && p->on_act)
@@ -262,6 +300,14 @@ void lm_pipeline_message(struct lm_pipeline *p, int level, const char *fmt, ...)
 			p->sinks[i]->on_message(p->sinks[i], level, msg);
 }
 
+/* A callback about the VM as a whole (summary, forget) for sink i. */
+static void vm_call(struct lm_pipeline *p, int i, struct lm_pipe_vm *vm, lm_sink_fn fn)
+{
+	if (fn)
+		fn(p->sinks[i], &(struct lm_sink_vm){ .view = &vm->view, .state = vm->state[i],
+						    .ts_s = vm->view.last_ts_s });
+}
+
 void lm_pipeline_retire(struct lm_pipeline *p, uint32_t pid)
 {
 	struct lm_pipe_vm *vm;
@@ -273,16 +319,13 @@ void lm_pipeline_retire(struct lm_pipeline *p, uint32_t pid)
 		return;
 	vm = p->vms[i];
 	for (j = 0; j < p->nsinks; j++)
-		if (p->sinks[j]->on_summary)
-			p->sinks[j]->on_summary(p->sinks[j], &vm->view);
+		vm_call(p, j, vm, p->sinks[j]->on_summary);
 	for (j = 0; j < p->nsinks; j++)
-		if (p->sinks[j]->on_forget)
-			p->sinks[j]->on_forget(p->sinks[j], &vm->view);
+		vm_call(p, j, vm, p->sinks[j]->on_forget);
 	/* the others keep their order: outputs list VMs in order of appearance */
 	memmove(&p->vms[i], &p->vms[i + 1], (p->nvms - i - 1) * sizeof(p->vms[0]));
 	p->nvms--;
-	free(vm->track);
-	free(vm);
+	free_vm(vm);
 }
 
 int lm_pipeline_finish(struct lm_pipeline *p)
@@ -291,18 +334,16 @@ int lm_pipeline_finish(struct lm_pipeline *p)
 
 	for (i = 0; i < p->nsinks; i++)
 		for (j = 0; j < p->nvms; j++)
-			if (p->sinks[i]->on_summary)
-				p->sinks[i]->on_summary(p->sinks[i], &p->vms[j]->view);
+			vm_call(p, i, p->vms[j], p->sinks[i]->on_summary);
 	for (i = 0; i < p->nsinks; i++) {
 		err = p->sinks[i]->close ? p->sinks[i]->close(p->sinks[i]) : 0;
 		if (err && !first_err)
 			first_err = err;
 	}
 	p->nsinks = 0;
-	for (j = 0; j < p->nvms; j++) {
-		free(p->vms[j]->track);
-		free(p->vms[j]);
-	}
+	/* after close: a sink may draw its VMs' state one last time there */
+	for (j = 0; j < p->nvms; j++)
+		free_vm(p->vms[j]);
 	p->nvms = 0;
 	return first_err;
 }

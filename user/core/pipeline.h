@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * The pipeline: observations in, estimates and output out. It owns the one
- * per-VM table: for each VM its view (what sinks see), its estimator and,
- * when traced live, its round tracker (vmtrack.h), which turns the VM's BPF
- * events into observations. Every observation updates the VM's estimator
- * and view, then goes to each sink. Pure: no clocks, no BPF, no I/O of its
- * own, so live tracing and replay go through exactly the same code.
+ * per-VM table: for each VM its view (what sinks see), its estimator, each
+ * sink's per-VM slot (lm_sink.vm_state_size bytes) and, when traced live,
+ * its round tracker (vmtrack.h), which turns the VM's BPF events into
+ * observations. Every observation updates the VM's estimator and view, then
+ * goes to each sink through lm_sink_dispatch() (view.h). The sinks are
+ * lent to it: it calls each one's close in lm_pipeline_finish(), and close
+ * frees what the sink allocated (the outputs.h sinks free themselves).
+ * Pure: no clocks, no BPF, no I/O of its own, so live tracing and replay go
+ * through exactly the same code.
  */
 #ifndef LM_PIPELINE_H
 #define LM_PIPELINE_H
@@ -43,11 +47,15 @@ struct lm_pipeline {
 };
 
 void lm_pipeline_init(struct lm_pipeline *p, const struct lm_est_config *cfg);
-/* Takes ownership of nothing: the sink must outlive the pipeline. -ENOSPC if full. */
+/*
+ * s must stay valid until lm_pipeline_finish() closes it. VMs already in
+ * the table get their slot for s now. -ENOSPC if full, -ENOMEM.
+ */
 int lm_pipeline_add_sink(struct lm_pipeline *p, struct lm_sink *s);
 /* Name a VM for labels (QEMU -name, else comm). Creates the entry if needed. */
 void lm_pipeline_set_name(struct lm_pipeline *p, uint32_t pid, const char *name);
-/* Feed one observation. -ENOSPC if it is for a new VM and the table is full. */
+/* Feed one observation. -ENOSPC if it is for a new VM and the table is full
+ * (or its entry and slots cannot be allocated). */
 int lm_pipeline_feed(struct lm_pipeline *p, const struct lm_obs *o);
 /* A sink's stream failed (a closed pipe, a full disk): -errno, else 0. */
 int lm_pipeline_error(const struct lm_pipeline *p);
@@ -55,12 +63,14 @@ int lm_pipeline_error(const struct lm_pipeline *p);
 void lm_pipeline_message(struct lm_pipeline *p, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /*
- * A VM whose process is gone: its summary to every sink, then it is
- * forgotten and its entry freed (a long-running trace sees VMs come and go;
- * a reused pid starts afresh). Untrack it first.
+ * A VM whose process is gone: its summary to every sink, then on_forget,
+ * then its entry and the sinks' slots are freed (a long-running trace sees
+ * VMs come and go; a reused pid starts afresh, with zeroed slots). Untrack
+ * it first.
  */
 void lm_pipeline_retire(struct lm_pipeline *p, uint32_t pid);
-/* Summaries for every VM, then close every sink. Returns the first sink error. */
+/* Summaries for every VM, then close every sink, then free every VM entry
+ * with its slots (no on_forget). Returns the first sink error. */
 int lm_pipeline_finish(struct lm_pipeline *p);
 const struct lm_vm_view *lm_pipeline_vm(const struct lm_pipeline *p, uint32_t pid);
 /* The i-th VM's view in order of first appearance, NULL past the last. */

@@ -2,21 +2,26 @@
 /*
  * What the outputs see of one traced VM, and the sink interface. The
  * pipeline (pipeline.c) runs every observation through the VM's estimator,
- * publishes the result in the VM's view, then hands both to each sink. A
- * sink only formats and writes; it never changes the view, and it sees the
- * estimate (published.h), never the estimator behind it. Live tracing and
- * replay use the same sinks. Constructors are in sinks/outputs.h.
+ * publishes the result in the VM's view, then hands both to each sink
+ * through one dispatcher (sink_dispatch.c), which turns them into the typed
+ * callbacks of struct lm_sink: a sink sets the ones it needs. A sink only
+ * formats and writes; it never changes the view, and it sees the estimate
+ * (published.h), never the estimator behind it. What a sink keeps about a
+ * VM lives in the per-VM slot the pipeline allocates with the VM's entry
+ * (vm_state_size), not in a table of its own. Live tracing, replay and the
+ * report use the same sinks. Constructors are in sinks/outputs.h.
  */
 #ifndef LM_VIEW_H
 #define LM_VIEW_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "core/published.h"
 #include "core/obs.h"
 
-#define LM_HISTORY 64
-#define LM_ACT_KINDS 6	/* enum lm_act_kind: none .. release */	/* samples kept per VM for sparklines and charts */
+#define LM_HISTORY 64	/* samples kept per VM for sparklines and charts */
+#define LM_ACT_KINDS 6	/* enum lm_act_kind: none .. release */
 
 /* Everything known about one traced VM, updated before sinks are called. */
 struct lm_vm_view {
@@ -73,22 +78,68 @@ struct lm_vm_view {
 #define LM_CHANGED_VERDICT	(1u << 0)
 #define LM_CHANGED_PHASE	(1u << 1)	/* est.phase moved (previous_phase says from what) */
 
+/* What every per-VM callback of a sink is given. */
+struct lm_sink_vm {
+	const struct lm_vm_view *view;	/* the VM, after the estimator consumed obs */
+	/* the sink's own per-VM slot: vm_state_size bytes, zeroed when the
+	 * VM's entry was made (or the sink added), freed with the entry: after
+	 * on_forget, or after close at the end; NULL if vm_state_size is 0 */
+	void *state;
+	const struct lm_obs *obs;	/* the observation; NULL in on_summary and on_forget */
+	double ts_s;			/* its Unix time (view->last_ts_s without one) */
+	unsigned changed;		/* LM_CHANGED_* of the estimate */
+};
+
+/*
+ * An output. The pipeline hands each observation to lm_sink_dispatch(),
+ * which calls, in this order and only those that are set (NULL: not
+ * interested):
+ *   on_update    every observation, before the others (a sink that mirrors
+ *                the whole view, or stores every observation)
+ *   on_start .. on_head_start   the one matching the observation's kind
+ *   on_phase     the estimate's phase moved
+ *   on_verdict   the estimate's verdict changed
+ *   on_refresh   what a display of the current state shows moved: a
+ *                sample, a start, an end, a new phase or verdict
+ * A sink only formats and writes; it never changes the view.
+ */
+struct lm_sink;
+typedef void (*lm_sink_fn)(struct lm_sink *s, const struct lm_sink_vm *v);
+
 struct lm_sink {
 	const char *name;
 	void *ctx;
 	FILE *out;	/* the stream it writes, if any: the pipeline watches it for write errors */
-	/* every observation, after the estimator consumed it; changed: LM_CHANGED_* of the estimate */
-	void (*on_obs)(struct lm_sink *s, const struct lm_obs *o,
-		       const struct lm_vm_view *vm, unsigned changed);
+	size_t vm_state_size;	/* bytes of per-VM state it wants (struct lm_sink_vm.state) */
+	lm_sink_fn on_update;
+	void (*on_start)(struct lm_sink *s, const struct lm_sink_vm *v, const struct lm_obs_start *st);
+	void (*on_round)(struct lm_sink *s, const struct lm_sink_vm *v, const struct lm_obs_round *r);
+	/* a periodic sample (LM_OBS_TICK) */
+	void (*on_sample)(struct lm_sink *s, const struct lm_sink_vm *v, const struct lm_obs_tick *t);
+	void (*on_end)(struct lm_sink *s, const struct lm_sink_vm *v, const struct lm_obs_end *e);
+	void (*on_params)(struct lm_sink *s, const struct lm_sink_vm *v, const struct lm_obs_params *p);
+	/* a calc-dirty-rate window (no migration) */
+	void (*on_dirty_rate)(struct lm_sink *s, const struct lm_sink_vm *v,
+			      const struct lm_obs_dirty_rate *d);
+	void (*on_act_config)(struct lm_sink *s, const struct lm_sink_vm *v,
+			      const struct lm_obs_act_config *c);
+	/* an action's outcome; the view's act_last_* say the decision behind it */
+	void (*on_action)(struct lm_sink *s, const struct lm_sink_vm *v, const struct lm_obs_action *a);
+	void (*on_head_start)(struct lm_sink *s, const struct lm_sink_vm *v,
+			      const struct lm_obs_head_start *h);
+	lm_sink_fn on_phase, on_verdict, on_refresh;
 	/* once at the end for each VM (or when its process is gone, in a long-running trace) */
-	void (*on_summary)(struct lm_sink *s, const struct lm_vm_view *vm);
-	/* the VM is gone for good, after its summary: drop what the sink keeps of it
-	 * (vm is freed right after this call) */
-	void (*on_forget)(struct lm_sink *s, const struct lm_vm_view *vm);
+	lm_sink_fn on_summary;
+	/* the VM is gone for good, after its summary: unlink what points at it
+	 * (the view and the state are freed right after this call) */
+	lm_sink_fn on_forget;
 	/* a warning worth showing the user (lost events, hook fallback), 0 = info */
 	void (*on_message)(struct lm_sink *s, int level, const char *msg);
 	/* flush and free; returns 0 or -errno (e.g. a write error) */
 	int (*close)(struct lm_sink *s);
 };
+
+/* One observation to one sink, as the callbacks above (sink_dispatch.c). */
+void lm_sink_dispatch(struct lm_sink *s, const struct lm_sink_vm *v);
 
 #endif /* LM_VIEW_H */

@@ -21,6 +21,8 @@
 		if (_p) { (arr) = _p; (cap) = _c; } else _ok = 0;		\
 	}									\
 	_ok; })
+/* GROW, and out of memory noted in the collector c. */
+#define ROOM(c, arr, n, cap)	(GROW(arr, n, cap) || ((c)->oom = 1, 0))
 
 struct collector {
 	struct lm_rep *rep;
@@ -28,106 +30,66 @@ struct collector {
 	int oom;
 };
 
-static struct lm_rep_vm *rep_vm(struct lm_rep *rep, uint32_t pid)
-{
-	int i;
+/* Per VM (the sink's slot): where its series go. */
+struct collect_vm {
+	struct lm_rep_vm *v;
+};
 
-	for (i = 0; i < rep->nvms; i++)
-		if (rep->vms[i].pid == pid)
-			return &rep->vms[i];
-	if (rep->nvms == (int)(sizeof(rep->vms) / sizeof(rep->vms[0])))
+/* The VM's series, made at its first observation; NULL out of memory. */
+static struct lm_rep_vm *rep_vm(struct collector *c, const struct lm_sink_vm *sv)
+{
+	struct collect_vm *cv = sv->state;
+	struct lm_rep *rep = c->rep;
+	struct lm_rep_vm *v;
+
+	if (cv->v || c->oom)
+		return cv->v;
+	v = calloc(1, sizeof(*v));
+	if (!v || !ROOM(c, rep->vms, rep->nvms, rep->cap_vms)) {
+		free(v);
+		c->oom = 1;
 		return NULL;
-	memset(&rep->vms[i], 0, sizeof(rep->vms[i]));
-	rep->vms[i].pid = pid;
-	rep->vms[i].predicted_switchover_t_s = -1;
-	rep->nvms++;
-	return &rep->vms[i];
+	}
+	v->pid = sv->view->pid;
+	v->predicted_switchover_t_s = -1;
+	rep->vms[rep->nvms++] = v;
+	cv->v = v;
+	return v;
 }
 
-static void add_event(struct collector *c, struct lm_rep_vm *v, double t, uint32_t kind,
+/* The VM's series (NULL: none, out of memory). */
+static struct lm_rep_vm *series(const struct lm_sink_vm *sv)
+{
+	return ((const struct collect_vm *)sv->state)->v;
+}
+
+/* Seconds since the recording's first observation. */
+static double rel_t(const struct collector *c, const struct lm_sink_vm *sv)
+{
+	return sv->ts_s - c->rep->t0_s;
+}
+
+static void add_event(struct collector *c, const struct lm_sink_vm *sv, uint32_t kind,
 		      uint32_t value, const char *text)
 {
-	if (!GROW(v->events, v->nevents, v->cap_events)) {
-		c->oom = 1;
+	struct lm_rep_vm *v = series(sv);
+
+	if (!v || !ROOM(c, v->events, v->nevents, v->cap_events))
 		return;
-	}
-	v->events[v->nevents] = (struct lm_rep_event){ .t_s = t, .kind = kind, .value = value,
-						       .seq = (uint32_t)v->nevents };
+	v->events[v->nevents] = (struct lm_rep_event){ .t_s = rel_t(c, sv), .kind = kind,
+						       .value = value, .seq = (uint32_t)v->nevents };
 	snprintf(v->events[v->nevents].text, sizeof(v->events[0].text), "%s", text);
 	v->nevents++;
 }
 
-static void collect_obs(struct lm_sink *s, const struct lm_obs *o,
-			const struct lm_vm_view *vm, unsigned changed)
+/*
+ * The prediction to compare with what happened: the one made when the
+ * converging verdict was given (or at the first ETA after it), which is
+ * what an operator would have acted on. Later ETAs only count down.
+ */
+static void note_prediction(struct lm_rep_vm *v, const struct lm_estimate *e, double t,
+			    unsigned changed)
 {
-	const struct lm_estimate *e = &vm->est;
-	struct collector *c = s->ctx;
-	struct lm_rep *rep = c->rep;
-	struct lm_rep_vm *v;
-	double t;
-
-	if (!c->have_t0) {
-		rep->t0_s = o->ts_ns / 1e9;
-		c->have_t0 = 1;
-	}
-	v = rep_vm(rep, o->pid);
-	if (!v) {
-		if (o->kind == LM_OBS_START)
-			rep->skipped_vms++;
-		return;
-	}
-	t = o->ts_ns / 1e9 - rep->t0_s;
-	snprintf(v->name, sizeof(v->name), "%s", vm->name);
-	/* The estimator's state after every sample and every sync: the
-	 * remaining bytes jump at syncs, and short recordings have no ticks. */
-	if (o->kind == LM_OBS_TICK || o->kind == LM_OBS_ROUND) {
-		if (!GROW(v->samples, v->nsamples, v->cap_samples))
-			c->oom = 1;
-		else
-			v->samples[v->nsamples++] = (struct lm_rep_sample){
-				.t_s = t, .dirty_Bps = e->dirty_rate_Bps, .tx_Bps = e->tx_rate_Bps,
-				.remaining = e->migrating || e->remaining_bytes ?
-					     (double)e->remaining_bytes : -1,
-				.verdict = e->verdict, .seq = (uint32_t)v->nsamples,
-			};
-	}
-	switch (o->kind) {
-	case LM_OBS_ROUND:
-		if (!GROW(v->rounds, v->nrounds, v->cap_rounds)) {
-			c->oom = 1;
-			break;
-		}
-		v->rounds[v->nrounds++] = (struct lm_rep_round){
-			.t_s = t, .dur_s = o->round.duration_ns / 1e9, .round = o->round.round,
-			.flags = o->round.flags, .dirty_pages = o->round.dirty_pages,
-			.dirty_Bps = o->round.round >= 2 ? e->dirty_rate_Bps : -1,
-			.seq = (uint32_t)v->nrounds,
-		};
-		break;
-	case LM_OBS_START:
-		add_event(c, v, t, LM_OBS_START, 0, "migration started");
-		break;
-	case LM_OBS_END:
-		add_event(c, v, t, LM_OBS_END, o->end.reason, lm_end_reason_name(o->end.reason));
-		break;
-	case LM_OBS_ACTION: {
-		char text[LM_REASON_MAX], act[48];
-
-		/* the reason is cut to the event's room */
-		snprintf(text, sizeof(text), "%s %s: %.150s",
-			 lm_act_fmt(act, sizeof(act), o->action.action, o->action.value),
-			 lm_act_outcome_name(o->action.outcome), vm->act_last_reason);
-		add_event(c, v, t, LM_OBS_ACTION, o->action.action, text);
-		break;
-	}
-	}
-	if (changed & LM_CHANGED_VERDICT)
-		add_event(c, v, t, 0, e->verdict, e->reason);
-	/*
-	 * The prediction to compare with what happened: the one made when the
-	 * converging verdict was given (or at the first ETA after it), which
-	 * is what an operator would have acted on. Later ETAs only count down.
-	 */
 	if (e->verdict != LM_VERDICT_CONVERGING)
 		v->prediction_pending = 0;
 	else if (changed & LM_CHANGED_VERDICT)
@@ -137,13 +99,97 @@ static void collect_obs(struct lm_sink *s, const struct lm_obs *o,
 		v->predicted_at_t_s = t;
 		v->prediction_pending = 0;
 	}
-	v->last_t_s = t;
-	v->final = *e;
+}
+
+/* Every observation: the VM's name, its prediction and its latest totals. */
+static void collect_update(struct lm_sink *s, const struct lm_sink_vm *sv)
+{
+	const struct lm_vm_view *vm = sv->view;
+	struct collector *c = s->ctx;
+	struct lm_rep_vm *v;
+
+	if (!c->have_t0) {
+		c->rep->t0_s = sv->ts_s;
+		c->have_t0 = 1;
+	}
+	v = rep_vm(c, sv);
+	if (!v)
+		return;
+	snprintf(v->name, sizeof(v->name), "%s", vm->name);
+	note_prediction(v, &vm->est, rel_t(c, sv), sv->changed);
+	v->last_t_s = rel_t(c, sv);
+	v->final = vm->est;
 	v->rounds_total = vm->rounds;
 	v->tx_bytes = vm->tx_bytes;
 	v->dirty_pages = vm->dirty_pages;
 	v->ram_bytes = vm->ram_bytes;
 	v->downtime_limit_s = vm->est.downtime_limit_s;
+}
+
+/* The estimator's state after every sample and every sync: the remaining
+ * bytes jump at syncs, and short recordings have no ticks. */
+static void add_sample(struct collector *c, const struct lm_sink_vm *sv)
+{
+	const struct lm_estimate *e = &sv->view->est;
+	struct lm_rep_vm *v = series(sv);
+
+	if (!v || !ROOM(c, v->samples, v->nsamples, v->cap_samples))
+		return;
+	v->samples[v->nsamples++] = (struct lm_rep_sample){
+		.t_s = rel_t(c, sv), .dirty_Bps = e->dirty_rate_Bps, .tx_Bps = e->tx_rate_Bps,
+		.remaining = e->migrating || e->remaining_bytes ? (double)e->remaining_bytes : -1,
+		.verdict = e->verdict, .seq = (uint32_t)v->nsamples,
+	};
+}
+
+static void collect_sample(struct lm_sink *s, const struct lm_sink_vm *sv,
+			   const struct lm_obs_tick *t)
+{
+	add_sample(s->ctx, sv);
+}
+
+static void collect_round(struct lm_sink *s, const struct lm_sink_vm *sv,
+			  const struct lm_obs_round *r)
+{
+	struct lm_rep_vm *v = series(sv);
+	struct collector *c = s->ctx;
+
+	add_sample(c, sv);
+	if (!v || !ROOM(c, v->rounds, v->nrounds, v->cap_rounds))
+		return;
+	v->rounds[v->nrounds++] = (struct lm_rep_round){
+		.t_s = rel_t(c, sv), .dur_s = r->duration_ns / 1e9, .round = r->round,
+		.flags = r->flags, .dirty_pages = r->dirty_pages,
+		.dirty_Bps = r->round >= 2 ? sv->view->est.dirty_rate_Bps : -1,
+		.seq = (uint32_t)v->nrounds,
+	};
+}
+
+static void collect_start(struct lm_sink *s, const struct lm_sink_vm *sv,
+			  const struct lm_obs_start *st)
+{
+	add_event(s->ctx, sv, LM_OBS_START, 0, "migration started");
+}
+
+static void collect_end(struct lm_sink *s, const struct lm_sink_vm *sv, const struct lm_obs_end *e)
+{
+	add_event(s->ctx, sv, LM_OBS_END, e->reason, lm_end_reason_name(e->reason));
+}
+
+static void collect_action(struct lm_sink *s, const struct lm_sink_vm *sv,
+			   const struct lm_obs_action *a)
+{
+	char text[LM_REASON_MAX], act[48];
+
+	/* the reason is cut to the event's room */
+	snprintf(text, sizeof(text), "%s %s: %.150s", lm_act_fmt(act, sizeof(act), a->action, a->value),
+		 lm_act_outcome_name(a->outcome), sv->view->act_last_reason);
+	add_event(s->ctx, sv, LM_OBS_ACTION, a->action, text);
+}
+
+static void collect_verdict(struct lm_sink *s, const struct lm_sink_vm *sv)
+{
+	add_event(s->ctx, sv, 0, sv->view->est.verdict, sv->view->est.reason);
 }
 
 /* Replay warnings (a recording cut short) go to the user, not the chart. */
@@ -157,6 +203,14 @@ static int collect_close(struct lm_sink *s)
 {
 	return 0;
 }
+
+/* The collector's callbacks; its ctx is a struct collector. */
+static const struct lm_sink collector_sink = {
+	.name = "report", .vm_state_size = sizeof(struct collect_vm),
+	.on_update = collect_update, .on_sample = collect_sample, .on_round = collect_round,
+	.on_start = collect_start, .on_end = collect_end, .on_action = collect_action,
+	.on_verdict = collect_verdict, .on_message = collect_message, .close = collect_close,
+};
 
 /*
  * Observations arrive in the order the tracer emits them: a round is known
@@ -178,7 +232,7 @@ BY_TIME(event_cmp, struct lm_rep_event)
 static void sort_rep(struct lm_rep *rep)
 {
 	for (int i = 0; i < rep->nvms; i++) {
-		struct lm_rep_vm *v = &rep->vms[i];
+		struct lm_rep_vm *v = rep->vms[i];
 
 		if (v->nsamples)
 			qsort(v->samples, v->nsamples, sizeof(v->samples[0]), sample_cmp);
@@ -192,10 +246,12 @@ static void sort_rep(struct lm_rep *rep)
 static void free_rep(struct lm_rep *rep)
 {
 	for (int i = 0; i < rep->nvms; i++) {
-		free(rep->vms[i].samples);
-		free(rep->vms[i].rounds);
-		free(rep->vms[i].events);
+		free(rep->vms[i]->samples);
+		free(rep->vms[i]->rounds);
+		free(rep->vms[i]->events);
+		free(rep->vms[i]);
 	}
+	free(rep->vms);
 }
 
 /* -o naming the recording itself would truncate what is being drawn. */
@@ -215,8 +271,7 @@ int lm_report_make(const char *in, const char *out, enum lm_rep_format fmt, int 
 	struct collector col = {};
 	struct lm_est_config cfg;
 	struct lm_pipeline pipe;
-	struct lm_sink sink = { .name = "report", .ctx = &col, .on_obs = collect_obs,
-				.on_message = collect_message, .close = collect_close };
+	struct lm_sink sink = collector_sink;
 	struct lm_rep *rep;
 	int ret;
 	FILE *f;
@@ -228,6 +283,7 @@ int lm_report_make(const char *in, const char *out, enum lm_rep_format fmt, int 
 	}
 	rep->source = in;
 	col.rep = rep;
+	sink.ctx = &col;
 	lm_est_config_default(&cfg);
 	lm_pipeline_init(&pipe, &cfg);
 	lm_pipeline_add_sink(&pipe, &sink);

@@ -57,9 +57,8 @@ struct lm_rep_vm {
 struct lm_rep {
 	const char *source;	/* recording path, for titles */
 	double t0_s;		/* Unix time of the first observation */
-	int nvms;
-	struct lm_rep_vm vms[16];	/* charted VMs (more are listed as skipped) */
-	int skipped_vms;
+	struct lm_rep_vm **vms;	/* every VM, in order of its first observation */
+	int nvms, cap_vms;
 };
 
 enum lm_rep_format { LM_REP_SVG, LM_REP_HTML };

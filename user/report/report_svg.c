@@ -409,11 +409,9 @@ static void svg(const struct lm_rep *rep, FILE *f, int width)
 	snprintf(head, sizeof(head), "lmtrace report: %s", rep->source);
 	fputs("<text x=\"12\" y=\"22\" class=\"title\">", f);
 	xml_text(f, head);
-	if (rep->skipped_vms)
-		fprintf(f, " (%d more VMs not drawn)", rep->skipped_vms);
 	fputs("</text>\n", f);
 	for (int i = 0; i < rep->nvms; i++)
-		draw_vm(f, &rep->vms[i], 30 + i * VM_H, width);
+		draw_vm(f, rep->vms[i], 30 + i * VM_H, width);
 	fputs("</svg>\n", f);
 }
 
@@ -430,7 +428,7 @@ static void html(const struct lm_rep *rep, FILE *f, int width)
 	fputs("</code></p>\n", f);
 	svg(rep, f, width);
 	for (int i = 0; i < rep->nvms; i++) {
-		const struct lm_rep_vm *v = &rep->vms[i];
+		const struct lm_rep_vm *v = rep->vms[i];
 		const struct lm_estimate *e = &v->final;
 
 		fprintf(f, "<h2>pid %u ", v->pid);

@@ -2,11 +2,13 @@
 /*
  * Every output sink's constructor. Each returns 0 and a sink to hand to
  * lm_pipeline_add_sink(), or -errno (with a user-facing message in err where
- * it takes one: what failed, what to do). The pipeline closes (and frees)
- * every sink in lm_pipeline_finish().
+ * it takes one: what failed, what to do). The pipeline closes every sink in
+ * lm_pipeline_finish(), and a sink made here frees itself in its close.
  *
- * Sinks only format what the view and its estimator say: no sink computes an
- * estimate or a verdict of its own.
+ * A sink sets the typed callbacks of struct lm_sink (core/view.h) it needs
+ * and keeps what it must remember about a VM in the per-VM slot the
+ * pipeline gives it (vm_state_size). Sinks only format what the view and
+ * its estimator say: no sink computes an estimate or a verdict of its own.
  */
 #ifndef LM_OUTPUTS_H
 #define LM_OUTPUTS_H

@@ -22,58 +22,46 @@ void lm_prom_destroy(struct lm_prom_state *st)
 	pthread_mutex_destroy(&st->lock);
 }
 
-void lm_prom_update(struct lm_prom_state *st, const struct lm_vm_view *vm)
+void lm_prom_update(struct lm_prom_state *st, struct lm_prom_vm *p, const struct lm_vm_view *vm)
 {
-	struct lm_prom_vm *p = NULL;
-	int i;
-
 	pthread_mutex_lock(&st->lock);
-	for (i = 0; i < st->nvms; i++)
-		if (st->vms[i].pid == vm->pid)
-			p = &st->vms[i];
-	if (!p && st->nvms < LM_PIPE_MAX_VMS)
-		p = &st->vms[st->nvms++];
-	if (p) {
-		p->pid = vm->pid;
-		/* sanitised where it entered; again here, as a parser rejects a bad label */
-		lm_sanitize_name(p->name, sizeof(p->name), vm->name);
-		p->est = *&vm->est;
-		p->downtime_limit_s = vm->est.downtime_limit_s;
-		p->page_size = vm->est.page_size;
-		p->rounds = vm->rounds;
-		p->migrations = vm->migrations;
-		p->dirty_rate_windows = vm->dirty_rate_windows;
-		p->measured_dirty_Bps = vm->measured_dirty_Bps;
-		p->migration_start_ts_s = vm->migration_start_ts_s;
-		p->lost_events = vm->lost_events;
-		p->source = vm->source;
-		p->srtt_us = vm->srtt_us;
-		p->migrating = vm->migrating;
-		p->dirty_pages = vm->dirty_pages;
-		p->tx_bytes = vm->tx_bytes;
-		p->ram_bytes = vm->ram_bytes;
-		p->last_ts_s = vm->last_ts_s;
-		p->act_on = vm->act_on;
-		memcpy(p->actions, vm->actions, sizeof(p->actions));
-		memcpy(p->actions_applied, vm->actions_applied, sizeof(p->actions_applied));
-	}
+	lm_vm_list_add(&st->vms, &p->link);
+	p->pid = vm->pid;
+	/* sanitised where it entered; again here, as a parser rejects a bad label */
+	lm_sanitize_name(p->name, sizeof(p->name), vm->name);
+	p->est = vm->est;
+	p->downtime_limit_s = vm->est.downtime_limit_s;
+	p->page_size = vm->est.page_size;
+	p->rounds = vm->rounds;
+	p->migrations = vm->migrations;
+	p->dirty_rate_windows = vm->dirty_rate_windows;
+	p->measured_dirty_Bps = vm->measured_dirty_Bps;
+	p->migration_start_ts_s = vm->migration_start_ts_s;
+	p->lost_events = vm->lost_events;
+	p->source = vm->source;
+	p->srtt_us = vm->srtt_us;
+	p->migrating = vm->migrating;
+	p->dirty_pages = vm->dirty_pages;
+	p->tx_bytes = vm->tx_bytes;
+	p->ram_bytes = vm->ram_bytes;
+	p->last_ts_s = vm->last_ts_s;
+	p->act_on = vm->act_on;
+	memcpy(p->actions, vm->actions, sizeof(p->actions));
+	memcpy(p->actions_applied, vm->actions_applied, sizeof(p->actions_applied));
 	pthread_mutex_unlock(&st->lock);
 }
 
-void lm_prom_forget(struct lm_prom_state *st, uint32_t pid)
+void lm_prom_forget(struct lm_prom_state *st, struct lm_prom_vm *p)
 {
-	int i;
-
 	pthread_mutex_lock(&st->lock);
-	for (i = 0; i < st->nvms; i++) {
-		if (st->vms[i].pid != pid)
-			continue;
-		memmove(&st->vms[i], &st->vms[i + 1], (st->nvms - i - 1) * sizeof(st->vms[0]));
-		st->nvms--;
-		break;
-	}
+	lm_vm_list_del(&st->vms, &p->link);
 	pthread_mutex_unlock(&st->lock);
 }
+
+/* Every VM's snapshot, in order of appearance (the lock held). */
+#define FOR_EACH_VM(v, st) \
+	for (const struct lm_prom_vm *v = (const void *)(st)->vms.head; v; \
+	     v = (const void *)v->link.next)
 
 /* Label values: backslash, double quote and line feed escaped. */
 static void put_label(FILE *f, const char *s)
@@ -199,9 +187,7 @@ static void act_counters(FILE *f, struct lm_prom_state *st, const char *name, co
 			 int applied)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
-	for (int j = 0; j < st->nvms; j++) {
-		const struct lm_prom_vm *v = &st->vms[j];
-
+	FOR_EACH_VM(v, st) {
 		if (!v->act_on)
 			continue;
 		for (uint32_t k = LM_ACT_THROTTLE; k < LM_ACT_KINDS; k++) {
@@ -226,37 +212,37 @@ char *lm_prom_render(struct lm_prom_state *st, size_t *len)
 		const struct family *fam = &families[i];
 
 		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help, fam->name, fam->type);
-		for (int j = 0; j < st->nvms; j++) {
-			if (!fam->get(&st->vms[j], &x))
+		FOR_EACH_VM(v, st) {
+			if (!fam->get(v, &x))
 				continue;
 			fputs(fam->name, f);
-			labels(f, &st->vms[j], NULL, NULL);
+			labels(f, v, NULL, NULL);
 			value(f, x);
 		}
 	}
 	/* A state set: one series per verdict, 1 for the current one. */
 	fputs("# HELP lmtrace_verdict Current convergence verdict (1 for the current one).\n"
 	      "# TYPE lmtrace_verdict gauge\n", f);
-	for (int j = 0; j < st->nvms; j++)
+	FOR_EACH_VM(v, st)
 		for (size_t k = 0; k < sizeof(verdicts) / sizeof(verdicts[0]); k++) {
 			fputs("lmtrace_verdict", f);
-			labels(f, &st->vms[j], "verdict", lm_verdict_name(verdicts[k]));
-			fprintf(f, " %d\n", st->vms[j].est.verdict == verdicts[k]);
+			labels(f, v, "verdict", lm_verdict_name(verdicts[k]));
+			fprintf(f, " %d\n", v->est.verdict == verdicts[k]);
 		}
 	/* The phase, a state set too. */
 	fputs("# HELP lmtrace_phase Migration phase (1 for the current one).\n"
 	      "# TYPE lmtrace_phase gauge\n", f);
-	for (int j = 0; j < st->nvms; j++)
+	FOR_EACH_VM(v, st)
 		for (size_t k = 0; k < sizeof(phases) / sizeof(phases[0]); k++) {
 			fputs("lmtrace_phase", f);
-			labels(f, &st->vms[j], "phase", phases[k]);
-			fprintf(f, " %d\n", !strcmp(lm_phase_name(st->vms[j].est.phase), phases[k]));
+			labels(f, v, "phase", phases[k]);
+			fprintf(f, " %d\n", !strcmp(lm_phase_name(v->est.phase), phases[k]));
 		}
 	fputs("# HELP lmtrace_dirty_source_info Dirty-page source in use.\n"
 	      "# TYPE lmtrace_dirty_source_info gauge\n", f);
-	for (int j = 0; j < st->nvms; j++) {
+	FOR_EACH_VM(v, st) {
 		fputs("lmtrace_dirty_source_info", f);
-		labels(f, &st->vms[j], "source", lm_source_name(st->vms[j].source));
+		labels(f, v, "source", lm_source_name(v->source));
 		fputs(" 1\n", f);
 	}
 	act_counters(f, st, "lmtrace_actions_total",

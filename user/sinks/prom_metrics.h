@@ -2,7 +2,8 @@
 /*
  * The Prometheus series lmtrace exposes (README "Prometheus metrics"),
  * shared by --prom-file and --listen: a thread-safe snapshot of each VM's
- * view, rendered in the text exposition format 0.0.4.
+ * view, rendered in the text exposition format 0.0.4. Each VM's snapshot is
+ * the sink's per-VM slot (a struct lm_prom_vm); the state links them.
  */
 #ifndef LM_PROM_METRICS_H
 #define LM_PROM_METRICS_H
@@ -10,8 +11,10 @@
 #include <pthread.h>
 #include <stddef.h>
 #include "core/pipeline.h"
+#include "sinks/vm_list.h"
 
 struct lm_prom_vm {
+	struct lm_vm_link link;		/* first: in lm_prom_state.vms */
 	uint32_t pid;
 	char name[64];
 	struct lm_estimate est;
@@ -29,16 +32,16 @@ struct lm_prom_vm {
 
 struct lm_prom_state {
 	pthread_mutex_t lock;
-	int nvms;
-	struct lm_prom_vm vms[LM_PIPE_MAX_VMS];
+	struct lm_vm_list vms;		/* of struct lm_prom_vm, in order of appearance */
 };
 
 void lm_prom_init(struct lm_prom_state *st);
 void lm_prom_destroy(struct lm_prom_state *st);
-/* Copy what the series need from the view (the estimator's numbers, as is). */
-void lm_prom_update(struct lm_prom_state *st, const struct lm_vm_view *vm);
-/* The VM's series go (its process is gone). */
-void lm_prom_forget(struct lm_prom_state *st, uint32_t pid);
+/* Copy what the series need from the view (the estimator's numbers, as is) into
+ * the VM's slot, which joins the state the first time. */
+void lm_prom_update(struct lm_prom_state *st, struct lm_prom_vm *p, const struct lm_vm_view *vm);
+/* The VM's series go (its process is gone): the slot leaves the state. */
+void lm_prom_forget(struct lm_prom_state *st, struct lm_prom_vm *p);
 /* A malloc'd exposition text (caller frees) and its length; NULL on ENOMEM. */
 char *lm_prom_render(struct lm_prom_state *st, size_t *len);
 

@@ -51,24 +51,17 @@ static void put_u64(FILE *f, uint64_t v, int known)
 		fprintf(f, "%llu", (unsigned long long)v);
 }
 
-static void csv_on_obs(struct lm_sink *s, const struct lm_obs *o,
-		       const struct lm_vm_view *vm, unsigned changed)
+/* One line: record names it; a round and a dirty-rate window fill the round's columns. */
+static void csv_row(struct lm_sink *s, const struct lm_sink_vm *v, const char *record)
 {
+	const struct lm_vm_view *vm = v->view;
 	const struct lm_estimate *e = &vm->est;
+	const struct lm_obs *o = v->obs;
 	struct csv_sink *cs = s->ctx;
 	int is_round = o->kind == LM_OBS_ROUND, is_rate = o->kind == LM_OBS_DIRTY_RATE;
-	const char *record;
 	FILE *f = cs->f;
 
-	switch (o->kind) {
-	case LM_OBS_TICK: record = "sample"; break;
-	case LM_OBS_ROUND: record = "round"; break;
-	case LM_OBS_START: record = "start"; break;
-	case LM_OBS_END: record = "end"; break;
-	case LM_OBS_DIRTY_RATE: record = "dirty-rate"; break;
-	default: return;
-	}
-	fprintf(f, "%.3f,%u,", o->ts_ns / 1e9, o->pid);
+	fprintf(f, "%.3f,%u,", v->ts_s, vm->pid);
 	put_text(f, vm->name);
 	fprintf(f, ",%s", record);
 	put_u64(f, is_round ? o->round.round : 0, is_round);
@@ -94,6 +87,32 @@ static void csv_on_obs(struct lm_sink *s, const struct lm_obs *o,
 	fprintf(f, ",%d,%s\n", vm->migrating, lm_phase_name(e->phase));
 }
 
+static void csv_on_sample(struct lm_sink *s, const struct lm_sink_vm *v, const struct lm_obs_tick *t)
+{
+	csv_row(s, v, "sample");
+}
+
+static void csv_on_round(struct lm_sink *s, const struct lm_sink_vm *v, const struct lm_obs_round *r)
+{
+	csv_row(s, v, "round");
+}
+
+static void csv_on_start(struct lm_sink *s, const struct lm_sink_vm *v, const struct lm_obs_start *st)
+{
+	csv_row(s, v, "start");
+}
+
+static void csv_on_end(struct lm_sink *s, const struct lm_sink_vm *v, const struct lm_obs_end *e)
+{
+	csv_row(s, v, "end");
+}
+
+static void csv_on_dirty_rate(struct lm_sink *s, const struct lm_sink_vm *v,
+			      const struct lm_obs_dirty_rate *d)
+{
+	csv_row(s, v, "dirty-rate");
+}
+
 static int csv_close(struct lm_sink *s)
 {
 	struct csv_sink *cs = s->ctx;
@@ -116,7 +135,11 @@ int lm_sink_csv_new(FILE *f, struct lm_sink **out)
 	s->name = "csv";
 	s->out = f;
 	s->ctx = cs;
-	s->on_obs = csv_on_obs;
+	s->on_sample = csv_on_sample;
+	s->on_round = csv_on_round;
+	s->on_start = csv_on_start;
+	s->on_end = csv_on_end;
+	s->on_dirty_rate = csv_on_dirty_rate;
 	s->close = csv_close;
 	fputs(header, f);
 	*out = s;

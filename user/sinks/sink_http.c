@@ -178,26 +178,19 @@ static int bind_listen(const char *addr_port, int *wide, char *err, size_t errle
 	return fd;
 }
 
-static void http_on_obs(struct lm_sink *s, const struct lm_obs *o,
-			const struct lm_vm_view *vm, unsigned changed)
+/* Every observation and summary: the VM's snapshot follows its view. */
+static void http_on_update(struct lm_sink *s, const struct lm_sink_vm *v)
 {
 	struct http_sink *hs = s->ctx;
 
-	lm_prom_update(&hs->st, vm);
+	lm_prom_update(&hs->st, v->state, v->view);
 }
 
-static void http_on_summary(struct lm_sink *s, const struct lm_vm_view *vm)
+static void http_on_forget(struct lm_sink *s, const struct lm_sink_vm *v)
 {
 	struct http_sink *hs = s->ctx;
 
-	lm_prom_update(&hs->st, vm);
-}
-
-static void http_on_forget(struct lm_sink *s, const struct lm_vm_view *vm)
-{
-	struct http_sink *hs = s->ctx;
-
-	lm_prom_forget(&hs->st, vm->pid);
+	lm_prom_forget(&hs->st, v->state);
 }
 
 static int http_close(struct lm_sink *s)
@@ -246,8 +239,9 @@ int lm_sink_http_new(const char *addr_port, struct lm_sink **out, char *err, siz
 			"a firewall\n", addr_port);
 	hs->sink.name = "http";
 	hs->sink.ctx = hs;
-	hs->sink.on_obs = http_on_obs;
-	hs->sink.on_summary = http_on_summary;
+	hs->sink.vm_state_size = sizeof(struct lm_prom_vm);
+	hs->sink.on_update = http_on_update;
+	hs->sink.on_summary = http_on_update;
 	hs->sink.on_forget = http_on_forget;
 	hs->sink.close = http_close;
 	*out = &hs->sink;

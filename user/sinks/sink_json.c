@@ -78,14 +78,123 @@ static void json_estimate(FILE *f, const struct lm_estimate *e)
 	fprintf(f, ",\"from_check\":%s", e->from_check ? "true" : "false");
 }
 
-/* A phase change: what it is now, what it was, who said so; postcopy's numbers. */
-static void json_phase(FILE *f, double ts, const struct lm_vm_view *vm)
+/* The record's opening, at the observation's time; the stream to go on with. */
+static FILE *json_open(struct lm_sink *s, const struct lm_sink_vm *v, const char *type)
 {
-	const struct lm_estimate *e = &vm->est;
+	struct json_sink *js = s->ctx;
 
-	json_head(f, "phase", ts, vm->pid);
+	json_head(js->f, type, v->ts_s, v->view->pid);
+	return js->f;
+}
+
+static void json_on_update(struct lm_sink *s, const struct lm_sink_vm *v)
+{
+	struct json_sink *js = s->ctx;
+
+	js->last_ts_s = v->ts_s;
+}
+
+static void json_on_start(struct lm_sink *s, const struct lm_sink_vm *v,
+			  const struct lm_obs_start *st)
+{
+	FILE *f = json_open(s, v, "migration");
+
+	fprintf(f, ",\"event\":\"start\",\"ram_bytes\":%llu,\"late\":%s,\"no_stream\":%s"
+		",\"initial_sync_unseen\":%s",
+		(unsigned long long)st->ram_bytes, st->late ? "true" : "false",
+		st->flags & LM_START_NO_STREAM ? "true" : "false",
+		st->flags & LM_START_SYNC_UNSEEN ? "true" : "false");
+	json_str(f, "vm", v->view->name);
+	fprintf(f, "}\n");
+}
+
+static void json_on_end(struct lm_sink *s, const struct lm_sink_vm *v, const struct lm_obs_end *e)
+{
+	FILE *f = json_open(s, v, "migration");
+
+	fprintf(f, ",\"event\":\"end\",\"ram_bytes\":%llu", (unsigned long long)v->view->ram_bytes);
+	json_str(f, "reason", lm_end_reason_name(e->reason));
+	json_str(f, "vm", v->view->name);
+	fprintf(f, "}\n");
+}
+
+static void json_on_round(struct lm_sink *s, const struct lm_sink_vm *v,
+			  const struct lm_obs_round *r)
+{
+	FILE *f = json_open(s, v, "round");
+
+	fprintf(f, ",\"round\":%u,\"dirty_pages\":%llu,\"duration_s\":%.6f,\"tx_bytes\":%llu"
+		",\"sync_ms\":%.3f,\"ram_bytes\":%llu,\"sampled\":%s,\"partial\":%s,\"final\":%s"
+		",\"late\":%s,\"unseen\":%s}\n",
+		r->round, (unsigned long long)r->dirty_pages,
+		r->duration_ns / 1e9, (unsigned long long)r->tx_bytes,
+		r->sync_ns / 1e6, (unsigned long long)r->ram_bytes,
+		r->flags & LM_ROUND_SAMPLED ? "true" : "false",
+		r->flags & LM_ROUND_PARTIAL ? "true" : "false",
+		r->flags & LM_ROUND_FINAL ? "true" : "false",
+		r->flags & LM_ROUND_LATE ? "true" : "false",
+		r->flags & LM_ROUND_UNSEEN ? "true" : "false");
+}
+
+static void json_on_sample(struct lm_sink *s, const struct lm_sink_vm *v,
+			   const struct lm_obs_tick *t)
+{
+	const struct lm_estimate *est = &v->view->est;
+	FILE *f = json_open(s, v, "sample");
+
+	/* the estimator's dirty rate, in the pages the key has always counted */
+	json_num_or_null(f, "dirty_pages_per_s",
+			 est->page_size ? est->dirty_rate_Bps / est->page_size : -1, 1);
+	fprintf(f, ",\"tx_bytes_per_s\":%.0f,\"rounds\":%u", v->view->tx_bytes_per_s, t->rounds);
+	json_str(f, "source", lm_source_name(t->source));
+	fprintf(f, ",\"migrating\":%s,\"tx_total_bytes\":%llu,\"acked_bytes\":%llu"
+		",\"srtt_us\":%u,\"cwnd\":%u",
+		v->view->migrating ? "true" : "false", (unsigned long long)t->tx_total,
+		(unsigned long long)t->acked_total, t->srtt_us, t->cwnd);
+	json_estimate(f, est);
+	fprintf(f, "}\n");
+}
+
+static void json_on_dirty_rate(struct lm_sink *s, const struct lm_sink_vm *v,
+			       const struct lm_obs_dirty_rate *d)
+{
+	FILE *f = json_open(s, v, "dirty_rate");
+
+	fprintf(f, ",\"window_s\":%.6f,\"dirty_pages\":%llu,\"ram_bytes\":%llu,\"syncs\":%u",
+		d->window_ns / 1e9, (unsigned long long)d->dirty_pages,
+		(unsigned long long)d->ram_bytes, d->syncs);
+	json_num_or_null(f, "dirty_bytes_per_s", v->view->measured_dirty_Bps, 0);
+	fprintf(f, "}\n");
+}
+
+static void json_on_head_start(struct lm_sink *s, const struct lm_sink_vm *v,
+			       const struct lm_obs_head_start *h)
+{
+	FILE *f = json_open(s, v, "head_start");
+
+	fprintf(f, ",\"windows\":%u,\"max_age_s\":%u,\"ram_bytes\":%llu}\n",
+		h->nwin, h->max_age_s, (unsigned long long)h->ram_bytes);
+}
+
+static void json_on_params(struct lm_sink *s, const struct lm_sink_vm *v,
+			   const struct lm_obs_params *p)
+{
+	FILE *f = json_open(s, v, "params");
+
+	fprintf(f, ",\"downtime_limit_ms\":%llu,\"max_bandwidth_bytes_per_s\":%llu"
+		",\"ram_bytes\":%llu,\"throttle_pct\":%u}\n",
+		(unsigned long long)p->downtime_limit_ms, (unsigned long long)p->max_bandwidth,
+		(unsigned long long)p->ram_bytes, p->throttle_pct);
+}
+
+/* A phase change: what it is now, what it was, who said so; postcopy's numbers. */
+static void json_on_phase(struct lm_sink *s, const struct lm_sink_vm *v)
+{
+	const struct lm_estimate *e = &v->view->est;
+	FILE *f = json_open(s, v, "phase");
+
 	json_str(f, "phase", lm_phase_name(e->phase));
-	json_str(f, "previous", lm_phase_name(vm->previous_phase));
+	json_str(f, "previous", lm_phase_name(v->view->previous_phase));
 	json_str(f, "by", e->phase_from_qmp ? "qmp" : "kernel");
 	fprintf(f, ",\"round\":%u", e->rounds);
 	if (e->postcopy_start_s >= 0)
@@ -94,14 +203,27 @@ static void json_phase(FILE *f, double ts, const struct lm_vm_view *vm)
 	fprintf(f, "}\n");
 }
 
-/* --act's settings for this VM. */
-static void json_act_config(FILE *f, double ts, const struct lm_obs *o)
+static void json_on_verdict(struct lm_sink *s, const struct lm_sink_vm *v)
 {
-	const struct lm_obs_act_config *c = &o->act_config;
+	const struct lm_estimate *est = &v->view->est;
+	FILE *f = json_open(s, v, "verdict");
+
+	json_estimate(f, est);
+	fprintf(f, ",\"round\":%u", est->rounds);
+	json_str(f, "previous", lm_verdict_name(est->previous_verdict));
+	json_str(f, "changed_because", lm_change_cause_name(est->changed_because));
+	fprintf(f, ",\"evidence_rounds\":%u,\"predicted\":%s}\n", est->evidence_rounds,
+		est->predicted ? "true" : "false");
+}
+
+/* --act's settings for this VM. */
+static void json_on_act_config(struct lm_sink *s, const struct lm_sink_vm *v,
+			       const struct lm_obs_act_config *c)
+{
 	static const char *const names[] = { "throttle", "downtime", "postcopy", "cancel" };
+	FILE *f = json_open(s, v, "act");
 	int first = 1;
 
-	json_head(f, "act", ts, o->pid);
 	fputs(",\"policies\":[", f);
 	for (unsigned i = 0; i < 4; i++)
 		if (c->policies & (1u << i)) {
@@ -116,12 +238,13 @@ static void json_act_config(FILE *f, double ts, const struct lm_obs *o)
 }
 
 /* An action's outcome, with the decision and the estimate behind it. */
-static void json_action(FILE *f, double ts, const struct lm_obs *o, const struct lm_vm_view *vm)
+static void json_on_action(struct lm_sink *s, const struct lm_sink_vm *v,
+			   const struct lm_obs_action *a)
 {
-	const struct lm_obs_action *a = &o->action;
+	const struct lm_vm_view *vm = v->view;
 	const struct lm_estimate *e = &vm->act_last_est;
+	FILE *f = json_open(s, v, "action");
 
-	json_head(f, "action", ts, o->pid);
 	json_str(f, "action", lm_act_kind_name(a->action));
 	fprintf(f, ",\"value\":%u", a->value);
 	json_str(f, "unit", a->action == LM_ACT_THROTTLE ? "pct" : a->action == LM_ACT_DOWNTIME ? "ms" : "");
@@ -142,105 +265,9 @@ static void json_action(FILE *f, double ts, const struct lm_obs *o, const struct
 		e->evidence_rounds);
 }
 
-static void json_on_obs(struct lm_sink *s, const struct lm_obs *o,
-			const struct lm_vm_view *vm, unsigned changed)
+static void json_on_summary(struct lm_sink *s, const struct lm_sink_vm *v)
 {
-	struct json_sink *js = s->ctx;
-	const struct lm_estimate *est = &vm->est;
-	double ts = o->ts_ns / 1e9;
-	FILE *f = js->f;
-
-	js->last_ts_s = ts;
-	switch (o->kind) {
-	case LM_OBS_START:
-		json_head(f, "migration", ts, o->pid);
-		fprintf(f, ",\"event\":\"start\",\"ram_bytes\":%llu,\"late\":%s,\"no_stream\":%s"
-			",\"initial_sync_unseen\":%s",
-			(unsigned long long)o->start.ram_bytes, o->start.late ? "true" : "false",
-			o->start.flags & LM_START_NO_STREAM ? "true" : "false",
-			o->start.flags & LM_START_SYNC_UNSEEN ? "true" : "false");
-		json_str(f, "vm", vm->name);
-		fprintf(f, "}\n");
-		break;
-	case LM_OBS_END:
-		json_head(f, "migration", ts, o->pid);
-		fprintf(f, ",\"event\":\"end\",\"ram_bytes\":%llu", (unsigned long long)vm->ram_bytes);
-		json_str(f, "reason", lm_end_reason_name(o->end.reason));
-		json_str(f, "vm", vm->name);
-		fprintf(f, "}\n");
-		break;
-	case LM_OBS_ROUND:
-		json_head(f, "round", ts, o->pid);
-		fprintf(f, ",\"round\":%u,\"dirty_pages\":%llu,\"duration_s\":%.6f,\"tx_bytes\":%llu"
-			",\"sync_ms\":%.3f,\"ram_bytes\":%llu,\"sampled\":%s,\"partial\":%s,\"final\":%s"
-			",\"late\":%s,\"unseen\":%s}\n",
-			o->round.round, (unsigned long long)o->round.dirty_pages,
-			o->round.duration_ns / 1e9, (unsigned long long)o->round.tx_bytes,
-			o->round.sync_ns / 1e6, (unsigned long long)o->round.ram_bytes,
-			o->round.flags & LM_ROUND_SAMPLED ? "true" : "false",
-			o->round.flags & LM_ROUND_PARTIAL ? "true" : "false",
-			o->round.flags & LM_ROUND_FINAL ? "true" : "false",
-			o->round.flags & LM_ROUND_LATE ? "true" : "false",
-			o->round.flags & LM_ROUND_UNSEEN ? "true" : "false");
-		break;
-	case LM_OBS_TICK:
-		json_head(f, "sample", ts, o->pid);
-		/* the estimator's dirty rate, in the pages the key has always counted */
-		json_num_or_null(f, "dirty_pages_per_s",
-				 est->page_size ? est->dirty_rate_Bps / est->page_size : -1, 1);
-		fprintf(f, ",\"tx_bytes_per_s\":%.0f,\"rounds\":%u", vm->tx_bytes_per_s, o->tick.rounds);
-		json_str(f, "source", lm_source_name(o->tick.source));
-		fprintf(f, ",\"migrating\":%s,\"tx_total_bytes\":%llu,\"acked_bytes\":%llu"
-			",\"srtt_us\":%u,\"cwnd\":%u",
-			vm->migrating ? "true" : "false", (unsigned long long)o->tick.tx_total,
-			(unsigned long long)o->tick.acked_total, o->tick.srtt_us, o->tick.cwnd);
-		json_estimate(f, est);
-		fprintf(f, "}\n");
-		break;
-	case LM_OBS_DIRTY_RATE:
-		json_head(f, "dirty_rate", ts, o->pid);
-		fprintf(f, ",\"window_s\":%.6f,\"dirty_pages\":%llu,\"ram_bytes\":%llu,\"syncs\":%u",
-			o->dirty_rate.window_ns / 1e9, (unsigned long long)o->dirty_rate.dirty_pages,
-			(unsigned long long)o->dirty_rate.ram_bytes, o->dirty_rate.syncs);
-		json_num_or_null(f, "dirty_bytes_per_s", vm->measured_dirty_Bps, 0);
-		fprintf(f, "}\n");
-		break;
-	case LM_OBS_ACT_CONFIG:
-		json_act_config(f, ts, o);
-		break;
-	case LM_OBS_HEAD_START:
-		json_head(f, "head_start", ts, o->pid);
-		fprintf(f, ",\"windows\":%u,\"max_age_s\":%u,\"ram_bytes\":%llu}\n",
-			o->head_start.nwin, o->head_start.max_age_s,
-			(unsigned long long)o->head_start.ram_bytes);
-		break;
-	case LM_OBS_ACTION:
-		json_action(f, ts, o, vm);
-		break;
-	case LM_OBS_PARAMS:
-		json_head(f, "params", ts, o->pid);
-		fprintf(f, ",\"downtime_limit_ms\":%llu,\"max_bandwidth_bytes_per_s\":%llu"
-			",\"ram_bytes\":%llu,\"throttle_pct\":%u}\n",
-			(unsigned long long)o->params.downtime_limit_ms,
-			(unsigned long long)o->params.max_bandwidth,
-			(unsigned long long)o->params.ram_bytes, o->params.throttle_pct);
-		break;
-	}
-	if (changed & LM_CHANGED_PHASE)
-		json_phase(f, ts, vm);
-	if (changed & LM_CHANGED_VERDICT) {
-		json_head(f, "verdict", ts, o->pid);
-		json_estimate(f, est);
-		fprintf(f, ",\"round\":%u", est->rounds);
-		json_str(f, "previous", lm_verdict_name(est->previous_verdict));
-		json_str(f, "changed_because", lm_change_cause_name(est->changed_because));
-		fprintf(f, ",\"evidence_rounds\":%u,\"predicted\":%s}\n", est->evidence_rounds,
-			est->predicted ? "true" : "false");
-	}
-}
-
-static void json_on_summary(struct lm_sink *s, const struct lm_vm_view *vm)
-{
+	const struct lm_vm_view *vm = v->view;
 	struct json_sink *js = s->ctx;
 	const struct lm_estimate *est = &vm->est;
 
@@ -296,7 +323,18 @@ int lm_sink_json_new(FILE *f, struct lm_sink **out)
 	s->name = "json";
 	s->out = f;
 	s->ctx = js;
-	s->on_obs = json_on_obs;
+	s->on_update = json_on_update;
+	s->on_start = json_on_start;
+	s->on_round = json_on_round;
+	s->on_sample = json_on_sample;
+	s->on_end = json_on_end;
+	s->on_params = json_on_params;
+	s->on_dirty_rate = json_on_dirty_rate;
+	s->on_act_config = json_on_act_config;
+	s->on_action = json_on_action;
+	s->on_head_start = json_on_head_start;
+	s->on_phase = json_on_phase;
+	s->on_verdict = json_on_verdict;
 	s->on_summary = json_on_summary;
 	s->on_message = json_on_message;
 	s->close = json_close;

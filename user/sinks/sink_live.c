@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "sinks/outputs.h"
 #include "sinks/text_fmt.h"
+#include "sinks/vm_list.h"
 
 #define LIVE_MAX_MSGS	3
 #define LIVE_REASON_LINES 2
@@ -24,14 +25,20 @@
 
 struct live_sink {
 	FILE *tty;
-	int color, started, nvms;
-	const struct lm_vm_view *vms[LM_PIPE_MAX_VMS];
+	int color, started;
+	struct lm_vm_list vms;		/* of struct live_vm: the blocks, in order */
 	double last_ts_s;
 	double last_frame_s;		/* monotonic */
 	double last_frame_obs_s;	/* observation time of that frame */
 	char msgs[LIVE_MAX_MSGS][160];
 	int nmsgs;
 	int final;
+};
+
+/* Per VM: its block on the screen. */
+struct live_vm {
+	struct lm_vm_link link;		/* first: in live_sink.vms */
+	const struct lm_vm_view *view;
 };
 
 /* Eight levels; values are scaled to the largest shown in the same chart. */
@@ -228,7 +235,8 @@ static void draw_vm(struct live_sink *ls, FILE *f, const struct lm_vm_view *vm, 
 
 static void draw(struct live_sink *ls)
 {
-	int rows, cols = term_size(ls->tty, &rows), lines;
+	int rows, cols = term_size(ls->tty, &rows), lines, i = 0, nvms = ls->vms.n;
+	const struct lm_vm_link *l;
 	char *buf = NULL, when[32] = "";
 	size_t len = 0;
 	time_t t = (time_t)ls->last_ts_s;
@@ -246,23 +254,23 @@ static void draw(struct live_sink *ls)
 	fputs("\033[H", f);
 	if (t)
 		strftime(when, sizeof(when), "%H:%M:%S", localtime_r(&t, &tm));
-	fprintf(f, "lmtrace  %d VM%s  %s%s", ls->nvms, ls->nvms == 1 ? "" : "s", when,
+	fprintf(f, "lmtrace  %d VM%s  %s%s", nvms, nvms == 1 ? "" : "s", when,
 		ls->final ? "  (final)" : "");
 	eol(f);
 	eol(f);
 	lines = 2;
-	for (int i = 0; i < ls->nvms; i++) {
+	for (l = ls->vms.head; l; l = l->next, i++) {
 		/* Keep the messages visible: stop before the screen overflows. */
 		if (rows && lines + LIVE_VM_LINES + LIVE_MAX_MSGS > rows) {
-			fprintf(f, "... %d more VM%s (enlarge the terminal, or use -j)", ls->nvms - i,
-				ls->nvms - i == 1 ? "" : "s");
+			fprintf(f, "... %d more VM%s (enlarge the terminal, or use -j)", nvms - i,
+				nvms - i == 1 ? "" : "s");
 			eol(f);
 			break;
 		}
-		draw_vm(ls, f, ls->vms[i], cols);
+		draw_vm(ls, f, ((const struct live_vm *)l)->view, cols);
 		lines += LIVE_VM_LINES;
 	}
-	for (int i = 0; i < ls->nmsgs; i++) {
+	for (i = 0; i < ls->nmsgs; i++) {
 		clipped(f, ls->msgs[i], cols - 1);
 		eol(f);
 	}
@@ -295,25 +303,29 @@ static int frame_due(struct live_sink *ls, double obs_ts_s)
 	return 1;
 }
 
-static void remember(struct live_sink *ls, const struct lm_vm_view *vm)
+/* The VM's block joins the screen the first time the sink hears of it. */
+static void remember(struct live_sink *ls, const struct lm_sink_vm *v)
 {
-	for (int i = 0; i < ls->nvms; i++)
-		if (ls->vms[i] == vm)
-			return;
-	if (ls->nvms < LM_PIPE_MAX_VMS)
-		ls->vms[ls->nvms++] = vm;
+	struct live_vm *lv = v->state;
+
+	lv->view = v->view;
+	lm_vm_list_add(&ls->vms, &lv->link);
 }
 
-static void live_on_obs(struct lm_sink *s, const struct lm_obs *o,
-			const struct lm_vm_view *vm, unsigned changed)
+static void live_on_update(struct lm_sink *s, const struct lm_sink_vm *v)
 {
 	struct live_sink *ls = s->ctx;
 
-	remember(ls, vm);
-	if (o->ts_ns / 1e9 > ls->last_ts_s)
-		ls->last_ts_s = o->ts_ns / 1e9;
-	if ((o->kind == LM_OBS_TICK || o->kind == LM_OBS_START || o->kind == LM_OBS_END ||
-	     changed) && frame_due(ls, o->ts_ns / 1e9))
+	remember(ls, v);
+	if (v->ts_s > ls->last_ts_s)
+		ls->last_ts_s = v->ts_s;
+}
+
+static void live_on_refresh(struct lm_sink *s, const struct lm_sink_vm *v)
+{
+	struct live_sink *ls = s->ctx;
+
+	if (frame_due(ls, v->ts_s))
 		draw(ls);
 }
 
@@ -331,25 +343,18 @@ static void live_on_message(struct lm_sink *s, int level, const char *msg)
 		draw(ls);
 }
 
-static void live_on_summary(struct lm_sink *s, const struct lm_vm_view *vm)
+static void live_on_summary(struct lm_sink *s, const struct lm_sink_vm *v)
 {
-	struct live_sink *ls = s->ctx;
-
-	remember(ls, vm);
+	remember(s->ctx, v);
 }
 
 /* The view is about to be freed: its block goes from the screen. */
-static void live_on_forget(struct lm_sink *s, const struct lm_vm_view *vm)
+static void live_on_forget(struct lm_sink *s, const struct lm_sink_vm *v)
 {
 	struct live_sink *ls = s->ctx;
+	struct live_vm *lv = v->state;
 
-	for (int i = 0; i < ls->nvms; i++) {
-		if (ls->vms[i] != vm)
-			continue;
-		memmove(&ls->vms[i], &ls->vms[i + 1], (ls->nvms - i - 1) * sizeof(ls->vms[0]));
-		ls->nvms--;
-		break;
-	}
+	lm_vm_list_del(&ls->vms, &lv->link);
 }
 
 static int live_close(struct lm_sink *s)
@@ -380,7 +385,9 @@ int lm_sink_live_new(FILE *tty, struct lm_sink **out)
 	s->name = "live";
 	s->out = tty;
 	s->ctx = ls;
-	s->on_obs = live_on_obs;
+	s->vm_state_size = sizeof(struct live_vm);
+	s->on_update = live_on_update;
+	s->on_refresh = live_on_refresh;
 	s->on_message = live_on_message;
 	s->on_summary = live_on_summary;
 	s->on_forget = live_on_forget;

@@ -46,31 +46,26 @@ static void rewrite(struct prom_file_sink *ps)
 	ps->last_err = ret;
 }
 
-static void prom_on_obs(struct lm_sink *s, const struct lm_obs *o,
-			const struct lm_vm_view *vm, unsigned changed)
+/* Every observation and summary: the VM's snapshot follows its view. */
+static void prom_on_update(struct lm_sink *s, const struct lm_sink_vm *v)
 {
 	struct prom_file_sink *ps = s->ctx;
 
-	lm_prom_update(&ps->st, vm);
-	/* Once per sample, and at once when something a reader alerts on moves. */
-	if (o->kind == LM_OBS_TICK || o->kind == LM_OBS_START || o->kind == LM_OBS_END ||
-	    changed)
-		rewrite(ps);
+	lm_prom_update(&ps->st, v->state, v->view);
 }
 
-static void prom_on_summary(struct lm_sink *s, const struct lm_vm_view *vm)
+/* Once per sample, and at once when something a reader alerts on moves. */
+static void prom_on_refresh(struct lm_sink *s, const struct lm_sink_vm *v)
 {
-	struct prom_file_sink *ps = s->ctx;
-
-	lm_prom_update(&ps->st, vm);
+	rewrite(s->ctx);
 }
 
 /* Its series go from the file at once: a gone VM must not keep alerting. */
-static void prom_on_forget(struct lm_sink *s, const struct lm_vm_view *vm)
+static void prom_on_forget(struct lm_sink *s, const struct lm_sink_vm *v)
 {
 	struct prom_file_sink *ps = s->ctx;
 
-	lm_prom_forget(&ps->st, vm->pid);
+	lm_prom_forget(&ps->st, v->state);
 	rewrite(ps);
 }
 
@@ -114,8 +109,10 @@ int lm_sink_prom_file_new(const char *path, struct lm_sink **out, char *err, siz
 	}
 	ps->sink.name = "prom-file";
 	ps->sink.ctx = ps;
-	ps->sink.on_obs = prom_on_obs;
-	ps->sink.on_summary = prom_on_summary;
+	ps->sink.vm_state_size = sizeof(struct lm_prom_vm);
+	ps->sink.on_update = prom_on_update;
+	ps->sink.on_refresh = prom_on_refresh;
+	ps->sink.on_summary = prom_on_update;
 	ps->sink.on_forget = prom_on_forget;
 	ps->sink.close = prom_close;
 	*out = &ps->sink;

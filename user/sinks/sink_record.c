@@ -19,8 +19,11 @@ struct rec_sink {
 	char path[256];
 	int failed;			/* write error already reported */
 	struct timespec last_flush;
-	int nnames;
-	struct { uint32_t pid; char name[64]; } names[LM_PIPE_MAX_VMS];
+};
+
+/* Per VM: the name the recording has for it. */
+struct rec_vm {
+	char name[sizeof(((struct lm_vm_view *)0)->name)];
 };
 
 static double since(const struct timespec *t)
@@ -41,36 +44,26 @@ static void check(struct rec_sink *rs, int ret)
 }
 
 /* Writes the VM's name if the recording does not have it yet. */
-static int note_name(struct rec_sink *rs, const struct lm_vm_view *vm)
+static int note_name(struct rec_sink *rs, const struct lm_sink_vm *v)
 {
-	int i;
+	struct rec_vm *rv = v->state;
+	const struct lm_vm_view *vm = v->view;
 
-	for (i = 0; i < rs->nnames; i++)
-		if (rs->names[i].pid == vm->pid)
-			break;
-	if (i < rs->nnames && !strcmp(rs->names[i].name, vm->name))
+	if (!strcmp(rv->name, vm->name))
 		return 0;
-	if (i == rs->nnames) {
-		if (rs->nnames == LM_PIPE_MAX_VMS)
-			i = 0;	/* table full: reuse; at worst a name is written twice */
-		else
-			rs->nnames++;
-	}
-	rs->names[i].pid = vm->pid;
-	snprintf(rs->names[i].name, sizeof(rs->names[i].name), "%s", vm->name);
+	snprintf(rv->name, sizeof(rv->name), "%s", vm->name);
 	return vm->name[0] ? lm_rec_write_name(rs->w, vm->pid, vm->name) : 0;
 }
 
-static void rec_on_obs(struct lm_sink *s, const struct lm_obs *o,
-		       const struct lm_vm_view *vm, unsigned changed)
+/* Every observation, as it came. */
+static void rec_on_update(struct lm_sink *s, const struct lm_sink_vm *v)
 {
 	struct rec_sink *rs = s->ctx;
 
 	if (rs->failed)
 		return;
-	if (vm)
-		check(rs, note_name(rs, vm));
-	check(rs, lm_rec_write_obs(rs->w, o));
+	check(rs, note_name(rs, v));
+	check(rs, lm_rec_write_obs(rs->w, v->obs));
 	if (since(&rs->last_flush) >= LM_REC_FLUSH_S) {
 		check(rs, lm_rec_flush(rs->w));
 		clock_gettime(CLOCK_MONOTONIC, &rs->last_flush);
@@ -116,7 +109,8 @@ int lm_sink_record_new(const char *path, const struct lm_est_config *cfg,
 	clock_gettime(CLOCK_MONOTONIC, &rs->last_flush);
 	rs->sink.name = "record";
 	rs->sink.ctx = rs;
-	rs->sink.on_obs = rec_on_obs;
+	rs->sink.vm_state_size = sizeof(struct rec_vm);
+	rs->sink.on_update = rec_on_update;
 	rs->sink.on_message = rec_on_message;
 	rs->sink.close = rec_close;
 	*out = &rs->sink;

@@ -4,6 +4,7 @@
  * migration start/end and the verdict changes as '#' lines in between.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,82 +25,121 @@ static const char *hhmmss(double ts_s, char *buf, size_t len)
 	return buf;
 }
 
-static void text_on_obs(struct lm_sink *s, const struct lm_obs *o,
-			const struct lm_vm_view *vm, unsigned changed)
+/* A '#' line about the VM at the observation's time, written at once. */
+static void note(struct lm_sink *s, const struct lm_sink_vm *v, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void note(struct lm_sink *s, const struct lm_sink_vm *v, const char *fmt, ...)
 {
 	struct text_sink *ts = s->ctx;
-	const struct lm_estimate *e = &vm->est;
-	char t[16], dirty[16], eta[16], dt[16], thr[16], act[48];
+	char t[16];
+	va_list ap;
+
+	fprintf(ts->f, "# %s pid %u: ", hhmmss(v->ts_s, t, sizeof(t)), v->view->pid);
+	va_start(ap, fmt);
+	vfprintf(ts->f, fmt, ap);
+	va_end(ap);
+	fflush(ts->f);
+}
+
+static void text_on_start(struct lm_sink *s, const struct lm_sink_vm *v,
+			  const struct lm_obs_start *st)
+{
+	note(s, v, "migration started, %.1f MiB under dirty logging%s%s%s\n",
+	     st->ram_bytes / LM_MiB, st->late ? " (already running when attached)" : "",
+	     st->flags & LM_START_SYNC_UNSEEN ? " (its initial sync ran before the dirty-log "
+	     "hooks attached: start time to the VM-state reading period)" : "",
+	     st->flags & LM_START_NO_STREAM ? "; no migration stream seen (exec: or a pipe?): "
+	     "bytes, rates and its end are unknown, rounds and pages exact" : "");
+}
+
+static void text_on_end(struct lm_sink *s, const struct lm_sink_vm *v, const struct lm_obs_end *e)
+{
+	note(s, v, "migration ended (%s)\n", lm_end_reason_name(e->reason));
+}
+
+static void text_on_round(struct lm_sink *s, const struct lm_sink_vm *v,
+			  const struct lm_obs_round *r)
+{
+	note(s, v, "round %u: %llu pages (%.1f MiB) dirty in %.2f s, %.1f MiB sent%s%s\n",
+	     r->round, (unsigned long long)r->dirty_pages,
+	     r->dirty_pages * (double)v->view->est.page_size / LM_MiB,
+	     r->duration_ns / 1e9, r->tx_bytes / LM_MiB,
+	     r->flags & LM_ROUND_UNSEEN ? " (initial sync, before the hooks attached: "
+	     "all logged RAM)" : r->round == 1 ? " (initial sync: all RAM)" : "",
+	     r->flags & LM_ROUND_SAMPLED ? " (sampled)" : "");
+}
+
+static void text_on_dirty_rate(struct lm_sink *s, const struct lm_sink_vm *v,
+			       const struct lm_obs_dirty_rate *d)
+{
+	const struct lm_vm_view *vm = v->view;
+	char rate[16];
+
+	note(s, v, "dirty-rate measurement, not a migration: %llu pages (%.1f MiB) "
+	     "dirtied in %.2f s, %s MiB/s, %.1f MiB logged\n",
+	     (unsigned long long)d->dirty_pages,
+	     d->dirty_pages * (double)vm->est.page_size / LM_MiB, d->window_ns / 1e9,
+	     lm_fmt_num(rate, sizeof(rate), vm->measured_dirty_Bps >= 0 ?
+			vm->measured_dirty_Bps / LM_MiB : -1, 1, ""),
+	     d->ram_bytes / LM_MiB);
+}
+
+static void text_on_action(struct lm_sink *s, const struct lm_sink_vm *v,
+			   const struct lm_obs_action *a)
+{
+	char act[48];
+
+	note(s, v, "act: %s %s (decided at round %u)%s%s: %s\n",
+	     lm_act_fmt(act, sizeof(act), a->action, a->value),
+	     lm_act_outcome_name(a->outcome), a->round,
+	     a->error ? ": " : "", a->error ? strerror(-a->error) : "", v->view->act_last_reason);
+}
+
+static void text_on_sample(struct lm_sink *s, const struct lm_sink_vm *v,
+			   const struct lm_obs_tick *tick)
+{
+	const struct lm_estimate *e = &v->view->est;
+	char t[16], dirty[16], eta[16], dt[16], thr[16];
+	struct text_sink *ts = s->ctx;
 	FILE *f = ts->f;
 
-	hhmmss(o->ts_ns / 1e9, t, sizeof(t));
-	switch (o->kind) {
-	case LM_OBS_START:
-		fprintf(f, "# %s pid %u: migration started, %.1f MiB under dirty logging%s%s%s\n", t,
-			o->pid, o->start.ram_bytes / LM_MiB, o->start.late ? " (already running when attached)" : "",
-			o->start.flags & LM_START_SYNC_UNSEEN ? " (its initial sync ran before the dirty-log "
-			"hooks attached: start time to the VM-state reading period)" : "",
-			o->start.flags & LM_START_NO_STREAM ? "; no migration stream seen (exec: or a pipe?): "
-			"bytes, rates and its end are unknown, rounds and pages exact" : "");
-		break;
-	case LM_OBS_END:
-		fprintf(f, "# %s pid %u: migration ended (%s)\n", t, o->pid,
-			lm_end_reason_name(o->end.reason));
-		break;
-	case LM_OBS_ROUND:
-		fprintf(f, "# %s pid %u: round %u: %llu pages (%.1f MiB) dirty in %.2f s, %.1f MiB sent%s%s\n",
-			t, o->pid, o->round.round, (unsigned long long)o->round.dirty_pages,
-			o->round.dirty_pages * (double)vm->est.page_size / LM_MiB,
-			o->round.duration_ns / 1e9, o->round.tx_bytes / LM_MiB,
-			o->round.flags & LM_ROUND_UNSEEN ? " (initial sync, before the hooks attached: "
-			"all logged RAM)" : o->round.round == 1 ? " (initial sync: all RAM)" : "",
-			o->round.flags & LM_ROUND_SAMPLED ? " (sampled)" : "");
-		break;
-	case LM_OBS_DIRTY_RATE:
-		fprintf(f, "# %s pid %u: dirty-rate measurement, not a migration: %llu pages (%.1f MiB) "
-			"dirtied in %.2f s, %s MiB/s, %.1f MiB logged\n", t, o->pid,
-			(unsigned long long)o->dirty_rate.dirty_pages,
-			o->dirty_rate.dirty_pages * (double)vm->est.page_size / LM_MiB,
-			o->dirty_rate.window_ns / 1e9,
-			lm_fmt_num(dirty, sizeof(dirty), vm->measured_dirty_Bps >= 0 ?
-				   vm->measured_dirty_Bps / LM_MiB : -1, 1, ""),
-			o->dirty_rate.ram_bytes / LM_MiB);
-		break;
-	case LM_OBS_ACTION:
-		fprintf(f, "# %s pid %u: act: %s %s (decided at round %u)%s%s: %s\n", t, o->pid,
-			lm_act_fmt(act, sizeof(act), o->action.action, o->action.value),
-			lm_act_outcome_name(o->action.outcome), o->action.round,
-			o->action.error ? ": " : "", o->action.error ? strerror(-o->action.error) : "",
-			vm->act_last_reason);
-		break;
-	case LM_OBS_TICK:
-		if (!ts->header_done) {
-			fprintf(f, "%-8s %7s %5s %12s %10s %11s %-14s %6s %11s %8s\n", "TIME", "PID",
-				"ROUND", "DIRTY(MiB/s)", "TX(MiB/s)", "REMAIN(MiB)", "VERDICT", "ETA(s)",
-				"DOWNTIME(ms)", "THROTTLE%");
-			ts->header_done = 1;
-		}
-		fprintf(f, "%-8s %7u %5u %12s %10.1f %11.1f %-14s %6s %11s %8s\n", t, o->pid,
-			o->tick.rounds, lm_fmt_num(dirty, sizeof(dirty), e->dirty_rate_Bps >= 0 ?
-						   e->dirty_rate_Bps / LM_MiB : -1, 1, ""),
-			vm->tx_bytes_per_s / LM_MiB, e->remaining_bytes / LM_MiB,
-			lm_verdict_name(e->verdict), lm_fmt_num(eta, sizeof(eta), e->eta_s, 1, ""),
-			lm_fmt_num(dt, sizeof(dt), e->downtime_ms, 0, ""),
-			lm_fmt_num(thr, sizeof(thr), e->throttle_pct, 0, ""));
-		break;
+	if (!ts->header_done) {
+		fprintf(f, "%-8s %7s %5s %12s %10s %11s %-14s %6s %11s %8s\n", "TIME", "PID",
+			"ROUND", "DIRTY(MiB/s)", "TX(MiB/s)", "REMAIN(MiB)", "VERDICT", "ETA(s)",
+			"DOWNTIME(ms)", "THROTTLE%");
+		ts->header_done = 1;
 	}
-	if (changed & LM_CHANGED_PHASE)
-		fprintf(f, "# %s pid %u: phase %s (was %s; said by %s): %s\n", t, o->pid,
-			lm_phase_name(e->phase), lm_phase_name(vm->previous_phase),
-			e->phase_from_qmp ? "QEMU's status" : "the kernel's signals", e->reason);
-	if (changed & LM_CHANGED_VERDICT)
-		fprintf(f, "# %s pid %u: verdict %s (%.0f%%): %s\n", t, o->pid,
-			lm_verdict_name(e->verdict), e->confidence * 100, e->reason);
+	fprintf(f, "%-8s %7u %5u %12s %10.1f %11.1f %-14s %6s %11s %8s\n",
+		hhmmss(v->ts_s, t, sizeof(t)), v->view->pid,
+		tick->rounds, lm_fmt_num(dirty, sizeof(dirty), e->dirty_rate_Bps >= 0 ?
+					 e->dirty_rate_Bps / LM_MiB : -1, 1, ""),
+		v->view->tx_bytes_per_s / LM_MiB, e->remaining_bytes / LM_MiB,
+		lm_verdict_name(e->verdict), lm_fmt_num(eta, sizeof(eta), e->eta_s, 1, ""),
+		lm_fmt_num(dt, sizeof(dt), e->downtime_ms, 0, ""),
+		lm_fmt_num(thr, sizeof(thr), e->throttle_pct, 0, ""));
 	fflush(f);
 }
 
-static void text_on_summary(struct lm_sink *s, const struct lm_vm_view *vm)
+static void text_on_phase(struct lm_sink *s, const struct lm_sink_vm *v)
 {
+	const struct lm_estimate *e = &v->view->est;
+
+	note(s, v, "phase %s (was %s; said by %s): %s\n",
+	     lm_phase_name(e->phase), lm_phase_name(v->view->previous_phase),
+	     e->phase_from_qmp ? "QEMU's status" : "the kernel's signals", e->reason);
+}
+
+static void text_on_verdict(struct lm_sink *s, const struct lm_sink_vm *v)
+{
+	const struct lm_estimate *e = &v->view->est;
+
+	note(s, v, "verdict %s (%.0f%%): %s\n",
+	     lm_verdict_name(e->verdict), e->confidence * 100, e->reason);
+}
+
+static void text_on_summary(struct lm_sink *s, const struct lm_sink_vm *v)
+{
+	const struct lm_vm_view *vm = v->view;
 	struct text_sink *ts = s->ctx;
 	const struct lm_estimate *e = &vm->est;
 
@@ -147,7 +187,14 @@ int lm_sink_text_new(FILE *f, struct lm_sink **out)
 	s->name = "text";
 	s->out = f;
 	s->ctx = ts;
-	s->on_obs = text_on_obs;
+	s->on_start = text_on_start;
+	s->on_round = text_on_round;
+	s->on_sample = text_on_sample;
+	s->on_end = text_on_end;
+	s->on_dirty_rate = text_on_dirty_rate;
+	s->on_action = text_on_action;
+	s->on_phase = text_on_phase;
+	s->on_verdict = text_on_verdict;
 	s->on_summary = text_on_summary;
 	s->on_message = text_on_message;
 	s->close = text_close;

@@ -84,8 +84,10 @@ static struct seen *find(struct capture *c, pid_t pid)
 	return NULL;
 }
 
-static void on_obs(struct lm_sink *s, const struct lm_obs *o, const struct lm_vm_view *vm, unsigned changed)
+static void on_update(struct lm_sink *s, const struct lm_sink_vm *sv)
 {
+	const struct lm_vm_view *vm = sv->view;
+	const struct lm_obs *o = sv->obs;
 	struct capture *c = s->ctx;
 	struct seen *v;
 
@@ -371,7 +373,7 @@ int lm_check_run(const struct lm_check_vm *vms, int n, const struct lm_check_opt
 		 struct lm_check_result *out, char *err, size_t errlen)
 {
 	static struct capture c;
-	struct lm_sink sink = { .name = "check", .ctx = &c, .on_obs = on_obs, .on_message = on_message };
+	struct lm_sink sink = { .name = "check", .ctx = &c, .on_update = on_update, .on_message = on_message };
 	struct lm_est_config cfg;
 	pthread_t th;
 	int i, m = 0, ret;
