@@ -68,7 +68,8 @@ static void csv_row(struct lm_sink *s, const struct lm_sink_vm *v, const char *r
 	/* a dirty-rate measurement: its pages, window and rate in the round's columns */
 	put_u64(f, is_round ? o->round.dirty_pages : o->dirty_rate.dirty_pages, is_round || is_rate);
 	put_num(f, is_round ? o->round.duration_ns / 1e9 : is_rate ? o->dirty_rate.window_ns / 1e9 : -1, 3);
-	put_u64(f, is_round ? o->round.tx_bytes : 0, is_round);
+	/* a byte counter read backwards: the round's bytes are unknown */
+	put_u64(f, is_round ? o->round.tx_bytes : 0, is_round && !(o->round.flags & LM_ROUND_COUNTER_BACK));
 	put_num(f, is_rate ? vm->measured_dirty_Bps : e->dirty_rate_Bps, 0);
 	put_num(f, e->tx_rate_Bps, 0);
 	put_u64(f, e->remaining_bytes, e->migrating || e->remaining_bytes);

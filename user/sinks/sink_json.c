@@ -123,17 +123,23 @@ static void json_on_round(struct lm_sink *s, const struct lm_sink_vm *v,
 {
 	FILE *f = json_open(s, v, "round");
 
-	fprintf(f, ",\"round\":%u,\"dirty_pages\":%llu,\"duration_s\":%.6f,\"tx_bytes\":%llu"
-		",\"sync_ms\":%.3f,\"ram_bytes\":%llu,\"sampled\":%s,\"partial\":%s,\"final\":%s"
-		",\"late\":%s,\"unseen\":%s}\n",
-		r->round, (unsigned long long)r->dirty_pages,
-		r->duration_ns / 1e9, (unsigned long long)r->tx_bytes,
+	int back = !!(r->flags & LM_ROUND_COUNTER_BACK);
+
+	fprintf(f, ",\"round\":%u,\"dirty_pages\":%llu,\"duration_s\":%.6f",
+		r->round, (unsigned long long)r->dirty_pages, r->duration_ns / 1e9);
+	/* a byte counter read backwards: the round's bytes are unknown, said so */
+	if (back)
+		fprintf(f, ",\"tx_bytes\":null");
+	else
+		fprintf(f, ",\"tx_bytes\":%llu", (unsigned long long)r->tx_bytes);
+	fprintf(f, ",\"sync_ms\":%.3f,\"ram_bytes\":%llu,\"sampled\":%s,\"partial\":%s,\"final\":%s"
+		",\"late\":%s,\"unseen\":%s,\"counter_back\":%s}\n",
 		r->sync_ns / 1e6, (unsigned long long)r->ram_bytes,
 		r->flags & LM_ROUND_SAMPLED ? "true" : "false",
 		r->flags & LM_ROUND_PARTIAL ? "true" : "false",
 		r->flags & LM_ROUND_FINAL ? "true" : "false",
 		r->flags & LM_ROUND_LATE ? "true" : "false",
-		r->flags & LM_ROUND_UNSEEN ? "true" : "false");
+		r->flags & LM_ROUND_UNSEEN ? "true" : "false", back ? "true" : "false");
 }
 
 static void json_on_sample(struct lm_sink *s, const struct lm_sink_vm *v,

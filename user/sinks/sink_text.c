@@ -60,13 +60,19 @@ static void text_on_end(struct lm_sink *s, const struct lm_sink_vm *v, const str
 static void text_on_round(struct lm_sink *s, const struct lm_sink_vm *v,
 			  const struct lm_obs_round *r)
 {
-	note(s, v, "round %u: %llu pages (%.1f MiB) dirty in %.2f s, %.1f MiB sent%s%s\n",
+	char sent[32];
+
+	if (r->flags & LM_ROUND_COUNTER_BACK)
+		snprintf(sent, sizeof(sent), "bytes unknown");
+	else
+		snprintf(sent, sizeof(sent), "%.1f MiB sent", r->tx_bytes / LM_MiB);
+	note(s, v, "round %u: %llu pages (%.1f MiB) dirty in %.2f s, %s%s%s%s\n",
 	     r->round, (unsigned long long)r->dirty_pages,
-	     r->dirty_pages * (double)v->view->est.page_size / LM_MiB,
-	     r->duration_ns / 1e9, r->tx_bytes / LM_MiB,
+	     r->dirty_pages * (double)v->view->est.page_size / LM_MiB, r->duration_ns / 1e9, sent,
 	     r->flags & LM_ROUND_UNSEEN ? " (initial sync, before the hooks attached: "
 	     "all logged RAM)" : r->round == 1 ? " (initial sync: all RAM)" : "",
-	     r->flags & LM_ROUND_SAMPLED ? " (sampled)" : "");
+	     r->flags & LM_ROUND_SAMPLED ? " (sampled)" : "",
+	     r->flags & LM_ROUND_COUNTER_BACK ? " (the byte counter read below the last sync's)" : "");
 }
 
 static void text_on_dirty_rate(struct lm_sink *s, const struct lm_sink_vm *v,
