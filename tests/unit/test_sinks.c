@@ -289,6 +289,44 @@ static void test_report_many(void)
 	free(text);
 }
 
+/* A round whose byte counter read backwards: its bytes are unknown in JSON, CSV and the rows. */
+static void test_counter_back_round(void)
+{
+	struct lm_obs round = { .kind = LM_OBS_ROUND, .pid = 7, .ts_ns = 1764075600000000000ull };
+	char *buf[3] = { 0 };
+	size_t len[3] = { 0 };
+	FILE *f[3];
+	struct lm_sink *s[3];
+	struct lm_pipeline p;
+	struct lm_est_config cfg;
+	int i;
+
+	lm_est_config_default(&cfg);
+	lm_pipeline_init(&p, &cfg);
+	for (i = 0; i < 3; i++)
+		f[i] = open_memstream(&buf[i], &len[i]);
+	ASSERT_EQ(lm_sink_json_new(f[0], &s[0]), 0, "json sink");
+	ASSERT_EQ(lm_sink_csv_new(f[1], &s[1]), 0, "csv sink");
+	ASSERT_EQ(lm_sink_text_new(f[2], &s[2]), 0, "rows sink");
+	for (i = 0; i < 3; i++)
+		lm_pipeline_add_sink(&p, s[i]);
+	feed_obs(&p, 7, LM_OBS_START, 0);
+	round.round.round = 2;
+	round.round.dirty_pages = 100;
+	round.round.duration_ns = 1000000000;
+	round.round.flags = LM_ROUND_COUNTER_BACK;
+	lm_pipeline_feed(&p, &round);
+	lm_pipeline_finish(&p);
+	for (i = 0; i < 3; i++)
+		fclose(f[i]);
+	ASSERT_TRUE(strstr(buf[0], "\"tx_bytes\":null") && strstr(buf[0], "\"counter_back\":true"),
+		    "JSON: tx_bytes null, counter_back true");
+	ASSERT_TRUE(strstr(buf[1], ",round,2,100,1.000,,") != NULL, "CSV: round_tx_bytes empty");
+	ASSERT_TRUE(strstr(buf[2], "bytes unknown") != NULL, "rows: bytes unknown");
+	for (i = 0; i < 3; i++)
+		free(buf[i]);
+}
+
 int main(int argc, char **argv)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -299,6 +337,7 @@ int main(int argc, char **argv)
 	test_slots();
 	test_retire();
 	test_report_many();
+	test_counter_back_round();
 	if (!unit_failures) {
 		char cmd[600];
 
