@@ -83,6 +83,11 @@ finish() {
 	exit 0
 }
 
+_lm_skip_line() {
+	local r s=''
+	for r in "${_lm_skips[@]}"; do s=${s:+$s; }$r; done
+	echo "skip: $s"
+}
 _lm_on_exit() {
 	local rc=$? c i n
 	# cleanups, last registered first, those of this (sub)shell only
@@ -100,10 +105,10 @@ _lm_on_exit() {
 	fi
 	case $rc in
 	0)  [ ${#_lm_skips[@]} -eq 0 ] && exit 0
-	    echo "skip: $(IFS=';'; echo "${_lm_skips[*]}")"	# the last line: what is missing
+	    _lm_skip_line	# the last line: what is missing
 	    exit 77 ;;
 	77) [ -z "$_lm_skip_now" ] || _lm_skips=("$_lm_skip_now" "${_lm_skips[@]}")
-	    [ ${#_lm_skips[@]} -eq 0 ] || echo "skip: $(IFS=';'; echo "${_lm_skips[*]}")"
+	    [ ${#_lm_skips[@]} -eq 0 ] || _lm_skip_line
 	    exit 77 ;;
 	*)  echo "FAIL: exit $rc"
 	    exit "$rc" ;;
