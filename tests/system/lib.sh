@@ -120,9 +120,8 @@ require_root() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root (BPF and /dev/kvm)"
 }
 
-require_kvm() {
-	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm"
-}
+have_kvm() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+require_kvm() { have_kvm || skip "no usable /dev/kvm"; }
 
 # wait_for SECONDS COMMAND...: polls every 0.1 s until COMMAND succeeds.
 wait_for() {

@@ -48,7 +48,7 @@ ioctl_links() { # PID: its perf links on the sys_enter/exit_ioctl tracepoints
 }
 # An idle VM of its own (kvm_gt waits for a signal): other VMMs on the
 # machine may be migrating.
-if ! { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }; then
+if ! have_kvm; then
 	skip_at_end "no usable /dev/kvm: the ioctl hooks with an idle VM were not checked"
 	finish
 fi
