@@ -10,9 +10,9 @@
 #     failed ASSERT, or none at all, as FAIL with its FAIL line listed.
 #  2. Real tests against a broken lmtrace (a wrapper around the real one):
 #     t_outputs when lmtrace -j says another verdict than its CSV, t_fleet
-#     when --prom-file loses the lmtrace_migrating family, t_check_errors when
-#     a usage error exits 1 instead of 2; and t_fuzz_corpus with a fuzz
-#     target that crashes on the corpus.
+#     when --prom-file loses the lmtrace_migrating family, t_errors and
+#     t_check_errors when a usage error exits 1 instead of 2; and
+#     t_fuzz_corpus with a fuzz target that crashes on the corpus.
 # What is broken in each case, and how every other test was seen red once:
 # tests/README.md.
 # timeout: 300
@@ -139,6 +139,12 @@ wrapper lmtrace-usage-exit-1 '
 rc=$?
 [ "$rc" -eq 2 ] && exit 1
 exit $rc'
+if [ "$(id -u)" -eq 0 ]; then
+	LMTRACE=$tmp/lmtrace-usage-exit-1 timeout -k 5 200 tests/system/t_errors.sh >"$tmp/t_errors.log" 2>&1
+	red "t_errors with usage errors exiting 1" "bad interval: exit 1 \(want 2\)" "$tmp/t_errors.log" $?
+else
+	skip_at_end "t_errors' case needs root (not here)"
+fi
 if [ "$(id -u)" -eq 0 ] && command -v qemu-system-x86_64 >/dev/null; then
 	LMTRACE=$tmp/lmtrace-usage-exit-1 timeout -k 5 120 tests/system/t_check_errors.sh >"$tmp/t_check_errors.log" 2>&1
 	red "t_check_errors with usage errors exiting 1" "no VM: exit 1 \(want 2\)" "$tmp/t_check_errors.log" $?
