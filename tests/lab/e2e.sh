@@ -2,23 +2,23 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 # Sourced by tests/system/t_lab_*.sh: run one lmlab migration with lmtrace attached
 # (before `migrate`, or some seconds after it), then compare with lmcheck.
-# Everything started here is stopped by pid on exit, pass or fail.
+# Everything started here is stopped by pid on exit, pass or fail. Passing,
+# failing and skipping as every system test does (tests/system/lib.sh: ok,
+# fail, die, skip, finish); a harness failure here dies.
 
 LM_TOP=${LM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-OUTPUT=${OUTPUT:-.output}
-case $OUTPUT in /*) out_dir=$OUTPUT ;; *) out_dir=$LM_TOP/$OUTPUT ;; esac
-LMTRACE=${LMTRACE:-$out_dir/lmtrace}
+export LM_TOP
+# shellcheck source=../system/lib.sh
+. "$LM_TOP/tests/system/lib.sh"
+out_dir=$OUTPUT	# lib.sh made it absolute
 LMLAB=$out_dir/lab/lmlab
 LMCHECK=$out_dir/lab/lmcheck
 GUEST=$out_dir/guest/guest.elf
 
-skip() { echo "skip: $*"; exit 77; }	# run-tests.sh wants "skip: what is missing"
-fail() { echo "FAIL: $*"; exit 1; }
-
 lab_requirements() {
 	[ "$(id -u)" = 0 ] || skip "needs root (BPF, /dev/kvm)"
 	[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm"
-	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
+	need qemu-system-x86_64 qemu-system-x86
 	[ -x "$LMLAB" ] && [ -x "$LMCHECK" ] && [ -r "$GUEST" ] ||
 		skip "the lab is not built (make lab)"
 	if [ "${1:-}" != no-lmtrace ]; then
@@ -80,7 +80,7 @@ start_lmtrace() {
 		sleep 0.1
 	done
 	sed 's/^/  lmtrace: /' "$work/trace.err"
-	fail "lmtrace did not print 'Tracing' within 20 s (still loading its BPF programs, or it failed: see above)"
+	die "lmtrace did not print 'Tracing' within 20 s (still loading its BPF programs, or it failed: see above)"
 }
 
 # lab_e2e PORT LATE_SECONDS [lmlab options...]
@@ -94,14 +94,14 @@ lab_e2e() {
 	local port=$1 late=$2
 	shift 2
 	work=$(mktemp -d /tmp/lmlab-e2e.XXXXXX)
-	trap lab_cleanup EXIT
+	at_exit lab_cleanup
 	set -- "${@//@WORK@/$work}"	# lmlab options may name files in $work
 	"$LMLAB" "$@" --port "$port" --ready "$work/ready" --go "$work/go" \
 		--out "$work/lab.jsonl" 2>"$work/lab.err" &
 	lab_pid=$!
 	if ! wait_file "$work/ready" 90 "$lab_pid"; then
 		cat "$work/lab.err"
-		fail "the lab did not get ready"
+		die "the lab did not get ready"
 	fi
 	. "$work/ready"
 	echo "source QEMU pid $src_pid (lmlab $*)"
@@ -130,20 +130,20 @@ lab_e2e() {
 	fi
 	lab_pid=
 	sed 's/^/  /' "$work/lab.err"
-	[ "$lab_rc" = 0 ] || fail "lmlab exited with $lab_rc"
+	[ "$lab_rc" = 0 ] || die "lmlab exited with $lab_rc"
 	# The source QEMU is gone now (lmlab reaps it before exiting): lmtrace must
 	# notice and finish on its own.
 	if ! wait_exit "$trace_pid" 10; then
 		kill -INT "$trace_pid"
 		wait_exit "$trace_pid" 5
 		sed 's/^/  lmtrace: /' "$work/trace.err" | tail -n 20
-		fail "lmtrace still running 10 s after its VMM exited (interrupted it)"
+		die "lmtrace still running 10 s after its VMM exited (interrupted it)"
 	fi
 	wait "$trace_pid"
 	trace_rc=$?
 	trace_pid=
 	sed 's/^/  lmtrace: /' "$work/trace.err" | tail -n 20
-	[ "$trace_rc" = 0 ] || fail "lmtrace exited with $trace_rc"
+	[ "$trace_rc" = 0 ] || die "lmtrace exited with $trace_rc"
 	grep '"type":"result"' "$work/lab.jsonl"
 }
 

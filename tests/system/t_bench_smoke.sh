@@ -7,23 +7,22 @@
 # kernel.bpf_stats_enabled sysctl alone. Timings are printed by the bench,
 # never checked here. Ports 47560-47599 (--port-base 47550).
 set -u
-cd "${LM_TOP:-$(dirname "$0")/../..}" || exit 1
-OUTPUT=${OUTPUT:-.output}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || { echo "skip: needs root (BPF and /dev/kvm)"; exit 77; }
-[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "skip: no usable /dev/kvm"; exit 77; }
+require_root
+require_kvm
 
-tmp=$(mktemp -d /tmp/lmbench-smoke.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+tmp=$(mktemp -d /tmp/lmbench-smoke.XXXXXX) || die "mktemp"
+at_exit 'rm -rf "$tmp"'
 
 stats_before=$(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null)
 OUTPUT=$OUTPUT timeout -k 10 240 tests/bench/bench.sh --quick --port-base 47550 \
 	--results "$tmp/results" >"$tmp/out" 2>&1
 rc=$?
 cat "$tmp/out"
-[ "$rc" -eq 77 ] && { echo "skip: $(tail -n 1 "$tmp/out")"; exit 77; }
-[ "$rc" -eq 0 ] || fail "bench.sh --quick exited with $rc$([ "$rc" -eq 124 ] && echo ' (timeout)')"
+[ "$rc" -eq 77 ] && skip "$(tail -n 1 "$tmp/out")"
+[ "$rc" -eq 0 ] || die "bench.sh --quick exited with $rc$([ "$rc" -eq 124 ] && echo ' (timeout)')"
 # Others may set it meanwhile (a concurrent test); the bench must not clear it.
 [ "$stats_before" = 1 ] && [ "$(cat /proc/sys/kernel/bpf_stats_enabled)" != 1 ] &&
 	fail "kernel.bpf_stats_enabled was 1 before the bench and 0 after: the bench must not write it"
@@ -64,7 +63,7 @@ for k in $keys; do
 		missing=$((missing + 1))
 	fi
 done
-[ "$missing" -eq 0 ] || fail "$missing numbers missing"
+[ "$missing" -eq 0 ] || die "$missing numbers missing"
 
 num() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/results"; }
 [ "$(num bpf.handle_kvm_ioctl_exit.events)" -gt 0 ] || fail "lmtrace's ioctl-exit handler never ran"
@@ -75,5 +74,5 @@ awk -v v="$(num bpf.handle_kvm_ioctl_exit.ns_per_event)" 'BEGIN { exit !(v > 0) 
 [ "$(num sync.64.sampled_rounds)" -eq 0 ] || fail "the 64 GiB slot was sampled, not counted exactly"
 [ "$(num sync.64.bitmap_bytes)" -gt 2000000 ] || fail "the 64 GiB case had a $(num sync.64.bitmap_bytes)-byte bitmap"
 echo "every number present ($(echo "$keys" | wc -w) checked)"
-[ -z "$lab_skipped" ] || { echo "skip: the bench's QEMU parts did not run (${lab_skipped#bench: })"; exit 77; }
-echo "PASS"
+[ -z "$lab_skipped" ] || skip_at_end "the bench's QEMU parts did not run (${lab_skipped#bench: })"
+finish "PASS"

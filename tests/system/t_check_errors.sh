@@ -7,12 +7,12 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 require_root
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
+need qemu-system-x86_64 qemu-system-x86
+[ -x "$LMTRACE" ] || die "$LMTRACE missing (run make)"
 
-tmp=$(mktemp -d /tmp/lmtrace-check-errors.XXXXXX) || exit 1
+tmp=$(mktemp -d /tmp/lmtrace-check-errors.XXXXXX) || die "mktemp"
 qemu_pid=
-trap '[ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-failures=0
+at_exit '[ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null; rm -rf "$tmp"'
 expect_timeout=30	# a check may wait on QEMU
 
 expect "no VM" 2 "which VM" -- "$LMTRACE" check
@@ -28,7 +28,6 @@ expect "no socket" 1 "cannot open QMP socket $tmp/none" -- "$LMTRACE" check -p 1
 qemu-system-x86_64 -M none -accel tcg -display none -nodefaults -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
 	>"$tmp/qemu.log" 2>&1 &
 qemu_pid=$!
-for _ in $(seq 50); do [ -S "$tmp/qmp.sock" ] && break; sleep 0.1; done
+wait_for 5 test -S "$tmp/qmp.sock" || fail "QEMU made no QMP socket in 5 s: $(cat "$tmp/qemu.log")"
 expect "not a VMM" 1 "not a VMM|tracer stopped" -- "$LMTRACE" check -p "$qemu_pid" --qmp "$tmp/qmp.sock"
-[ "$failures" -eq 0 ] || fail "$failures case(s) failed"
-echo "every bad input was refused clearly"
+finish "every bad input was refused clearly"

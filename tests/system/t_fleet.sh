@@ -2,9 +2,10 @@
 # The fleet artefacts (README "Run it as a service"): the Prometheus rules and
 # their unit tests, the Grafana dashboard, the systemd unit and `make install`.
 # No root, BPF or /dev/kvm: the metrics come from replaying a recording with
-# the real binary. promtool (Debian's prometheus package) and python3 are
-# required: tests/install-deps.sh installs them, and their absence is a
-# failure, not a skip.
+# the real binary. promtool (Debian's prometheus package), python3 and
+# systemd-analyze (Debian's systemd package) are required:
+# tests/install-deps.sh installs them; without one the test skips, which is a
+# failure in CI.
 set -u
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -15,18 +16,13 @@ DASHBOARD=doc/grafana/lmtrace-dashboard.json
 UNIT=doc/systemd/lmtrace.service
 TRACE=tests/traces/lab-converge-4MiBps.lmrec
 
-missing=
-for tool in promtool python3; do
-	command -v "$tool" >/dev/null || missing="$missing $tool"
-done
-if [ -n "$missing" ]; then
-	echo "FAIL: missing:$missing (run tests/install-deps.sh: Debian packages prometheus, python3)"
-	exit 1
-fi
-[ -x "$LMTRACE" ] || { echo "FAIL: no $LMTRACE: run make first"; exit 1; }
+need promtool prometheus
+need python3
+need systemd-analyze systemd
+[ -x "$LMTRACE" ] || die "no $LMTRACE: run make first"
 
-tmp=$(mktemp -d /tmp/lmtrace-fleet.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d /tmp/lmtrace-fleet.XXXXXX) || die "mktemp"
+at_exit 'rm -rf "$tmp"'
 
 # run NAME COMMAND...: ok with COMMAND's last line, or FAIL with its output.
 run() {
@@ -44,8 +40,7 @@ run() {
 if "$LMTRACE" replay "$TRACE" --prom-file "$tmp/lmtrace.prom" >/dev/null 2>"$tmp/err"; then
 	ok "replay wrote $(grep -c '^# TYPE ' "$tmp/lmtrace.prom") metric families"
 else
-	fail "lmtrace replay $TRACE --prom-file: $(cat "$tmp/err")"
-	exit 1
+	die "lmtrace replay $TRACE --prom-file: $(cat "$tmp/err")"
 fi
 # promtool check metrics prints its lint findings and exits 0 on some of them
 if promtool check metrics <"$tmp/lmtrace.prom" >"$tmp/lint" 2>&1 && [ ! -s "$tmp/lint" ]; then
@@ -114,25 +109,21 @@ if [ -n "$promdir" ] && grep -Eq "^ReadWritePaths=-?$promdir\$" "$UNIT"; then
 else
 	fail "unit: --prom-file's directory ($promdir) not in ReadWritePaths"
 fi
-if ! command -v systemd-analyze >/dev/null; then
-	echo "note: no systemd-analyze here: the unit was checked by the lines above only"
+# verify wants the ExecStart binary to exist: point it at the one built
+mkdir -p "$tmp/unit"
+printf '[Service]\nExecStart=/bin/true\n' >"$tmp/unit/probe.service"
+sed "s|/usr/local/sbin/lmtrace|$LMTRACE|" "$UNIT" >"$tmp/unit/lmtrace.service"
+if ! systemd-analyze verify --man=no "$tmp/unit/probe.service" >"$tmp/out" 2>&1; then
+	skip_at_end "systemd-analyze verify cannot run here ($(head -n 1 "$tmp/out")): the unit was checked by the lines above only"
+elif systemd-analyze verify --man=no "$tmp/unit/lmtrace.service" >"$tmp/out" 2>&1 &&
+	[ ! -s "$tmp/out" ]; then
+	# verify warns about unknown keys but exits 0: silence is the pass
+	exposure=$(systemd-analyze security --offline=true "$tmp/unit/lmtrace.service" 2>/dev/null |
+		sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+	ok "systemd-analyze verify: clean${exposure:+ (security exposure $exposure)}"
 else
-	# verify wants the ExecStart binary to exist: point it at the one built
-	mkdir -p "$tmp/unit"
-	printf '[Service]\nExecStart=/bin/true\n' >"$tmp/unit/probe.service"
-	sed "s|/usr/local/sbin/lmtrace|$LMTRACE|" "$UNIT" >"$tmp/unit/lmtrace.service"
-	if ! systemd-analyze verify --man=no "$tmp/unit/probe.service" >"$tmp/out" 2>&1; then
-		echo "note: systemd-analyze verify does not work here ($(head -n 1 "$tmp/out")): unit checked by the lines above only"
-	elif systemd-analyze verify --man=no "$tmp/unit/lmtrace.service" >"$tmp/out" 2>&1 &&
-		[ ! -s "$tmp/out" ]; then
-		# verify warns about unknown keys but exits 0: silence is the pass
-		exposure=$(systemd-analyze security --offline=true "$tmp/unit/lmtrace.service" 2>/dev/null |
-			sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
-		ok "systemd-analyze verify: clean${exposure:+ (security exposure $exposure)}"
-	else
-		fail "systemd-analyze verify $UNIT:"
-		sed 's/^/    /' "$tmp/out"
-	fi
+	fail "systemd-analyze verify $UNIT:"
+	sed 's/^/    /' "$tmp/out"
 fi
 
 # make install puts the unit next to the binary, ExecStart following PREFIX.
@@ -150,5 +141,4 @@ else
 	sed 's/^/    /' "$tmp/out"
 fi
 
-[ "$failed" -eq 0 ] || { echo "$failed check(s) failed"; exit 1; }
-echo "all fleet checks passed"
+finish "all fleet checks passed"

@@ -20,10 +20,10 @@ attach_timeout=${LM_ATTACH_TIMEOUT:-15}
 
 require_root
 require_kvm
-[ -x "$GT" ] || { echo "FAIL: $GT missing (run make test)"; exit 1; }
-[ -x "$LMTRACE" ] || { echo "FAIL: $LMTRACE missing (run make)"; exit 1; }
+[ -x "$GT" ] || die "$GT missing (run make test)"
+[ -x "$LMTRACE" ] || die "$LMTRACE missing (run make)"
 
-tmp=$(mktemp -d /tmp/lmtrace-kvm-gt.XXXXXX) || exit 1
+tmp=$(mktemp -d /tmp/lmtrace-kvm-gt.XXXXXX) || die "mktemp"
 started=()
 cleanup() {
 	local p
@@ -32,7 +32,7 @@ cleanup() {
 	done
 	rm -rf "$tmp"
 }
-trap cleanup EXIT
+at_exit cleanup
 
 
 dead() { ! kill -0 "$1" 2>/dev/null; }
@@ -63,7 +63,7 @@ run_case() {
 	gt_timeout=$!
 	started+=("$gt_timeout")
 	if ! wait_for 30 grep -q '^ready pid=' "$truth" || dead "$gt_timeout"; then
-		echo "FAIL $name: kvm_gt did not become ready"; show "$gt_err"
+		fail "$name: kvm_gt did not become ready"; show "$gt_err"
 		stop_case "$gt_timeout"; return 1
 	fi
 	vm_pid=$(sed -n 's/^ready pid=\([0-9]*\).*/\1/p' "$truth")
@@ -75,9 +75,9 @@ run_case() {
 	wait_for "$attach_timeout" eval "grep -q Tracing '$lmerr' || dead $lm_timeout"
 	if ! grep -q Tracing "$lmerr"; then
 		if dead "$lm_timeout"; then
-			echo "FAIL $name: lmtrace exited before it was tracing"
+			fail "$name: lmtrace exited before it was tracing"
 		else
-			echo "FAIL $name: lmtrace did not print 'Tracing' within $attach_timeout s"
+			fail "$name: lmtrace did not print 'Tracing' within $attach_timeout s"
 		fi
 		show "$lmerr"; stop_case "$gt_timeout" "$lm_timeout"; return 1
 	fi
@@ -86,14 +86,14 @@ run_case() {
 	wait "$gt_timeout"
 	rc=$?
 	if [ "$rc" -ne 0 ]; then
-		echo "FAIL $name: kvm_gt exited with $rc$([ "$rc" -eq 124 ] && echo ' (timeout)')"
+		fail "$name: kvm_gt exited with $rc$([ "$rc" -eq 124 ] && echo ' (timeout)')"
 		show "$gt_err"; stop_case "$lm_timeout"; return 1
 	fi
 
 	# lmtrace stops by itself when the traced process exits (SIGINT
 	# otherwise: timeout(1) passes it on to lmtrace).
 	if ! lmtrace_stops "$lm_timeout" 15; then
-		echo "FAIL $name: see above"
+		fail "$name: see above"
 		show "$lmerr"; show "$lmout"; return 1
 	fi
 	wait "$lm_timeout"
@@ -101,41 +101,37 @@ run_case() {
 	show "$truth"
 	show "$lmout"
 	show "$lmerr"
-	[ "$lm_rc" -eq 0 ] || { echo "FAIL $name: lmtrace exited with $lm_rc"; return 1; }
+	[ "$lm_rc" -eq 0 ] || { fail "$name: lmtrace exited with $lm_rc"; return 1; }
 	# shellcheck disable=SC2086 # cmp_args is empty or "--sampled"
 	if ! "$GT" --compare $cmp_args "$truth" "$lmout"; then
-		echo "FAIL $name: lmtrace disagrees with the ground truth"; return 1
+		fail "$name: lmtrace disagrees with the ground truth"; return 1
 	fi
-	echo "PASS $name"
+	ok "$name matches the ground truth"
 }
 
-failed=0
+# Each case that fails says FAIL (and the test goes on to the next case).
 # --hooks always: the dirty-log hooks see logging switched on, so every
 # round is exact, round 1 included.
-run_case plain  47101 "--hooks always --port 47101" "" -- --mode plain   || failed=$((failed + 1))
-run_case manual 47102 "--hooks always --port 47102" "" -- --mode manual  || failed=$((failed + 1))
+run_case plain  47101 "--hooks always --port 47101" "" -- --mode plain
+run_case manual 47102 "--hooks always --port 47102" "" -- --mode manual
 # No --port: lmtrace must find the connection by itself.
-run_case repeat 47103 "--hooks always" "" -- --mode manual --repeat     || failed=$((failed + 1))
+run_case repeat 47103 "--hooks always" "" -- --mode manual --repeat
 run_case repeat-writes 47105 "--hooks always --port 47105" "" -- --mode manual --repeat \
-	--repeat-writes 50 || failed=$((failed + 1))
+	--repeat-writes 50
 run_case prelogged 47106 "--hooks always --port 47106" "" -- --mode manual --repeat \
-	--prelogged-slot-mib 16 || failed=$((failed + 1))
+	--prelogged-slot-mib 16
 # Kernels without sock:sock_send_length (5.19-6.2): bytes through sendmsg(),
 # the socket found from its fd; with and without --port.
-run_case sendmsg 47107 "--hooks always --no-send-tracepoint" "" -- --mode manual --repeat ||
-	failed=$((failed + 1))
-run_case sendmsg-port 47108 "--hooks always --no-send-tracepoint --port 47108" "" -- --mode plain ||
-	failed=$((failed + 1))
+run_case sendmsg 47107 "--hooks always --no-send-tracepoint" "" -- --mode manual --repeat
+run_case sendmsg-port 47108 "--hooks always --no-send-tracepoint --port 47108" "" -- --mode plain
 run_case huge   47104 "--hooks always --port 47104" "--sampled" -- --mode manual --repeat \
-	--huge-slot-gib 128 --rounds 10,1000,5000 || failed=$((failed + 1))
+	--huge-slot-gib 128 --rounds 10,1000,5000
 # The default, hooks on demand: attached once a reading of KVM's memslots
 # shows logging on, so the initial sync may run unseen (round 1 made from
 # KVM's logged pages, its bytes counted in round 2); every page count stays
 # exact. Without --port, bytes the stream sent before lmtrace read the
 # switch are counted at its next send: at most one round late (kvm_gt sends
 # its bulk in one burst and then waits for the next sync).
-run_case on-demand 47109 "--port 47109" "" -- --mode plain || failed=$((failed + 1))
-run_case on-demand-manual 47110 "" "--bytes-lag" -- --mode manual --repeat --prelogged-slot-mib 16 ||
-	failed=$((failed + 1))
-[ "$failed" -eq 0 ] || { echo "$failed case(s) failed"; exit 1; }
-echo "all cases match the ground truth"
+run_case on-demand 47109 "--port 47109" "" -- --mode plain
+run_case on-demand-manual 47110 "" "--bytes-lag" -- --mode manual --repeat --prelogged-slot-mib 16
+finish "all cases match the ground truth"

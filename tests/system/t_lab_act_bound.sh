@@ -22,4 +22,4 @@ case $why in *"30 % is not enough"*) ;; *) fail "the reason does not say that 30
 [ "$(summary_key status)" = cancelled ] || fail "expected the lab to cancel at its bound"
 actions "$work/trace.jsonl" | grep -q '^release 0 applied' || fail "lmtrace did not release after the cancel"
 params_restored || fail "QEMU's parameters after the cancel differ from those before it"
-echo "ok: throttle held at $max % (bound 30), reason given, released after the cancel"
+finish "ok: throttle held at $max % (bound 30), reason given, released after the cancel"

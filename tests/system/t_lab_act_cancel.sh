@@ -33,4 +33,4 @@ PY
 )
 echo "active for $last s"
 python3 -c "import sys; sys.exit(0 if 8 <= $last <= 25 else 1)" || fail "cancelled at $last s, not soon after 8 s"
-echo "ok: cancelled after $last s"
+finish "ok: cancelled after $last s"

@@ -16,11 +16,11 @@ act_summary
 actions "$work/trace.jsonl"
 [ "$(summary_key status)" = completed ] || fail "the migration did not complete"
 limit=$(actions "$work/trace.jsonl" | awk '$1 == "downtime" && $3 == "applied" { print $2; exit }')
-[ -n "$limit" ] || fail "no downtime limit applied"
+[ -n "$limit" ] || die "no downtime limit applied"
 echo "why: $(action_why downtime)"
 [ "$limit" -le 1500 ] || fail "limit $limit ms above --max-downtime 1500"
 dt=$(summary_key downtime_ms)
 [ "$dt" -le 1500 ] || fail "QEMU's downtime $dt ms above --max-downtime 1500"
 [ "$(summary_key throttle_steps)" = 0 ] || fail "a throttle moved without the throttle policy"
 params_restored || fail "QEMU's parameters after the migration differ from those before it"
-echo "ok: limit $limit ms applied, completed with $dt ms downtime, limit given back"
+finish "ok: limit $limit ms applied, completed with $dt ms downtime, limit given back"

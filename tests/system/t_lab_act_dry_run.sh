@@ -18,7 +18,7 @@ eval "act_$(declare -f start_lmtrace)"
 start_lmtrace() {
 	python3 "$LM_TOP/tests/lab/qmp_proxy.py" "$work/proxy.qmp" "$tracer_qmp" "$work/qmp.log" &
 	proxy_pid=$!
-	wait_file "$work/proxy.qmp" 10 "$proxy_pid" || fail "the QMP proxy did not start"
+	wait_file "$work/proxy.qmp" 10 "$proxy_pid" || die "the QMP proxy did not start"
 	tracer_qmp=$work/proxy.qmp
 	"$LMTRACE" -p "$src_pid" --qmp "$tracer_qmp" --act throttle --apply -d 2 \
 		>"$work/apply.out" 2>"$work/apply.err"
@@ -48,4 +48,4 @@ sys.exit(1 if bad or not seen else 0)
 PY
 [ "$(summary_key max_throttle_pct)" = 0 ] || fail "QEMU's throttle moved during a dry run"
 replay_same || fail "the replay decided otherwise than live"
-echo "ok: dry run decided, recorded, wrote nothing; --apply refused on an unidentified socket"
+finish "ok: dry run decided, recorded, wrote nothing; --apply refused on an unidentified socket"

@@ -26,4 +26,4 @@ PY
 echo "QEMU: $pc bytes sent in postcopy"
 [ "$(summary_key status)" = completed ] || fail "the migration did not complete"
 echo "why: $(action_why postcopy)"
-echo "ok: postcopy started by lmtrace, completed"
+finish "ok: postcopy started by lmtrace, completed"

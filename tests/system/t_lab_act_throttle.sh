@@ -30,4 +30,4 @@ grep -q '^lmtrace_actions_applied_total{.*action="throttle"} 1$' "$work/lmtrace.
 	fail "lmtrace_actions_applied_total does not count the one throttle"
 promtool check metrics <"$work/lmtrace.prom" >"$work/lint" 2>&1 && [ ! -s "$work/lint" ] ||
 	{ cat "$work/lint"; fail "promtool check metrics"; }
-echo "ok: converged with one step; parameters restored; replay decides the same"
+finish "ok: converged with one step; parameters restored; replay decides the same"

@@ -10,4 +10,5 @@ lab_requirements
 lab_e2e 47270 0 -s converge --cancel-at 3 --restart
 grep -q '"status":"completed","attempts":2' "$work/lab.jsonl" ||
 	fail "the restarted migration did not complete"
-lab_check
+lab_check || fail "lmcheck: lmtrace's trace differs from QEMU's"
+finish "cancel and restart: as QEMU says"

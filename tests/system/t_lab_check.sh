@@ -19,8 +19,7 @@ set -u
 # shellcheck source=lab/e2e.sh
 . "$(dirname "$0")/../lab/e2e.sh"
 lab_requirements
-command -v jq >/dev/null || skip "jq is not installed"
-failed=0
+need jq
 
 before_migration() {
 	"$LMTRACE" check -j -p "$src_pid" --qmp "$tracer_qmp" --bandwidth 32M --downtime-limit 300 \
@@ -34,7 +33,7 @@ before_migration() {
 # count of writes is no count of unique pages for lmcheck to compare with.
 check_against_qemu() {
 	local want=$1 rewrites=${2:-} verdict total status qemu_s nwin
-	grep -q 'check exit 0' "$work/check.err" || { cat "$work/check.err"; fail "lmtrace check failed"; }
+	grep -q 'check exit 0' "$work/check.err" || { cat "$work/check.err"; die "lmtrace check failed"; }
 	verdict=$(jq -r .verdict "$work/check.json")
 	total=$(jq -r .total_s "$work/check.json")
 	nwin=$(jq '.windows | length' "$work/check.json")
@@ -67,15 +66,15 @@ echo "=== converge: 4 MiB/s over 256 MiB"
 ( lab_e2e 47400 0 -s converge
   check_against_qemu completed
   [ "$(jq -r .verdict "$work/check.json")" = converging ] || fail "converge: not said converging" ) ||
-	{ echo "FAIL converge"; failed=$((failed + 1)); }
+	fail "converge"
 
 echo "=== converge at 16 MiB/s: half the link, many syncs"
 ( lab_e2e 47410 0 -s converge --rate 16 --bound 40
-  check_against_qemu completed ) || { echo "FAIL rate 16"; failed=$((failed + 1)); }
+  check_against_qemu completed ) || fail "rate 16"
 
 echo "=== stuck on a small working set: 32 MiB rewritten at 64 MiB/s (within one window)"
 ( lab_e2e 47415 0 -s stuck --wss 32 --bound 12
-  check_against_qemu cancelled rewrites ) || { echo "FAIL small wss"; failed=$((failed + 1)); }
+  check_against_qemu cancelled rewrites ) || fail "small wss"
 
 echo "=== stuck: 64 MiB/s over 256 MiB, and a check during the migration"
 during_migration() {
@@ -90,6 +89,5 @@ during_migration() {
   grep -q 'exit 1' "$work/during.err" || fail "the check during a migration did not exit 1"
   grep -q 'migration is in progress' "$work/during.err" || fail "the check during a migration did not say why"
   [ ! -s "$work/during.out" ] || fail "the check during a migration printed a result" ) ||
-	{ echo "FAIL stuck"; failed=$((failed + 1)); }
-[ "$failed" -eq 0 ] || fail "$failed case(s) failed"
-echo "every check matched QEMU's outcome"
+	fail "stuck"
+finish "every check matched QEMU's outcome"

@@ -12,7 +12,7 @@ set -u
 # shellcheck source=lab/e2e.sh
 . "$(dirname "$0")/../lab/e2e.sh"
 lab_requirements
-command -v jq >/dev/null || fail "jq is needed (tests/install-deps.sh installs it)"
+need jq
 
 work=$(mktemp -d /tmp/lmlab-headstart.XXXXXX)
 cleanup() {
@@ -21,7 +21,7 @@ cleanup() {
 	for p in $trace_pid $lab_pid; do wait_exit "$p" 5 || kill -KILL "$p" 2>/dev/null; done
 	[ -z "${KEEP:-}" ] && rm -rf "$work"
 }
-trap cleanup EXIT
+at_exit cleanup
 
 # run NAME PORT HEAD_START_ARG [SECONDS_BEFORE_MIGRATE]: check, trace, migrate.
 run() {
@@ -30,18 +30,18 @@ run() {
 	"$LMLAB" -s converge -q --port "$port" --ready "$d/ready" --go "$d/go" --out "$d/lab.jsonl" \
 		2>"$d/lab.err" &
 	lab_pid=$!
-	wait_file "$d/ready" 90 "$lab_pid" || { cat "$d/lab.err"; fail "$name: lab not ready"; }
+	wait_file "$d/ready" 90 "$lab_pid" || { cat "$d/lab.err"; die "$name: lab not ready"; }
 	. "$d/ready"
 	"$LMTRACE" check -j -p "$src_pid" --qmp "$tracer_qmp" >"$d/check.json" 2>"$d/check.err" ||
-		{ cat "$d/check.err"; fail "$name: lmtrace check failed"; }
+		{ cat "$d/check.err"; die "$name: lmtrace check failed"; }
 	"$LMTRACE" -j -i 0.2 -p "$src_pid" --qmp "$tracer_qmp" --head-start "$d/check.json$hs" \
 		-w "$d/trace.lmrec" >"$d/trace.jsonl" 2>"$d/trace.err" &
 	trace_pid=$!
 	for _ in $(seq 100); do grep -q 'Tracing started' "$d/trace.err" && break; sleep 0.1; done
-	grep -q 'Tracing started' "$d/trace.err" || { cat "$d/trace.err"; fail "$name: lmtrace did not start"; }
+	grep -q 'Tracing started' "$d/trace.err" || { cat "$d/trace.err"; die "$name: lmtrace did not start"; }
 	sleep "$wait_s"
 	touch "$d/go"
-	wait "$lab_pid" || { cat "$d/lab.err"; fail "$name: lmlab failed"; }
+	wait "$lab_pid" || { cat "$d/lab.err"; die "$name: lmlab failed"; }
 	lab_pid=''
 	wait_exit "$trace_pid" 10 || fail "$name: lmtrace did not stop after its VMM"
 	trace_pid=''
@@ -76,7 +76,7 @@ own=$(jq -s '[.[] | select(.type == "sample" and .rounds >= 2 and .migrating)] |
 diff <(grep -v '"type":"message"' "$work/head-start/trace.jsonl") \
      <(grep -v '"type":"message"' "$work/replay.jsonl") >/dev/null ||
 	fail "the replay differs from the live records"
-echo "ok   head start: replay identical, from_check only before round 2"
+ok "head start: replay identical, from_check only before round 2"
 
 # a check older than the age given: no head start
 run expired 47335 ",1" 2
@@ -84,4 +84,4 @@ read -r after from verdict < <(first_firm "$work/expired/trace.jsonl")
 echo "expired check: first firm verdict $verdict ${after} s after the start, from_check $from"
 [ "$from" = false ] || fail "an expired check still gave the verdict"
 awk -v a="$after" 'BEGIN { exit !(a > 1.0) }' || fail "a first firm verdict at $after s without a head start?"
-echo "ok   head start within 1 s; none from an expired check"
+finish "ok: head start within 1 s; none from an expired check"

@@ -12,7 +12,7 @@ set -u
 # shellcheck source=lab/e2e.sh
 . "$(dirname "$0")/../lab/e2e.sh"
 lab_requirements
-command -v jq >/dev/null || skip "jq is not installed"
+need jq
 
 GUEST_OPTS=(-s converge --mem 192 --wss 128 --rate 20 --bound 20)
 labs=()
@@ -23,7 +23,7 @@ cleanup() {
 	for p in "${labs[@]}"; do wait_exit "$p" 5 || kill -KILL "$p" 2>/dev/null; done
 	[ -z "${KEEP:-}" ] && rm -rf "$work"
 }
-trap cleanup EXIT
+at_exit cleanup
 
 # start_lab NAME PORT [lmlab options]: lmlab waiting for $work/NAME.go once ready.
 start_lab() {
@@ -35,7 +35,7 @@ start_lab() {
 }
 
 wait_ready() {
-	wait_file "$work/$1.ready" 120 "$2" || { cat "$work/$1.err"; fail "lab $1 did not get ready"; }
+	wait_file "$work/$1.ready" 120 "$2" || { cat "$work/$1.err"; die "lab $1 did not get ready"; }
 }
 
 result() { jq -r 'select(.type == "result") | "\(.status) \(.total_time_ms)"' "$work/$1.jsonl"; }
@@ -49,10 +49,10 @@ a_pid=$(sed -n 's/^src_pid=//p' "$work/a.ready"); a_qmp=$(sed -n 's/^tracer_qmp=
 b_pid=$(sed -n 's/^src_pid=//p' "$work/b.ready"); b_qmp=$(sed -n 's/^tracer_qmp=//p' "$work/b.ready")
 
 "$LMTRACE" check "$a_pid=$a_qmp" "$b_pid=$b_qmp" --bandwidth 32M --downtime-limit 300 \
-	>"$work/table.txt" 2>"$work/table.err" || { cat "$work/table.err"; fail "the table failed"; }
+	>"$work/table.txt" 2>"$work/table.err" || { cat "$work/table.err"; die "the table failed"; }
 cat "$work/table.txt"
 "$LMTRACE" check -j "$a_pid=$a_qmp" "$b_pid=$b_qmp" --bandwidth 32M --downtime-limit 300 \
-	>"$work/table.json" 2>"$work/table.err" || { cat "$work/table.err"; fail "the JSON table failed"; }
+	>"$work/table.json" 2>"$work/table.err" || { cat "$work/table.err"; die "the JSON table failed"; }
 cat "$work/table.json"
 touch "$work/a.go" "$work/b.go"
 wait "${labs[0]}"; ra=$?
@@ -84,4 +84,4 @@ alone_s=$(jq -r 'select(.type == "result") | .total_time_ms / 1000' "$work/alone
 pred=$(jq -r 'select(.type == "check") | .total_s' "$work/table.json" | head -n 1)
 awk -v p="$pred" -v q="$alone_s" 'BEGIN { e = (p - q) / q; printf "alone: predicted %.1f s, QEMU %.1f s (%+.1f %%)\n", p, q, 100 * e
 	exit !(e >= -0.2 && e <= 0.2) }' || fail "predicted total time alone off by more than 20 %"
-echo "the table matched QEMU: each alone converges, the two together do not"
+finish "the table matched QEMU: each alone converges, the two together do not"

@@ -9,4 +9,5 @@ set -u
 lab_requirements
 LMTRACE_QMP=1 lab_e2e 47220 0 -s converge	# and lmtrace --qmp on the tracer socket
 grep -q '"status":"completed"' "$work/lab.jsonl" || fail "the converge scenario did not complete"
-lab_check --expect-verdict converging --no-false-alarm
+lab_check --expect-verdict converging --no-false-alarm || fail "lmcheck: lmtrace's trace differs from QEMU's"
+finish "converge: as QEMU says"

@@ -14,7 +14,7 @@ cleanup() {
 	if [ -n "$qemu_pid" ]; then kill "$qemu_pid" 2>/dev/null; wait "$qemu_pid" 2>/dev/null; fi
 	rm -rf "$work"
 }
-trap cleanup EXIT
+at_exit cleanup
 
 # qboot boots in ~0.3 s where SeaBIOS takes 4-11 s here (as lmlab does).
 bios=()
@@ -39,12 +39,11 @@ run_guest() {
 	sed 's/^/  | /' "$work/serial"
 }
 
-ok=1
-expect() { if ! grep -qE "$1" "$work/serial"; then echo "FAIL: no line matching '$1'"; ok=0; fi; }
+serial_has() { grep -qE "$1" "$work/serial" || fail "no line matching '$1'"; }
 
 run_guest 64 "wss=32 rate=16 pattern=seq" 4
-expect '^lm-guest: config wss_mib=32 wss_pages=8192 rate_pages_s=4096 pattern=seq pace=hlt mem_mib=6[34] tsc_khz=[1-9][0-9]* clock=(kvmclock|pit)$'
-expect '^lm-guest: filled 8192 pages in [0-9]+ ms$'
+serial_has '^lm-guest: config wss_mib=32 wss_pages=8192 rate_pages_s=4096 pattern=seq pace=hlt mem_mib=6[34] tsc_khz=[1-9][0-9]* clock=(kvmclock|pit)$'
+serial_has '^lm-guest: filled 8192 pages in [0-9]+ ms$'
 # Progress: pages_written grows, and never runs ahead of rate x time.
 awk -F'[ =]' '/t_ms=/ { t = $3; p = $5
 	if (n++ && p <= last) { print "FAIL: pages_written did not grow"; bad = 1 }
@@ -54,16 +53,15 @@ awk -F'[ =]' '/t_ms=/ { t = $3; p = $5
 	      printf "achieved %.0f pages/s of 4096 requested (ratio %.3f)\n", rate, rate / 4096
 	      if (rate > 4096 * 1.02) { print "FAIL: the guest wrote faster than asked"; bad = 1 }
 	      if (rate <= 0) { print "FAIL: the guest wrote nothing"; bad = 1 }
-	      exit bad }' "$work/serial" || ok=0
+	      exit bad }' "$work/serial" || fail "the guest's progress reports (see above)"
 
 run_guest 64 "wss=16 rate=0" 2
-expect 'rate_pages_s=0 pattern=seq pace=hlt'
+serial_has 'rate_pages_s=0 pattern=seq pace=hlt'
 # no reports would pass the next check too
-[ "$(grep -c 't_ms=' "$work/serial")" -ge 2 ] || { echo "FAIL: the idle guest reported fewer than 2 times"; ok=0; }
-grep 't_ms=' "$work/serial" | grep -qv 'pages_written=0 ' && { echo "FAIL: an idle guest wrote pages"; ok=0; }
+[ "$(grep -c 't_ms=' "$work/serial")" -ge 2 ] || fail "the idle guest reported fewer than 2 times"
+grep 't_ms=' "$work/serial" | grep -qv 'pages_written=0 ' && fail "an idle guest wrote pages"
 
 run_guest 64 "wss=100 rate=1" 1
-expect '^lm-guest: error: wss=100 MiB does not fit'
+serial_has '^lm-guest: error: wss=100 MiB does not fit'
 
-[ "$ok" = 1 ] || exit 1
-echo "guest checks passed"
+finish "guest checks passed"

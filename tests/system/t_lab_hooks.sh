@@ -19,7 +19,7 @@ set -u
 # shellcheck source=lab/e2e.sh
 . "$(dirname "$0")/../lab/e2e.sh"
 lab_requirements
-command -v python3 >/dev/null || fail "python3 is needed (tests/install-deps.sh installs it)"
+need python3
 
 work=$(mktemp -d /tmp/lmlab-hooks.XXXXXX)
 sampler_pid=''
@@ -33,7 +33,7 @@ cleanup() {
 	done
 	[ -z "${KEEP:-}" ] && rm -rf "$work"
 }
-trap cleanup EXIT
+at_exit cleanup
 
 "$LMTRACE" -j >"$work/trace.jsonl" 2>"$work/trace.err" &
 trace_pid=$!
@@ -42,7 +42,7 @@ for _ in $(seq 200); do
 	kill -0 "$trace_pid" 2>/dev/null || break
 	sleep 0.1
 done
-grep -q 'Tracing started' "$work/trace.err" || { cat "$work/trace.err"; fail "lmtrace did not start"; }
+grep -q 'Tracing started' "$work/trace.err" || { cat "$work/trace.err"; die "lmtrace did not start"; }
 
 # "time attached" lines: attached = lmtrace holds a sys_enter_ioctl link.
 sample() {
@@ -61,7 +61,7 @@ run_lab() { # NAME lmlab-options...
 	"$LMLAB" "$@" -q --ready "$work/$name.ready" --go "$work/$name.go" \
 		--out "$work/$name.jsonl" 2>"$work/$name.err" &
 	lab_pid=$!
-	wait_file "$work/$name.ready" 90 "$lab_pid" || { cat "$work/$name.err"; fail "lab $name not ready"; }
+	wait_file "$work/$name.ready" 90 "$lab_pid" || { cat "$work/$name.err"; die "lab $name not ready"; }
 	. "$work/$name.ready"
 	for _ in $(seq 50); do
 		grep -q "Tracing pid $src_pid " "$work/trace.err" && break
@@ -69,7 +69,7 @@ run_lab() { # NAME lmlab-options...
 	done
 	grep -q "Tracing pid $src_pid " "$work/trace.err" || fail "lmtrace did not find the source QEMU $src_pid"
 	touch "$work/$name.go"
-	wait "$lab_pid" || { cat "$work/$name.err"; fail "lmlab $name failed"; }
+	wait "$lab_pid" || { cat "$work/$name.err"; die "lmlab $name failed"; }
 	lab_pid=''
 }
 run_lab a -s converge --calc-dirty-rate 1 --cancel-at 3 --restart --port 47280
@@ -83,7 +83,7 @@ wait "$sampler_pid" 2>/dev/null
 sampler_pid=''
 sed 's/^/  lmtrace: /' "$work/trace.err"
 
-python3 - "$work" <<'EOF'
+python3 - "$work" <<'EOF' || fail "the hooks were not attached only while a VM logged (see the FAIL lines above)"
 import json, sys
 work = sys.argv[1]
 fails = 0
@@ -156,3 +156,4 @@ qemu = [s[3] for s in sessions if s[0] != "dirty-rate"]
 check(rounds == qemu, f"lmtrace rounds per migration {rounds}, QEMU's dirty-sync-count {qemu}")
 sys.exit(1 if fails else 0)
 EOF
+finish "the hooks followed dirty logging"

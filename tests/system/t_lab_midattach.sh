@@ -8,4 +8,5 @@ set -u
 lab_requirements
 lab_e2e 47260 3 -s converge
 grep -q '"status":"completed"' "$work/lab.jsonl" || fail "the migration did not complete"
-lab_check --late "$attach_ts"
+lab_check --late "$attach_ts" || fail "lmcheck: lmtrace's trace differs from QEMU's"
+finish "attached late: as QEMU says"

@@ -20,4 +20,5 @@ grep -q '"reason":"completed"' <<<"$end" || fail "end: $end"
 last=$(grep '"type":"sample"' "$work/trace.jsonl" | tail -n 1)
 grep -q '"measured_downtime_ms":null' <<<"$last" || fail "a pre-copy downtime was claimed: $last"
 grep -q '"phase":"postcopy"' <<<"$last" || fail "last sample not in postcopy: $last"
-lab_check --bytes-tolerance 1
+lab_check --bytes-tolerance 1 || fail "lmcheck: lmtrace's trace differs from QEMU's"
+finish "postcopy: as QEMU says"

@@ -6,5 +6,6 @@ set -u
 . "$(dirname "$0")/../lab/e2e.sh"
 lab_requirements no-lmtrace
 work=$(mktemp -d /tmp/lmlab-qmp.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-timeout 60 "$out_dir/lab/qmp_real" "$GUEST" "$work"
+at_exit 'rm -rf "$work"'
+timeout 60 "$out_dir/lab/qmp_real" "$GUEST" "$work" || fail "qmp_real: the QMP client against QEMU (exit $?)"
+finish "the QMP client works against a real QEMU"

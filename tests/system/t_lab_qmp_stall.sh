@@ -25,4 +25,5 @@ echo "largest gap between samples: $gap s"
 awk -v g="$gap" 'BEGIN { exit !(g < 1.6) }' || fail "sampling stalled with QMP: a $gap s gap"
 grep -q '"message":"QMP is slow' "$work/trace.jsonl" || fail "lmtrace did not say QMP went slow"
 grep -q '"message":"QMP answers again' "$work/trace.jsonl" || fail "lmtrace did not say QMP came back"
-lab_check --expect-verdict converging --no-false-alarm
+lab_check --expect-verdict converging --no-false-alarm || fail "lmcheck: lmtrace's trace differs from QEMU's"
+finish "QMP stall: as QEMU says"

@@ -10,4 +10,5 @@ set -u
 lab_requirements
 lab_e2e 47230 0 -s stuck
 grep -q '"status":"cancelled"' "$work/lab.jsonl" || fail "the stuck scenario was not cancelled at its bound"
-lab_check --expect-verdict not-converging
+lab_check --expect-verdict not-converging || fail "lmcheck: lmtrace's trace differs from QEMU's"
+finish "stuck: as QEMU says"

@@ -30,4 +30,5 @@ grep '"event":"throttle"' "$work/lab.jsonl"
 grep -q '"status":"completed"' "$work/lab.jsonl" ||
 	fail "the migration did not complete within 60 s with lmtrace's $(cat "$work/throttle") % throttle"
 # lmtrace's conclusion once QEMU has switched over.
-lab_check --expect-verdict converging
+lab_check --expect-verdict converging || fail "lmcheck: lmtrace's trace differs from QEMU's"
+finish "lmtrace's throttle made it converge"

@@ -19,11 +19,9 @@ run() { # NAME PORT lmlab-options...
 	( lab_e2e "$port" 0 -s converge "$@"
 	  grep -q '"status":"completed"' "$work/lab.jsonl" || fail "$name: QEMU did not complete"
 	  lab_check --bytes-tolerance 1 --expect-verdict converging --no-false-alarm ) ||
-		{ echo "FAIL $name"; failed=$((failed + 1)); }
+		fail "$name"
 }
-failed=0
 run unix 47320 --transport unix
 run multifd 47330 --transport multifd --multifd-channels 2
 run xbzrle 47340 --xbzrle
-[ "$failed" -eq 0 ] || fail "$failed transport(s) failed"
-echo "all transports as QEMU says"
+finish "all transports as QEMU says"

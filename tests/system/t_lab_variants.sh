@@ -14,7 +14,7 @@ cleanup() {
 	if [ -n "$lab_pid" ]; then kill "$lab_pid" 2>/dev/null; wait "$lab_pid" 2>/dev/null; fi
 	rm -rf "$work"
 }
-trap cleanup EXIT
+at_exit cleanup
 
 # variant NAME PORT lmlab-options...: one migration into $work/NAME.jsonl; it must complete.
 variant() {
@@ -22,7 +22,7 @@ variant() {
 	shift 2
 	timeout 120 "$LMLAB" "$@" --port "$port" --out "$work/$name.jsonl" 2>"$work/$name.err" &
 	lab_pid=$!
-	wait "$lab_pid" || { lab_pid=; sed 's/^/  | /' "$work/$name.err"; fail "$name: lmlab failed"; }
+	wait "$lab_pid" || { lab_pid=; sed 's/^/  | /' "$work/$name.err"; die "$name: lmlab failed"; }
 	lab_pid=
 	result=$(grep '"type":"result"' "$work/$name.jsonl")
 	echo "$name: $result"
@@ -58,4 +58,4 @@ case $rate in *'"mode":"dirty-bitmap"'*) ;; *) fail "calc: not in dirty-bitmap m
 variant vnc 47450 -s zero --vnc-client
 grep -q '"event":"vnc-connect".*"width":[1-9]' "$work/vnc.jsonl" || fail "vnc: no handshake"
 [ "$(num "$work/vnc.jsonl" '"event":"vnc-close"' updates)" -ge 1 ] || fail "vnc: no framebuffer update received"
-echo "PASS"
+finish "PASS"

@@ -8,4 +8,5 @@ set -u
 lab_requirements
 lab_e2e 47250 0 -s zero
 grep -q '"status":"completed"' "$work/lab.jsonl" || fail "the zero scenario did not complete"
-lab_check
+lab_check || fail "lmcheck: lmtrace's trace differs from QEMU's"
+finish "zero pages: as QEMU says"

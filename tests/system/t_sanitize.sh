@@ -18,14 +18,14 @@ set -u
 SAN=$OUTPUT/san
 
 if ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.asan-"$(uname -m)".a >/dev/null 2>&1; then
-	echo "skip: no clang sanitizer runtime (apt-get install libclang-rt-14-dev)"; exit 77
+	skip "no clang sanitizer runtime (apt-get install libclang-rt-14-dev)"
 fi
 for p in "$SAN/san_replay" "$SAN/lmtrace" "$SAN/kvm_gt" "$SAN/tests/test_vmtrack"; do
-	[ -x "$p" ] || { echo "FAIL: $p missing (make sanitize; make test builds it)"; exit 1; }
+	[ -x "$p" ] || die "$p missing (make sanitize; make test builds it)"
 done
 
-tmp=$(mktemp -d /tmp/lmtrace-t-sanitize.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d /tmp/lmtrace-t-sanitize.XXXXXX) || die "mktemp"
+at_exit 'rm -rf "$tmp"'
 mkdir -m 1777 "$tmp/reports"	# t_errors runs lmtrace as nobody too
 # A report goes to reports/sanitizer.PID, whichever sanitizer made it.
 export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:log_path=$tmp/reports/sanitizer"
@@ -72,19 +72,16 @@ fi
 reports "san_replay of tests/fuzz/corpus"
 
 # --- 3. system tests with the sanitized lmtrace and kvm_gt
-skipped=''
 for t in t_errors t_outputs t_kvm_ground_truth; do
 	LMTRACE=$SAN/lmtrace LM_KVM_GT=$SAN/kvm_gt timeout -k 10 250 "tests/system/$t.sh" \
 		>"$tmp/$t.log" 2>&1 </dev/null
 	rc=$?
 	case $rc in
 	0)  ok "$t with the sanitized lmtrace and kvm_gt: $(tail -n 1 "$tmp/$t.log")" ;;
-	77) skipped="$skipped $t ($(tail -n 1 "$tmp/$t.log"))"; echo "($t skipped: $(tail -n 1 "$tmp/$t.log"))" ;;
+	77) skip_at_end "$t did not run with the sanitized build ($(tail -n 1 "$tmp/$t.log"))" ;;
 	*)  fail "$t with the sanitized lmtrace and kvm_gt exited $rc:"; tail -n 40 "$tmp/$t.log" ;;
 	esac
 	reports "$t"
 done
 
-[ "$failed" -eq 0 ] || { echo "$failed check(s) failed"; exit 1; }
-[ -z "$skipped" ] || { echo "skip: parts needing root and /dev/kvm did not run:$skipped"; exit 77; }
-echo "no sanitizer report"
+finish "no sanitizer report"

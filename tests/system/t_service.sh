@@ -16,8 +16,9 @@ set -u
 . "$(dirname "$0")/lib.sh"
 require_root
 require_kvm
-command -v promtool >/dev/null || { echo "FAIL: promtool (Debian's prometheus package) is not installed: make deps"; exit 1; }
-tmp=$(mktemp -d /tmp/lmtrace-service.XXXXXX)
+need promtool prometheus
+need curl
+tmp=$(mktemp -d /tmp/lmtrace-service.XXXXXX) || die "mktemp"
 pids=()
 cleanup() {
 	local p
@@ -25,8 +26,7 @@ cleanup() {
 	wait 2>/dev/null
 	rm -rf "$tmp"
 }
-trap cleanup EXIT
-failed=0
+at_exit cleanup
 port=47580
 TOTAL=${SOAK_VMMS:-300}
 
@@ -46,7 +46,7 @@ gone_pids() {
 	>"$tmp/svc.out" 2>"$tmp/svc.err" &
 svc=$!
 pids+=("$svc")
-wait_for 20 grep -q 'Tracing started' "$tmp/svc.err" || { cat "$tmp/svc.err"; echo "FAIL: lmtrace did not start"; exit 1; }
+wait_for 20 grep -q 'Tracing started' "$tmp/svc.err" || { cat "$tmp/svc.err"; die "lmtrace did not start"; }
 echo "lmtrace pid $svc following every VMM; $TOTAL VMMs to come and go"
 started=0 rss0='' fds0='' rss='' fds='' gone_left=0
 step=$((TOTAL / 3 / 4 * 4))	# three looks at lmtrace on the way, at whole batches of four
@@ -103,7 +103,7 @@ wait_for 10 eval '! kill -0 '"$svc"' 2>/dev/null' || fail "lmtrace did not stop 
 "$GT" --wait-signal >"$tmp/gt.ready" 2>/dev/null &
 gt=$!
 pids+=("$gt")
-wait_for 20 grep -q '^ready pid=' "$tmp/gt.ready" || { echo "FAIL: kvm_gt not ready"; exit 1; }
+wait_for 20 grep -q '^ready pid=' "$tmp/gt.ready" || die "kvm_gt not ready"
 start=$(date +%s.%N)
 timeout 20 "$LMTRACE" -j -p "$gt" 2>"$tmp/pipe.err" | head -n 1 >/dev/null
 rc=${PIPESTATUS[0]}
@@ -140,5 +140,4 @@ for pattern in 'no-such-vm' 'kvm_g*'; do
 done
 kill -USR1 "$gt" 2>/dev/null
 
-[ "$failed" -eq 0 ] || { echo "$failed check(s) failed"; exit 1; }
-echo "service mode as expected"
+finish "service mode as expected"

@@ -2,7 +2,10 @@
 /*
  * Minimal unit-test helpers in the style of the kernel's BPF selftests:
  * ASSERT_*(actual, expected, "name") print what differed and count failures.
- * A test program exits 0 when every check passed, 1 otherwise.
+ * A test program ends with `return unit_done(name)`: 0 when every check
+ * passed, 1 when one failed or none ran (a test that checked nothing cannot
+ * fail, so it does not pass). A failed check's line starts with "FAIL: ",
+ * as a system test's does, so tests/run-tests.sh lists it under what failed.
  */
 #ifndef LM_UNIT_H
 #define LM_UNIT_H
@@ -18,7 +21,7 @@ static int unit_checks;
 
 #define UNIT_FAIL(name, fmt, ...) do {						\
 	unit_failures++;							\
-	fprintf(stderr, "%s:%d: FAIL %s: " fmt "\n", __FILE__, __LINE__,	\
+	fprintf(stderr, "FAIL: %s:%d: %s: " fmt "\n", __FILE__, __LINE__,	\
 		(name), __VA_ARGS__);						\
 } while (0)
 
@@ -81,7 +84,9 @@ static inline int unit_scan_traces(int argc, char **argv, char *dir, size_t size
 static inline int unit_done(const char *prog)
 {
 	fprintf(stderr, "%s: %d checks, %d failed\n", prog, unit_checks, unit_failures);
-	return unit_failures ? 1 : 0;
+	if (!unit_checks)
+		fprintf(stderr, "FAIL: %s: no check ran\n", prog);
+	return unit_failures || !unit_checks ? 1 : 0;
 }
 
 #endif /* LM_UNIT_H */
