@@ -2,7 +2,8 @@
 #   make              build .output/lmtrace
 #   make deps         install the Debian packages lmtrace needs (as root)
 #   make test         build and run every test (tests/run-tests.sh)
-#   make check-layers fail if a file under user/ includes across a forbidden edge
+#   make check-layers build the objects under user/, then fail if one of them
+#                     included (as its .d says) a header its layer may not see
 #   make libcore      the pure core, recordings and outputs (no clang, bpftool or libbpf)
 #   make demo         a real live migration, traced live (needs root, /dev/kvm, QEMU)
 #   make bench        overhead benchmarks, ratios against a run without lmtrace
@@ -56,6 +57,8 @@ CFLAGS   ?= -O2 -g
 # The project's own flags come after the user's CFLAGS, so `make CFLAGS=...` keeps them.
 LM_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
 DEPFLAGS  = -MMD -MP
+# lmtrace's own objects list system headers too: check-layers reads them.
+USER_DEPFLAGS = -MD -MP
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
 	-Iinclude -I$(OUTPUT) $(LIBBPF_CFLAGS)
 
@@ -64,7 +67,7 @@ BPF_SRCS   := bpf/maps.bpf.c $(filter-out bpf/maps.bpf.c,$(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 
 obj = $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(1))
-CORE_SRCS  := $(wildcard user/core/*.c user/record/*.c user/io/*.c user/sinks/*.c user/report/*.c)
+CORE_SRCS  := $(wildcard user/model/*.c user/core/*.c user/record/*.c user/io/*.c user/sinks/*.c user/report/*.c)
 TRACE_SRCS := $(wildcard user/trace/*.c)
 CLI_SRCS   := $(wildcard user/cli/*.c) user/main.c
 CORE_OBJS  := $(call obj,$(CORE_SRCS))
@@ -80,7 +83,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 # Programs the tests/*/*.mk fragments add to `make test` prerequisites.
 TEST_PROGS :=
 
-.PHONY: all deps test unit libcore check-layers bench demo install uninstall clean
+.PHONY: all deps test unit libcore check-layers bench demo install uninstall clean FORCE
 .DELETE_ON_ERROR:
 
 all: $(OUTPUT)/lmtrace
@@ -112,12 +115,20 @@ $(OUTPUT)/lmtrace.skel.h: $(OUTPUT)/lmtrace.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name lmtrace_bpf > $@
 
-# Every user object: its own headers come from -MMD; only the loader needs
+# The user objects are rebuilt when the command that builds them changes
+# (check-layers needs their .d written with -MD). Expanded once, here: the
+# skeleton users' extra flags are not part of it.
+USER_FLAGS := $(CC) $(LM_CFLAGS) $(USER_DEPFLAGS)
+$(OUTPUT)/user/.flags: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)echo '$(USER_FLAGS)' | cmp -s - $@ || echo '$(USER_FLAGS)' > $@
+
+# Every user object: its own headers come from -MD; only the loader needs
 # the skeleton (and libbpf's flags).
-$(OUTPUT)/user/%.o: user/%.c
+$(OUTPUT)/user/%.o: user/%.c $(OUTPUT)/user/.flags
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(LM_CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(LM_CFLAGS) $(USER_DEPFLAGS) -c $< -o $@
 
 SKEL_USERS := $(OUTPUT)/user/trace/tracer.o $(OUTPUT)/user/trace/tracer_hooks.o
 $(SKEL_USERS): LM_CFLAGS += -I$(OUTPUT) $(LIBBPF_CFLAGS)
@@ -148,8 +159,10 @@ $(OUTPUT)/tests/test_qmp: $(QMP_OBJ) $(OUTPUT)/lab/lab_qmp.o
 # test_names parses the JSON lines strictly with jansson.
 $(OUTPUT)/tests/test_names: TEST_EXTRA_LIBS = $(JANSSON_LIBS)
 
-check-layers:
-	$(Q)tests/check-layers.sh user
+# Checks what the compiler included for every object (its .d), so the objects first.
+check-layers: $(CORE_OBJS) $(TRACE_OBJS) $(CLI_OBJS)
+	$(Q)CC="$(CC)" LAYER_CPPFLAGS="$(LM_CFLAGS) -I$(OUTPUT) $(LIBBPF_CFLAGS)" \
+		tests/check-layers.sh $(OUTPUT)
 
 -include $(wildcard tests/*/*.mk)
 -include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
