@@ -34,7 +34,7 @@
 set -u
 out=${1:-.output}
 CC=${CC:-cc}
-LAYER_CPPFLAGS=${LAYER_CPPFLAGS:--std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser}
+LAYER_CPPFLAGS=${LAYER_CPPFLAGS:--O2 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser}
 [ -d user ] || { echo "check-layers: run from the top of the tree (no user/ here)" >&2; exit 2; }
 root=$(pwd -P)
 work=$(mktemp -d /tmp/lmtrace-check-layers.XXXXXX) || exit 2
@@ -43,10 +43,10 @@ bad=0
 layers='model core io record sinks report trace cli'
 
 resolve() { # paths on stdin, one a line -> "path<TAB>resolved" (relative to the top if inside it)
-	local p
-	while IFS= read -r p; do
-		printf '%s\t%s\n' "$p" "$(realpath -m --relative-base="$root" -- "$p")"
-	done
+	local paths
+	mapfile -t paths
+	[ ${#paths[@]} -gt 0 ] || return 0
+	realpath -m --relative-base="$root" -- "${paths[@]}" | paste <(printf '%s\n' "${paths[@]}") -
 }
 
 # --- 1. Nothing under user/ but main.c and files directly in a layer folder.
@@ -68,32 +68,33 @@ while IFS= read -r -d '' f; do
 done < <(find user -mindepth 1 -print0 | sort -z)
 
 # --- 2. What the compiler included for each object.
-: >"$work/deps"
+dfiles=()
 for src in "${sources[@]}"; do
 	d=$out/${src%.c}.d
 	if [ ! -f "$d" ]; then
 		echo "$src: not compiled (no $d): build the objects first (make check-layers does)"
 		bad=1
-		continue
-	fi
-	if ! grep -q ' /' "$d"; then
+	elif ! grep -q ' /' "$d"; then
 		echo "$src: $d lists no system header: built without -MD (make clean, then make check-layers)"
 		bad=1
-		continue
+	else
+		dfiles+=("$src" "$d")
 	fi
-	# The first rule of the .d is "OBJ: SRC HEADER..."; the -MP rules after it add nothing.
-	awk -v src="$src" '
-		{ line = line " " $0 }
-		!/\\$/ { exit }
-		END {
-			gsub(/\\/, " ", line); n = split(line, w, /[ \t]+/); first = 1
-			for (i = 1; i <= n; i++) {
-				if (w[i] == "" || w[i] ~ /:$/) continue
-				if (first) { first = 0; continue }	# the source itself
-				print src "\t" w[i]
-			}
-		}' "$d" >>"$work/deps"
 done
+# The first rule of a .d is "OBJ: SRC HEADER..."; the -MP rules after it add nothing.
+[ ${#dfiles[@]} -eq 0 ] || printf '%s\t%s\n' "${dfiles[@]}" | awk -F'\t' '
+	{
+		src = $1; line = ""
+		while ((getline l < $2) > 0) { line = line " " l; if (l !~ /\\$/) break }
+		close($2)
+		gsub(/\\/, " ", line); n = split(line, w, /[ \t]+/); first = 1
+		for (i = 1; i <= n; i++) {
+			if (w[i] == "" || w[i] ~ /:$/) continue
+			if (first) { first = 0; continue }	# the source itself
+			print src "\t" w[i]
+		}
+	}' >"$work/deps"
+touch "$work/deps"
 cut -f2 "$work/deps" | sort -u | resolve >"$work/paths"
 
 # --- 3. What libc's headers and the public core headers bring with them, as the compiler sees it.
