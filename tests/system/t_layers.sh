@@ -12,6 +12,7 @@
 # private mount namespace, so a stray dependency on them fails the build
 # here; and `make CFLAGS=...` keeps the project's own flags in every cc rule.
 set -u
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d /tmp/lmtrace-layers.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -60,6 +61,7 @@ refused() {
 	if [ -z "$missing" ] && grep -q 'check-layers\] Error' <<<"$out"; then
 		ok "$what refused: $(grep -F -- "$1" <<<"$new" | head -n 1)"
 	else
+		# shellcheck disable=SC2001 # every line, not one string
 		fail "$what:$missing
 $(sed 's/^/    got: /' <<<"${new:-$out}" | head -n 12)"
 	fi
@@ -184,6 +186,18 @@ else
 	fail "make CFLAGS=-O0 ($n cc commands): $(head -n 3 <<<"${bad:-none found}")"
 fi
 
+# --- each unit test links the libraries it needs, and no system library above them
+links() { # TEST: its link line's libraries
+	make --no-print-directory -n -B OUTPUT="$tmp/dry" "$tmp/dry/tests/$1" 2>/dev/null |
+		grep -- "-o $tmp/dry/tests/$1\$" | tr -s ' \t' '\n' | sed -n 's@.*/\([^/]*\.a\)$@\1@p; /^-l/p' | tr '\n' ' '
+}
+for t in "test_estimator:libcore.a -lm" "test_record:librecord.a libcore.a -lz -lm" \
+	 "test_outputs:liboutputs.a librecord.a libcore.a -lmicrohttpd -lpthread -lz -lm"; do
+	got=$(links "${t%%:*}")
+	if [ "${got% }" = "${t#*:}" ]; then ok "${t%%:*} links ${got% }"
+	else fail "${t%%:*} links '${got% }', want '${t#*:}'"; fi
+done
+
 # --- the libraries with only cc: no clang, no bpftool, no libbpf headers
 command -v unshare >/dev/null || { echo "FAIL: unshare (util-linux) is needed to hide the BPF toolchain"; exit 1; }
 require_root
@@ -199,11 +213,19 @@ if unshare -m sh -c "$hide
 	! clang --version >/dev/null 2>&1 && ! bpftool version >/dev/null 2>&1 &&
 	[ ! -e /usr/include/bpf/libbpf.h ] || { echo 'could not hide the BPF toolchain'; exit 1; }
 	make --no-print-directory OUTPUT=$tmp/out libcore $tmp/out/tests/test_vmtrack \
-		$tmp/out/tests/test_estimator && $tmp/out/tests/test_vmtrack >/dev/null &&
-	$tmp/out/tests/test_estimator >/dev/null" >"$tmp/build.log" 2>&1; then
-	ok "libcore.a and two unit tests built and passed without clang, bpftool or libbpf headers"
+		$tmp/out/tests/test_estimator $tmp/out/tests/test_record $tmp/out/tests/test_outputs &&
+	$tmp/out/tests/test_vmtrack >/dev/null && $tmp/out/tests/test_estimator >/dev/null &&
+	$tmp/out/tests/test_record >/dev/null && $tmp/out/tests/test_outputs >/dev/null" >"$tmp/build.log" 2>&1; then
+	ok "libcore.a, librecord.a, liboutputs.a and four unit tests built and passed without clang, bpftool or libbpf headers"
 else
-	fail "libcore without the BPF toolchain:"; tail -n 20 "$tmp/build.log"
+	fail "the libraries without the BPF toolchain:"; tail -n 20 "$tmp/build.log"
 fi
-[ -e "$tmp/out/lmtrace.skel.h" ] && fail "building libcore made the BPF skeleton"
+[ -e "$tmp/out/lmtrace.skel.h" ] && fail "building the libraries made the BPF skeleton"
+for a in libcore:'model core' librecord:'record io' liboutputs:'sinks report'; do
+	want=$(for d in ${a#*:}; do ls user/"$d"/*.c 2>/dev/null; done | xargs -r -n1 basename | sed 's/\.c$/.o/' | sort)
+	got=$(ar t "$tmp/out/${a%%:*}.a" 2>/dev/null | sort)
+	if [ -z "$got" ] || [ "$got" != "$want" ]; then
+		fail "${a%%:*}.a holds ${got//$'\n'/ }, want the objects of user/{${a#*:}}"
+	fi
+done
 [ "$fails" -eq 0 ]
