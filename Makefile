@@ -2,8 +2,10 @@
 #   make              build .output/lmtrace
 #   make deps         install the Debian packages lmtrace needs (as root)
 #   make test         build and run every test (tests/run-tests.sh)
-#   make check-layers fail if a file under user/ includes across a forbidden edge
-#   make libcore      the pure core, recordings and outputs (no clang, bpftool or libbpf)
+#   make check-layers build the objects under user/, then fail if one of them
+#                     included (as its .d says) a header its layer may not see
+#   make libcore      the libraries below the tracer: libcore.a, librecord.a,
+#                     liboutputs.a (cc alone: no clang, bpftool or libbpf)
 #   make demo         a real live migration, traced live (needs root, /dev/kvm, QEMU)
 #   make bench        overhead benchmarks, ratios against a run without lmtrace
 #   make bench-act    --act throttle against stock auto-converge on lab migrations
@@ -13,10 +15,15 @@
 #   V=1               show the commands
 #   VMLINUX_H=path    use a pre-generated vmlinux.h instead of the running kernel's BTF
 #
-# Layers (README "Code map"): user/core is pure C on libc; user/record and
-# user/out build on it; together they are libcore.a, which needs neither
-# the BPF skeleton nor libbpf. user/trace is the only code that knows libbpf,
-# /proc and sockets; user/cli and user/main.c wire everything.
+# Layers (README "Code map", tests/check-layers.sh): user/core is pure C on
+# libc; user/record and user/io build on it, user/sinks and
+# user/report on those. Each step is a library named for what it holds, and
+# needs only the system libraries of its own step and those below:
+#   libcore.a     core                   libc, libm
+#   librecord.a   record + io            zlib (the recording codec)
+#   liboutputs.a  sinks + report         libmicrohttpd (--listen), pthreads
+# None needs the BPF skeleton or libbpf. user/trace is the only code that
+# knows libbpf, /proc and sockets; user/cli and user/main.c wire everything.
 
 OUTPUT     ?= .output
 CC         ?= cc
@@ -46,8 +53,10 @@ pkg_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null || echo $(2))
 
 LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS   := $(call pkg_libs,libbpf,-lbpf) -lelf
-# What libcore.a needs at link time: zlib (recordings), libmicrohttpd (--listen).
-CORE_LIBS     := $(call pkg_libs,zlib libmicrohttpd,-lz -lmicrohttpd) -lpthread -lm
+# What each library needs at link time (see the top of this file).
+CORE_LIBS     := -lm
+RECORD_LIBS   := $(call pkg_libs,zlib,-lz)
+OUTPUTS_LIBS  := $(call pkg_libs,libmicrohttpd,-lmicrohttpd) -lpthread
 # jansson parses QMP's JSON in user/trace/qmp.c.
 JANSSON_LIBS  := $(call pkg_libs,jansson,-ljansson)
 
@@ -56,6 +65,8 @@ CFLAGS   ?= -O2 -g
 # The project's own flags come after the user's CFLAGS, so `make CFLAGS=...` keeps them.
 LM_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
 DEPFLAGS  = -MMD -MP
+# lmtrace's own objects list system headers too: check-layers reads them.
+USER_DEPFLAGS = -MD -MP
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
 	-Iinclude -I$(OUTPUT) $(LIBBPF_CFLAGS)
 
@@ -64,13 +75,46 @@ BPF_SRCS   := bpf/maps.bpf.c $(filter-out bpf/maps.bpf.c,$(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 
 obj = $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(1))
-CORE_SRCS  := $(wildcard user/core/*.c user/record/*.c user/io/*.c user/sinks/*.c user/report/*.c)
-TRACE_SRCS := $(wildcard user/trace/*.c)
-CLI_SRCS   := $(wildcard user/cli/*.c) user/main.c
-CORE_OBJS  := $(call obj,$(CORE_SRCS))
-TRACE_OBJS := $(call obj,$(TRACE_SRCS))
-CLI_OBJS   := $(call obj,$(CLI_SRCS))
-LIBCORE    := $(OUTPUT)/libcore.a
+CORE_SRCS    := $(wildcard user/core/*.c)
+RECORD_SRCS  := $(wildcard user/record/*.c user/io/*.c)
+OUTPUTS_SRCS := $(wildcard user/sinks/*.c user/report/*.c)
+LIB_SRCS     := $(CORE_SRCS) $(RECORD_SRCS) $(OUTPUTS_SRCS)
+TRACE_SRCS   := $(wildcard user/trace/*.c)
+CLI_SRCS     := $(wildcard user/cli/*.c) user/main.c
+LIB_OBJS     := $(call obj,$(LIB_SRCS))
+TRACE_OBJS   := $(call obj,$(TRACE_SRCS))
+CLI_OBJS     := $(call obj,$(CLI_SRCS))
+LIBCORE      := $(OUTPUT)/libcore.a
+LIBRECORD    := $(OUTPUT)/librecord.a
+LIBOUTPUTS   := $(OUTPUT)/liboutputs.a
+
+# A program names the highest library it uses: core, record or outputs.
+# $(call libs,DIR,LEVEL) are the archives in DIR it needs, highest first;
+# $(call link,DIR,LEVEL) those and the system libraries, for a link line.
+LIBS_core       := libcore.a
+LIBS_record     := librecord.a $(LIBS_core)
+LIBS_outputs    := liboutputs.a $(LIBS_record)
+SYSLIBS_core    := $(CORE_LIBS)
+SYSLIBS_record  := $(RECORD_LIBS) $(SYSLIBS_core)
+SYSLIBS_outputs := $(OUTPUTS_LIBS) $(SYSLIBS_record)
+libs = $(addprefix $(1)/,$(LIBS_$(2)))
+link = $(call libs,$(1),$(2)) $(SYSLIBS_$(2))
+
+# $(call lib_rules,DIR,OBJDIR): the three libraries in DIR, from the objects
+# under OBJDIR (the sanitizer and fuzzer builds have their own).
+define lib_rules
+$(1)/libcore.a: $(patsubst user/%.c,$(2)/%.o,$(CORE_SRCS))
+$(1)/librecord.a: $(patsubst user/%.c,$(2)/%.o,$(RECORD_SRCS))
+$(1)/liboutputs.a: $(patsubst user/%.c,$(2)/%.o,$(OUTPUTS_SRCS))
+$(1)/libcore.a $(1)/librecord.a $(1)/liboutputs.a:
+	$$(call msg,AR,$$@)
+	$$(Q)rm -f $$@ && $$(AR) rcs $$@ $$^
+endef
+
+# Unit tests that need more than libcore.a (the others link it alone).
+UNIT_RECORD  := test_record test_act_traces test_estimator_traces
+UNIT_OUTPUTS := test_outputs test_files test_names
+unit_level = $(if $(filter $(1),$(UNIT_OUTPUTS)),outputs,$(if $(filter $(1),$(UNIT_RECORD)),record,core))
 # The QMP client alone (no libbpf): the lab and its unit test link it too.
 QMP_OBJ    := $(OUTPUT)/user/trace/qmp.o
 
@@ -80,7 +124,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 # Programs the tests/*/*.mk fragments add to `make test` prerequisites.
 TEST_PROGS :=
 
-.PHONY: all deps test unit libcore check-layers bench demo install uninstall clean
+.PHONY: all deps test unit libcore check-layers bench demo install uninstall clean FORCE
 .DELETE_ON_ERROR:
 
 all: $(OUTPUT)/lmtrace
@@ -112,33 +156,42 @@ $(OUTPUT)/lmtrace.skel.h: $(OUTPUT)/lmtrace.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name lmtrace_bpf > $@
 
-# Every user object: its own headers come from -MMD; only the loader needs
+# The user objects are rebuilt when the command that builds them changes
+# (check-layers needs their .d written with -MD). Expanded once, here: the
+# skeleton users' extra flags are not part of it.
+USER_FLAGS := $(CC) $(LM_CFLAGS) $(USER_DEPFLAGS)
+$(OUTPUT)/user/.flags: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)echo '$(USER_FLAGS)' | cmp -s - $@ || echo '$(USER_FLAGS)' > $@
+
+# Every user object: its own headers come from -MD; only the loader needs
 # the skeleton (and libbpf's flags).
-$(OUTPUT)/user/%.o: user/%.c
+$(OUTPUT)/user/%.o: user/%.c $(OUTPUT)/user/.flags
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(LM_CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(LM_CFLAGS) $(USER_DEPFLAGS) -c $< -o $@
 
 SKEL_USERS := $(OUTPUT)/user/trace/tracer.o $(OUTPUT)/user/trace/tracer_hooks.o
 $(SKEL_USERS): LM_CFLAGS += -I$(OUTPUT) $(LIBBPF_CFLAGS)
 $(SKEL_USERS): $(OUTPUT)/lmtrace.skel.h
 
-$(LIBCORE): $(CORE_OBJS)
-	$(call msg,AR,$@)
-	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(eval $(call lib_rules,$(OUTPUT),$(OUTPUT)/user))
 
-libcore: $(LIBCORE)
+libcore: $(LIBCORE) $(LIBRECORD) $(LIBOUTPUTS)
 
-$(OUTPUT)/lmtrace: $(CLI_OBJS) $(TRACE_OBJS) $(LIBCORE)
+$(OUTPUT)/lmtrace: $(CLI_OBJS) $(TRACE_OBJS) $(call libs,$(OUTPUT),outputs)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LM_CFLAGS) $(LDFLAGS) $(CLI_OBJS) $(TRACE_OBJS) $(LIBCORE) \
-		$(LIBBPF_LIBS) $(JANSSON_LIBS) $(CORE_LIBS) -o $@
+	$(Q)$(CC) $(LM_CFLAGS) $(LDFLAGS) $(CLI_OBJS) $(TRACE_OBJS) \
+		$(LIBBPF_LIBS) $(JANSSON_LIBS) $(call link,$(OUTPUT),outputs) -o $@
 
-# Unit tests link libcore.a only (test_qmp adds the QMP client).
+# Each unit test links the libraries it needs (UNIT_RECORD, UNIT_OUTPUTS
+# above; test_qmp adds the QMP client).
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIBCORE) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(LM_CFLAGS) $(DEPFLAGS) -Itests/unit -Itests/lab $< $(TEST_EXTRA_OBJS) $(LIBCORE) \
-		$(TEST_EXTRA_LIBS) $(CORE_LIBS) -o $@
+	$(Q)$(CC) $(LM_CFLAGS) $(DEPFLAGS) -Itests/unit -Itests/lab $< $(TEST_EXTRA_OBJS) \
+		$(TEST_EXTRA_LIBS) $(call link,$(OUTPUT),$(call unit_level,test_$*)) -o $@
+$(addprefix $(OUTPUT)/tests/,$(UNIT_RECORD)): $(call libs,$(OUTPUT),record)
+$(addprefix $(OUTPUT)/tests/,$(UNIT_OUTPUTS)): $(call libs,$(OUTPUT),outputs)
 
 # test_qmp checks the QMP client and the lab's commands against a scripted peer.
 $(OUTPUT)/tests/test_qmp: TEST_EXTRA_OBJS = $(QMP_OBJ) $(OUTPUT)/lab/lab_qmp.o
@@ -148,8 +201,10 @@ $(OUTPUT)/tests/test_qmp: $(QMP_OBJ) $(OUTPUT)/lab/lab_qmp.o
 # test_names parses the JSON lines strictly with jansson.
 $(OUTPUT)/tests/test_names: TEST_EXTRA_LIBS = $(JANSSON_LIBS)
 
-check-layers:
-	$(Q)tests/check-layers.sh user
+# Checks what the compiler included for every object (its .d), so the objects first.
+check-layers: $(LIB_OBJS) $(TRACE_OBJS) $(CLI_OBJS)
+	$(Q)CC="$(CC)" LAYER_CPPFLAGS="$(LM_CFLAGS) -I$(OUTPUT) $(LIBBPF_CFLAGS)" \
+		tests/check-layers.sh $(OUTPUT)
 
 -include $(wildcard tests/*/*.mk)
 -include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)

@@ -7,8 +7,8 @@
 #                              every formatting sink and the report
 #   make fuzz-seeds            regenerate tests/fuzz/corpus/ (committed)
 # New inputs libFuzzer finds go to $(OUTPUT)/fuzz/corpus, not into the repo.
-# The fuzzers link libcore built with the sanitizers (the same sources as
-# libcore.a, no list kept here).
+# The fuzzers link the libraries (libcore.a, librecord.a, liboutputs.a)
+# built with the sanitizers from the same sources (no list kept here).
 
 FUZZ_CC   ?= clang
 FUZZ_TIME ?= 60
@@ -19,9 +19,9 @@ FUZZ_LIB_FLAGS := $(FUZZ_COMMON) -fsanitize=fuzzer-no-link,address,undefined
 
 .PHONY: fuzz fuzz-replay fuzz-seeds
 
-# libcore twice: as shipped, and with checksums accepted.
-FUZZ_LIBCORE       := $(OUTPUT)/fuzz/libcore.a
-FUZZ_LIBCORE_NOCRC := $(OUTPUT)/fuzz/nocrc/libcore.a
+# The libraries twice: as shipped, and with checksums accepted.
+FUZZ_LIBDIR       := $(OUTPUT)/fuzz
+FUZZ_LIBDIR_NOCRC := $(OUTPUT)/fuzz/nocrc
 
 $(OUTPUT)/fuzz/obj/%.o: user/%.c
 	$(call msg,FUZZ-CC,$@)
@@ -33,27 +33,22 @@ $(OUTPUT)/fuzz/nocrc/obj/%.o: user/%.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_LIB_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION $(DEPFLAGS) -c $< -o $@
 
-$(FUZZ_LIBCORE): $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(CORE_SRCS))
-	$(call msg,AR,$@)
-	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(eval $(call lib_rules,$(FUZZ_LIBDIR),$(OUTPUT)/fuzz/obj))
+$(eval $(call lib_rules,$(FUZZ_LIBDIR_NOCRC),$(OUTPUT)/fuzz/nocrc/obj))
 
-$(FUZZ_LIBCORE_NOCRC): $(patsubst user/%.c,$(OUTPUT)/fuzz/nocrc/obj/%.o,$(CORE_SRCS))
-	$(call msg,AR,$@)
-	$(Q)rm -f $@ && $(AR) rcs $@ $^
-
-$(OUTPUT)/fuzz/fuzz_record: tests/fuzz/fuzz_record.c $(FUZZ_LIBCORE)
+$(OUTPUT)/fuzz/fuzz_record: tests/fuzz/fuzz_record.c $(call libs,$(FUZZ_LIBDIR),record)
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_LIBCORE) $(CORE_LIBS) -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $< $(call link,$(FUZZ_LIBDIR),record) -o $@
 
-$(OUTPUT)/fuzz/fuzz_record_nocrc: tests/fuzz/fuzz_record.c $(FUZZ_LIBCORE_NOCRC)
+$(OUTPUT)/fuzz/fuzz_record_nocrc: tests/fuzz/fuzz_record.c $(call libs,$(FUZZ_LIBDIR_NOCRC),record)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION $< \
-		$(FUZZ_LIBCORE_NOCRC) $(CORE_LIBS) -o $@
+		$(call link,$(FUZZ_LIBDIR_NOCRC),record) -o $@
 
-$(OUTPUT)/fuzz/fuzz_replay: tests/fuzz/fuzz_replay.c $(FUZZ_LIBCORE_NOCRC)
+$(OUTPUT)/fuzz/fuzz_replay: tests/fuzz/fuzz_replay.c $(call libs,$(FUZZ_LIBDIR_NOCRC),outputs)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION $< \
-		$(FUZZ_LIBCORE_NOCRC) $(CORE_LIBS) -o $@
+		$(call link,$(FUZZ_LIBDIR_NOCRC),outputs) -o $@
 
 FUZZ_RUN = -max_total_time=$(FUZZ_TIME) -max_len=4096 -print_final_stats=1 \
 	-artifact_prefix=$(OUTPUT)/fuzz/
@@ -67,17 +62,17 @@ fuzz-replay: $(OUTPUT)/fuzz/fuzz_replay
 	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus-replay
 	$(Q)$< $(FUZZ_RUN) -max_len=8192 -close_fd_mask=3 $(OUTPUT)/fuzz/corpus-replay tests/fuzz/corpus
 
-$(OUTPUT)/fuzz/make_seeds: tests/fuzz/make_seeds.c $(LIBCORE)
+$(OUTPUT)/fuzz/make_seeds: tests/fuzz/make_seeds.c $(call libs,$(OUTPUT),record)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(LM_CFLAGS) -Itests/unit $< $(LIBCORE) $(CORE_LIBS) -o $@
+	$(Q)$(CC) $(LM_CFLAGS) -Itests/unit $< $(call link,$(OUTPUT),record) -o $@
 
 fuzz-seeds: $(OUTPUT)/fuzz/make_seeds
 	$(Q)$< tests/fuzz/corpus
 
 # lm_synth: a recording of a model migration for tests/system/t_outputs*.sh.
-$(OUTPUT)/tests/lm_synth: tests/unit/lm_synth.c $(LIBCORE) | $(OUTPUT)/tests
+$(OUTPUT)/tests/lm_synth: tests/unit/lm_synth.c $(call libs,$(OUTPUT),outputs) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(LM_CFLAGS) -Itests/unit $< $(LIBCORE) $(CORE_LIBS) -o $@
+	$(Q)$(CC) $(LM_CFLAGS) -Itests/unit $< $(call link,$(OUTPUT),outputs) -o $@
 
 TEST_PROGS += $(OUTPUT)/tests/lm_synth
 

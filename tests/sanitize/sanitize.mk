@@ -1,8 +1,8 @@
 # make sanitize: the unit tests, kvm_gt, lmtrace itself and a replay driver
 # built with AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer
 # comes with ASan) into $(OUTPUT)/san/; tests/system/t_sanitize.sh runs them.
-# A libcore.a of its own, built the same way from the same sources
-# (CORE_SRCS), as tests/fuzz/fuzz.mk does for the fuzzers. UBSan does not
+# Libraries of its own (libcore.a, librecord.a, liboutputs.a), built the
+# same way from the same sources, as tests/fuzz/fuzz.mk does for the fuzzers. UBSan does not
 # recover: the first report stops the program with an error.
 # libbpf, libelf, zlib, jansson and libmicrohttpd are the system's shared
 # libraries, not instrumented: ASan still checks every call into them made
@@ -15,7 +15,6 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 SAN_CFLAGS = $(SAN_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
 
 san_obj = $(patsubst user/%.c,$(SAN_DIR)/obj/%.o,$(1))
-SAN_LIBCORE   := $(SAN_DIR)/libcore.a
 SAN_UNIT_BINS := $(patsubst tests/unit/%.c,$(SAN_DIR)/tests/%,$(UNIT_SRCS))
 SAN_KVM_GT    := $(SAN_DIR)/kvm_gt
 SAN_LMTRACE   := $(SAN_DIR)/lmtrace
@@ -33,21 +32,22 @@ SAN_SKEL_USERS := $(patsubst $(OUTPUT)/user/%,$(SAN_DIR)/obj/%,$(SKEL_USERS))
 $(SAN_SKEL_USERS): SAN_CFLAGS += -I$(OUTPUT) $(LIBBPF_CFLAGS)
 $(SAN_SKEL_USERS): $(OUTPUT)/lmtrace.skel.h
 
-$(SAN_LIBCORE): $(call san_obj,$(CORE_SRCS))
-	$(call msg,AR,$@)
-	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(eval $(call lib_rules,$(SAN_DIR),$(SAN_DIR)/obj))
 
 $(SAN_DIR)/lab/%.o: tests/lab/%.c
 	$(call msg,SAN-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(SAN_CC) $(SAN_CFLAGS) $(DEPFLAGS) -Itests/lab -Itests/unit -c $< -o $@
 
-# The unit tests as the Makefile builds them, test_qmp with its QMP objects.
-$(SAN_DIR)/tests/test_%: tests/unit/test_%.c $(SAN_LIBCORE)
+# The unit tests as the Makefile builds them (the same libraries each),
+# test_qmp with its QMP objects.
+$(SAN_DIR)/tests/test_%: tests/unit/test_%.c $(SAN_DIR)/libcore.a
 	$(call msg,SAN-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(SAN_CC) $(SAN_CFLAGS) $(DEPFLAGS) -Itests/unit -Itests/lab $< $(SAN_TEST_EXTRA_OBJS) \
-		$(SAN_LIBCORE) $(SAN_TEST_EXTRA_LIBS) $(CORE_LIBS) -o $@
+		$(SAN_TEST_EXTRA_LIBS) $(call link,$(SAN_DIR),$(call unit_level,test_$*)) -o $@
+$(addprefix $(SAN_DIR)/tests/,$(UNIT_RECORD)): $(call libs,$(SAN_DIR),record)
+$(addprefix $(SAN_DIR)/tests/,$(UNIT_OUTPUTS)): $(call libs,$(SAN_DIR),outputs)
 
 $(SAN_DIR)/tests/test_qmp: SAN_TEST_EXTRA_OBJS = $(SAN_DIR)/obj/trace/qmp.o $(SAN_DIR)/lab/lab_qmp.o
 $(SAN_DIR)/tests/test_qmp: SAN_TEST_EXTRA_LIBS = $(JANSSON_LIBS)
@@ -60,14 +60,14 @@ $(SAN_KVM_GT): $(KVM_GT_SRCS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(SAN_CC) $(SAN_CFLAGS) $(DEPFLAGS) -Itests/kvm_gt $(KVM_GT_SRCS) $(JANSSON_LIBS) -lm -o $@
 
-$(SAN_LMTRACE): $(call san_obj,$(CLI_SRCS) $(TRACE_SRCS)) $(SAN_LIBCORE)
+$(SAN_LMTRACE): $(call san_obj,$(CLI_SRCS) $(TRACE_SRCS)) $(call libs,$(SAN_DIR),outputs)
 	$(call msg,SAN-LINK,$@)
-	$(Q)$(SAN_CC) $(SAN_CFLAGS) $(call san_obj,$(CLI_SRCS) $(TRACE_SRCS)) $(SAN_LIBCORE) \
-		$(LIBBPF_LIBS) $(JANSSON_LIBS) $(CORE_LIBS) -o $@
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) $(call san_obj,$(CLI_SRCS) $(TRACE_SRCS)) \
+		$(LIBBPF_LIBS) $(JANSSON_LIBS) $(call link,$(SAN_DIR),outputs) -o $@
 
-$(SAN_REPLAY): tests/sanitize/san_replay.c $(SAN_LIBCORE)
+$(SAN_REPLAY): tests/sanitize/san_replay.c $(call libs,$(SAN_DIR),outputs)
 	$(call msg,SAN-CC,$@)
-	$(Q)$(SAN_CC) $(SAN_CFLAGS) $(DEPFLAGS) $< $(SAN_LIBCORE) $(CORE_LIBS) -o $@
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) $(DEPFLAGS) $< $(call link,$(SAN_DIR),outputs) -o $@
 
 sanitize: $(SAN_PROGS)
 
