@@ -91,6 +91,15 @@ expect "head start of another pid" 1 "no .lmtrace check -j. result for pid 1 \(o
 	"$LMTRACE" -p 1 --head-start "$tmp/other.json"
 expect "head start age range" 2 "invalid --head-start age '0'" -- \
 	"$LMTRACE" -p 1 --head-start "$tmp/other.json,0"
+# Numbers no check writes are refused, never cast (a cast of 1e300 to an integer is undefined).
+for bad in '"ts":1e300' '"ram_bytes":-5' '"ram_bytes":1e300' \
+	'"windows":[{"window_s":1e300,"dirty_pages":1}]' '"windows":[{"window_s":1,"dirty_pages":10000000000}]' \
+	'"windows":[{"window_s":1,"dirty_pages":-1}]'; do
+	printf '{"type":"check","ts":1,"pid":1,"ram_bytes":1,"windows":[{"window_s":1,"dirty_pages":1}],%s}\n' \
+		"$bad" >"$tmp/range.json"
+	expect "head start with $bad" 1 "the check of pid 1 measured nothing usable .*out of range" -- \
+		"$LMTRACE" -p 1 --head-start "$tmp/range.json"
+done
 
 have_kvm || { skip_at_end "no usable /dev/kvm: the no-privileges and VMM-exit cases did not run"; finish; }
 

@@ -5,38 +5,68 @@
  * an error, without windows, or of another pid is refused, saying so.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <jansson.h>
 #include "cli/check_file.h"
 
+/*
+ * Bounds of what a check may say: a window longer than a day, more pages
+ * than 32 bits count or a time past 2262 is no check lmtrace wrote, and a
+ * cast of such a number would be undefined.
+ */
+#define WINDOW_MAX_S	86400.0
+#define TS_MAX_S	9.2e9		/* 2^63 ns, in seconds */
+#define BYTES_MAX	(1ull << 62)	/* 4 EiB */
+
+/* An integer in [0, max], or -1: absent, not an integer, or out of range. */
+static int64_t count_in(json_t *o, const char *key, uint64_t max)
+{
+	json_t *v = json_object_get(o, key);
+	json_int_t n = json_integer_value(v);
+
+	return json_is_integer(v) && n >= 0 && (uint64_t)n <= max ? n : -1;
+}
+
+static int fill_window(json_t *w, struct lm_obs_head_start *hs)
+{
+	double s = json_number_value(json_object_get(w, "window_s"));
+	int64_t pages = count_in(w, "dirty_pages", UINT32_MAX);
+
+	if (!(s > 0) || !(s <= WINDOW_MAX_S) || pages < 0)
+		return -EINVAL;
+	hs->win[hs->nwin].window_ms = (uint32_t)(s * 1e3 + 0.5);
+	hs->win[hs->nwin].pages = (uint32_t)pages;
+	hs->nwin++;
+	return 0;
+}
+
+/* The check's numbers, each in range, or -EINVAL (what is out of range is no check lmtrace wrote). */
 static int fill(json_t *o, pid_t pid, uint32_t max_age_s, struct lm_obs *out)
 {
 	json_t *wins = json_object_get(o, "windows"), *w;
 	double ts = json_number_value(json_object_get(o, "ts"));
+	int64_t ram = count_in(o, "ram_bytes", BYTES_MAX);
+	int64_t resident = json_object_get(o, "resident_bytes") ? count_in(o, "resident_bytes", BYTES_MAX) : 0;
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
+	if (!(ts > 0) || !(ts <= TS_MAX_S) || ram <= 0 || resident < 0 || !json_is_array(wins))
+		return -EINVAL;
 	out->kind = LM_OBS_HEAD_START;
 	out->pid = (uint32_t)pid;
-	out->ts_ns = ts > 0 ? (uint64_t)(ts * 1e9) : 0;
-	out->head_start.ram_bytes = (uint64_t)json_integer_value(json_object_get(o, "ram_bytes"));
-	out->head_start.resident_bytes =
-		(uint64_t)json_integer_value(json_object_get(o, "resident_bytes"));
+	out->ts_ns = (uint64_t)(ts * 1e9);
+	out->head_start.ram_bytes = (uint64_t)ram;
+	out->head_start.resident_bytes = (uint64_t)resident;
 	out->head_start.max_age_s = max_age_s;
 	json_array_foreach(wins, i, w) {
-		double s = json_number_value(json_object_get(w, "window_s"));
-		json_int_t pages = json_integer_value(json_object_get(w, "dirty_pages"));
-
 		if (out->head_start.nwin == LM_HEAD_START_WINDOWS)
 			break;	/* the shortest ones: the check measures shortest first */
-		if (!(s > 0) || pages < 0)
-			continue;
-		out->head_start.win[out->head_start.nwin].window_ms = (uint32_t)(s * 1e3 + 0.5);
-		out->head_start.win[out->head_start.nwin].pages = (uint32_t)pages;
-		out->head_start.nwin++;
+		if (fill_window(w, &out->head_start))
+			return -EINVAL;
 	}
-	return out->ts_ns && out->head_start.ram_bytes && out->head_start.nwin ? 0 : -EINVAL;
+	return out->head_start.nwin ? 0 : -EINVAL;
 }
 
 int lm_check_file_load(const char *path, pid_t pid, uint32_t max_age_s, struct lm_obs *out,
@@ -71,7 +101,7 @@ int lm_check_file_load(const char *path, pid_t pid, uint32_t max_age_s, struct l
 		return 0;
 	if (bad)
 		snprintf(err, errlen, "--head-start %s: the check of pid %d measured nothing usable "
-			 "(an error, or no windows)", path, (int)pid);
+			 "(an error, no windows, or a number out of range)", path, (int)pid);
 	else
 		snprintf(err, errlen, "--head-start %s: no `lmtrace check -j` result for pid %d%s", path,
 			 (int)pid, other ? " (only for other pids)" : "");
