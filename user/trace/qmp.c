@@ -367,19 +367,6 @@ int lm_qmp_parse_migrate_info(const json_t *ret, struct lm_qmp_migrate_info *out
 	return 0;
 }
 
-int lm_qmp_query_migrate(struct lm_qmp *q, struct lm_qmp_migrate_info *out)
-{
-	json_t *ret;
-	int err;
-
-	err = lm_qmp_execute(q, "query-migrate", NULL, &ret);
-	if (err)
-		return err;
-	err = lm_qmp_parse_migrate_info(ret, out);
-	json_decref(ret);
-	return err;
-}
-
 int lm_qmp_parse_migrate_params(const json_t *ret, struct lm_qmp_migrate_params *out)
 {
 	const json_t *tailslow;
@@ -397,31 +384,50 @@ int lm_qmp_parse_migrate_params(const json_t *ret, struct lm_qmp_migrate_params 
 	return 0;
 }
 
-int lm_qmp_query_migrate_params(struct lm_qmp *q, struct lm_qmp_migrate_params *out)
+/* Runs a query and parses its return: -errno, or what parse says. */
+static int query(struct lm_qmp *q, const char *cmd, int (*parse)(const json_t *ret, void *out),
+		 void *out)
 {
 	json_t *ret;
 	int err;
 
-	err = lm_qmp_execute(q, "query-migrate-parameters", NULL, &ret);
+	err = lm_qmp_execute(q, cmd, NULL, &ret);
 	if (err)
 		return err;
-	err = lm_qmp_parse_migrate_params(ret, out);
+	err = parse(ret, out);
 	json_decref(ret);
 	return err;
 }
 
+static int parse_info(const json_t *ret, void *out)
+{
+	return lm_qmp_parse_migrate_info(ret, out);
+}
+
+static int parse_params(const json_t *ret, void *out)
+{
+	return lm_qmp_parse_migrate_params(ret, out);
+}
+
+static int parse_ram_size(const json_t *ret, void *out)
+{
+	if (!json_is_integer(json_object_get(ret, "base-memory")))
+		return -EPROTO;
+	*(uint64_t *)out = get_u64(ret, "base-memory") + get_u64(ret, "plugged-memory");
+	return 0;
+}
+
+int lm_qmp_query_migrate(struct lm_qmp *q, struct lm_qmp_migrate_info *out)
+{
+	return query(q, "query-migrate", parse_info, out);
+}
+
+int lm_qmp_query_migrate_params(struct lm_qmp *q, struct lm_qmp_migrate_params *out)
+{
+	return query(q, "query-migrate-parameters", parse_params, out);
+}
+
 int lm_qmp_query_ram_size(struct lm_qmp *q, uint64_t *bytes)
 {
-	json_t *ret;
-	int err;
-
-	err = lm_qmp_execute(q, "query-memory-size-summary", NULL, &ret);
-	if (err)
-		return err;
-	if (!json_is_integer(json_object_get(ret, "base-memory")))
-		err = -EPROTO;
-	else
-		*bytes = get_u64(ret, "base-memory") + get_u64(ret, "plugged-memory");
-	json_decref(ret);
-	return err;
+	return query(q, "query-memory-size-summary", parse_ram_size, bytes);
 }
