@@ -138,16 +138,11 @@ static void simulate(const struct lm_estimator *e, const struct ctx *x, struct s
 	struct lm_precopy_sim *b = &s->best, *ex = &s->expect;
 
 	/* Best case: the smallest curve the points allow, the better of the two rates. */
-	memset(b, 0, sizeof(*b));
-	b->pending = e->pending_at_sync;
-	b->sent = x->sent;
-	b->tau0 = e->guest_s - e->sync_guest_s;
-	b->rate = x->rate_best;
-	b->thr = x->thr_best;
-	b->tscale = x->tscale;
-	b->horizon = x->horizon;
-	b->quantum = x->quantum;
-	b->wws = x->quiet.wws;
+	*b = (struct lm_precopy_sim){
+		.pending = e->pending_at_sync, .sent = x->sent, .tau0 = e->guest_s - e->sync_guest_s,
+		.rate = x->rate_best, .thr = x->thr_best, .tscale = x->tscale,
+		.horizon = x->horizon, .quantum = x->quantum, .wws = x->quiet.wws,
+	};
 	lm_precopy_sim_run(&x->quiet, b);
 	/* Expected: every point, the current rate, the knee guessed if unseen. */
 	s->exp = x->c;

@@ -121,18 +121,11 @@ double recommend_throttle(const struct lm_estimator *e, const struct ctx *x,
 void set_reason(struct lm_estimate *est, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void export_settings(const struct lm_estimator *e, struct lm_estimate *est);
 void export_curve(struct lm_estimate *est, const struct lm_curve *c);
-void explain_stuck(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
-		   const struct sims *s);
-void explain_eta(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
-		 const struct sims *s);
-void explain_converging(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
+/* The reason of a verdict, in numbers, from the estimate's inputs and simulations. */
+typedef void explain_fn(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
 			const struct sims *s);
-void explain_predicted_stuck(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
-			     const struct sims *s);
-void explain_fixed_point(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
-			 const struct sims *s);
-void explain_marginal(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,
-		      const struct sims *s);
+explain_fn explain_stuck, explain_eta, explain_converging, explain_predicted_stuck,
+	explain_fixed_point, explain_marginal;
 void mark_predicted(const struct lm_estimator *e, struct lm_estimate *est);
 /* A firm verdict held against this sync's outcome: what holds it, and what would change it. */
 void explain_held(const struct lm_estimator *e, struct lm_estimate *est, const struct ctx *x,

@@ -421,14 +421,20 @@ void lm_pipeline_event(struct lm_pipeline *p, const struct lm_event *e)
 	pass_decisions(vm);
 }
 
-int lm_pipeline_busy(const struct lm_pipeline *p)
+/* 1 if test holds for any traced VM's tracking. */
+static int any_track(const struct lm_pipeline *p, int (*test)(const struct lm_vmtrack *t))
 {
 	int i;
 
 	for (i = 0; i < p->nvms; i++)
-		if (p->vms[i]->track && lm_vmtrack_busy(p->vms[i]->track))
+		if (p->vms[i]->track && test(p->vms[i]->track))
 			return 1;
 	return 0;
+}
+
+int lm_pipeline_busy(const struct lm_pipeline *p)
+{
+	return any_track(p, lm_vmtrack_busy);
 }
 
 uint64_t lm_pipeline_unseen_logon_ns(const struct lm_pipeline *p, uint32_t pid)
@@ -440,12 +446,7 @@ uint64_t lm_pipeline_unseen_logon_ns(const struct lm_pipeline *p, uint32_t pid)
 
 int lm_pipeline_wants_hooks(const struct lm_pipeline *p)
 {
-	int i;
-
-	for (i = 0; i < p->nvms; i++)
-		if (p->vms[i]->track && lm_vmtrack_wants_hooks(p->vms[i]->track))
-			return 1;
-	return 0;
+	return any_track(p, lm_vmtrack_wants_hooks);
 }
 
 void lm_pipeline_poll(struct lm_pipeline *p, uint64_t now_ns)

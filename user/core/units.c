@@ -76,44 +76,39 @@ const char *lm_end_reason_name(uint32_t reason)
 	}
 }
 
+/*
+ * Well-formed UTF-8 (the Unicode Standard's table 3-7): the ranges of the
+ * first and second bytes, and the length. Anything else is rejected: a
+ * continuation first, an overlong form, a surrogate, beyond U+10FFFF.
+ */
+static const struct {
+	unsigned char first_lo, first_hi, lo, hi, len;
+} utf8_forms[] = {
+	{ 0x00, 0x7f, 0x00, 0x00, 1 }, { 0xc2, 0xdf, 0x80, 0xbf, 2 },
+	{ 0xe0, 0xe0, 0xa0, 0xbf, 3 }, { 0xe1, 0xec, 0x80, 0xbf, 3 },
+	{ 0xed, 0xed, 0x80, 0x9f, 3 }, { 0xee, 0xef, 0x80, 0xbf, 3 },
+	{ 0xf0, 0xf0, 0x90, 0xbf, 4 }, { 0xf1, 0xf3, 0x80, 0xbf, 4 },
+	{ 0xf4, 0xf4, 0x80, 0x8f, 4 },
+};
+#define UTF8_FORMS (sizeof(utf8_forms) / sizeof(utf8_forms[0]))
+
 size_t lm_utf8_char(const char *s, size_t n, uint32_t *cp)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	unsigned char lo = 0x80, hi = 0xbf;	/* the second byte's range */
+	size_t f, i, len;
 	uint32_t c;
-	size_t len;
 
 	if (!n)
 		return 0;
-	if (p[0] < 0x80) {
-		len = 1;
-		c = p[0];
-	} else if (p[0] < 0xc2) {		/* a continuation, or overlong */
+	for (f = 0; f < UTF8_FORMS; f++)
+		if (p[0] >= utf8_forms[f].first_lo && p[0] <= utf8_forms[f].first_hi)
+			break;
+	if (f == UTF8_FORMS || n < utf8_forms[f].len)
 		return 0;
-	} else if (p[0] < 0xe0) {
-		len = 2;
-		c = p[0] & 0x1f;
-	} else if (p[0] < 0xf0) {
-		len = 3;
-		c = p[0] & 0x0f;
-		if (p[0] == 0xe0)
-			lo = 0xa0;		/* overlong */
-		else if (p[0] == 0xed)
-			hi = 0x9f;		/* surrogates */
-	} else if (p[0] < 0xf5) {
-		len = 4;
-		c = p[0] & 0x07;
-		if (p[0] == 0xf0)
-			lo = 0x90;		/* overlong */
-		else if (p[0] == 0xf4)
-			hi = 0x8f;		/* beyond U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xbf))
+	len = utf8_forms[f].len;
+	c = p[0] & (0xff >> (len == 1 ? 1 : len + 1));	/* the first byte's payload */
+	for (i = 1; i < len; i++) {
+		if (p[i] < (i == 1 ? utf8_forms[f].lo : 0x80) || p[i] > (i == 1 ? utf8_forms[f].hi : 0xbf))
 			return 0;
 		c = c << 6 | (p[i] & 0x3f);
 	}

@@ -568,33 +568,35 @@ int lm_vmtrack_next_decision(struct lm_vmtrack *t, const struct lm_stream **s)
 	return lm_streams_next_decision(&t->streams, s);
 }
 
+/* Dirty-ring mode: a ring reset is a sync, and can start a migration. */
+static void on_reset_rings(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn emit,
+			   void *ctx)
+{
+	if (!t->migrating && !t->start_pending_ns)
+		return;
+	close_burst(t, emit, ctx);
+	open_burst(t, e);
+	t->burst_pages = 0;
+	close_burst(t, emit, ctx);
+}
+
+typedef void event_fn(struct lm_vmtrack *t, const struct lm_event *e, lm_emit_fn emit, void *ctx);
+
+/* Each event kind's handler; a kind without one is ignored. */
+static event_fn *const on_event[] = {
+	[LM_EV_GET_DIRTY_LOG] = on_get,
+	[LM_EV_SET_MEMSLOT] = on_set,
+	[LM_EV_RESET_RINGS] = on_reset_rings,
+	[LM_EV_SOCK_STATE] = on_sock,
+	[LM_EV_SOCK_BYTES] = on_sock,
+	[LM_EV_LOG_STATE] = on_log_state,
+};
+
 void lm_vmtrack_event(struct lm_vmtrack *t, const struct lm_event *e,
 		      lm_emit_fn emit, void *ctx)
 {
-	switch (e->kind) {
-	case LM_EV_GET_DIRTY_LOG:
-		on_get(t, e, emit, ctx);
-		break;
-	case LM_EV_SET_MEMSLOT:
-		on_set(t, e, emit, ctx);
-		break;
-	case LM_EV_RESET_RINGS:
-		/* dirty-ring mode: a ring reset is a sync, and can start a migration */
-		if (!t->migrating && !t->start_pending_ns)
-			break;
-		close_burst(t, emit, ctx);
-		open_burst(t, e);
-		t->burst_pages = 0;
-		close_burst(t, emit, ctx);
-		break;
-	case LM_EV_SOCK_STATE:
-	case LM_EV_SOCK_BYTES:
-		on_sock(t, e, emit, ctx);
-		break;
-	case LM_EV_LOG_STATE:
-		on_log_state(t, e, emit, ctx);
-		break;
-	}
+	if (e->kind < sizeof(on_event) / sizeof(on_event[0]) && on_event[e->kind])
+		on_event[e->kind](t, e, emit, ctx);
 }
 
 int lm_vmtrack_busy(const struct lm_vmtrack *t)

@@ -284,6 +284,20 @@ static int check_end(struct lm_record *r, const uint8_t *body, uint16_t len)
 	return 0;
 }
 
+/*
+ * A name or message entry: head bytes, then at most the text buffer's
+ * size less one of text, sanitised into it. 1, or the failure.
+ */
+static int text_entry(struct lm_record *r, const char *what, const uint8_t *body, uint16_t len,
+		      uint16_t head, char *text, size_t size)
+{
+	if (len < head || len > head + size - 1)
+		return fail(r, -EBADMSG, "%s entry of %u bytes in block at offset %llu",
+			    what, len, (unsigned long long)r->block_off);
+	lm_sanitize_text(text, size, body + head, len - head);
+	return 1;
+}
+
 int lm_record_next(struct lm_record *r, struct lm_rec_item *it)
 {
 	const uint8_t *e, *body;
@@ -319,22 +333,20 @@ int lm_record_next(struct lm_record *r, struct lm_rec_item *it)
 			it->type = LM_REC_E_OBS;
 			return 1;
 		case LM_REC_E_NAME:
-			if (len < 4 || len > 4 + 63)
-				return fail(r, -EBADMSG, "name entry of %u bytes in block at offset %llu",
-					    len, (unsigned long long)r->block_off);
-			it->type = LM_REC_E_NAME;
-			it->pid = lm_get_le32(body);
 			/* a name enters here on replay, as from /proc live */
-			lm_sanitize_text(it->name, sizeof(it->name), body + 4, len - 4);
-			return 1;
+			ret = text_entry(r, "name", body, len, 4, it->name, sizeof(it->name));
+			if (ret == 1) {
+				it->type = LM_REC_E_NAME;
+				it->pid = lm_get_le32(body);
+			}
+			return ret;
 		case LM_REC_E_MESSAGE:
-			if (len < 1 || len > 1 + 255)
-				return fail(r, -EBADMSG, "message entry of %u bytes in block at offset %llu",
-					    len, (unsigned long long)r->block_off);
-			it->type = LM_REC_E_MESSAGE;
-			it->level = body[0];
-			lm_sanitize_text(it->text, sizeof(it->text), body + 1, len - 1);
-			return 1;
+			ret = text_entry(r, "message", body, len, 1, it->text, sizeof(it->text));
+			if (ret == 1) {
+				it->type = LM_REC_E_MESSAGE;
+				it->level = body[0];
+			}
+			return ret;
 		case LM_REC_E_END:
 			return check_end(r, body, len);
 		default:

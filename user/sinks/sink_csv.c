@@ -9,16 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sinks/outputs.h"
+#include "sinks/sink_new.h"
 
 static const char header[] =
 	"ts_s,pid,vm,record,round,dirty_pages,round_duration_s,round_tx_bytes,"
 	"dirty_bytes_per_s,tx_bytes_per_s,remaining_bytes,ram_bytes,verdict,"
 	"confidence_ratio,eta_s,downtime_s,throttle_pct,dirty_limit_bytes_per_s,"
 	"wws_bytes,dirty_tx_ratio,rounds,source,end_reason,migrating,phase\n";
-
-struct csv_sink {
-	FILE *f;
-};
 
 /* RFC 4180: quote a field holding a comma, quote or line break. */
 static void put_text(FILE *f, const char *s)
@@ -57,9 +54,8 @@ static void csv_row(struct lm_sink *s, const struct lm_sink_vm *v, const char *r
 	const struct lm_vm_view *vm = v->view;
 	const struct lm_estimate *e = &vm->est;
 	const struct lm_obs *o = v->obs;
-	struct csv_sink *cs = s->ctx;
 	int is_round = o->kind == LM_OBS_ROUND, is_rate = o->kind == LM_OBS_DIRTY_RATE;
-	FILE *f = cs->f;
+	FILE *f = s->out;
 
 	fprintf(f, "%.3f,%u,", v->ts_s, vm->pid);
 	put_text(f, vm->name);
@@ -114,35 +110,26 @@ static void csv_on_dirty_rate(struct lm_sink *s, const struct lm_sink_vm *v,
 	csv_row(s, v, "dirty-rate");
 }
 
+/* -EIO on any write error, whatever the flush's errno. */
 static int csv_close(struct lm_sink *s)
 {
-	struct csv_sink *cs = s->ctx;
-	int ret = fflush(cs->f) || ferror(cs->f) ? -EIO : 0;
+	int ret = fflush(s->out) || ferror(s->out) ? -EIO : 0;
 
 	free(s);
 	return ret;
 }
 
+static const struct lm_sink csv_proto = {
+	.name = "csv",
+	.on_sample = csv_on_sample, .on_round = csv_on_round, .on_start = csv_on_start,
+	.on_end = csv_on_end, .on_dirty_rate = csv_on_dirty_rate, .close = csv_close,
+};
+
 int lm_sink_csv_new(FILE *f, struct lm_sink **out)
 {
-	struct lm_sink *s;
-	struct csv_sink *cs;
+	int ret = lm_sink_new(&csv_proto, 0, f, out);
 
-	s = calloc(1, sizeof(*s) + sizeof(*cs));
-	if (!s)
-		return -ENOMEM;
-	cs = (struct csv_sink *)(s + 1);
-	cs->f = f;
-	s->name = "csv";
-	s->out = f;
-	s->ctx = cs;
-	s->on_sample = csv_on_sample;
-	s->on_round = csv_on_round;
-	s->on_start = csv_on_start;
-	s->on_end = csv_on_end;
-	s->on_dirty_rate = csv_on_dirty_rate;
-	s->close = csv_close;
-	fputs(header, f);
-	*out = s;
-	return 0;
+	if (!ret)
+		fputs(header, f);
+	return ret;
 }

@@ -203,6 +203,13 @@ static int http_close(struct lm_sink *s)
 	return 0;
 }
 
+static const struct lm_sink http_proto = {
+	.name = "http",
+	.vm_state_size = sizeof(struct lm_prom_vm),
+	.on_update = http_on_update, .on_summary = http_on_update, .on_forget = http_on_forget,
+	.close = http_close,
+};
+
 int lm_sink_http_new(const char *addr_port, struct lm_sink **out, char *err, size_t errlen)
 {
 	struct http_sink *hs;
@@ -237,13 +244,8 @@ int lm_sink_http_new(const char *addr_port, struct lm_sink **out, char *err, siz
 		fprintf(stderr, "lmtrace: warning: --listen %s: /metrics is reachable from other hosts "
 			"and has no TLS or authentication; keep it on a management network or behind "
 			"a firewall\n", addr_port);
-	hs->sink.name = "http";
+	hs->sink = http_proto;
 	hs->sink.ctx = hs;
-	hs->sink.vm_state_size = sizeof(struct lm_prom_vm);
-	hs->sink.on_update = http_on_update;
-	hs->sink.on_summary = http_on_update;
-	hs->sink.on_forget = http_on_forget;
-	hs->sink.close = http_close;
 	*out = &hs->sink;
 	return 0;
 }

@@ -3,14 +3,13 @@
  * -j: JSON lines. The keys are an interface: add keys, never rename them.
  * Every record has ts (Unix seconds), pid and type. Unknown numbers are null.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "sinks/outputs.h"
+#include "sinks/sink_new.h"
 
 struct json_sink {
-	FILE *f;
 	double last_ts_s;	/* newest observation: the time given to messages */
 };
 
@@ -81,10 +80,8 @@ static void json_estimate(FILE *f, const struct lm_estimate *e)
 /* The record's opening, at the observation's time; the stream to go on with. */
 static FILE *json_open(struct lm_sink *s, const struct lm_sink_vm *v, const char *type)
 {
-	struct json_sink *js = s->ctx;
-
-	json_head(js->f, type, v->ts_s, v->view->pid);
-	return js->f;
+	json_head(s->out, type, v->ts_s, v->view->pid);
+	return s->out;
 }
 
 static void json_on_update(struct lm_sink *s, const struct lm_sink_vm *v)
@@ -274,20 +271,20 @@ static void json_on_action(struct lm_sink *s, const struct lm_sink_vm *v,
 static void json_on_summary(struct lm_sink *s, const struct lm_sink_vm *v)
 {
 	const struct lm_vm_view *vm = v->view;
-	struct json_sink *js = s->ctx;
+	FILE *f = s->out;
 	const struct lm_estimate *est = &vm->est;
 
-	json_head(js->f, "summary", vm->last_ts_s, vm->pid);
-	fprintf(js->f, ",\"rounds\":%u,\"dirty_pages\":%llu,\"tx_bytes\":%llu,\"migrations\":%u"
+	json_head(f, "summary", vm->last_ts_s, vm->pid);
+	fprintf(f, ",\"rounds\":%u,\"dirty_pages\":%llu,\"tx_bytes\":%llu,\"migrations\":%u"
 		",\"ram_bytes\":%llu,\"duration_s\":%.3f",
 		vm->rounds, (unsigned long long)vm->dirty_pages, (unsigned long long)vm->tx_bytes,
 		vm->migrations, (unsigned long long)vm->ram_bytes,
 		vm->first_ts_s >= 0 ? vm->last_ts_s - vm->first_ts_s : 0.0);
-	json_str(js->f, "end", vm->migrations ? lm_end_reason_name(vm->end_reason) : "none");
-	json_str(js->f, "verdict", lm_verdict_name(est->verdict));
-	json_str(js->f, "vm", vm->name);
-	fprintf(js->f, "}\n");
-	fflush(js->f);
+	json_str(f, "end", vm->migrations ? lm_end_reason_name(vm->end_reason) : "none");
+	json_str(f, "verdict", lm_verdict_name(est->verdict));
+	json_str(f, "vm", vm->name);
+	fprintf(f, "}\n");
+	fflush(f);
 }
 
 static void json_on_message(struct lm_sink *s, int level, const char *msg)
@@ -296,54 +293,24 @@ static void json_on_message(struct lm_sink *s, int level, const char *msg)
 	static const char *levels[] = { "info", "warning", "error" };
 
 	/* Not about one VM: pid 0. */
-	json_head(js->f, "message", js->last_ts_s, 0);
-	json_str(js->f, "level", levels[level < 0 ? 0 : level > 2 ? 2 : level]);
-	json_str(js->f, "message", msg);
-	fprintf(js->f, "}\n");
-	fflush(js->f);
+	json_head(s->out, "message", js->last_ts_s, 0);
+	json_str(s->out, "level", levels[level < 0 ? 0 : level > 2 ? 2 : level]);
+	json_str(s->out, "message", msg);
+	fprintf(s->out, "}\n");
+	fflush(s->out);
 }
 
-static int json_close(struct lm_sink *s)
-{
-	struct json_sink *js = s->ctx;
-	int err = fflush(js->f) ? -errno : 0;
-
-	if (!err && ferror(js->f))
-		err = -EIO;
-	free(js);
-	free(s);
-	return err;
-}
+static const struct lm_sink json_proto = {
+	.name = "json",
+	.on_update = json_on_update, .on_start = json_on_start, .on_round = json_on_round,
+	.on_sample = json_on_sample, .on_end = json_on_end, .on_params = json_on_params,
+	.on_dirty_rate = json_on_dirty_rate, .on_act_config = json_on_act_config,
+	.on_action = json_on_action, .on_head_start = json_on_head_start,
+	.on_phase = json_on_phase, .on_verdict = json_on_verdict, .on_summary = json_on_summary,
+	.on_message = json_on_message, .close = lm_sink_stream_close,
+};
 
 int lm_sink_json_new(FILE *f, struct lm_sink **out)
 {
-	struct lm_sink *s = calloc(1, sizeof(*s));
-	struct json_sink *js = calloc(1, sizeof(*js));
-
-	if (!s || !js) {
-		free(s);
-		free(js);
-		return -ENOMEM;
-	}
-	js->f = f;
-	s->name = "json";
-	s->out = f;
-	s->ctx = js;
-	s->on_update = json_on_update;
-	s->on_start = json_on_start;
-	s->on_round = json_on_round;
-	s->on_sample = json_on_sample;
-	s->on_end = json_on_end;
-	s->on_params = json_on_params;
-	s->on_dirty_rate = json_on_dirty_rate;
-	s->on_act_config = json_on_act_config;
-	s->on_action = json_on_action;
-	s->on_head_start = json_on_head_start;
-	s->on_phase = json_on_phase;
-	s->on_verdict = json_on_verdict;
-	s->on_summary = json_on_summary;
-	s->on_message = json_on_message;
-	s->close = json_close;
-	*out = s;
-	return 0;
+	return lm_sink_new(&json_proto, sizeof(struct json_sink), f, out);
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "sinks/outputs.h"
+#include "sinks/sink_new.h"
 #include "sinks/text_fmt.h"
 #include "sinks/vm_list.h"
 
@@ -370,28 +371,24 @@ static int live_close(struct lm_sink *s)
 	return 0;
 }
 
+static const struct lm_sink live_proto = {
+	.name = "live",
+	.vm_state_size = sizeof(struct live_vm),
+	.on_update = live_on_update, .on_refresh = live_on_refresh,
+	.on_message = live_on_message, .on_summary = live_on_summary,
+	.on_forget = live_on_forget, .close = live_close,
+};
+
 int lm_sink_live_new(FILE *tty, struct lm_sink **out)
 {
-	struct live_sink *ls;
-	struct lm_sink *s;
 	const char *term = getenv("TERM");
+	struct live_sink *ls;
+	int ret = lm_sink_new(&live_proto, sizeof(*ls), tty, out);
 
-	s = calloc(1, sizeof(*s) + sizeof(*ls));
-	if (!s)
-		return -ENOMEM;
-	ls = (struct live_sink *)(s + 1);
+	if (ret)
+		return ret;
+	ls = (*out)->ctx;
 	ls->tty = tty;
 	ls->color = !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb"));
-	s->name = "live";
-	s->out = tty;
-	s->ctx = ls;
-	s->vm_state_size = sizeof(struct live_vm);
-	s->on_update = live_on_update;
-	s->on_refresh = live_on_refresh;
-	s->on_message = live_on_message;
-	s->on_summary = live_on_summary;
-	s->on_forget = live_on_forget;
-	s->close = live_close;
-	*out = s;
 	return 0;
 }

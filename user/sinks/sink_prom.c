@@ -84,6 +84,13 @@ static int prom_close(struct lm_sink *s)
 	return ret;
 }
 
+static const struct lm_sink prom_proto = {
+	.name = "prom-file",
+	.vm_state_size = sizeof(struct lm_prom_vm),
+	.on_update = prom_on_update, .on_refresh = prom_on_refresh,
+	.on_summary = prom_on_update, .on_forget = prom_on_forget, .close = prom_close,
+};
+
 int lm_sink_prom_file_new(const char *path, struct lm_sink **out, char *err, size_t errlen)
 {
 	struct prom_file_sink *ps;
@@ -107,14 +114,8 @@ int lm_sink_prom_file_new(const char *path, struct lm_sink **out, char *err, siz
 		free(ps);
 		return ret;
 	}
-	ps->sink.name = "prom-file";
+	ps->sink = prom_proto;
 	ps->sink.ctx = ps;
-	ps->sink.vm_state_size = sizeof(struct lm_prom_vm);
-	ps->sink.on_update = prom_on_update;
-	ps->sink.on_refresh = prom_on_refresh;
-	ps->sink.on_summary = prom_on_update;
-	ps->sink.on_forget = prom_on_forget;
-	ps->sink.close = prom_close;
 	*out = &ps->sink;
 	return 0;
 }

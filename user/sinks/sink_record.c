@@ -89,6 +89,12 @@ static int rec_close(struct lm_sink *s)
 	return ret;
 }
 
+static const struct lm_sink rec_proto = {
+	.name = "record",
+	.vm_state_size = sizeof(struct rec_vm),
+	.on_update = rec_on_update, .on_message = rec_on_message, .close = rec_close,
+};
+
 int lm_sink_record_new(const char *path, const struct lm_est_config *cfg,
 		       struct lm_sink **out, char *err, size_t errlen)
 {
@@ -107,12 +113,8 @@ int lm_sink_record_new(const char *path, const struct lm_est_config *cfg,
 	}
 	snprintf(rs->path, sizeof(rs->path), "%s", path);
 	clock_gettime(CLOCK_MONOTONIC, &rs->last_flush);
-	rs->sink.name = "record";
+	rs->sink = rec_proto;
 	rs->sink.ctx = rs;
-	rs->sink.vm_state_size = sizeof(struct rec_vm);
-	rs->sink.on_update = rec_on_update;
-	rs->sink.on_message = rec_on_message;
-	rs->sink.close = rec_close;
 	*out = &rs->sink;
 	return 0;
 }

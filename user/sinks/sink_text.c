@@ -3,16 +3,15 @@
  * Plain rows for pipes and logs: one row per interval and VM; rounds,
  * migration start/end and the verdict changes as '#' lines in between.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "sinks/outputs.h"
+#include "sinks/sink_new.h"
 #include "sinks/text_fmt.h"
 
 struct text_sink {
-	FILE *f;
 	int header_done;
 };
 
@@ -30,15 +29,14 @@ static void note(struct lm_sink *s, const struct lm_sink_vm *v, const char *fmt,
 	__attribute__((format(printf, 3, 4)));
 static void note(struct lm_sink *s, const struct lm_sink_vm *v, const char *fmt, ...)
 {
-	struct text_sink *ts = s->ctx;
 	char t[16];
 	va_list ap;
 
-	fprintf(ts->f, "# %s pid %u: ", hhmmss(v->ts_s, t, sizeof(t)), v->view->pid);
+	fprintf(s->out, "# %s pid %u: ", hhmmss(v->ts_s, t, sizeof(t)), v->view->pid);
 	va_start(ap, fmt);
-	vfprintf(ts->f, fmt, ap);
+	vfprintf(s->out, fmt, ap);
 	va_end(ap);
-	fflush(ts->f);
+	fflush(s->out);
 }
 
 static void text_on_start(struct lm_sink *s, const struct lm_sink_vm *v,
@@ -107,7 +105,7 @@ static void text_on_sample(struct lm_sink *s, const struct lm_sink_vm *v,
 	const struct lm_estimate *e = &v->view->est;
 	char t[16], dirty[16], eta[16], dt[16], thr[16];
 	struct text_sink *ts = s->ctx;
-	FILE *f = ts->f;
+	FILE *f = s->out;
 
 	if (!ts->header_done) {
 		fprintf(f, "%-8s %7s %5s %12s %10s %11s %-14s %6s %11s %8s\n", "TIME", "PID",
@@ -146,64 +144,33 @@ static void text_on_verdict(struct lm_sink *s, const struct lm_sink_vm *v)
 static void text_on_summary(struct lm_sink *s, const struct lm_sink_vm *v)
 {
 	const struct lm_vm_view *vm = v->view;
-	struct text_sink *ts = s->ctx;
 	const struct lm_estimate *e = &vm->est;
 
-	fprintf(ts->f, "# summary pid %u%s%s: %u rounds, %llu dirty pages (%.1f MiB) after the initial sync, "
+	fprintf(s->out, "# summary pid %u%s%s: %u rounds, %llu dirty pages (%.1f MiB) after the initial sync, "
 		"%.1f MiB sent, %u migration(s), last ended: %s, last verdict: %s\n",
 		vm->pid, vm->name[0] ? " " : "", vm->name, vm->rounds,
 		(unsigned long long)vm->dirty_pages,
 		vm->dirty_pages * (double)vm->est.page_size / LM_MiB, vm->tx_bytes / LM_MiB,
 		vm->migrations, vm->migrations ? lm_end_reason_name(vm->end_reason) : "none",
 		lm_verdict_name(e->verdict));
-	fflush(ts->f);
+	fflush(s->out);
 }
 
 static void text_on_message(struct lm_sink *s, int level, const char *msg)
 {
-	struct text_sink *ts = s->ctx;
-
-	fprintf(ts->f, "# %s%s\n", level >= 2 ? "error: " : level == 1 ? "warning: " : "", msg);
-	fflush(ts->f);
+	fprintf(s->out, "# %s%s\n", level >= 2 ? "error: " : level == 1 ? "warning: " : "", msg);
+	fflush(s->out);
 }
 
-static int text_close(struct lm_sink *s)
-{
-	struct text_sink *ts = s->ctx;
-	int err = fflush(ts->f) ? -errno : 0;
-
-	if (!err && ferror(ts->f))
-		err = -EIO;
-	free(ts);
-	free(s);
-	return err;
-}
+static const struct lm_sink text_proto = {
+	.name = "text",
+	.on_start = text_on_start, .on_round = text_on_round, .on_sample = text_on_sample,
+	.on_end = text_on_end, .on_dirty_rate = text_on_dirty_rate, .on_action = text_on_action,
+	.on_phase = text_on_phase, .on_verdict = text_on_verdict, .on_summary = text_on_summary,
+	.on_message = text_on_message, .close = lm_sink_stream_close,
+};
 
 int lm_sink_text_new(FILE *f, struct lm_sink **out)
 {
-	struct lm_sink *s = calloc(1, sizeof(*s));
-	struct text_sink *ts = calloc(1, sizeof(*ts));
-
-	if (!s || !ts) {
-		free(s);
-		free(ts);
-		return -ENOMEM;
-	}
-	ts->f = f;
-	s->name = "text";
-	s->out = f;
-	s->ctx = ts;
-	s->on_start = text_on_start;
-	s->on_round = text_on_round;
-	s->on_sample = text_on_sample;
-	s->on_end = text_on_end;
-	s->on_dirty_rate = text_on_dirty_rate;
-	s->on_action = text_on_action;
-	s->on_phase = text_on_phase;
-	s->on_verdict = text_on_verdict;
-	s->on_summary = text_on_summary;
-	s->on_message = text_on_message;
-	s->close = text_close;
-	*out = s;
-	return 0;
+	return lm_sink_new(&text_proto, sizeof(struct text_sink), f, out);
 }

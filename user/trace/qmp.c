@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,10 +333,25 @@ static int64_t get_i64_or(const json_t *obj, const char *key, int64_t absent)
 	return absent;
 }
 
+/* query-migrate's "ram" counters: each key and where it goes. */
+#define RAM(key, member) { key, offsetof(struct lm_qmp_migrate_info, ram.member) }
+static const struct {
+	const char *key;
+	size_t off;
+} ram_keys[] = {
+	RAM("transferred", transferred), RAM("remaining", remaining), RAM("total", total),
+	RAM("duplicate", duplicate), RAM("normal", normal), RAM("normal-bytes", normal_bytes),
+	RAM("dirty-pages-rate", dirty_pages_rate), RAM("dirty-sync-count", dirty_sync_count),
+	RAM("page-size", page_size), RAM("pages-per-second", pages_per_second),
+	RAM("precopy-bytes", precopy_bytes), RAM("downtime-bytes", downtime_bytes),
+};
+#undef RAM
+
 int lm_qmp_parse_migrate_info(const json_t *ret, struct lm_qmp_migrate_info *out)
 {
 	const json_t *ram;
 	const char *status;
+	size_t i;
 
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(ret))
@@ -351,33 +367,10 @@ int lm_qmp_parse_migrate_info(const json_t *ret, struct lm_qmp_migrate_info *out
 	if (!json_is_object(ram))
 		return 0;
 	out->has_ram = 1;
-	out->ram.transferred = get_u64(ram, "transferred");
-	out->ram.remaining = get_u64(ram, "remaining");
-	out->ram.total = get_u64(ram, "total");
-	out->ram.duplicate = get_u64(ram, "duplicate");
-	out->ram.normal = get_u64(ram, "normal");
-	out->ram.normal_bytes = get_u64(ram, "normal-bytes");
-	out->ram.dirty_pages_rate = get_u64(ram, "dirty-pages-rate");
-	out->ram.dirty_sync_count = get_u64(ram, "dirty-sync-count");
-	out->ram.page_size = get_u64(ram, "page-size");
-	out->ram.pages_per_second = get_u64(ram, "pages-per-second");
-	out->ram.precopy_bytes = get_u64(ram, "precopy-bytes");
-	out->ram.downtime_bytes = get_u64(ram, "downtime-bytes");
+	for (i = 0; i < sizeof(ram_keys) / sizeof(ram_keys[0]); i++)
+		*(uint64_t *)((char *)out + ram_keys[i].off) = get_u64(ram, ram_keys[i].key);
 	out->ram.mbps = json_number_value(json_object_get(ram, "mbps"));
 	return 0;
-}
-
-int lm_qmp_query_migrate(struct lm_qmp *q, struct lm_qmp_migrate_info *out)
-{
-	json_t *ret;
-	int err;
-
-	err = lm_qmp_execute(q, "query-migrate", NULL, &ret);
-	if (err)
-		return err;
-	err = lm_qmp_parse_migrate_info(ret, out);
-	json_decref(ret);
-	return err;
 }
 
 int lm_qmp_parse_migrate_params(const json_t *ret, struct lm_qmp_migrate_params *out)
@@ -397,31 +390,50 @@ int lm_qmp_parse_migrate_params(const json_t *ret, struct lm_qmp_migrate_params 
 	return 0;
 }
 
-int lm_qmp_query_migrate_params(struct lm_qmp *q, struct lm_qmp_migrate_params *out)
+/* Runs a query and parses its return: -errno, or what parse says. */
+static int query(struct lm_qmp *q, const char *cmd, int (*parse)(const json_t *ret, void *out),
+		 void *out)
 {
 	json_t *ret;
 	int err;
 
-	err = lm_qmp_execute(q, "query-migrate-parameters", NULL, &ret);
+	err = lm_qmp_execute(q, cmd, NULL, &ret);
 	if (err)
 		return err;
-	err = lm_qmp_parse_migrate_params(ret, out);
+	err = parse(ret, out);
 	json_decref(ret);
 	return err;
 }
 
+static int parse_info(const json_t *ret, void *out)
+{
+	return lm_qmp_parse_migrate_info(ret, out);
+}
+
+static int parse_params(const json_t *ret, void *out)
+{
+	return lm_qmp_parse_migrate_params(ret, out);
+}
+
+static int parse_ram_size(const json_t *ret, void *out)
+{
+	if (!json_is_integer(json_object_get(ret, "base-memory")))
+		return -EPROTO;
+	*(uint64_t *)out = get_u64(ret, "base-memory") + get_u64(ret, "plugged-memory");
+	return 0;
+}
+
+int lm_qmp_query_migrate(struct lm_qmp *q, struct lm_qmp_migrate_info *out)
+{
+	return query(q, "query-migrate", parse_info, out);
+}
+
+int lm_qmp_query_migrate_params(struct lm_qmp *q, struct lm_qmp_migrate_params *out)
+{
+	return query(q, "query-migrate-parameters", parse_params, out);
+}
+
 int lm_qmp_query_ram_size(struct lm_qmp *q, uint64_t *bytes)
 {
-	json_t *ret;
-	int err;
-
-	err = lm_qmp_execute(q, "query-memory-size-summary", NULL, &ret);
-	if (err)
-		return err;
-	if (!json_is_integer(json_object_get(ret, "base-memory")))
-		err = -EPROTO;
-	else
-		*bytes = get_u64(ret, "base-memory") + get_u64(ret, "plugged-memory");
-	json_decref(ret);
-	return err;
+	return query(q, "query-memory-size-summary", parse_ram_size, bytes);
 }
