@@ -265,6 +265,34 @@ static int same_file(const char *in, const char *out, char *err, size_t errlen)
 	return -EEXIST;
 }
 
+/* The chart to out ("-": standard output), and the write's error in err. */
+static int write_chart(const struct lm_rep *rep, const char *in, const char *out, enum lm_rep_format fmt,
+		       int width, char *err, size_t errlen)
+{
+	FILE *f = stdout;
+	int ret;
+
+	if (strcmp(out, "-")) {
+		ret = same_file(in, out, err, errlen);
+		if (!ret)
+			ret = lm_safe_file_open(out, "chart", &f, err, errlen);
+		if (ret)
+			return ret;
+	}
+	ret = lm_report_write(rep, f, fmt, width);
+	if (f == stdout) {
+		if (fflush(f) && !ret)
+			ret = errno ? -errno : -EIO;
+	} else {
+		int cret = lm_safe_file_close(f);
+
+		ret = ret ? ret : cret;
+	}
+	if (ret)
+		snprintf(err, errlen, "writing chart %s failed: %s", out, strerror(-ret));
+	return ret;
+}
+
 int lm_report_make(const char *in, const char *out, enum lm_rep_format fmt, int width,
 		   char *err, size_t errlen)
 {
@@ -274,7 +302,6 @@ int lm_report_make(const char *in, const char *out, enum lm_rep_format fmt, int 
 	struct lm_sink sink = collector_sink;
 	struct lm_rep *rep;
 	int ret;
-	FILE *f;
 
 	rep = calloc(1, sizeof(*rep));
 	if (!rep) {
@@ -289,40 +316,16 @@ int lm_report_make(const char *in, const char *out, enum lm_rep_format fmt, int 
 	lm_pipeline_add_sink(&pipe, &sink);
 	ret = lm_replay(in, &pipe, err, errlen);
 	lm_pipeline_finish(&pipe);
-	if (ret)
-		goto cleanup;
-	ret = -ENOMEM;
-	if (col.oom) {
+	if (!ret && col.oom) {
+		ret = -ENOMEM;
 		snprintf(err, errlen, "out of memory reading %s", in);
-		goto cleanup;
-	}
-	ret = -ENODATA;
-	if (!rep->nvms) {
+	} else if (!ret && !rep->nvms) {
+		ret = -ENODATA;
 		snprintf(err, errlen, "%s holds no observations: nothing to draw", in);
-		goto cleanup;
+	} else if (!ret) {
+		sort_rep(rep);
+		ret = write_chart(rep, in, out, fmt, width, err, errlen);
 	}
-	sort_rep(rep);
-	if (!strcmp(out, "-")) {
-		f = stdout;
-	} else {
-		ret = same_file(in, out, err, errlen);
-		if (!ret)
-			ret = lm_safe_file_open(out, "chart", &f, err, errlen);
-		if (ret)
-			goto cleanup;
-	}
-	ret = lm_report_write(rep, f, fmt, width);
-	if (f == stdout) {
-		if (fflush(f) && !ret)
-			ret = errno ? -errno : -EIO;
-	} else {
-		int cret = lm_safe_file_close(f);
-
-		ret = ret ? ret : cret;
-	}
-	if (ret)
-		snprintf(err, errlen, "writing chart %s failed: %s", out, strerror(-ret));
-cleanup:
 	free_rep(rep);
 	free(rep);
 	return ret;
