@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "core/check_model.h"
+#include "core/model.h"
 #include "core/units.h"
 #include "trace/check_windows.h"
 
@@ -274,8 +275,8 @@ static void print_text_vm(const struct lm_check_result *p, const struct lm_check
 		printf("  throttle:           %.0f %% converges at %s (a CPU-bound guest; one paced by a timer "
 		       "slows less)\n", r->throttle_pct, fmt_rate(a, sizeof(a), in->bandwidth_Bps));
 	else
-		printf("  throttle:           none up to QEMU's 99 %% converges at %s\n",
-		       fmt_rate(a, sizeof(a), in->bandwidth_Bps));
+		printf("  throttle:           none up to QEMU's %d %% converges at %s\n",
+		       LM_QEMU_THROTTLE_MAX_PCT, fmt_rate(a, sizeof(a), in->bandwidth_Bps));
 	lm_fmt_bytes(a, sizeof(a), (double)r->wws_bytes);
 	printf("  working set:        %s%s\n", r->wws_is_lower_bound ? ">= " : "", a);
 	if (r->wws_is_lower_bound)

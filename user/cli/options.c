@@ -9,6 +9,9 @@
 #include <string.h>
 #include "cli/check_file.h"
 #include "cli/options.h"
+#include "core/model.h"
+
+_Static_assert(LM_QEMU_THROTTLE_MAX_PCT == 99, "--max-throttle's help and error say 1 to 99");
 #include "core/act_policy.h"
 #include "core/units.h"
 
@@ -264,7 +267,8 @@ static error_t parse_act_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_APPLY: o->act_apply = 1; break;
 	case OPT_MAX_THROTTLE:
-		o->max_throttle_pct = lm_parse_number(state, "--max-throttle", arg, 1, 99, "1 to 99 (%)");
+		o->max_throttle_pct = lm_parse_number(state, "--max-throttle", arg, 1, LM_QEMU_THROTTLE_MAX_PCT,
+						      "1 to 99 (%)");
 		break;
 	case OPT_MAX_DOWNTIME:
 		o->max_downtime_ms = lm_parse_number(state, "--max-downtime", arg, DOWNTIME_MIN_MS,

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <jansson.h>
+#include "core/model.h"
 #include "trace/qmp.h"
 #include "trace/qmp_act.h"
 
@@ -116,10 +117,10 @@ static int do_throttle(struct lm_qmp *q, struct lm_qmp_act_saved *sv, uint32_t p
 	err = save(q, sv, 1);
 	if (err)
 		return fail(q, err, "query-migrate-parameters", why, len);
-	/* increment 99, the most QEMU accepts: any lower throttle goes to p in one step */
+	/* the largest increment QEMU accepts: any lower throttle goes to p in one step */
 	err = set_params(q, json_pack("{s:I, s:I, s:I}", "cpu-throttle-initial", (json_int_t)pct,
 				      "max-cpu-throttle", (json_int_t)pct, "cpu-throttle-increment",
-				      (json_int_t)99));
+				      (json_int_t)LM_QEMU_THROTTLE_MAX_PCT));
 	return err ? fail(q, err, "migrate-set-parameters", why, len) : 0;
 }
 
