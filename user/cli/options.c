@@ -10,10 +10,10 @@
 #include "cli/check_file.h"
 #include "cli/options.h"
 #include "core/model.h"
-
-_Static_assert(LM_QEMU_THROTTLE_MAX_PCT == 99, "--max-throttle's help and error say 1 to 99");
 #include "core/act_policy.h"
 #include "core/units.h"
+
+_Static_assert(LM_QEMU_THROTTLE_MAX_PCT == 99, "--max-throttle's help and error say 1 to 99");
 
 /* The ranges the help states; anything outside is a usage error. */
 #define INTERVAL_MIN_S		0.05	/* finer and the samples are noise */
