@@ -157,7 +157,7 @@ static int model_input(const struct check_args *o, const struct lm_check_result 
 	in->resident_bytes = p->resident_bytes;
 	in->bandwidth_Bps = o->bandwidth_Bps > 0 ? o->bandwidth_Bps : p->max_bandwidth_Bps;
 	in->downtime_limit_s = (o->downtime_ms > 0 ? o->downtime_ms :
-				p->downtime_limit_ms > 0 ? p->downtime_limit_ms : LM_DOWNTIME_LIMIT_DEFAULT_MS) / 1e3;
+				p->downtime_limit_ms > 0 ? p->downtime_limit_ms : LM_QEMU_DOWNTIME_LIMIT_DEFAULT_MS) / 1e3;
 	in->switchover_Bps = o->switchover_Bps;
 	for (i = 0; i < p->nwin; i++)
 		in->win[i] = (struct lm_check_model_window){ .window_s = p->win[i].window_s,

@@ -41,7 +41,7 @@
 void lm_est_config_default(struct lm_est_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->downtime_limit_s = LM_DOWNTIME_LIMIT_DEFAULT_MS / 1e3;
+	cfg->downtime_limit_s = LM_QEMU_DOWNTIME_LIMIT_DEFAULT_MS / 1e3;
 	cfg->max_bandwidth_Bps = 0;
 	cfg->page_size = LM_PAGE_SIZE_DEFAULT;
 	cfg->switchover_bandwidth_Bps = 0;
@@ -59,7 +59,7 @@ void lm_est_init(struct lm_estimator *e, const struct lm_est_config *cfg)
 		lm_est_config_default(&e->cfg);
 	/* a config from a file may hold anything: keep only sane values */
 	if (!(e->cfg.downtime_limit_s > 0) || !(e->cfg.downtime_limit_s <= DOWNTIME_LIMIT_MAX_S))
-		e->cfg.downtime_limit_s = LM_DOWNTIME_LIMIT_DEFAULT_MS / 1e3;
+		e->cfg.downtime_limit_s = LM_QEMU_DOWNTIME_LIMIT_DEFAULT_MS / 1e3;
 	if (!(e->cfg.max_bandwidth_Bps >= RATE_MIN_BPS) || !isfinite(e->cfg.max_bandwidth_Bps))
 		e->cfg.max_bandwidth_Bps = 0;
 	if (!(e->cfg.switchover_bandwidth_Bps >= RATE_MIN_BPS) || !isfinite(e->cfg.switchover_bandwidth_Bps))

@@ -38,6 +38,8 @@
 #define LM_QEMU_QUANTUM_FREE_S		0.050
 /* Device state sent while the VM is stopped (~330 KB measured on real QEMU). */
 #define LM_QEMU_DEVICE_STATE_BYTES	(320 * 1024.0)
+/* The default downtime-limit (migration parameter), in ms. */
+#define LM_QEMU_DOWNTIME_LIMIT_DEFAULT_MS 300u
 /* The highest vCPU throttle (CPU_THROTTLE_PCT_MAX); QEMU's throttle parameters take 1 to 99. */
 #define LM_QEMU_THROTTLE_MAX_PCT	99
 

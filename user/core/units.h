@@ -17,8 +17,6 @@
 #define LM_GiB			(1024.0 * 1024.0 * 1024.0)
 /* x86's base page: KVM's dirty bitmaps have one bit per such page. */
 #define LM_PAGE_SIZE_DEFAULT	4096u
-/* QEMU's default downtime-limit (migration parameter), in ms. */
-#define LM_DOWNTIME_LIMIT_DEFAULT_MS	300u
 /* The longest limit taken as meant: an hour stopped is not a live migration. */
 #define LM_DOWNTIME_LIMIT_MAX_MS	3600000u
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "core/model.h"
 #include "core/units.h"
 #include "trace/qmp.h"
 #include "trace/qmp_watch.h"
@@ -53,7 +54,7 @@ static int query(struct lm_qmp *q, uint64_t *ram_bytes, struct lm_obs_params *p,
 	memset(p, 0, sizeof(*p));
 	p->page_size = mi.ram.page_size ? (uint32_t)mi.ram.page_size : LM_PAGE_SIZE_DEFAULT;
 	p->downtime_limit_ms = mp.downtime_limit_ms > 0 ? (uint64_t)mp.downtime_limit_ms :
-							  LM_DOWNTIME_LIMIT_DEFAULT_MS;
+							  LM_QEMU_DOWNTIME_LIMIT_DEFAULT_MS;
 	p->max_bandwidth = mp.max_bandwidth > 0 ? (uint64_t)mp.max_bandwidth : 0;
 	p->ram_bytes = *ram_bytes;
 	p->throttle_pct = mi.cpu_throttle_pct;
