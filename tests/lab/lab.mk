@@ -20,8 +20,9 @@ guest: $(GUEST_ELF)
 TEST_PROGS += $(GUEST_ELF)
 .PHONY: guest lab
 
-# Lab programs: their own sources, plus lmtrace's QMP client (no libbpf
-# needed, so the lab builds even while the BPF side does not).
+# Lab programs: their own sources, plus lmtrace's QMP client and the core
+# it sanitises text with (no libbpf needed, so the lab builds even while the
+# BPF side does not).
 LAB_OBJS  := $(patsubst tests/lab/%.c,$(OUTPUT)/lab/%.o,$(filter-out tests/lab/lmlab.c tests/lab/lmcheck.c tests/lab/qmp_real.c,$(wildcard tests/lab/*.c)))
 LMLAB     := $(OUTPUT)/lab/lmlab
 LMCHECK   := $(OUTPUT)/lab/lmcheck
@@ -31,11 +32,11 @@ $(OUTPUT)/lab/%.o: tests/lab/%.c | $(OUTPUT)/lab
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(LM_CFLAGS) $(DEPFLAGS) -Itests/lab -Itests/unit -c $< -o $@
 
-$(LMLAB): $(OUTPUT)/lab/lmlab.o $(LAB_OBJS) $(QMP_OBJ)
+$(LMLAB): $(OUTPUT)/lab/lmlab.o $(LAB_OBJS) $(QMP_OBJ) $(LIBCORE)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LM_CFLAGS) $^ $(JANSSON_LIBS) -o $@
 
-$(QMP_REAL): $(OUTPUT)/lab/qmp_real.o $(LAB_OBJS) $(QMP_OBJ)
+$(QMP_REAL): $(OUTPUT)/lab/qmp_real.o $(LAB_OBJS) $(QMP_OBJ) $(LIBCORE)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LM_CFLAGS) $^ $(JANSSON_LIBS) -lm -o $@
 

@@ -277,9 +277,10 @@ static void test_protocol(void)
 		{ "query-status", { event_pass, "{\"return\": {}, \"id\": 999999}",
 				    "{\"return\": {\"status\": \"running\", \"singlestep\": false, "
 				    "\"running\": true}, \"id\": " ID_MARK "}" } },
+		/* QEMU's text goes to a terminal: its escape sequence must not */
 		{ "no-such-command", { "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": "
-				       "\"The command no-such-command has not been found\"}, \"id\": "
-				       ID_MARK "}" } },
+				       "\"The command \\u001b[2Jno-such-command has not been found\"}, "
+				       "\"id\": " ID_MARK "}" } },
 		{ "query-memory-size-summary", { "{\"return\": {\"base-memory\": 335544320, "
 						 "\"plugged-memory\": 0}, \"id\": " ID_MARK "}" } },
 		{ "migrate-set-capabilities", { "{\"return\": {}, \"id\": " ID_MARK "}" } },
@@ -315,6 +316,8 @@ static void test_protocol(void)
 	ASSERT_EQ(lm_qmp_execute(q, "no-such-command", NULL, NULL), -EREMOTEIO, "QMP error");
 	ASSERT_STREQ(lm_qmp_error_class(q), "CommandNotFound", "error class");
 	ASSERT_TRUE(strstr(lm_qmp_error_desc(q), "not been found") != NULL, "error desc");
+	ASSERT_TRUE(strstr(lm_qmp_error_desc(q), "command ?[2Jno-such") != NULL,
+		    "QEMU's control characters replaced, as every text from outside");
 
 	ASSERT_EQ(lm_qmp_query_ram_size(q, &ram), 0, "query-memory-size-summary");
 	ASSERT_EQ(ram, 335544320, "ram size");

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/units.h"
 #include "trace/qmp.h"
 #include "trace/qmp_int.h"
 
@@ -146,8 +147,9 @@ static void set_error(struct lm_qmp *q, const json_t *error)
 	const char *cls = json_string_value(json_object_get(error, "class"));
 	const char *desc = json_string_value(json_object_get(error, "desc"));
 
-	snprintf(q->err_class, sizeof(q->err_class), "%s", cls ? cls : "unknown");
-	snprintf(q->err_desc, sizeof(q->err_desc), "%s", desc ? desc : "");
+	/* QEMU's words reach terminals and logs: made safe as any text from outside */
+	lm_sanitize_name(q->err_class, sizeof(q->err_class), cls ? cls : "unknown");
+	lm_sanitize_name(q->err_desc, sizeof(q->err_desc), desc ? desc : "");
 }
 
 const char *lm_qmp_error_desc(const struct lm_qmp *q)
