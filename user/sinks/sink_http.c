@@ -3,7 +3,7 @@
  * --listen ADDR:PORT: Prometheus scrapes GET /metrics. The HTTP side is
  * libmicrohttpd (a maintained, widely deployed server library) on its own
  * polling thread: non-blocking, at most HTTP_MAX_CONNS connections (4 per
- * client address), idle connections closed after HTTP_TIMEOUT_S, requests
+ * client host, http_hosts.h), idle connections closed after HTTP_TIMEOUT_S, requests
  * bounded in memory. We bind the socket ourselves so a bad address or a
  * port in use gives a precise message.
  *
@@ -20,11 +20,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "sinks/http_hosts.h"
 #include "sinks/outputs.h"
 #include "sinks/prom_metrics.h"
 
 #define HTTP_MAX_CONNS	16
-#define HTTP_PER_IP	4
+#define HTTP_PER_HOST	4
 #define HTTP_TIMEOUT_S	10
 #define HTTP_MEM_LIMIT	(32 * 1024)
 
@@ -32,6 +33,7 @@ struct http_sink {
 	struct lm_sink sink;
 	struct lm_prom_state st;
 	struct MHD_Daemon *d;
+	struct lm_http_hosts hosts;	/* touched by the server's polling thread only */
 };
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status,
@@ -78,6 +80,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+/* A client host that already holds HTTP_PER_HOST connections gets no more. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	const struct http_sink *hs = cls;
+
+	return lm_http_hosts_open(&hs->hosts, addr) < HTTP_PER_HOST ? MHD_YES : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode what)
+{
+	struct http_sink *hs = cls;
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	if (ci && ci->client_addr)
+		lm_http_hosts_count(&hs->hosts, ci->client_addr,
+				    what == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
 }
 
 /* Where a port alone binds: this host only. */
@@ -225,11 +246,11 @@ int lm_sink_http_new(const char *addr_port, struct lm_sink **out, char *err, siz
 		return -ENOMEM;
 	}
 	lm_prom_init(&hs->st);
-	hs->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL,
+	hs->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, on_accept, hs,
 				 on_request, hs,
 				 MHD_OPTION_LISTEN_SOCKET, fd,
 				 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNS,
-				 MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HTTP_PER_IP,
+				 MHD_OPTION_NOTIFY_CONNECTION, on_connection, hs,
 				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_TIMEOUT_S,
 				 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEM_LIMIT,
 				 MHD_OPTION_END);
