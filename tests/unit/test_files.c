@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "sinks/outputs.h"
 #include "report/report.h"
@@ -265,6 +266,54 @@ static void test_safe_file_errors(void)
 	ASSERT_STREQ(slurp(path, (char[16]){ 0 }, 16), "xyz\n", "replaced");
 }
 
+/* A file in tmpdir last written age_s ago. */
+static void file_aged(const char *name, time_t age_s)
+{
+	struct timespec t[2] = { { time(NULL) - age_s, 0 }, { time(NULL) - age_s, 0 } };
+	char path[512];
+
+	in_dir(path, sizeof(path), name);
+	make_victim(path);
+	utimensat(AT_FDCWD, path, t, 0);
+}
+
+static int exists(const char *name)
+{
+	char path[512];
+	struct stat st;
+
+	in_dir(path, sizeof(path), name);
+	return !lstat(path, &st);
+}
+
+/*
+ * What a killed lmtrace left beside its --prom-file goes when the next one
+ * opens it: only stale temporaries of that file, regular and its own.
+ */
+static void test_stale_temps(void)
+{
+	char path[512], target[512], err[512];
+	struct lm_sink *s = NULL;
+
+	file_aged("m.prom.tmp.AbC123", 600);		/* left by a SIGKILL */
+	file_aged("m.prom.tmp.Zz9xY0", 0);		/* being written right now */
+	file_aged("m.prom.tmp.AbC12", 600);		/* not a name mkstemp makes */
+	file_aged("m.prom.tmp.AbC1234", 600);
+	file_aged("other.prom.tmp.AbC123", 600);	/* another file's */
+	in_dir(target, sizeof(target), "m.prom.tmp.AbC12");
+	in_dir(path, sizeof(path), "m.prom.tmp.Lnk123");
+	ASSERT_EQ(symlink(target, path), 0, "a planted link");
+	in_dir(path, sizeof(path), "m.prom");
+	ASSERT_EQ(lm_sink_prom_file_new(path, &s, err, sizeof(err)), 0, "prom file sink");
+	ASSERT_TRUE(!exists("m.prom.tmp.AbC123"), "the stale temporary is removed");
+	ASSERT_TRUE(exists("m.prom.tmp.Zz9xY0"), "a fresh one is not (a writer may own it)");
+	ASSERT_TRUE(exists("m.prom.tmp.AbC12") && exists("m.prom.tmp.AbC1234"), "other names stay");
+	ASSERT_TRUE(exists("other.prom.tmp.AbC123"), "another file's temporaries stay");
+	ASSERT_TRUE(exists("m.prom.tmp.Lnk123"), "a link is no temporary of ours");
+	if (s)
+		ASSERT_EQ(s->close(s), 0, "close");
+}
+
 int main(int argc, char **argv)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -275,6 +324,7 @@ int main(int argc, char **argv)
 	test_record_links();
 	test_report_links();
 	test_safe_file_errors();
+	test_stale_temps();
 	if (!unit_failures) {
 		char cmd[600];
 

@@ -5,12 +5,16 @@
  * and the open wins nothing; creating uses O_EXCL, which never follows a
  * symlink, not even a dangling one.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "io/safe_file.h"
 
@@ -217,22 +221,63 @@ int lm_safe_file_close(FILE *f)
 	return ret;
 }
 
+static const char temp_suffix[] = ".tmp.XXXXXX";
+
+/* NAME is BASE.tmp. and six characters mkstemp could have chosen. */
+static int is_temp_of(const char *name, const char *base)
+{
+	size_t blen = strlen(base), xs = strlen("XXXXXX"), i;
+	const char *tail = name + blen + sizeof(temp_suffix) - 1 - xs;
+
+	if (strncmp(name, base, blen) || strncmp(name + blen, temp_suffix, sizeof(temp_suffix) - 1 - xs) ||
+	    strlen(tail) != xs)
+		return 0;
+	for (i = 0; i < xs; i++)
+		if (!isalnum((unsigned char)tail[i]))
+			return 0;
+	return 1;
+}
+
+int lm_safe_file_clean_temps(const char *path)
+{
+	char dirbuf[PATH_MAX];
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+	struct dirent *d;
+	struct stat st;
+	int n = 0, dfd;
+	DIR *dir;
+
+	snprintf(dirbuf, sizeof(dirbuf), "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+	dir = opendir(dirbuf);
+	if (!dir)
+		return 0;
+	dfd = dirfd(dir);
+	while ((d = readdir(dir))) {
+		if (!is_temp_of(d->d_name, base) || fstatat(dfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+		    time(NULL) - st.st_mtime < LM_SAFE_FILE_STALE_S)
+			continue;
+		n += !unlinkat(dfd, d->d_name, 0);
+	}
+	closedir(dir);
+	return n;
+}
+
 int lm_safe_file_replace(const char *path, const char *what, const void *data, size_t len,
 		       unsigned flags, char *err, size_t errlen)
 {
-	static const char suffix[] = ".tmp.XXXXXX";
 	size_t plen = strlen(path);
 	const char *step = NULL;
 	int fd, ret = 0;
 	char *tmp;
 
-	tmp = malloc(plen + sizeof(suffix));
+	tmp = malloc(plen + sizeof(temp_suffix));
 	if (!tmp) {
 		snprintf(err, errlen, "cannot write %s %s: out of memory", what, path);
 		return -ENOMEM;
 	}
 	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, suffix, sizeof(suffix));
+	memcpy(tmp + plen, temp_suffix, sizeof(temp_suffix));
 	/* A fresh name made with O_EXCL: no link planted beforehand is followed. */
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {

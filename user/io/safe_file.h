@@ -39,4 +39,13 @@ int lm_safe_file_close(FILE *f);
 int lm_safe_file_replace(const char *path, const char *what, const void *data, size_t len,
 		       unsigned flags, char *err, size_t errlen);
 
+/*
+ * A killed lmtrace (SIGKILL, the OOM killer) can leave a PATH.tmp.XXXXXX
+ * behind, once per kill. Removes each such regular file beside path that
+ * this user owns and that nobody wrote to for LM_SAFE_FILE_STALE_S (a live
+ * writer renames its own within milliseconds). Returns how many went.
+ */
+#define LM_SAFE_FILE_STALE_S	60
+int lm_safe_file_clean_temps(const char *path);
+
 #endif /* LM_SAFE_FILE_H */

@@ -107,6 +107,8 @@ int lm_sink_prom_file_new(const char *path, struct lm_sink **out, char *err, siz
 	}
 	lm_prom_init(&ps->st);
 	snprintf(ps->path, sizeof(ps->path), "%s", path);
+	/* what a killed lmtrace left beside the file */
+	lm_safe_file_clean_temps(path);
 	/* Fail now, not at the first sample, if the file cannot be written. */
 	ret = write_atomically(ps, 0, err, errlen);
 	if (ret) {
