@@ -68,7 +68,8 @@ static int nap(struct lm_qmp_watch *w, uint64_t ms)
 	struct timespec until;
 	int stop;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	/* the wait's clock (init below): a step of the wall clock neither stretches nor cuts it */
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += ms / 1000;
 	until.tv_nsec += (ms % 1000) * 1000000;
 	if (until.tv_nsec >= 1000000000) {
@@ -188,6 +189,7 @@ static void *watch_thread(void *arg)
 int lm_qmp_watch_open(struct lm_qmp_watch *w, const char *path, uint32_t pid,
 		      uint64_t interval_ms, char *err, size_t errlen)
 {
+	pthread_condattr_t ca;
 	struct lm_qmp *q;
 	int ret;
 
@@ -210,7 +212,10 @@ int lm_qmp_watch_open(struct lm_qmp_watch *w, const char *path, uint32_t pid,
 	w->peer_pid = lm_qmp_peer_pid(q);
 	lm_qmp_close(q);
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->wake, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	ret = -pthread_create(&w->thread, NULL, watch_thread, w);
 	if (ret)
 		snprintf(err, errlen, "cannot start the QMP thread: %s", strerror(-ret));
