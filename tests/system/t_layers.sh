@@ -180,6 +180,23 @@ else
 	fail "make CFLAGS=-O0 ($n cc commands): $(head -n 3 <<<"${bad:-none found}")"
 fi
 
+# --- a jansson older than 2.13 (deep nesting parsed on the stack) is refused at build time
+mkdir -p "$tmp/oldjansson"
+printf '#include_next <jansson.h>\n#undef JANSSON_VERSION_HEX\n#define JANSSON_VERSION_HEX 0x020c00\n' \
+	>"$tmp/oldjansson/jansson.h"
+if out=$(cc -std=gnu11 -D_GNU_SOURCE -I"$tmp/oldjansson" -Iinclude -Iuser -fsyntax-only user/trace/qmp.c 2>&1); then
+	fail "built with jansson 2.12"
+elif grep -q 'needs jansson 2.13 or later' <<<"$out"; then
+	ok "jansson 2.12 is refused at build time, saying why"
+else
+	fail "jansson 2.12 refused without saying why: $(head -n 2 <<<"$out")"
+fi
+if cc -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -fsyntax-only user/trace/qmp.c; then
+	ok "jansson $(pkg-config --modversion jansson) builds"
+else
+	fail "jansson $(pkg-config --modversion jansson) is refused"
+fi
+
 # --- each unit test links the libraries it needs, and no system library above them
 links() { # TEST: its link line's libraries
 	make --no-print-directory -n -B OUTPUT="$tmp/dry" "$tmp/dry/tests/$1" 2>/dev/null |

@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <jansson.h>
 #include "cli/check_file.h"
+#include "trace/json.h"
 
 /*
  * Bounds of what a check may say: a window longer than a day, more pages

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* The table of `lmtrace check` with several VMs (check_table.h). */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "cli/check_table.h"
 #include "core/units.h"
+#include "trace/json.h"
 
 /* What the operator should do with a VM, from its check at its own bandwidth. */
 static const char *advice(const struct lm_check_model_result *r)

@@ -8,7 +8,6 @@
  */
 #include <argp.h>
 #include <errno.h>
-#include <jansson.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include "core/model.h"
 #include "core/units.h"
 #include "trace/check_windows.h"
+#include "trace/json.h"
 
 /* Default bound on one VM's windows: 1 s and 2 s (QEMU 7.2's shortest are whole seconds). */
 #define MAX_WINDOWS_DEFAULT_S	4

@@ -25,7 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <jansson.h>
+#include "trace/json.h"
 
 #define LM_QMP_TIMEOUT_MS	2000		/* default bound on each command */
 #define LM_QMP_EVENTS_KEPT	16

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <jansson.h>
 #include "core/model.h"
+#include "trace/json.h"
 #include "trace/qmp.h"
 #include "trace/qmp_act.h"
 
