@@ -194,9 +194,9 @@ $(addprefix $(OUTPUT)/tests/,$(UNIT_RECORD)): $(call libs,$(OUTPUT),record)
 $(addprefix $(OUTPUT)/tests/,$(UNIT_OUTPUTS)): $(call libs,$(OUTPUT),outputs)
 
 # test_qmp checks the QMP client and the lab's commands against a scripted peer.
-$(OUTPUT)/tests/test_qmp: TEST_EXTRA_OBJS = $(QMP_OBJ) $(OUTPUT)/lab/lab_qmp.o
+$(OUTPUT)/tests/test_qmp: TEST_EXTRA_OBJS = $(QMP_OBJ) $(OUTPUT)/user/trace/qmp_act.o $(OUTPUT)/lab/lab_qmp.o
 $(OUTPUT)/tests/test_qmp: TEST_EXTRA_LIBS = $(JANSSON_LIBS)
-$(OUTPUT)/tests/test_qmp: $(QMP_OBJ) $(OUTPUT)/lab/lab_qmp.o
+$(OUTPUT)/tests/test_qmp: $(QMP_OBJ) $(OUTPUT)/user/trace/qmp_act.o $(OUTPUT)/lab/lab_qmp.o
 
 # test_names parses the JSON lines strictly with jansson.
 $(OUTPUT)/tests/test_names: TEST_EXTRA_LIBS = $(JANSSON_LIBS)

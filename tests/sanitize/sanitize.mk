@@ -49,9 +49,9 @@ $(SAN_DIR)/tests/test_%: tests/unit/test_%.c $(SAN_DIR)/libcore.a
 $(addprefix $(SAN_DIR)/tests/,$(UNIT_RECORD)): $(call libs,$(SAN_DIR),record)
 $(addprefix $(SAN_DIR)/tests/,$(UNIT_OUTPUTS)): $(call libs,$(SAN_DIR),outputs)
 
-$(SAN_DIR)/tests/test_qmp: SAN_TEST_EXTRA_OBJS = $(SAN_DIR)/obj/trace/qmp.o $(SAN_DIR)/lab/lab_qmp.o
+$(SAN_DIR)/tests/test_qmp: SAN_TEST_EXTRA_OBJS = $(SAN_DIR)/obj/trace/qmp.o $(SAN_DIR)/obj/trace/qmp_act.o $(SAN_DIR)/lab/lab_qmp.o
 $(SAN_DIR)/tests/test_qmp: SAN_TEST_EXTRA_LIBS = $(JANSSON_LIBS)
-$(SAN_DIR)/tests/test_qmp: $(SAN_DIR)/obj/trace/qmp.o $(SAN_DIR)/lab/lab_qmp.o
+$(SAN_DIR)/tests/test_qmp: $(SAN_DIR)/obj/trace/qmp.o $(SAN_DIR)/obj/trace/qmp_act.o $(SAN_DIR)/lab/lab_qmp.o
 # test_names parses the JSON output strictly.
 $(SAN_DIR)/tests/test_names: SAN_TEST_EXTRA_LIBS = $(JANSSON_LIBS)
 

@@ -166,6 +166,34 @@ static void test_cancel_waits_for_throttle(void)
 	ASSERT_TRUE(strstr(d.reason, "--max-throttle 30 % is not enough"), "says why");
 }
 
+/*
+ * A postcopy switch QEMU did not answer in time may have happened: no cancel
+ * may follow it (the guest may already run on the destination). One QEMU
+ * refused for sure leaves cancel as the last resort.
+ */
+static void test_postcopy_unanswered(void)
+{
+	struct lm_act_state st;
+	struct lm_estimate e = stuck(62);
+	struct lm_act_decision d;
+	uint32_t pols = LM_ACT_P_POSTCOPY | LM_ACT_P_CANCEL;
+
+	start(&st, config(pols, 80, 0, 1000));
+	ASSERT_EQ(feed_round(&st, 2, 8, &e, &d), 1, "postcopy first");
+	ASSERT_EQ(d.action, LM_ACT_POSTCOPY, "postcopy");
+	outcome(&st, &d, LM_ACT_UNKNOWN);
+	ASSERT_EQ(feed_round(&st, 3, 20, &e, &d), 0, "unanswered, maybe switched: no cancel");
+	ASSERT_EQ(feed_round(&st, 4, 30, &e, &d), 0, "nor later");
+	ASSERT_EQ(feed_round(&st, 5, 40, &e, &d), 0, "nor ever");
+
+	start(&st, config(pols, 80, 0, 1000));
+	ASSERT_EQ(feed_round(&st, 2, 8, &e, &d), 1, "postcopy first");
+	outcome(&st, &d, LM_ACT_FAILED);
+	feed_round(&st, 3, 20, &e, &d);
+	ASSERT_EQ(feed_round(&st, 4, 30, &e, &d), 1, "refused for sure: cancel may come");
+	ASSERT_EQ(d.action, LM_ACT_CANCEL, "cancel");
+}
+
 static void test_release(void)
 {
 	struct lm_act_state st;
@@ -230,6 +258,7 @@ int main(void)
 	test_bound();
 	test_cancel_after_give_up();
 	test_cancel_waits_for_throttle();
+	test_postcopy_unanswered();
 	test_release();
 	test_downtime();
 	test_replay_mismatch();

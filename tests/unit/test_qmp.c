@@ -16,6 +16,7 @@
 
 #include "unit.h"
 #include "trace/qmp.h"
+#include "trace/qmp_act.h"
 #include "lab_qmp.h"
 
 /* ---- replies captured from QEMU 7.2.22 ---- */
@@ -442,12 +443,45 @@ static void test_failures(void)
 	ASSERT_EQ(lm_qmp_open(&q, "/nonexistent/qmp.sock", 200), -ENOENT, "no socket");
 }
 
+/*
+ * --act's postcopy switch sent, QEMU silent past the timeout: it may have
+ * switched, so the outcome is unknown, not failed (a failed one would let
+ * a cancel follow a switch that may have happened).
+ */
+static void test_act_unanswered(void)
+{
+	struct step steps[] = {
+		HANDSHAKE,
+		{ "query-migrate-capabilities", { "{\"return\": [{\"state\": true, \"capability\": "
+						  "\"postcopy-ram\"}], \"id\": " ID_MARK "}" } },
+		{ "migrate-start-postcopy", { STALL } },
+	};
+	struct lm_act_decision d = { .action = LM_ACT_POSTCOPY, .round = 5 };
+	struct lm_qmp_act_saved sv = {};
+	struct lm_obs_action out;
+	struct lm_qmp *q = NULL;
+	char why[256];
+	int fd;
+	pid_t peer = peer_start(&fd, steps, sizeof(steps) / sizeof(steps[0]));
+
+	if (!ASSERT_EQ(lm_qmp_open_fd(&q, fd, 300), 0, "open"))
+		goto out;
+	lm_qmp_act_run(q, &sv, &d, &out, why, sizeof(why));
+	ASSERT_EQ(out.outcome, LM_ACT_UNKNOWN, "no answer in time: unknown, QEMU may have switched");
+	ASSERT_EQ(out.error, -ETIMEDOUT, "the error says so");
+	ASSERT_TRUE(strstr(why, "migrate-start-postcopy") != NULL, "the reason names the command");
+out:
+	lm_qmp_close(q);
+	peer_finish(peer);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
 	test_parse_migrate_info();
 	test_parse_migrate_params();
 	test_protocol();
+	test_act_unanswered();
 	test_lab_commands();
 	test_failures();
 	return unit_done(argv[0]);

@@ -224,6 +224,11 @@ static int on_action(struct lm_act_state *st, const struct lm_obs_action *a,
 		snprintf(d->reason, sizeof(d->reason), "recorded, but not what this policy decides "
 			 "here (a recording from another lmtrace?)");
 	}
+	/*
+	 * Only a command that surely did nothing frees its policy's slot. One
+	 * that timed out (unknown) may have been carried out: after a postcopy
+	 * switch that may have happened, a cancel would strand the guest.
+	 */
 	if (a->outcome == LM_ACT_FAILED || a->outcome == LM_ACT_REFUSED) {
 		if (a->action == LM_ACT_THROTTLE)
 			st->unusable |= LM_ACT_P_THROTTLE;

@@ -170,6 +170,7 @@ enum lm_act_outcome {
 	LM_ACT_APPLIED = 1,	/* QEMU accepted every command */
 	LM_ACT_FAILED = 2,	/* a command failed (error says which way) */
 	LM_ACT_REFUSED = 3,	/* not sent: QEMU cannot do it here (capability off, old QEMU) */
+	LM_ACT_UNKNOWN = 4,	/* sent, no answer in time: QEMU may have carried it out */
 };
 
 /*

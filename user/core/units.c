@@ -160,7 +160,7 @@ const char *lm_act_kind_name(uint32_t action)
 
 const char *lm_act_outcome_name(uint32_t outcome)
 {
-	static const char *const names[] = { "dry-run", "applied", "failed", "refused" };
+	static const char *const names[] = { "dry-run", "applied", "failed", "refused", "unknown" };
 
 	return outcome < sizeof(names) / sizeof(names[0]) ? names[outcome] : "unknown";
 }

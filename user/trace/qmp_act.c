@@ -190,7 +190,8 @@ void lm_qmp_act_run(struct lm_qmp *q, struct lm_qmp_act_saved *sv, const struct 
 	case LM_ACT_RELEASE: err = do_release(q, sv, why, len); break;
 	}
 	if (err) {
-		out->outcome = LM_ACT_FAILED;
+		/* sent, but no answer in time: QEMU may still carry it out */
+		out->outcome = err == -ETIMEDOUT ? LM_ACT_UNKNOWN : LM_ACT_FAILED;
 		out->error = err;
 	}
 	if (d->action == LM_ACT_THROTTLE || d->action == LM_ACT_DOWNTIME || d->action == LM_ACT_RELEASE)
