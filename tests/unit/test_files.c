@@ -325,14 +325,6 @@ int main(int argc, char **argv)
 	test_report_links();
 	test_safe_file_errors();
 	test_stale_temps();
-	if (!unit_failures) {
-		char cmd[600];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-		if (system(cmd))
-			fprintf(stderr, "cannot remove %s\n", tmpdir);
-	} else {
-		fprintf(stderr, "files kept in %s\n", tmpdir);
-	}
+	unit_tmpdir_done(tmpdir);
 	return unit_done(argv[0]);
 }

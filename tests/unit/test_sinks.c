@@ -338,14 +338,6 @@ int main(int argc, char **argv)
 	test_retire();
 	test_report_many();
 	test_counter_back_round();
-	if (!unit_failures) {
-		char cmd[600];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-		if (system(cmd))
-			fprintf(stderr, "cannot remove %s\n", tmpdir);
-	} else {
-		fprintf(stderr, "files kept in %s\n", tmpdir);
-	}
+	unit_tmpdir_done(tmpdir);
 	return unit_done(argv[0]);
 }

@@ -81,6 +81,23 @@ static inline int unit_scan_traces(int argc, char **argv, char *dir, size_t size
 	return n;
 }
 
+/*
+ * A test's scratch folder: removed at the end when every check passed,
+ * kept (and said where) when one failed, to look at.
+ */
+static inline void unit_tmpdir_done(const char *dir)
+{
+	char cmd[600];
+
+	if (unit_failures) {
+		fprintf(stderr, "files kept in %s\n", dir);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 static inline int unit_done(const char *prog)
 {
 	fprintf(stderr, "%s: %d checks, %d failed\n", prog, unit_checks, unit_failures);
