@@ -38,6 +38,13 @@ elif [ "${LMTRACE_ALLOW_SKIP:-}" = 1 ]; then
 	allow_skip=1
 fi
 
+# Say once, up front, why a machine has no KVM (the tests that need it then
+# each fail with "no usable /dev/kvm"): the kernel's own words, when it said.
+if [ ! -c /dev/kvm ]; then
+	why=$(dmesg 2>/dev/null | grep -iE 'kvm' | grep -iE 'not|fail|disabled|unsupported' | tail -n 1 | sed 's/^\[[^]]*\] //')
+	echo "note: this machine has no /dev/kvm${why:+ (the kernel: $why)}: every test that needs it fails"
+fi
+
 # limit_of TEST NAME: the test's timeout in seconds.
 limit_of() {
 	local n
