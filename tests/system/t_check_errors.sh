@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lmtrace check on bad input: one clear line on stderr and the right exit
-# code, never a hang: usage errors (2), a QMP socket that is not there, and
-# a QEMU that answers QMP but runs no KVM VM (1).
+# code, never a hang: usage errors (2), a QMP socket that is not there, one
+# served by another process than -p's, and a QEMU that answers QMP but runs
+# no KVM VM (1).
 set -u
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -29,5 +30,8 @@ qemu-system-x86_64 -M none -accel tcg -display none -nodefaults -qmp "unix:$tmp/
 	>"$tmp/qemu.log" 2>&1 &
 qemu_pid=$!
 wait_for 5 test -S "$tmp/qmp.sock" || fail "QEMU made no QMP socket in 5 s: $(cat "$tmp/qemu.log")"
+# Another process's socket: the check would log one VM's pages and count another's.
+expect "socket of another process" 1 "served by pid $qemu_pid, not by pid $$" -- \
+	"$LMTRACE" check -p $$ --qmp "$tmp/qmp.sock"
 expect "not a VMM" 1 "not a VMM|tracer stopped" -- "$LMTRACE" check -p "$qemu_pid" --qmp "$tmp/qmp.sock"
 finish "every bad input was refused clearly"

@@ -326,6 +326,26 @@ static int open_qmp(const struct lm_check_vm *vm, struct lm_qmp **q, struct lm_c
 	return err;
 }
 
+/*
+ * The check asks the QEMU behind the socket to log dirty pages and counts
+ * them in pid's VM: they must be one process (SO_PEERCRED names the
+ * process that listens, as for --act), else it would measure another VM.
+ */
+static int same_process(const struct lm_check_vm *vm, struct lm_qmp *q, struct lm_check_result *r)
+{
+	int peer = lm_qmp_peer_pid(q);
+
+	if (peer == (int)vm->pid)
+		return 1;
+	if (peer < 0)
+		snprintf(r->error, sizeof(r->error), "QMP socket %s: cannot tell which process serves it: %s",
+			 vm->qmp_path, strerror(-peer));
+	else
+		snprintf(r->error, sizeof(r->error), "QMP socket %s is served by pid %d, not by pid %u: give the "
+			 "pid of the QEMU whose -qmp socket it is", vm->qmp_path, peer, vm->pid);
+	return 0;
+}
+
 static void precheck(const struct lm_check_vm *vm, struct lm_check_result *r)
 {
 	struct lm_qmp *q;
@@ -333,7 +353,8 @@ static void precheck(const struct lm_check_vm *vm, struct lm_check_result *r)
 	lm_proc_name(vm->pid, r->name, sizeof(r->name));
 	if (open_qmp(vm, &q, r))
 		return;
-	guard(q, r);
+	if (same_process(vm, q, r))
+		guard(q, r);
 	lm_qmp_close(q);
 }
 
