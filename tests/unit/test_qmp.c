@@ -475,6 +475,44 @@ out:
 	peer_finish(peer);
 }
 
+/*
+ * The release after a migration: QEMU refuses the throttle restore, and the
+ * downtime limit is restored all the same; what failed stays saved for a
+ * retry, and the reason gives the command that restores it by hand.
+ */
+static void test_release_each_on_its_own(void)
+{
+	struct step steps[] = {
+		HANDSHAKE,
+		{ "migrate-set-parameters", { "{\"error\": {\"class\": \"GenericError\", \"desc\": "
+					      "\"busy\"}, \"id\": " ID_MARK "}" } },
+		{ "migrate-set-parameters", { "{\"return\": {}, \"id\": " ID_MARK "}" } },
+		{ "query-migrate-parameters", { "{\"return\": {\"max-cpu-throttle\": 78, "
+						"\"downtime-limit\": 300}, \"id\": " ID_MARK "}" } },
+	};
+	struct lm_act_decision d = { .action = LM_ACT_RELEASE, .round = 9 };
+	struct lm_qmp_act_saved sv = { .throttle_saved = 1, .downtime_saved = 1, .initial = 20,
+				       .increment = 10, .max_throttle = 99, .downtime_limit_ms = 300 };
+	struct lm_obs_action out;
+	struct lm_qmp *q = NULL;
+	char why[512];
+	int fd;
+	pid_t peer = peer_start(&fd, steps, sizeof(steps) / sizeof(steps[0]));
+
+	if (!ASSERT_EQ(lm_qmp_open_fd(&q, fd, 2000), 0, "open"))
+		goto out;
+	lm_qmp_act_run(q, &sv, &d, &out, why, sizeof(why));
+	ASSERT_EQ(out.outcome, LM_ACT_FAILED, "the release failed in part");
+	ASSERT_EQ(out.qemu_downtime_ms, 300, "the downtime limit was restored all the same");
+	ASSERT_EQ(sv.downtime_saved, 0, "restored: spent");
+	ASSERT_EQ(sv.throttle_saved, 1, "not restored: kept for a retry");
+	ASSERT_TRUE(strstr(why, "\"cpu-throttle-initial\":20") && strstr(why, "\"max-cpu-throttle\":99") &&
+		    strstr(why, "migrate-set-parameters"), "the originals, as the command to run by hand");
+out:
+	lm_qmp_close(q);
+	ASSERT_EQ(peer_finish(peer), 0, "QEMU saw both restores, then the read-back");
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -482,6 +520,7 @@ int main(int argc, char **argv)
 	test_parse_migrate_params();
 	test_protocol();
 	test_act_unanswered();
+	test_release_each_on_its_own();
 	test_lab_commands();
 	test_failures();
 	return unit_done(argv[0]);

@@ -2,6 +2,7 @@
 /* --act --apply over QMP: throttle, downtime limit, postcopy, cancel, release. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "core/model.h"
 #include "trace/json.h"
@@ -151,20 +152,59 @@ static int do_postcopy(struct lm_qmp *q, struct lm_obs_action *out, char *why, s
 	return err ? fail(q, err, "migrate-start-postcopy", why, len) : 0;
 }
 
-/* Give back what lmtrace changed; the saved values are spent either way. */
+/*
+ * One parameter group back to QEMU's value before lmtrace (args taken). On
+ * failure, what failed joins why and args join hand, the one command that
+ * restores by hand everything that failed.
+ */
+static int restore(struct lm_qmp *q, json_t *args, const char *what, json_t *hand, char *why, size_t len)
+{
+	size_t used = strlen(why);
+	int err = args ? set_params(q, json_incref(args)) : -ENOMEM;
+
+	if (err) {
+		snprintf(why + used, len - used, "%s%s (%s%s%s)", used ? ", " : "not restored: ", what,
+			 strerror(-err), lm_qmp_error_desc(q)[0] ? ": " : "", lm_qmp_error_desc(q));
+		json_object_update(hand, args);
+	}
+	json_decref(args);
+	return err;
+}
+
+/*
+ * Give back what lmtrace changed, each parameter group on its own: a
+ * throttle restore that fails does not keep the downtime limit from being
+ * restored. What could not be restored stays saved (a later release tries
+ * again) and why ends with the command that restores it by hand.
+ */
 static int do_release(struct lm_qmp *q, struct lm_qmp_act_saved *sv, char *why, size_t len)
 {
-	int err = 0;
+	json_t *hand = json_object();
+	int err = 0, e;
+	char *text;
 
-	if (sv->throttle_saved && sv->initial > 0 && sv->increment > 0 && sv->max_throttle > 0)
-		err = set_params(q, json_pack("{s:I, s:I, s:I}", "cpu-throttle-initial",
-					      (json_int_t)sv->initial, "cpu-throttle-increment",
-					      (json_int_t)sv->increment, "max-cpu-throttle",
-					      (json_int_t)sv->max_throttle));
-	if (!err && sv->downtime_saved && sv->downtime_limit_ms > 0)
-		err = set_params(q, json_pack("{s:I}", "downtime-limit", (json_int_t)sv->downtime_limit_ms));
-	sv->throttle_saved = sv->downtime_saved = 0;
-	return err ? fail(q, err, "migrate-set-parameters", why, len) : 0;
+	why[0] = 0;
+	if (sv->throttle_saved && sv->initial > 0 && sv->increment > 0 && sv->max_throttle > 0) {
+		e = restore(q, json_pack("{s:I, s:I, s:I}", "cpu-throttle-initial", (json_int_t)sv->initial,
+					 "cpu-throttle-increment", (json_int_t)sv->increment,
+					 "max-cpu-throttle", (json_int_t)sv->max_throttle),
+			    "throttle", hand, why, len);
+		sv->throttle_saved = e != 0;
+		err = e;
+	}
+	if (sv->downtime_saved && sv->downtime_limit_ms > 0) {
+		e = restore(q, json_pack("{s:I}", "downtime-limit", (json_int_t)sv->downtime_limit_ms),
+			    "downtime limit", hand, why, len);
+		sv->downtime_saved = e != 0;
+		err = err ? err : e;
+	}
+	text = err ? json_dumps(hand, JSON_COMPACT) : NULL;
+	if (text)
+		snprintf(why + strlen(why), len - strlen(why), "; by hand: {\"execute\":"
+			 "\"migrate-set-parameters\",\"arguments\":%s}", text);
+	free(text);
+	json_decref(hand);
+	return err;
 }
 
 void lm_qmp_act_run(struct lm_qmp *q, struct lm_qmp_act_saved *sv, const struct lm_act_decision *d,

@@ -107,7 +107,7 @@ static void run_jobs(struct lm_qmp_watch *w, struct lm_qmp *q)
 {
 	struct lm_act_decision d;
 	struct lm_obs_action out;
-	char why[160];
+	char why[LM_QMP_WHY_MAX];
 	int other;
 
 	for (;;) {
@@ -150,7 +150,7 @@ static void *watch_thread(void *arg)
 	struct lm_obs_params p;
 	struct lm_qmp *q = NULL;
 	uint64_t ram = 0, backoff_s = 1;
-	char why[160];
+	char why[LM_QMP_WHY_MAX];
 	int ret;
 
 	do {
@@ -227,7 +227,7 @@ int lm_qmp_watch_poll(struct lm_qmp_watch *w, uint64_t ts_ns, struct lm_obs *out
 {
 	struct lm_obs_params now;
 	int have, state, changed;
-	char why[160];
+	char why[LM_QMP_WHY_MAX];
 
 	pthread_mutex_lock(&w->lock);
 	now = w->latest;

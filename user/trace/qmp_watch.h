@@ -18,6 +18,8 @@
 #include "trace/qmp_act.h"
 
 #define LM_QMP_JOBS	8	/* --act decisions queued for the thread (one, and a release) */
+/* What a QMP failure or an action says: room for a release's command to run by hand. */
+#define LM_QMP_WHY_MAX	256
 
 struct lm_qmp;
 
@@ -33,12 +35,12 @@ struct lm_qmp_watch {
 	int have_latest;
 	uint64_t polls_ok;		/* for the main loop to tell news */
 	int state;			/* LM_QMP_UP, LM_QMP_SLOW, LM_QMP_DOWN */
-	char why[160];			/* what went wrong last */
+	char why[LM_QMP_WHY_MAX];	/* what went wrong last */
 	/* --act --apply: decisions to carry out, oldest first, and their outcomes */
 	struct lm_act_decision jobs[LM_QMP_JOBS];
 	int njobs, running;
 	struct lm_obs_action done[LM_QMP_JOBS];
-	char done_why[LM_QMP_JOBS][160];
+	char done_why[LM_QMP_JOBS][LM_QMP_WHY_MAX];
 	int ndone;
 	struct lm_qmp_act_saved saved;	/* the thread's: what to give back */
 	int peer_pid;			/* the process serving the socket, at open; <0 unknown */

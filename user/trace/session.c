@@ -187,7 +187,7 @@ static void feed_outcome(struct session *s, uint32_t pid, const struct lm_obs_ac
 static void run_actions(struct session *s)
 {
 	struct lm_obs_action a;
-	char why[160];
+	char why[LM_QMP_WHY_MAX];
 	int i;
 
 	for (i = 0; i < s->nacts; i++) {
