@@ -46,8 +46,8 @@ static int errno_of(const char **hint)
 		{ VIR_ERR_AUTH_FAILED, EACCES, "run as root, or give a URI you may use" },
 		{ VIR_ERR_ACCESS_DENIED, EACCES, "run as root, or give a URI you may use" },
 		{ VIR_ERR_OPERATION_TIMEOUT, ETIMEDOUT, "another job holds the domain: try again" },
-		{ VIR_ERR_SYSTEM_ERROR, ECONNREFUSED, "libvirtd not running? (start it, or give another libvirt URI)" },
-		{ VIR_ERR_NO_CONNECT, ECONNREFUSED, "libvirtd not running? (start it, or give another libvirt URI)" },
+		{ VIR_ERR_SYSTEM_ERROR, ECONNREFUSED, "libvirtd not running? start it, or give another libvirt URI" },
+		{ VIR_ERR_NO_CONNECT, ECONNREFUSED, "libvirtd not running? start it, or give another libvirt URI" },
 		{ VIR_ERR_RPC, ECONNRESET, "the connection to libvirtd broke: connect again" },
 		{ VIR_ERR_OPERATION_FAILED, EREMOTEIO, "libvirt's message says why" },
 	};
