@@ -160,7 +160,7 @@ awk -F'\t' -v skel="$skel" -v work="$work" '
 			return has("core abi", hl) ? "" : "core sits on the BPF ABI header only"
 		}
 		if (sys && sys_libvirt(h) && L != "trace" && L != "cli")
-			return L " talks to no libvirt: only trace/ uses libvirt'\''s API"
+			return L "/ may not include libvirt: only trace/ talks to libvirt"
 		if (L == "io") {
 			if (sys) return (sys_bpf(h) || sys_qmp(h) || sys_http(h) || sys_zlib(h)) ? "io is libc file I/O: no BPF, QMP, HTTP or zlib" : ""
 			return hl == "io" ? "" : "io is the safe file writer: io headers only"
