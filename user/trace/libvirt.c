@@ -240,10 +240,15 @@ static int cmdline_has_uuid(pid_t pid, const char *uuid)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
+	for (n = 0, off = 0; off < sizeof(buf) - 1; off += (size_t)n) {
+		n = read(fd, buf + off, sizeof(buf) - 1 - off);
+		if (n <= 0)
+			break;
+	}
 	close(fd);
 	if (n < 0)
 		return -EIO;
+	n = (ssize_t)off;	/* a longer command line is cut: libvirt puts -uuid near its start */
 	buf[n] = 0;
 	for (off = 0; off < (size_t)n; off += strlen(buf + off) + 1)
 		if (!strcmp(buf + off, "-uuid") && off + 6 < (size_t)n)
@@ -336,10 +341,13 @@ int lm_libvirt_find_by_pid(struct lm_libvirt *l, pid_t pid, struct lm_libvirt_do
 	if (ret)
 		return ret;
 	ret = lm_libvirt_dom_pid(*dp);
-	if (ret != pid) {
+	if (ret > 0 && ret != pid)
+		ret = own_fail(l, -ESRCH, "pid %d is no longer the QEMU of domain %s (pid %d now)",
+			       (int)pid, lm_libvirt_dom_name(*dp), ret);
+	if (ret < 0) {
 		lm_libvirt_dom_free(*dp);
 		*dp = NULL;
-		return ret < 0 ? ret : own_fail(l, -ESRCH, "pid %d is not domain QEMU", (int)pid);
+		return ret;
 	}
 	return 0;
 }

@@ -19,6 +19,11 @@
  *   -EOPNOTSUPP    the driver cannot do it (or the QEMU pid of a remote libvirt)
  *   -EACCES        libvirt refused us; -ETIMEDOUT libvirt did not answer
  *   -EREMOTEIO     any other libvirt error (its message says which)
+ * Opening a connection switches libvirt's own printing of errors on stderr
+ * off for the whole process (virSetErrorFunc). Each call waits as long as
+ * libvirt does (there is no keepalive without libvirt's event loop): a
+ * caller that must not block, such as a sampling loop, calls from a thread
+ * of its own, as the QMP path does (qmp_watch).
  */
 #ifndef LM_TRACE_LIBVIRT_H
 #define LM_TRACE_LIBVIRT_H
