@@ -14,6 +14,9 @@
 # setting: its job stats while it runs (the iteration counts up, the remaining
 # memory shrinks within a pass, a dirty rate), cross-checked with domjobinfo,
 # and the client's abort cancels it: the domain still runs on the source only.
+# A second migration, post-copy allowed: the client sets its downtime limit
+# (virsh reads it back) and switches it to post-copy; it completes on the
+# destination.
 set -u
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -23,7 +26,8 @@ need virsh libvirt-clients
 need libvirtd libvirt-daemon-system
 need qemu-system-x86_64 qemu-system-x86
 PROBE=$OUTPUT/lab/lm_libvirt_probe
-[ -x "$PROBE" ] || die "$PROBE missing (make lab; it needs libvirt-dev)"
+pkg-config --exists libvirt || skip "no libvirt-dev (apt-get install libvirt-dev; tests/install-deps.sh installs it): the libvirt client is not built"
+[ -x "$PROBE" ] || die "$PROBE missing (make lab)"
 [ -r "$OUTPUT/guest/guest.elf" ] || die "$OUTPUT/guest/guest.elf missing (make guest)"
 
 tmp=$(mktemp -d /tmp/lmtrace-libvirt.XXXXXX) || die "mktemp"
@@ -205,4 +209,34 @@ same "the domain still runs on the source" "$(vsh domstate "$DOMAIN")" running
 same "no domain on the destination" "$(timeout 20 virsh -q -c "$DST_URI" list --all --name | grep -c .)" 0
 probe -n "$DOMAIN" read
 same "the client reads no migration after it" "$(kv qemu_status) $(kv job_type)" "1 none"
+
+# --- a second migration, post-copy allowed: the client sets its downtime limit while it
+# runs, then switches it to post-copy (capped at 8 MiB/s too, so the switch is seen)
+timeout -k 5 90 virsh -q -c "$SRC_URI" migrate --live --postcopy --postcopy-bandwidth 8 "$DOMAIN" \
+	"$DST_URI" --migrateuri "$MIGRATE_URI" >"$tmp/migrate.out" 2>&1 &
+mig=$!
+t0=$SECONDS
+iteration() { timeout 20 "$PROBE" -n "$DOMAIN" read >"$tmp/kv" 2>/dev/null && [ "$(kv memory_iteration)" -ge 1 ]; }
+wait_for 20 iteration || fail "the second migration did not start its first pass in 20 s"
+probe -n "$DOMAIN" set-downtime 444
+same "downtime limit set during the migration, virsh reads" "$(vsh migrate-getmaxdowntime "$DOMAIN")" 444
+probe -n "$DOMAIN" postcopy
+postcopy() { timeout 20 "$PROBE" -n "$DOMAIN" read >"$tmp/kv" 2>/dev/null && [ "$(kv qemu_status)" = 4 ]; }
+if wait_for 5 postcopy; then
+	ok "the client reads QEMU status postcopy (4) after its switch (domain state $(kv state), reason $(kv reason): paused, post-copy)"
+else
+	fail "no reading of status postcopy within 5 s of the switch: $(tr '\n' ' ' <"$tmp/kv")"
+fi
+if wait_for 40 eval '! kill -0 "$mig" 2>/dev/null'; then
+	wait "$mig"
+	rc=$? mig=
+	[ "$rc" -eq 0 ] && ok "the post-copy migration completed $((SECONDS - t0)) s after it began" ||
+		fail "the post-copy migration: exit $rc, $(head -n 2 "$tmp/migrate.out")"
+else
+	fail "the post-copy migration still running 40 s after it began"
+fi
+same "the domain runs on the destination" "$(timeout 20 virsh -q -c "$DST_URI" domstate "$DOMAIN")" running
+same "the source's domain is shut off" "$(vsh domstate "$DOMAIN")" "shut off"
+expect1 "the client on the source's shut-off domain" 1 "^error: domain $DOMAIN is not running" -- \
+	"$PROBE" -n "$DOMAIN" read
 finish "the libvirt client reads, sets and acts as virsh says"
