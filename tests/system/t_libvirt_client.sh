@@ -35,6 +35,7 @@ mig=
 at_exit 'rm -rf "$tmp"'
 at_exit 'tests/lab/libvirt_lab.sh stop "$tmp/lab"'
 at_exit '[ -n "$mig" ] && kill "$mig" 2>/dev/null'
+# shellcheck disable=SC2034 # read by expect (lib.sh)
 expect_timeout=30
 # The guest dirties 32 MiB/s over 48 MiB (TCG writes it at ~8 MiB/s here): at
 # an 8 MiB/s cap the migration cannot converge, so it is still running when aborted.
@@ -49,8 +50,8 @@ vsh() { timeout 20 virsh -q -c "$SRC_URI" "$@"; }
 # probe ARGS...: the client's key=value lines in $tmp/kv (exit 0 wanted)
 probe() { timeout -k 2 30 "$PROBE" "$@" >"$tmp/kv" 2>"$tmp/perr" || { fail "probe $*: $(cat "$tmp/perr")"; return 1; }; }
 kv() { sed -n "s/^$1=//p" "$tmp/kv"; }
-same() { # WHAT GOT WANT
-	if [ -n "$2" ] && [ "$2" = "$3" ]; then ok "$1: $2"; else fail "$1: client '$2', reference '$3'"; fi
+same() { # WHAT GOT WANT (the client's reading and its reference, or the reverse)
+	if [ -n "$2" ] && [ "$2" = "$3" ]; then ok "$1: $2"; else fail "$1: got '$2', want '$3'"; fi
 }
 
 # --- what the client reads, against virsh, the pid file and /proc
@@ -183,24 +184,22 @@ awk '
 	  if ($5 > 0) dirty = $5; if ($8 != 4096) page = $8; last_it = $3; last_rem = $4 }
 	END { printf "%d %d %d %d %d %d %d\n", n, active, maxit, back, shrink, dirty, page }' "$tmp/polls" >"$tmp/sum"
 read -r n active maxit back shrink dirty page <"$tmp/sum"
-[ "$active" -ge 3 ] && ok "$active of $n readings: an outgoing migration, QEMU status active" ||
-	fail "$active of $n readings said an active outgoing migration"
-[ "$maxit" -ge 3 ] && [ "$back" = 0 ] && ok "the iteration counts up to $maxit, never back" ||
-	fail "iterations: up to $maxit, went back: $back"
-[ "$shrink" -ge 3 ] && ok "the remaining memory shrank $shrink times within an iteration" ||
-	fail "the remaining memory shrank $shrink times within an iteration"
-[ "$dirty" -gt 0 ] && ok "dirty rate $dirty pages/s ($((dirty * 4096 / 1024)) KiB/s) once the guest's pages were resent" ||
-	fail "no dirty rate above 0 during the migration"
-[ "$page" = 0 ] && ok "page size 4096 in every reading" || fail "a page size of $page"
+check "$active of $n readings: an outgoing migration, QEMU status active (3 or more wanted)" [ "$active" -ge 3 ]
+check "the iteration counts up to $maxit (3 wanted), back: $back (0 wanted)" [ "$maxit" -ge 3 -a "$back" = 0 ]
+check "the remaining memory shrank $shrink times within an iteration (3 wanted)" [ "$shrink" -ge 3 ]
+check "dirty rate $dirty pages/s ($((dirty * 4096 / 1024)) KiB/s) once pages were resent (above 0 wanted)" [ "$dirty" -gt 0 ]
+check "page size 4096 in every reading (other: ${page#0})" [ "$page" = 0 ]
 
 # --- the client aborts it: the domain runs on the source only
 probe -n "$DOMAIN" abort
 if wait_for 20 eval '! kill -0 "$mig" 2>/dev/null'; then
 	wait "$mig"
 	rc=$? mig=
-	[ "$rc" -ne 0 ] && grep -qi 'cancel\|abort' "$tmp/migrate.out" &&
-		ok "virsh migrate ended $((SECONDS - t0)) s in: exit $rc, $(head -n 1 "$tmp/migrate.out")" ||
+	if [ "$rc" -ne 0 ] && grep -qi 'cancel\|abort' "$tmp/migrate.out"; then
+		ok "virsh migrate ended $((SECONDS - t0)) s in: exit $rc, $(head -n 1 "$tmp/migrate.out")"
+	else
 		fail "virsh migrate after the abort: exit $rc, $(head -n 2 "$tmp/migrate.out")"
+	fi
 else
 	fail "virsh migrate still running 20 s after the abort"
 fi
@@ -230,8 +229,11 @@ fi
 if wait_for 40 eval '! kill -0 "$mig" 2>/dev/null'; then
 	wait "$mig"
 	rc=$? mig=
-	[ "$rc" -eq 0 ] && ok "the post-copy migration completed $((SECONDS - t0)) s after it began" ||
+	if [ "$rc" -eq 0 ]; then
+		ok "the post-copy migration completed $((SECONDS - t0)) s after it began"
+	else
 		fail "the post-copy migration: exit $rc, $(head -n 2 "$tmp/migrate.out")"
+	fi
 else
 	fail "the post-copy migration still running 40 s after it began"
 fi
