@@ -126,6 +126,7 @@ int lm_libvirt_open(struct lm_libvirt **lp, const char *uri, char *err, size_t l
 {
 	struct lm_libvirt *l;
 	char what[300];
+	int ret;
 
 	*lp = NULL;
 	if (!uri)
@@ -142,10 +143,10 @@ int lm_libvirt_open(struct lm_libvirt **lp, const char *uri, char *err, size_t l
 	l->conn = virConnectOpen(uri);
 	if (!l->conn) {
 		snprintf(what, sizeof(what), "cannot connect to %s", l->uri);
-		fail_into(err, len, what);
+		ret = fail_into(err, len, what);
 		free(l);
-		/* whatever libvirt called it: nothing answered at that URI */
-		return -ECONNREFUSED;
+		/* refused (-EACCES) or timed out as libvirt says; else nothing answered at that URI */
+		return ret == -EACCES || ret == -ETIMEDOUT ? ret : -ECONNREFUSED;
 	}
 	find_run_dir(l, uri);
 	*lp = l;
