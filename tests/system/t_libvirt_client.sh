@@ -10,7 +10,8 @@
 # the QEMU's own command line; what it sets is read back with virsh. Errors (no
 # such domain, no libvirt at the URI, a domain that does not run, an action no
 # migration allows, a pid that is no domain's) are one line, exit 1, nothing
-# changed. Then a real libvirt migration, capped by the client's own speed
+# changed; a name with control characters comes back sanitised, libvirt's
+# message quoting it too. Then a real libvirt migration, capped by the client's own speed
 # setting: its job stats while it runs (the iteration counts up, the remaining
 # memory shrinks within a pass, a dirty rate), cross-checked with domjobinfo,
 # and the client's abort cancels it: the domain still runs on the source only.
@@ -123,6 +124,11 @@ expect1 "abort with no job" 1 "^error: cannot abort the job of domain $DOMAIN: .
 	"$PROBE" -n "$DOMAIN" abort
 expect1 "the destination's QEMU pid (a remote URI)" 1 "^error: no domain $DOMAIN on qemu\+tcp://.*virsh list --all" -- \
 	"$PROBE" -c "$DST_URI" -n "$DOMAIN" pid
+# libvirt echoes a name back in its message: neither copy reaches the terminal raw
+expect1 "a name with control characters" 1 "^error: no domain lm\?\[31mred\?x on .*matching name 'lm\?\[31mred\?x'" -- \
+	"$PROBE" -n "$(printf 'lm\033[31mred\001x')" read
+if LC_ALL=C grep -q '[[:cntrl:]]' "$tmp/err"; then fail "a control character on stderr: $(cat -A "$tmp/err")"
+else ok "no control character on stderr"; fi
 unchanged "after the errors"
 # a domain that is defined but not running
 sed -e "s|<name>$DOMAIN</name>|<name>$DOMAIN-off</name>|" -e '/<uuid>/d' "$tmp/lab/domain.xml" >"$tmp/off.xml"
