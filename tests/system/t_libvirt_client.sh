@@ -79,6 +79,7 @@ if tr '\0' '\n' <"/proc/$pidfile/cmdline" | grep -qixF -- "$uuid"; then
 else
 	fail "pid $pidfile's command line has no -uuid $uuid"
 fi
+same "QEMU pid, the only process with -uuid $uuid (pgrep)" "$(pgrep -f -- "-uuid $uuid" | tr '\n' ' ' | sed 's/ $//')" "$pidfile"
 probe -p "$pidfile" read
 same "domain by QEMU pid" "$(kv name)" "$DOMAIN"
 probe -u "${uuid^^}" pid
@@ -194,7 +195,7 @@ check "$active of $n readings: an outgoing migration, QEMU status active (3 or m
 check "the iteration counts up to $maxit (3 wanted), back: $back (0 wanted)" [ "$maxit" -ge 3 -a "$back" = 0 ]
 check "the remaining memory shrank $shrink times within an iteration (3 wanted)" [ "$shrink" -ge 3 ]
 check "dirty rate $dirty pages/s ($((dirty * 4096 / 1024)) KiB/s) once pages were resent (above 0 wanted)" [ "$dirty" -gt 0 ]
-check "page size 4096 in every reading (other: ${page#0})" [ "$page" = 0 ]
+if [ "$page" = 0 ]; then ok "page size 4096 in every reading"; else fail "a reading with page size $page"; fi
 
 # --- the client aborts it: the domain runs on the source only
 probe -n "$DOMAIN" abort
