@@ -11,12 +11,16 @@
 #          `systemctl disable --now prometheus` if it is not wanted), python3
 #          (t_fleet's metric-name check), jq (t_lab_check reads lmtrace check's JSON),
 #          systemd (systemd-analyze: t_fleet verifies the unit; a Debian 12
-#          container has no systemd package)
+#          container has no systemd package),
+#          libvirt-dev (libvirt's C API: the libvirt client, built only when present),
+#          libvirt-daemon-system (libvirtd and virtlogd: tests/lab/libvirt_lab.sh's real libvirt),
+#          libvirt-clients (virsh: the tests' reference readings and the lab's migrations)
 # A test that lacks one of these skips, and a skip fails in CI.
 set -eu
 pkgs="make gcc gcc-multilib clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
       libjansson-dev libmicrohttpd-dev qemu-system-x86 curl tmux librsvg2-bin util-linux
-      libclang-rt-14-dev ca-certificates prometheus python3 jq systemd"
+      libclang-rt-14-dev ca-certificates prometheus python3 jq systemd
+      libvirt-dev libvirt-daemon-system libvirt-clients"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

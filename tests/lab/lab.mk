@@ -23,7 +23,7 @@ TEST_PROGS += $(GUEST_ELF)
 # Lab programs: their own sources, plus lmtrace's QMP client and the core
 # it sanitises text with (no libbpf needed, so the lab builds even while the
 # BPF side does not).
-LAB_OBJS  := $(patsubst tests/lab/%.c,$(OUTPUT)/lab/%.o,$(filter-out tests/lab/lmlab.c tests/lab/lmcheck.c tests/lab/qmp_real.c,$(wildcard tests/lab/*.c)))
+LAB_OBJS  := $(patsubst tests/lab/%.c,$(OUTPUT)/lab/%.o,$(filter-out tests/lab/lmlab.c tests/lab/lmcheck.c tests/lab/qmp_real.c tests/lab/lm_libvirt_probe.c,$(wildcard tests/lab/*.c)))
 LMLAB     := $(OUTPUT)/lab/lmlab
 LMCHECK   := $(OUTPUT)/lab/lmcheck
 QMP_REAL  := $(OUTPUT)/lab/qmp_real
@@ -45,8 +45,14 @@ $(LMCHECK): $(OUTPUT)/lab/lmcheck.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LM_CFLAGS) $^ $(JANSSON_LIBS) -lm -o $@
 
-lab: $(LMLAB) $(LMCHECK) $(QMP_REAL) $(GUEST_ELF)
-TEST_PROGS += $(LMLAB) $(LMCHECK) $(QMP_REAL)
+# lm_libvirt_probe runs lmtrace's libvirt client alone (only where libvirt is).
+LV_PROBE  := $(if $(HAVE_LIBVIRT),$(OUTPUT)/lab/lm_libvirt_probe)
+$(OUTPUT)/lab/lm_libvirt_probe: $(OUTPUT)/lab/lm_libvirt_probe.o $(LIBVIRT_OBJ) $(LIBCORE)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LM_CFLAGS) $^ $(LIBVIRT_LIBS) -o $@
+
+lab: $(LMLAB) $(LMCHECK) $(QMP_REAL) $(GUEST_ELF) $(LV_PROBE)
+TEST_PROGS += $(LMLAB) $(LMCHECK) $(QMP_REAL) $(LV_PROBE)
 
 # make demo [DEMO=stuck|converge|autoconverge|zero]: as root, installs what is
 # missing, builds, runs one migration with lmtrace's live view, cleans up.

@@ -142,6 +142,19 @@ inject user/record/replay.c '#include <jansson.h>'
 refused "record including jansson" 'user/record/replay.c: includes /usr/include/jansson.h (directly): record needs no BPF'
 inject user/sinks/sink_csv.c '#include <bpf/bpf.h>'
 refused "a sink including libbpf" 'user/sinks/sink_csv.c: includes /usr/include/bpf/bpf.h (directly): outputs need no BPF'
+# libvirt's API: the tracer's only (its client, user/trace/libvirt.c)
+if [ -r /usr/include/libvirt/libvirt.h ]; then
+	inject user/sinks/sink_csv.c '#include <libvirt/libvirt.h>'
+	refused "a sink including libvirt" \
+		'user/sinks/sink_csv.c: includes /usr/include/libvirt/libvirt.h (directly): sinks/ may not include libvirt'
+	inject user/record/replay.c '#include <libvirt/virterror.h>'
+	refused "record including libvirt" \
+		'user/record/replay.c: includes /usr/include/libvirt/virterror.h (directly): record/ may not include libvirt'
+	inject user/core/units.c '#include <libvirt/libvirt.h>'
+	refused "core including libvirt" 'user/core/units.c: includes /usr/include/libvirt/libvirt.h (directly): core is pure'
+else
+	skip_at_end "no libvirt headers (apt-get install libvirt-dev): the libvirt cases of check-layers did not run"
+fi
 
 # The edges the text check already refused:
 inject user/core/streams.c '#include "trace/tracer.h"'
@@ -158,6 +171,16 @@ inject user/trace/session.c '#include "sinks/outputs.h"'
 refused "the tracer including an output" 'user/trace/session.c: includes user/sinks/outputs.h (directly): the tracer'
 inject user/trace/session.c '#include "io/safe_file.h"'
 refused "the tracer including the file writer" 'user/trace/session.c: includes user/io/safe_file.h (directly): the tracer'
+
+# Without libvirt (pkg-config does not find it) the client is left out, said so, and the rest passes.
+printf '#!/bin/sh\nfor a; do [ "$a" = libvirt ] && exit 1; done\nexec pkg-config "$@"\n' >"$tmp/pkg-config-nolv"
+chmod +x "$tmp/pkg-config-nolv"
+out=$(make --no-print-directory -C "$copy" OUTPUT="$copy/.out" "${vml[@]}" PKG_CONFIG="$tmp/pkg-config-nolv" check-layers 2>&1)
+if grep -q '^user/trace/libvirt.c: not built here' <<<"$out" && grep -q '^layers: ok' <<<"$out"; then
+	ok "without libvirt: $(grep '^user/trace/libvirt.c' <<<"$out"); $(tail -n 1 <<<"$out")"
+else
+	fail "without libvirt: $(tail -n 5 <<<"$out")"
+fi
 
 # And the copy, put back, is checked as the tree was.
 out=$(check)
