@@ -211,6 +211,10 @@ $(OUTPUT)/tests/test_qmp: TEST_EXTRA_OBJS = $(QMP_OBJ) $(OUTPUT)/user/trace/qmp_
 $(OUTPUT)/tests/test_qmp: TEST_EXTRA_LIBS = $(JANSSON_LIBS)
 $(OUTPUT)/tests/test_qmp: $(QMP_OBJ) $(OUTPUT)/user/trace/qmp_act.o $(OUTPUT)/lab/lab_qmp.o
 
+# test_procscan reads QEMU's options from a live process's /proc command line.
+$(OUTPUT)/tests/test_procscan: TEST_EXTRA_OBJS = $(OUTPUT)/user/trace/procscan.o
+$(OUTPUT)/tests/test_procscan: $(OUTPUT)/user/trace/procscan.o
+
 # test_names parses the JSON lines strictly with jansson.
 $(OUTPUT)/tests/test_names: TEST_EXTRA_LIBS = $(JANSSON_LIBS)
 

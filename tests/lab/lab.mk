@@ -47,7 +47,7 @@ $(LMCHECK): $(OUTPUT)/lab/lmcheck.o
 
 # lm_libvirt_probe runs lmtrace's libvirt client alone (only where libvirt is).
 LV_PROBE  := $(if $(HAVE_LIBVIRT),$(OUTPUT)/lab/lm_libvirt_probe)
-$(OUTPUT)/lab/lm_libvirt_probe: $(OUTPUT)/lab/lm_libvirt_probe.o $(LIBVIRT_OBJ) $(LIBCORE)
+$(OUTPUT)/lab/lm_libvirt_probe: $(OUTPUT)/lab/lm_libvirt_probe.o $(LIBVIRT_OBJ) $(OUTPUT)/user/trace/procscan.o $(LIBCORE)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LM_CFLAGS) $^ $(LIBVIRT_LIBS) -o $@
 

@@ -40,7 +40,7 @@ $(SAN_DIR)/lab/%.o: tests/lab/%.c
 	$(Q)$(SAN_CC) $(SAN_CFLAGS) $(DEPFLAGS) -Itests/lab -Itests/unit -c $< -o $@
 
 # The unit tests as the Makefile builds them (the same libraries each),
-# test_qmp with its QMP objects.
+# test_qmp and test_procscan with their trace objects.
 $(SAN_DIR)/tests/test_%: tests/unit/test_%.c $(SAN_DIR)/libcore.a
 	$(call msg,SAN-CC,$@)
 	$(Q)mkdir -p $(@D)
@@ -52,6 +52,8 @@ $(addprefix $(SAN_DIR)/tests/,$(UNIT_OUTPUTS)): $(call libs,$(SAN_DIR),outputs)
 $(SAN_DIR)/tests/test_qmp: SAN_TEST_EXTRA_OBJS = $(SAN_DIR)/obj/trace/qmp.o $(SAN_DIR)/obj/trace/qmp_act.o $(SAN_DIR)/lab/lab_qmp.o
 $(SAN_DIR)/tests/test_qmp: SAN_TEST_EXTRA_LIBS = $(JANSSON_LIBS)
 $(SAN_DIR)/tests/test_qmp: $(SAN_DIR)/obj/trace/qmp.o $(SAN_DIR)/obj/trace/qmp_act.o $(SAN_DIR)/lab/lab_qmp.o
+$(SAN_DIR)/tests/test_procscan: SAN_TEST_EXTRA_OBJS = $(SAN_DIR)/obj/trace/procscan.o
+$(SAN_DIR)/tests/test_procscan: $(SAN_DIR)/obj/trace/procscan.o
 # test_names parses the JSON output strictly.
 $(SAN_DIR)/tests/test_names: SAN_TEST_EXTRA_LIBS = $(JANSSON_LIBS)
 

@@ -13,6 +13,7 @@
 #include "core/model.h"
 #include "core/units.h"
 #include "trace/libvirt.h"
+#include "trace/procscan.h"
 
 struct lm_libvirt {
 	virConnectPtr conn;
@@ -232,29 +233,12 @@ const char *lm_libvirt_dom_uuid(const struct lm_libvirt_dom *d)
 /* 1 if pid's command line has "-uuid UUID" (libvirt passes the domain's), 0 if not, -errno. */
 static int cmdline_has_uuid(pid_t pid, const char *uuid)
 {
-	char path[64], buf[16384];
-	ssize_t n;
-	size_t off;
-	int fd;
+	char found[64];
+	int err = lm_proc_qemu_option(pid, "-uuid", found, sizeof(found));
 
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (n = 0, off = 0; off < sizeof(buf) - 1; off += (size_t)n) {
-		n = read(fd, buf + off, sizeof(buf) - 1 - off);
-		if (n <= 0)
-			break;
-	}
-	close(fd);
-	if (n < 0)
-		return -EIO;
-	n = (ssize_t)off;	/* a longer command line is cut: libvirt puts -uuid near its start */
-	buf[n] = 0;
-	for (off = 0; off < (size_t)n; off += strlen(buf + off) + 1)
-		if (!strcmp(buf + off, "-uuid") && off + 6 < (size_t)n)
-			return !strcasecmp(buf + off + 6, uuid);
-	return 0;
+	if (err == -ENOENT)
+		return 0;
+	return err ? err : !strcasecmp(found, uuid);
 }
 
 /* The pid in the daemon's pid file of the domain, or -errno. */

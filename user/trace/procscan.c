@@ -86,28 +86,46 @@ int lm_proc_find_vmms(pid_t *pids, int max)
 	return n;
 }
 
-/* -name guest=NAME,... or -name NAME,... from QEMU's command line; ",," is a comma. */
-/* The value after option opt ("-name", "-uuid") on pid's command line. */
-static int qemu_option(pid_t pid, const char *opt, char *buf, size_t len)
+/*
+ * pid's whole command line, NUL-separated, into buf (NUL-terminated): its
+ * length, or -errno. /proc hands it out a page per read, and libvirt's
+ * QEMU command lines run past 8 KiB; a longer one than buf is cut.
+ */
+static ssize_t read_cmdline(pid_t pid, char *buf, size_t size)
 {
-	char path[64], cmdline[8192], *arg, *end, dashed[32];
-	size_t o = 0;
-	ssize_t n;
-	int fd, next_is_name = 0;
+	char path[64];
+	size_t off = 0;
+	ssize_t n = 0;
+	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, cmdline, sizeof(cmdline) - 1);
+	while (off < size - 1 && (n = read(fd, buf + off, size - 1 - off)) > 0)
+		off += (size_t)n;
 	close(fd);
+	if (n < 0)
+		return -EIO;
+	buf[off] = 0;
+	return (ssize_t)off;
+}
+
+int lm_proc_qemu_option(pid_t pid, const char *opt, char *buf, size_t len)
+{
+	char cmdline[32768], *arg, *end, dashed[32];
+	ssize_t n = read_cmdline(pid, cmdline, sizeof(cmdline));
+	size_t o = 0;
+	int next_is_value = 0;
+
 	if (n <= 0)
-		return -ENOENT;
-	cmdline[n] = 0;
+		return n < 0 ? (int)n : -ENOENT;
+	snprintf(dashed, sizeof(dashed), "-%s", opt);
 	for (arg = cmdline, end = cmdline + n; arg < end; arg += strlen(arg) + 1) {
-		if (next_is_name) {
+		if (next_is_value) {
 			if (!strncmp(arg, "guest=", 6))
 				arg += 6;
+			/* ",," is a comma inside the value; a lone one ends it */
 			for (; *arg && o + 1 < len; arg++) {
 				if (*arg == ',' && *++arg != ',')
 					break;
@@ -116,8 +134,7 @@ static int qemu_option(pid_t pid, const char *opt, char *buf, size_t len)
 			buf[o] = 0;
 			return 0;
 		}
-		snprintf(dashed, sizeof(dashed), "-%s", opt);
-		next_is_name = !strcmp(arg, opt) || !strcmp(arg, dashed);
+		next_is_value = !strcmp(arg, opt) || !strcmp(arg, dashed);
 	}
 	return -ENOENT;
 }
@@ -125,14 +142,14 @@ static int qemu_option(pid_t pid, const char *opt, char *buf, size_t len)
 /* QEMU's -name (guest=NAME,...: commas doubled inside the name). */
 static int qemu_name(pid_t pid, char *buf, size_t len)
 {
-	return qemu_option(pid, "-name", buf, len);
+	return lm_proc_qemu_option(pid, "-name", buf, len);
 }
 
 int lm_proc_matches(pid_t pid, const char *pattern)
 {
 	char raw[256] = "", name[64];
 
-	if (qemu_option(pid, "-uuid", raw, sizeof(raw)) == 0 && !fnmatch(pattern, raw, FNM_CASEFOLD))
+	if (lm_proc_qemu_option(pid, "-uuid", raw, sizeof(raw)) == 0 && !fnmatch(pattern, raw, FNM_CASEFOLD))
 		return 1;
 	lm_proc_name(pid, name, sizeof(name));
 	return !fnmatch(pattern, name, 0);

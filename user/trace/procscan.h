@@ -21,5 +21,11 @@ int lm_proc_find_vmms(pid_t *pids, int max);
 int lm_proc_matches(pid_t pid, const char *pattern);
 /* QEMU's -name, else the command name. */
 void lm_proc_name(pid_t pid, char *buf, size_t len);
+/*
+ * The value after option opt ("-name" or "--name", "-uuid") on pid's QEMU
+ * command line, the guest= part of -name guest=NAME,..., ",," read as a
+ * comma: 0, -ENOENT if it has none, or -errno.
+ */
+int lm_proc_qemu_option(pid_t pid, const char *opt, char *buf, size_t len);
 
 #endif /* LM_PROCSCAN_H */
