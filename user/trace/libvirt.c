@@ -185,30 +185,28 @@ static int wrap(struct lm_libvirt *l, virDomainPtr dom, struct lm_libvirt_dom **
 	return 0;
 }
 
-int lm_libvirt_find_by_name(struct lm_libvirt *l, const char *name, struct lm_libvirt_dom **dp)
+/* What a lookup by key found, wrapped; none: says so (what names the key). */
+static int found(struct lm_libvirt *l, virDomainPtr dom, const char *what, const char *key,
+		 struct lm_libvirt_dom **dp)
 {
-	virDomainPtr dom = virDomainLookupByName(l->conn, name);
 	char safe[256];
 
 	*dp = NULL;
 	if (!dom) {
-		lm_sanitize_name(safe, sizeof(safe), name);
-		return lv_fail(l, "no domain %s on %s", safe, l->uri);
+		lm_sanitize_name(safe, sizeof(safe), key);
+		return lv_fail(l, "no domain %s%s on %s", what, safe, l->uri);
 	}
 	return wrap(l, dom, dp);
 }
 
+int lm_libvirt_find_by_name(struct lm_libvirt *l, const char *name, struct lm_libvirt_dom **dp)
+{
+	return found(l, virDomainLookupByName(l->conn, name), "", name, dp);
+}
+
 int lm_libvirt_find_by_uuid(struct lm_libvirt *l, const char *uuid, struct lm_libvirt_dom **dp)
 {
-	virDomainPtr dom = virDomainLookupByUUIDString(l->conn, uuid);
-	char safe[256];
-
-	*dp = NULL;
-	if (!dom) {
-		lm_sanitize_name(safe, sizeof(safe), uuid);
-		return lv_fail(l, "no domain with UUID %s on %s", safe, l->uri);
-	}
-	return wrap(l, dom, dp);
+	return found(l, virDomainLookupByUUIDString(l->conn, uuid), "with UUID ", uuid, dp);
 }
 
 void lm_libvirt_dom_free(struct lm_libvirt_dom *d)
