@@ -17,7 +17,7 @@ GUEST=$out_dir/guest/guest.elf
 
 lab_requirements() {
 	[ "$(id -u)" = 0 ] || skip "needs root (BPF, /dev/kvm)"
-	[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm"
+	require_kvm
 	need qemu-system-x86_64 qemu-system-x86
 	[ -x "$LMLAB" ] && [ -x "$LMCHECK" ] && [ -r "$GUEST" ] ||
 		skip "the lab is not built (make lab)"

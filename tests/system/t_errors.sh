@@ -101,7 +101,7 @@ for bad in '"ts":1e300' '"ram_bytes":-5' '"ram_bytes":1e300' \
 		"$LMTRACE" -p 1 --head-start "$tmp/range.json"
 done
 
-have_kvm || { skip_at_end "no usable /dev/kvm: the no-privileges and VMM-exit cases did not run"; finish; }
+require_kvm "the no-privileges and VMM-exit cases did not run"
 
 # No privileges: as nobody, lmtrace may neither read a root VMM's fds nor load BPF.
 if command -v setpriv >/dev/null; then

@@ -48,10 +48,7 @@ ioctl_links() { # PID: its perf links on the sys_enter/exit_ioctl tracepoints
 }
 # An idle VM of its own (kvm_gt waits for a signal): other VMMs on the
 # machine may be migrating.
-if ! have_kvm; then
-	skip_at_end "no usable /dev/kvm: the ioctl hooks with an idle VM were not checked"
-	finish
-fi
+require_kvm "the ioctl hooks with an idle VM were not checked"
 "$GT" --wait-signal --rounds 2 >"$tmp/gt" 2>"$tmp/gt.err" &
 gt=$!
 for _ in $(seq 100); do grep -q '^ready pid=' "$tmp/gt" && break; sleep 0.1; done

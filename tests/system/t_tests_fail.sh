@@ -7,7 +7,10 @@
 #     before a skip, or followed by die, ends the test with 1; an exit that is
 #     neither 0 nor 77 says FAIL; the runner reports each as FAIL, a skip as
 #     SKIP→FAIL under CI=true, and a unit test (tests/unit/unit.h) with a
-#     failed ASSERT, or none at all, as FAIL with its FAIL line listed.
+#     failed ASSERT, or none at all, as FAIL with its FAIL line listed. The
+#     one skip CI allows, "no KVM on this machine", counts as a skip only on
+#     a machine whose kernel offers no KVM, and only alone: where the kernel
+#     offers KVM it is a failure, and so is require_kvm without /dev/kvm.
 #  2. Real tests against a broken lmtrace (a wrapper around the real one):
 #     t_outputs when lmtrace -j says another verdict than its CSV, t_fleet
 #     when --prom-file loses the lmtrace_migrating family, t_errors and
@@ -100,6 +103,40 @@ runner_says "a skip at the end fails under CI=true" "^SKIP→FAIL t_m_skip_at_en
 runner_says "a FAIL in a subshell is listed" "! [0-9]+:FAIL: broken in a subshell"
 runner_says "a unit test's failed ASSERT is listed" "! [0-9]+:FAIL: .*one plus one, broken on purpose"
 runner_says "its closing line" "^1 passed, 11 failed, 0 skipped$"
+
+# The one skip CI allows, "no KVM on this machine", played on a machine
+# without KVM and on one whose kernel offers it (LM_DEV_KVM, LM_PROC_MISC).
+mutant t_k_nokvm     'require_kvm "on purpose"; ok "not reached"; finish "passed"'
+mutant t_k_nokvm_end 'skip_at_end "$KVM_ABSENT (on purpose)"; ok "the rest ran"; finish "passed"'
+mutant t_k_mixed     'skip_at_end "$KVM_ABSENT (on purpose)"; skip_at_end "no such tool (on purpose)"; finish "passed"'
+mutant t_k_fake      'skip "$KVM_ABSENT, it says (on purpose)"'
+echo "232 kvm" >"$tmp/misc-kvm"
+kvm_runner() { # LOG PROC_MISC: the runner on the t_k_* tests, as CI runs it, /dev/kvm missing
+	(cd "$repo" && env -u LM_TOP -u LMTRACE CI=true OUTPUT=out TESTS='t_k_*' \
+		LM_DEV_KVM="$tmp/no-such-kvm" LM_PROC_MISC="$2" timeout -k 5 120 tests/run-tests.sh) >"$1" 2>&1
+}
+kvm_runner "$tmp/nokvm.log" /dev/null
+rc=$?
+sed 's/^/    | /' "$tmp/nokvm.log" | grep -v '^    |     |' | head -n 20
+kvm_says() { # NAME PATTERN LOG
+	grep -Eq -- "$2" "$3" && ok "runner, $1" || fail "runner, $1: no line /$2/"
+}
+kvm_says "no KVM: require_kvm is a skip" "^SKIP t_k_nokvm +no KVM on this machine.*: on purpose$" "$tmp/nokvm.log"
+kvm_says "no KVM: a skip at the end is a skip" "^SKIP t_k_nokvm_end +no KVM on this machine \(on purpose\)$" "$tmp/nokvm.log"
+kvm_says "no KVM: another skip beside it still fails" "^SKIP→FAIL t_k_mixed: " "$tmp/nokvm.log"
+kvm_says "no KVM: the tests not run are listed" "^NOT RUN, this machine's kernel offers no KVM \(3 tests" "$tmp/nokvm.log"
+kvm_says "no KVM: its closing line" "^0 passed, 1 failed, 3 skipped$" "$tmp/nokvm.log"
+[ "$rc" -ne 0 ] || fail "the runner exited 0 with t_k_mixed failing"
+kvm_runner "$tmp/kvm.log" "$tmp/misc-kvm"
+rc=$?
+sed 's/^/    | /' "$tmp/kvm.log" | grep -v '^    |     |' | head -n 20
+if [ "$(id -u)" -eq 0 ]; then
+	kvm_says "KVM offered, /dev/kvm missing: require_kvm fails" "^FAIL t_k_nokvm " "$tmp/kvm.log"
+	kvm_says "KVM offered: the failure says why" "FAIL: the kernel offers KVM, but /dev/kvm is not usable" "$tmp/kvm.log"
+fi
+kvm_says "KVM offered: a skip that claims no KVM fails" "^SKIP→FAIL t_k_fake: " "$tmp/kvm.log"
+kvm_says "KVM offered: a no-KVM skip at the end fails" "^SKIP→FAIL t_k_nokvm_end: " "$tmp/kvm.log"
+[ "$rc" -ne 0 ] || fail "the runner exited 0 on a machine that offers KVM with KVM tests skipped"
 
 # ---- 2. real tests against a broken lmtrace
 # wrapper NAME BODY: an lmtrace that runs the real one ($REAL) and breaks something
