@@ -14,12 +14,14 @@
 #include "trace/procscan.h"
 #include "unit.h"
 
-/* A child that sleeps with argv as its command line; its pid. */
+/* A child that sleeps with argv as its command line, leading a process
+ * group of its own (so stop() ends its sleep too); its pid. */
 static pid_t spawn(char **argv)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
+		setpgid(0, 0);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -29,7 +31,7 @@ static pid_t spawn(char **argv)
 
 static void stop(pid_t pid)
 {
-	kill(pid, SIGKILL);
+	kill(-pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 }
 
