@@ -258,6 +258,34 @@ static void test_retire(void)
 	free(buf);
 }
 
+/* A tick whose byte counter reads below the last: no rate for it, and the view follows the newest reading. */
+static void test_tick_counter_back(void)
+{
+	static const uint64_t tx[] = { 10000000, 7000000, 9000000 };
+	struct lm_est_config cfg;
+	struct lm_pipeline p;
+	const struct lm_vm_view *v;
+	double rate[3];
+	int i;
+
+	lm_est_config_default(&cfg);
+	lm_pipeline_init(&p, &cfg);
+	for (i = 0; i < 3; i++) {
+		struct lm_obs o = { .kind = LM_OBS_TICK, .pid = 404, .ts_ns = (i + 1) * 1000000000ull };
+
+		o.tick.interval_ns = 1000000000ull;
+		o.tick.tx_total = tx[i];
+		lm_pipeline_feed(&p, &o);
+		v = lm_pipeline_vm(&p, 404);
+		rate[i] = v ? v->tx_bytes_per_s : -1;
+	}
+	ASSERT_TRUE(rate[1] == 0, "the tick that read 3 MB less: rate 0, not 2^64 bytes");
+	ASSERT_TRUE(rate[2] == 2000000, "the next from the newest reading: 2 MB/s");
+	v = lm_pipeline_vm(&p, 404);
+	ASSERT_EQ(v ? v->tx_bytes : 0, 9000000, "bytes sent: the newest reading");
+	ASSERT_EQ(lm_pipeline_finish(&p), 0, "finish");
+}
+
 /* The report charts every VM of a recording: more than the 16 it once kept. */
 static void test_report_many(void)
 {
@@ -338,6 +366,7 @@ int main(int argc, char **argv)
 	test_retire();
 	test_report_many();
 	test_counter_back_round();
+	test_tick_counter_back();
 	unit_tmpdir_done(tmpdir);
 	return unit_done(argv[0]);
 }

@@ -68,7 +68,7 @@ struct lm_obs_round {
 #define LM_ROUND_FINAL		(1u << 2) /* completion sync (repeat, VM stopped) */
 #define LM_ROUND_LATE		(1u << 3) /* began before lmtrace attached: duration and bytes unknown (0) */
 #define LM_ROUND_UNSEEN		(1u << 4) /* initial sync run before the hooks attached: made from KVM's logged pages */
-/* a byte or ring counter read smaller than at the previous sync: tx_bytes (ring: dirty_pages) unknown (0) */
+/* the byte counter read smaller than at the previous sync: tx_bytes unknown (0) */
 #define LM_ROUND_COUNTER_BACK	(1u << 5)
 
 struct lm_obs_tick {

@@ -145,9 +145,10 @@ static void view_tick(struct lm_vm_view *vm, const struct lm_obs_tick *t)
 	int back = 0;
 	uint64_t sent = lm_counter_delta(t->tx_total, vm->tx_bytes, &back);
 
+	/* a reading below the last has no rate: 0 for this tick, then from the new base */
 	if (t->interval_ns)
 		vm->tx_bytes_per_s = sent / (t->interval_ns / 1e9);
-	vm->tx_bytes = lm_counter_max(t->tx_total, vm->tx_bytes);
+	vm->tx_bytes = t->tx_total;
 	vm->source = t->source;
 	vm->srtt_us = t->srtt_us;
 	vm->lost_events = t->lost_events_total;

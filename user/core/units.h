@@ -21,12 +21,15 @@
 #define LM_DOWNTIME_LIMIT_MAX_MS	3600000u
 
 /*
- * now - before, for a counter that only grows. Readings of a per-CPU
- * counter summed at different moments (BPF at a sync, user space at a
- * tick) can come back smaller than an earlier one: the difference is then
- * 0, never 2^64 minus it, and *backwards is set (it is never cleared) so
- * the caller can say the number is unknown. The caller keeps the larger
- * reading as the next base, so nothing is counted twice.
+ * now - before, for a counter that mostly grows. A reading can come back
+ * smaller than an earlier one: a per-CPU counter summed at different
+ * moments (BPF at a sync, user space at a tick) can be behind by a send,
+ * and the byte counter drops for real when bytes first counted for a
+ * socket are moved out of it (the socket was not the migration's). The
+ * difference is then 0, never 2^64 minus it, and *backwards is set (it is
+ * never cleared) so the caller can say the number is unknown. The caller
+ * takes the newest reading as the next base: after a real drop the next
+ * difference is right; after a late read it counts one send twice.
  */
 static inline uint64_t lm_counter_delta(uint64_t now, uint64_t before, int *backwards)
 {
@@ -34,11 +37,6 @@ static inline uint64_t lm_counter_delta(uint64_t now, uint64_t before, int *back
 		return now - before;
 	*backwards = 1;
 	return 0;
-}
-
-static inline uint64_t lm_counter_max(uint64_t a, uint64_t b)
-{
-	return a > b ? a : b;
 }
 
 /*

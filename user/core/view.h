@@ -32,7 +32,9 @@ struct lm_vm_view {
 	/* totals while traced */
 	uint32_t rounds;
 	uint64_t dirty_pages;		/* sum over rounds >= 2 (round 1 is RAM size) */
-	uint64_t tx_bytes;		/* migration bytes while traced */
+	uint64_t tx_bytes;		/* migration bytes while traced: the newest reading, which
+					 * steps down when bytes counted for a socket that turned
+					 * out not to be the migration's are taken back */
 	uint64_t ram_bytes;
 	uint32_t source;		/* enum lm_dirty_source */
 	int migrating;

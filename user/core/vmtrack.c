@@ -297,10 +297,13 @@ static void fill_round(const struct lm_vmtrack *t, struct lm_obs *o)
 		o->round.tx_bytes = lm_counter_delta(t->burst_tx_total, t->start_tx_total, &back);
 	o->round.ram_bytes = lm_vmtrack_logged_bytes(t);
 	o->round.sync_ns = t->burst_last_ns - t->burst_enter_ns;
-	if (t->source == LM_SRC_RING && t->have_prev_round)
-		o->round.dirty_pages = lm_counter_delta(t->burst_ring_total, t->prev_ring_total, &back);
 	if (back)
 		o->round.flags |= LM_ROUND_COUNTER_BACK;
+	back = 0;
+	if (t->source == LM_SRC_RING && t->have_prev_round)
+		o->round.dirty_pages = lm_counter_delta(t->burst_ring_total, t->prev_ring_total, &back);
+	if (back)	/* the ring's count read behind: this round's is unknown, a lower bound (0) */
+		o->round.flags |= LM_ROUND_PARTIAL;
 }
 
 /* A stream carried data, or a third sync came: calc-dirty-rate does neither. */
@@ -340,10 +343,9 @@ static void close_burst(struct lm_vmtrack *t, lm_emit_fn emit, void *ctx)
 	confirm_if_migration(t, emit, ctx);
 	put(t, &o, emit, ctx);
 	t->prev_round_ns = t->burst_first_ns;
-	/* a reading that came back smaller is not the next round's base */
-	t->prev_tx_total = lm_counter_max(t->burst_tx_total, o.round.flags & LM_ROUND_LATE ? 0 :
-					  t->have_prev_round ? t->prev_tx_total : t->start_tx_total);
-	t->prev_ring_total = lm_counter_max(t->burst_ring_total, t->have_prev_round ? t->prev_ring_total : 0);
+	/* the newest readings are the next round's base, even when smaller (lm_counter_delta) */
+	t->prev_tx_total = t->burst_tx_total;
+	t->prev_ring_total = t->burst_ring_total;
 	t->have_prev_round = 1;
 }
 
