@@ -118,6 +118,28 @@ static void test_shared(void)
 	ASSERT_EQ(lm_check_model_shared(two, 2, 80 * MiB, r), 1, "shared: together on 80 MiB/s");
 }
 
+/*
+ * A large guest dirtying twice the link: the best case's rounds settle on a
+ * plateau (1 s rounds re-dirtying what they send) and the simulation syncs
+ * LM_SIM_MAX_ROUNDS times inside the horizon without switching over. That
+ * is not converging, not "marginal, switchover in -1 s".
+ */
+static void test_plateau_undecided(void)
+{
+	struct lm_check_model_input in = {
+		.nwin = 3, .ram_bytes = 64ull << 30, .bandwidth_Bps = 50 * MiB, .downtime_limit_s = 0.3,
+		.win = { { .window_s = 1, .bytes = 50 * MiB }, { .window_s = 2, .bytes = 65 * MiB },
+			 { .window_s = 4, .bytes = 67.5 * MiB } },
+	};
+	struct lm_check_model_result r;
+
+	ASSERT_EQ(lm_check_model_run(&in, &r), 0, "plateau: runs");
+	ASSERT_EQ(r.verdict, LM_VERDICT_NOT_CONVERGING, "plateau: not converging");
+	ASSERT_TRUE(strstr(r.reason, "no switchover in 20000 syncs") != NULL, "plateau: the reason says why");
+	ASSERT_TRUE(strstr(r.reason, "-1 s") == NULL, "plateau: no negative time in it");
+	printf("  plateau: %s (%.2f)\n", r.reason, r.confidence);
+}
+
 static void test_bad_input(void)
 {
 	struct lm_check_model_input in = seq_guest(4, 256, 32);
@@ -139,6 +161,7 @@ int main(void)
 	test_consistent();
 	test_small_wss();
 	test_shared();
+	test_plateau_undecided();
 	test_bad_input();
 	return unit_done("test_check_model");
 }

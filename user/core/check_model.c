@@ -172,15 +172,15 @@ static void set_reason(struct lm_check_model_result *o, const char *fmt, ...)
 
 static void explain(const struct lm_check_model_input *in, const struct run *r, struct lm_check_model_result *o)
 {
-	char thr[24];
+	char thr[24], none[48];
 	double rate = in->bandwidth_Bps;
 
 	lm_fmt_bytes(thr, sizeof(thr), rate * in->downtime_limit_s);
 	if (r->out == LM_MODEL_STUCK)
 		set_reason(o, "guest dirties %.1f MiB/s (short windows) vs %.1f MiB/s; even the best case "
-			   "(U(T) flat after %.0f s) stays above the %s threshold: no switchover in %.0f s",
+			   "(U(T) flat after %.0f s) stays above the %s threshold: %s",
 			   o->short_dirty_rate_Bps / LM_MiB, rate / LM_MiB, o->longest_window_s, thr,
-			   r->horizon_s);
+			   lm_precopy_sim_no_switchover(none, sizeof(none), &r->sb));
 	else if (r->out == LM_MODEL_CONVERGING)
 		set_reason(o, "dirty/bw %.2f at short windows; bulk pass %.1f s, switchover %.1f s later "
 			   "after %u more sync%s (%s threshold)", r->lam, r->bulk_s, r->se.eta_s,

@@ -49,26 +49,27 @@ void explain_stuck(const struct lm_estimator *e, struct lm_estimate *est, const 
 			  const struct sims *s)
 {
 	const struct lm_precopy_sim *b = &s->best;
-	char left[24], thr[24];
+	char left[24], thr[24], none[48];
 	int guessed = 0;
 	double tp;
 
+	lm_precopy_sim_no_switchover(none, sizeof(none), b);
 	tp = recommend_throttle(e, x, b, &est->dirty_limit_Bps, &guessed);
 	est->throttle_pct = tp;
 	est->evidence_rounds = e->nc_rounds > e->ev.still ? e->nc_rounds : e->ev.still;
 	est->confidence = lm_model_confidence(LM_VERDICT_NOT_CONVERGING, est->evidence_rounds);
 	if (e->phase == LM_PHASE_BULK) {
 		set_reason(est, "bulk pass: guest dirties %.1f MiB/s (short windows) vs %.1f MiB/s sent; "
-			   "best case no switchover in %.0f s; throttle %.0f%%",
-			   est->short_dirty_rate_Bps / LM_MiB, x->rate / LM_MiB, x->horizon, tp);
+			   "best case %s; throttle %.0f%%",
+			   est->short_dirty_rate_Bps / LM_MiB, x->rate / LM_MiB, none, tp);
 		return;
 	}
 	lm_fmt_bytes(left, sizeof(left), e->pending_at_sync);
 	lm_fmt_bytes(thr, sizeof(thr), x->thr);
 	set_reason(est, "round %u left %s to resend; %.0f ms at %.1f MiB/s allows %s; "
-		   "best case: no switchover in %.0f s; throttle %s%.0f%%",
+		   "best case: %s; throttle %s%.0f%%",
 		   e->last_round, left, e->cfg.downtime_limit_s * 1e3, x->rate / LM_MiB, thr,
-		   x->horizon, guessed ? ">=" : "", tp);
+		   none, guessed ? ">=" : "", tp);
 }
 
 /* When the expected run switches over, and with how much left for the stop phase. */

@@ -74,7 +74,8 @@ double lm_model_horizon_s(double min_s, double per_bulk, double bulk_s);
 /* The outcome of the two runs of QEMU's loop a verdict rests on. */
 enum lm_model_case {
 	LM_MODEL_FIXED_POINT,	/* the rounds stopped shrinking above the threshold (evidence.h) */
-	LM_MODEL_STUCK,		/* even the best case does not switch over within the horizon */
+	LM_MODEL_STUCK,		/* even the best case does not switch over: not within the
+				 * horizon, or not in the simulation's LM_SIM_MAX_ROUNDS syncs */
 	LM_MODEL_EXPECTED_STUCK,	/* the expected case fails where it may refute (predictions) */
 	LM_MODEL_MARGINAL,	/* anything between */
 	LM_MODEL_CONVERGING,	/* the expected case switches over well inside the horizon */

@@ -3,10 +3,8 @@
  * QEMU's pre-copy loop simulated on a U(T) curve (precopy_sim.h).
  */
 #include <math.h>
+#include <stdio.h>
 #include "core/precopy_sim.h"
-
-/* Bounds the simulation's work when rounds are many and short (lambda near 1). */
-#define SIM_MAX_ROUNDS		20000
 
 static double clampd(double v, double lo, double hi)
 {
@@ -28,7 +26,7 @@ void lm_precopy_sim_run(const struct lm_curve *c, struct lm_precopy_sim *s)
 		left = 0;
 	if (!(s->rate > 0) || !(s->thr > 0))
 		return;
-	for (r = 0; r < SIM_MAX_ROUNDS; r++) {
+	for (r = 0; r < LM_SIM_MAX_ROUNDS; r++) {
 		double excess = left - s->thr, dt = 0, add;
 
 		/* Sends a window at a time until pending is below thr, then syncs. */
@@ -59,4 +57,13 @@ void lm_precopy_sim_run(const struct lm_curve *c, struct lm_precopy_sim *s)
 		}
 	}
 	s->result = -1;
+}
+
+const char *lm_precopy_sim_no_switchover(char *buf, size_t len, const struct lm_precopy_sim *s)
+{
+	if (s->result < 0)
+		snprintf(buf, len, "no switchover in %u syncs", s->rounds);
+	else
+		snprintf(buf, len, "no switchover in %.0f s", s->horizon);
+	return buf;
 }

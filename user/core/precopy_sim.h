@@ -7,8 +7,16 @@
 #ifndef LM_PRECOPY_SIM_H
 #define LM_PRECOPY_SIM_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "core/curve.h"
+
+/*
+ * Bounds the simulation's work when rounds are many and short (dirty rate
+ * near the link's): a run that syncs this often without switching over is
+ * undecided (result -1), rounds on a plateau.
+ */
+#define LM_SIM_MAX_ROUNDS	20000
 
 /* One run of QEMU's loop: inputs, then what came out. */
 struct lm_precopy_sim {
@@ -23,7 +31,7 @@ struct lm_precopy_sim {
 	double quantum;		/* seconds between QEMU's pending checks */
 	double wws;		/* pages pending and rewritten add nothing; 0 = ignore */
 	/* out */
-	int result;		/* 1 switchover, 0 not within horizon, -1 undecided */
+	int result;		/* 1 switchover, 0 not within horizon, -1 undecided (LM_SIM_MAX_ROUNDS) */
 	double eta_s;
 	double final_pending;
 	uint32_t rounds;
@@ -38,5 +46,8 @@ struct lm_precopy_sim {
  * the horizon.
  */
 void lm_precopy_sim_run(const struct lm_curve *c, struct lm_precopy_sim *s);
+
+/* "no switchover in H s", or "no switchover in N syncs" for an undecided run: for the reasons. */
+const char *lm_precopy_sim_no_switchover(char *buf, size_t len, const struct lm_precopy_sim *s);
 
 #endif /* LM_PRECOPY_SIM_H */
