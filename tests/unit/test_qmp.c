@@ -17,6 +17,7 @@
 #include "unit.h"
 #include "trace/qmp.h"
 #include "trace/qmp_act.h"
+#include "trace/qmp_watch.h"
 #include "lab_qmp.h"
 
 /* ---- replies captured from QEMU 7.2.22 ---- */
@@ -475,6 +476,28 @@ out:
 	peer_finish(peer);
 }
 
+/* QEMU's parameters while lmtrace's throttle (78 %) and downtime limit (5,000 ms) are in force. */
+#define PARAMS_OURS "{\"return\": {\"cpu-throttle-initial\": 78, \"cpu-throttle-increment\": 99, " \
+		    "\"max-cpu-throttle\": 78, \"downtime-limit\": 5000}, \"id\": " ID_MARK "}"
+#define SAVED_ORIGINALS { .throttle_saved = 1, .downtime_saved = 1, .initial = 20, .increment = 10, \
+			  .max_throttle = 99, .downtime_limit_ms = 300, .set_throttle_pct = 78, \
+			  .set_downtime_ms = 5000 }
+
+/* Runs one release against a scripted QEMU; the peer's exit status (0: it saw what it expected). */
+static int release_against(const struct step *steps, int nsteps, struct lm_qmp_act_saved *sv,
+			   struct lm_obs_action *out, char *why, size_t len)
+{
+	struct lm_act_decision d = { .action = LM_ACT_RELEASE, .round = 9 };
+	struct lm_qmp *q = NULL;
+	int fd;
+	pid_t peer = peer_start(&fd, steps, nsteps);
+
+	if (ASSERT_EQ(lm_qmp_open_fd(&q, fd, 2000), 0, "open"))
+		lm_qmp_act_run(q, sv, &d, out, why, len);
+	lm_qmp_close(q);
+	return peer_finish(peer);
+}
+
 /*
  * The release after a migration: QEMU refuses the throttle restore, and the
  * downtime limit is restored all the same; what failed stays saved for a
@@ -484,33 +507,112 @@ static void test_release_each_on_its_own(void)
 {
 	struct step steps[] = {
 		HANDSHAKE,
+		{ "query-migrate-parameters", { PARAMS_OURS } },
 		{ "migrate-set-parameters", { "{\"error\": {\"class\": \"GenericError\", \"desc\": "
 					      "\"busy\"}, \"id\": " ID_MARK "}" } },
 		{ "migrate-set-parameters", { "{\"return\": {}, \"id\": " ID_MARK "}" } },
 		{ "query-migrate-parameters", { "{\"return\": {\"max-cpu-throttle\": 78, "
 						"\"downtime-limit\": 300}, \"id\": " ID_MARK "}" } },
 	};
-	struct lm_act_decision d = { .action = LM_ACT_RELEASE, .round = 9 };
-	struct lm_qmp_act_saved sv = { .throttle_saved = 1, .downtime_saved = 1, .initial = 20,
-				       .increment = 10, .max_throttle = 99, .downtime_limit_ms = 300 };
-	struct lm_obs_action out;
-	struct lm_qmp *q = NULL;
-	char why[512];
-	int fd;
-	pid_t peer = peer_start(&fd, steps, sizeof(steps) / sizeof(steps[0]));
+	struct lm_qmp_act_saved sv = SAVED_ORIGINALS;
+	struct lm_obs_action out = {};
+	char why[LM_QMP_WHY_MAX] = "";
 
-	if (!ASSERT_EQ(lm_qmp_open_fd(&q, fd, 2000), 0, "open"))
-		goto out;
-	lm_qmp_act_run(q, &sv, &d, &out, why, sizeof(why));
+	ASSERT_EQ(release_against(steps, sizeof(steps) / sizeof(steps[0]), &sv, &out, why, sizeof(why)), 0,
+		  "QEMU saw the check, both restores, then the read-back");
 	ASSERT_EQ(out.outcome, LM_ACT_FAILED, "the release failed in part");
 	ASSERT_EQ(out.qemu_downtime_ms, 300, "the downtime limit was restored all the same");
 	ASSERT_EQ(sv.downtime_saved, 0, "restored: spent");
 	ASSERT_EQ(sv.throttle_saved, 1, "not restored: kept for a retry");
 	ASSERT_TRUE(strstr(why, "\"cpu-throttle-initial\":20") && strstr(why, "\"max-cpu-throttle\":99") &&
 		    strstr(why, "migrate-set-parameters"), "the originals, as the command to run by hand");
+}
+
+/*
+ * Someone set the throttle parameters after lmtrace did (by hand, say, from
+ * an earlier release's message): the release leaves them, says so, and
+ * forgets the originals; the downtime limit, still lmtrace's, is restored.
+ */
+static void test_release_leaves_a_change_made_since(void)
+{
+	struct step steps[] = {
+		HANDSHAKE,
+		{ "query-migrate-parameters", { "{\"return\": {\"cpu-throttle-initial\": 20, "
+						"\"cpu-throttle-increment\": 10, \"max-cpu-throttle\": 50, "
+						"\"downtime-limit\": 5000}, \"id\": " ID_MARK "}" } },
+		{ "migrate-set-parameters", { "{\"return\": {}, \"id\": " ID_MARK "}" } },
+		{ "query-migrate-parameters", { "{\"return\": {\"max-cpu-throttle\": 50, "
+						"\"downtime-limit\": 300}, \"id\": " ID_MARK "}" } },
+	};
+	struct lm_qmp_act_saved sv = SAVED_ORIGINALS;
+	struct lm_obs_action out = {};
+	char why[LM_QMP_WHY_MAX] = "";
+
+	ASSERT_EQ(release_against(steps, sizeof(steps) / sizeof(steps[0]), &sv, &out, why, sizeof(why)), 0,
+		  "QEMU saw the check, one restore (the downtime limit's), then the read-back");
+	ASSERT_EQ(out.outcome, LM_ACT_APPLIED, "nothing failed");
+	ASSERT_EQ(out.qemu_throttle_pct, 50, "the throttle someone else set stays");
+	ASSERT_EQ(out.qemu_downtime_ms, 300, "lmtrace's downtime limit was given back");
+	ASSERT_EQ(sv.throttle_saved + sv.downtime_saved, 0, "nothing left to give back");
+	ASSERT_TRUE(strstr(why, "left as they are") && strstr(why, "max-cpu-throttle 50, lmtrace set 78"),
+		    "the reason says what was left and why");
+	ASSERT_TRUE(strstr(why, "by hand") == NULL, "no command to run by hand");
+}
+
+/* QEMU refuses both restores with long errors: the command to run by hand still comes whole. */
+static void test_release_command_whole(void)
+{
+	char refusal[400];
+	struct step steps[] = {
+		HANDSHAKE,
+		{ "query-migrate-parameters", { PARAMS_OURS } },
+		{ "migrate-set-parameters", { refusal } },
+		{ "migrate-set-parameters", { refusal } },
+		{ "query-migrate-parameters", { PARAMS_OURS } },
+	};
+	struct lm_qmp_act_saved sv = SAVED_ORIGINALS;
+	struct lm_obs_action out = {};
+	char why[LM_QMP_WHY_MAX] = "", desc[241];
+	const char *cmd;
+
+	memset(desc, 'x', sizeof(desc) - 1);
+	desc[sizeof(desc) - 1] = 0;
+	snprintf(refusal, sizeof(refusal), "{\"error\": {\"class\": \"GenericError\", \"desc\": \"%s\"}, "
+		 "\"id\": " ID_MARK "}", desc);
+	ASSERT_EQ(release_against(steps, sizeof(steps) / sizeof(steps[0]), &sv, &out, why, sizeof(why)), 0,
+		  "QEMU saw both restores");
+	ASSERT_EQ(out.outcome, LM_ACT_FAILED, "the release failed");
+	cmd = strstr(why, "; by hand: ");
+	ASSERT_TRUE(cmd && !strcmp(cmd, "; by hand: {\"execute\":\"migrate-set-parameters\",\"arguments\":"
+				      "{\"cpu-throttle-initial\":20,\"cpu-throttle-increment\":10,"
+				      "\"max-cpu-throttle\":99,\"downtime-limit\":300}}"),
+		    "the whole command ends the reason, after QEMU's 2 x 240 characters");
+}
+
+/* A query unanswered before anything was sent: failed, not unknown (nothing can have changed). */
+static void test_act_query_unanswered(void)
+{
+	struct step steps[] = {
+		HANDSHAKE,
+		{ "query-migrate-parameters", { STALL } },
+	};
+	struct lm_act_decision d = { .action = LM_ACT_DOWNTIME, .value = 5000, .round = 4 };
+	struct lm_qmp_act_saved sv = {};
+	struct lm_obs_action out;
+	struct lm_qmp *q = NULL;
+	char why[LM_QMP_WHY_MAX];
+	int fd;
+	pid_t peer = peer_start(&fd, steps, sizeof(steps) / sizeof(steps[0]));
+
+	if (!ASSERT_EQ(lm_qmp_open_fd(&q, fd, 300), 0, "open"))
+		goto out;
+	lm_qmp_act_run(q, &sv, &d, &out, why, sizeof(why));
+	ASSERT_EQ(out.outcome, LM_ACT_FAILED, "the query before the change timed out: failed");
+	ASSERT_EQ(out.error, -ETIMEDOUT, "the error says it timed out");
+	ASSERT_EQ(sv.downtime_saved, 0, "nothing saved: nothing was changed");
 out:
 	lm_qmp_close(q);
-	ASSERT_EQ(peer_finish(peer), 0, "QEMU saw both restores, then the read-back");
+	peer_finish(peer);
 }
 
 int main(int argc, char **argv)
@@ -520,7 +622,10 @@ int main(int argc, char **argv)
 	test_parse_migrate_params();
 	test_protocol();
 	test_act_unanswered();
+	test_act_query_unanswered();
 	test_release_each_on_its_own();
+	test_release_leaves_a_change_made_since();
+	test_release_command_whole();
 	test_lab_commands();
 	test_failures();
 	return unit_done(argv[0]);

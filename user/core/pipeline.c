@@ -289,7 +289,7 @@ int lm_pipeline_error(const struct lm_pipeline *p)
 
 void lm_pipeline_message(struct lm_pipeline *p, int level, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[1024];	/* a release's reason ends with a command to run by hand: keep it whole */
 	va_list ap;
 	int i;
 

@@ -256,13 +256,21 @@ int lm_qmp_watch_poll(struct lm_qmp_watch *w, uint64_t ts_ns, struct lm_obs *out
 	return 1;
 }
 
-void lm_qmp_watch_close(struct lm_qmp_watch *w)
+void lm_qmp_watch_stop(struct lm_qmp_watch *w)
 {
+	if (w->stopped)
+		return;
 	pthread_mutex_lock(&w->lock);
 	w->stop = 1;
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
+	w->stopped = 1;
+}
+
+void lm_qmp_watch_close(struct lm_qmp_watch *w)
+{
+	lm_qmp_watch_stop(w);
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
 }
@@ -272,7 +280,7 @@ int lm_qmp_watch_submit(struct lm_qmp_watch *w, const struct lm_act_decision *d)
 	int ret = -ENOSPC;
 
 	pthread_mutex_lock(&w->lock);
-	if (w->njobs < LM_QMP_JOBS) {
+	if (!w->stop && w->njobs < LM_QMP_JOBS) {
 		w->jobs[w->njobs++] = *d;
 		pthread_cond_signal(&w->wake);
 		ret = 0;

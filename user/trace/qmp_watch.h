@@ -19,7 +19,7 @@
 
 #define LM_QMP_JOBS	8	/* --act decisions queued for the thread (one, and a release) */
 /* What a QMP failure or an action says: room for a release's command to run by hand. */
-#define LM_QMP_WHY_MAX	256
+#define LM_QMP_WHY_MAX	512
 
 struct lm_qmp;
 
@@ -31,6 +31,7 @@ struct lm_qmp_watch {
 	pthread_mutex_t lock;		/* guards what follows */
 	pthread_cond_t wake;
 	int stop;
+	int stopped;			/* the thread was joined (the main loop's) */
 	struct lm_obs_params latest;	/* from the last good poll */
 	int have_latest;
 	uint64_t polls_ok;		/* for the main loop to tell news */
@@ -64,6 +65,12 @@ int lm_qmp_watch_open(struct lm_qmp_watch *w, const char *path, uint32_t pid,
  */
 int lm_qmp_watch_poll(struct lm_qmp_watch *w, uint64_t ts_ns, struct lm_obs *out,
 		      char *msg, size_t msglen);
+/*
+ * Stops the thread once it has run every queued job (a release queued as
+ * lmtrace stops): however long QEMU takes to answer them, their outcomes
+ * are there for lm_qmp_watch_outcome() after it. Close stops, then frees.
+ */
+void lm_qmp_watch_stop(struct lm_qmp_watch *w);
 void lm_qmp_watch_close(struct lm_qmp_watch *w);
 
 /* Queue an action for the thread (it runs at once); -ENOSPC if the queue is full. */

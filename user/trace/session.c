@@ -28,7 +28,8 @@
 #define POLL_MAX_MS	20
 /* --act decisions waiting to be carried out: one at a time, and a release. */
 #define MAX_ACTS	8
-/* How long lmtrace, stopping, waits for QEMU to take its last actions (a release). */
+/* How long lmtrace, stopping, waits for QEMU to take its last actions (a
+ * release) before it says it is waiting. */
 #define ACT_DRAIN_MS	5000
 /* UNIX migration sockets watched for closing (no tracepoint says so). */
 #define MAX_WATCHED	64
@@ -567,6 +568,13 @@ static void drain_actions(struct session *s)
 	run_actions(s);
 	while (s->qmp_open && !lm_qmp_watch_idle(&s->qmp) && mono_ns() < until)
 		usleep(20000);
+	run_actions(s);
+	if (!s->qmp_open)
+		return;
+	/* QEMU slower than that: the thread ends once its jobs are done, and their outcomes are told */
+	if (!lm_qmp_watch_idle(&s->qmp))
+		lm_pipeline_message(s->pipe, 1, "waiting for QEMU to answer --act's last commands");
+	lm_qmp_watch_stop(&s->qmp);
 	run_actions(s);
 }
 
