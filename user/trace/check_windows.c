@@ -369,6 +369,10 @@ static void check_one(struct capture *c, const struct lm_check_vm *vm, const str
 
 	if (open_qmp(vm, &q, r))
 		return;
+	if (!same_process(vm, q, r)) {	/* again: the socket may have changed hands since the precheck */
+		lm_qmp_close(q);
+		return;
+	}
 	read_params(q, r);
 	while (!*o->stop && (calc = next_calc_s(r, used, o->max_windows_s))) {
 		struct lm_check_window *w = &r->win[r->nwin];
