@@ -124,7 +124,7 @@ endef
 
 # Unit tests that need more than libcore.a (the others link it alone).
 UNIT_RECORD  := test_record test_act_traces test_estimator_traces
-UNIT_OUTPUTS := test_outputs test_files test_names test_sinks test_http_hosts
+UNIT_OUTPUTS := test_outputs test_files test_names test_sinks test_http_hosts test_pipeline_live
 unit_level = $(if $(filter $(1),$(UNIT_OUTPUTS)),outputs,$(if $(filter $(1),$(UNIT_RECORD)),record,core))
 # The QMP client alone (no libbpf): the lab and its unit test link it too.
 QMP_OBJ    := $(OUTPUT)/user/trace/qmp.o
