@@ -21,10 +21,10 @@ double lm_model_horizon_s(double min_s, double per_bulk, double bulk_s)
  * the best case does not switch over (or, where its failure is evidence,
  * the expected case does not). The best case fails within the horizon, or
  * runs LM_SIM_MAX_ROUNDS short syncs without switching over: rounds that
- * settle on a plateau above the threshold, which QEMU would sync for ever. converging:
- * both cases switch over, the expected one well inside the horizon, at a
- * short-window dirty/bandwidth ratio below LM_MODEL_CONVERGING_RATIO.
- * Anything between is marginal.
+ * settle on a plateau above the threshold, which QEMU would sync for ever.
+ * converging: both cases switch over, the expected one well inside the
+ * horizon, at a short-window dirty/bandwidth ratio below
+ * LM_MODEL_CONVERGING_RATIO. Anything between is marginal.
  */
 enum lm_model_case lm_model_judge(const struct lm_model_runs *r)
 {

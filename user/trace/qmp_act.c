@@ -202,7 +202,7 @@ static int restore(struct lm_qmp *q, json_t *args, const char *what, json_t *han
 }
 
 /* The group still holds what lmtrace set, or what it holds is not known: restore it. */
-static int still_ours(const struct lm_qmp_migrate_params *now, int have_now, int64_t set, int64_t held)
+static int still_ours(int have_now, int64_t set, int64_t held)
 {
 	return !have_now || !set || held == set;
 }
@@ -234,13 +234,13 @@ static void release_why(const char *left, const char *failed, json_t *hand, char
 static int do_release(struct lm_qmp *q, struct lm_qmp_act_saved *sv, struct lm_obs_action *out,
 		      char *why, size_t len)
 {
-	struct lm_qmp_migrate_params now;
+	struct lm_qmp_migrate_params now = { 0 };
 	char left[LM_QMP_ACT_WHY_PART] = "", failed[LM_QMP_ACT_WHY_PART] = "";
 	json_t *hand = json_object();
 	int have_now = lm_qmp_query_migrate_params(q, &now) == 0, err = 0, e;
 
 	if (sv->throttle_saved && sv->initial > 0 && sv->increment > 0 && sv->max_throttle > 0) {
-		if (still_ours(&now, have_now, sv->set_throttle_pct, now.max_cpu_throttle)) {
+		if (still_ours(have_now, sv->set_throttle_pct, now.max_cpu_throttle)) {
 			e = restore(q, json_pack("{s:I, s:I, s:I}", "cpu-throttle-initial",
 						 (json_int_t)sv->initial, "cpu-throttle-increment",
 						 (json_int_t)sv->increment, "max-cpu-throttle",
@@ -256,7 +256,7 @@ static int do_release(struct lm_qmp *q, struct lm_qmp_act_saved *sv, struct lm_o
 		}
 	}
 	if (sv->downtime_saved && sv->downtime_limit_ms > 0) {
-		if (still_ours(&now, have_now, sv->set_downtime_ms, now.downtime_limit_ms)) {
+		if (still_ours(have_now, sv->set_downtime_ms, now.downtime_limit_ms)) {
 			e = restore(q, json_pack("{s:I}", "downtime-limit", (json_int_t)sv->downtime_limit_ms),
 				    "downtime limit", hand, failed, sizeof(failed));
 			sv->downtime_saved = e != 0;
