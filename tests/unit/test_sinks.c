@@ -258,18 +258,26 @@ static void test_retire(void)
 	free(buf);
 }
 
-/* A tick whose byte counter reads below the last: no rate for it, and the view follows the newest reading. */
+/*
+ * A tick whose byte counter reads below the last: no rate for it, and the
+ * view follows the newest reading; the Prometheus counter never goes down.
+ */
 static void test_tick_counter_back(void)
 {
 	static const uint64_t tx[] = { 10000000, 7000000, 9000000 };
+	char path[512], err[256], *text;
 	struct lm_est_config cfg;
 	struct lm_pipeline p;
 	const struct lm_vm_view *v;
+	struct lm_sink *s;
 	double rate[3];
 	int i;
 
+	snprintf(path, sizeof(path), "%s/back.prom", tmpdir);
 	lm_est_config_default(&cfg);
 	lm_pipeline_init(&p, &cfg);
+	ASSERT_EQ(lm_sink_prom_file_new(path, &s, err, sizeof(err)), 0, "prom file sink");
+	lm_pipeline_add_sink(&p, s);
 	for (i = 0; i < 3; i++) {
 		struct lm_obs o = { .kind = LM_OBS_TICK, .pid = 404, .ts_ns = (i + 1) * 1000000000ull };
 
@@ -283,6 +291,11 @@ static void test_tick_counter_back(void)
 	ASSERT_TRUE(rate[2] == 2000000, "the next from the newest reading: 2 MB/s");
 	v = lm_pipeline_vm(&p, 404);
 	ASSERT_EQ(v ? v->tx_bytes : 0, 9000000, "bytes sent: the newest reading");
+	text = slurp(path);
+	ASSERT_TRUE(strstr(text, "lmtrace_tx_bytes_total{pid=\"404\"") &&
+		    strstr(strstr(text, "lmtrace_tx_bytes_total{pid=\"404\""), "} 10000000\n"),
+		    "Prometheus: the counter stays at its highest, 10000000");
+	free(text);
 	ASSERT_EQ(lm_pipeline_finish(&p), 0, "finish");
 }
 

@@ -42,7 +42,10 @@ void lm_prom_update(struct lm_prom_state *st, struct lm_prom_vm *p, const struct
 	p->srtt_us = vm->srtt_us;
 	p->migrating = vm->migrating;
 	p->dirty_pages = vm->dirty_pages;
-	p->tx_bytes = vm->tx_bytes;
+	/* a counter never goes down: bytes taken back from the view (a socket that was not
+	 * the migration's) stay counted, as a drop would read as a reset to rate() */
+	if (vm->tx_bytes > p->tx_bytes)
+		p->tx_bytes = vm->tx_bytes;
 	p->ram_bytes = vm->ram_bytes;
 	p->last_ts_s = vm->last_ts_s;
 	p->act_on = vm->act_on;
