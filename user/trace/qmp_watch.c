@@ -280,7 +280,9 @@ int lm_qmp_watch_submit(struct lm_qmp_watch *w, const struct lm_act_decision *d)
 	int ret = -ENOSPC;
 
 	pthread_mutex_lock(&w->lock);
-	if (!w->stop && w->njobs < LM_QMP_JOBS) {
+	if (w->stop) {
+		ret = -ESHUTDOWN;
+	} else if (w->njobs < LM_QMP_JOBS) {
 		w->jobs[w->njobs++] = *d;
 		pthread_cond_signal(&w->wake);
 		ret = 0;

@@ -73,7 +73,7 @@ int lm_qmp_watch_poll(struct lm_qmp_watch *w, uint64_t ts_ns, struct lm_obs *out
 void lm_qmp_watch_stop(struct lm_qmp_watch *w);
 void lm_qmp_watch_close(struct lm_qmp_watch *w);
 
-/* Queue an action for the thread (it runs at once); -ENOSPC if the queue is full. */
+/* Queue an action for the thread (it runs at once); -ENOSPC if the queue is full, -ESHUTDOWN once stopped. */
 int lm_qmp_watch_submit(struct lm_qmp_watch *w, const struct lm_act_decision *d);
 /* 1 and the oldest finished action's outcome (why: "" or what failed), else 0. */
 int lm_qmp_watch_outcome(struct lm_qmp_watch *w, struct lm_obs_action *out, char *why, size_t len);

@@ -184,22 +184,30 @@ static void feed_outcome(struct session *s, uint32_t pid, const struct lm_obs_ac
 	lm_pipeline_feed(s->pipe, &o);
 }
 
+/* Why a decision to apply was not handed to the QMP thread. */
+static const char *not_sent(int err)
+{
+	return err == -ESHUTDOWN ? "lmtrace is stopping: not sent" :
+	       err == -ENOSPC ? "too many actions queued" : "no QMP connection: not sent";
+}
+
 /* Decisions out (a dry run answers at once), outcomes in. */
 static void run_actions(struct session *s)
 {
 	struct lm_obs_action a;
 	char why[LM_QMP_WHY_MAX];
-	int i;
+	int i, apply = s->opts->act->apply;
 
 	for (i = 0; i < s->nacts; i++) {
 		const struct lm_act_decision *d = &s->acts[i].d;
+		int err = -ENOTCONN;
 
-		if (s->opts->act->apply && s->qmp_open && lm_qmp_watch_submit(&s->qmp, d) == 0)
+		if (apply && s->qmp_open && !(err = lm_qmp_watch_submit(&s->qmp, d)))
 			continue;
 		a = (struct lm_obs_action){ .action = d->action, .value = d->value, .round = d->round,
-					    .outcome = s->opts->act->apply ? LM_ACT_FAILED : LM_ACT_DRY_RUN,
-					    .error = s->opts->act->apply ? -ENOSPC : 0 };
-		feed_outcome(s, s->acts[i].pid, &a, s->opts->act->apply ? "too many actions queued" : "");
+					    .outcome = apply ? LM_ACT_FAILED : LM_ACT_DRY_RUN,
+					    .error = apply ? err : 0 };
+		feed_outcome(s, s->acts[i].pid, &a, apply ? not_sent(err) : "");
 	}
 	s->nacts = 0;
 	while (s->qmp_open && lm_qmp_watch_outcome(&s->qmp, &a, why, sizeof(why)))
