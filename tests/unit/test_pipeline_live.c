@@ -233,22 +233,10 @@ static int alive(const struct vm *v, uint64_t t)
 
 /* ---- the session's side ------------------------------------------------- */
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = calloc(1, 1 << 20);
-
-	if (f) {
-		if (fread(buf, 1, (1 << 20) - 1, f)) {}
-		fclose(f);
-	}
-	return buf;
-}
-
 /* Does the Prometheus file hold text? */
 static int prom_has(const char *text)
 {
-	char *all = slurp(prom_path);
+	char *all = unit_slurp(prom_path);
 	int has = strstr(all, text) != NULL;
 
 	free(all);

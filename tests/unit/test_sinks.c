@@ -203,18 +203,6 @@ static struct synth model(uint32_t pid)
 			       .downtime_s = 0.3, .max_s = 8 };
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = calloc(1, 1 << 20);
-
-	if (f) {
-		if (fread(buf, 1, (1 << 20) - 1, f)) {}
-		fclose(f);
-	}
-	return buf;
-}
-
 /* A retired VM leaves the Prometheus file and the live view's frame. */
 static void test_retire(void)
 {
@@ -238,11 +226,11 @@ static void test_retire(void)
 
 		synth_run(&m, feed, &p);
 	}
-	text = slurp(path);
+	text = unit_slurp(path);
 	ASSERT_TRUE(strstr(text, "pid=\"301\"") && strstr(text, "pid=\"303\""), "every VM's series");
 	free(text);
 	lm_pipeline_retire(&p, 302);
-	text = slurp(path);
+	text = unit_slurp(path);
 	ASSERT_TRUE(!strstr(text, "pid=\"302\""), "the retired VM's series gone");
 	ASSERT_TRUE(strstr(text, "pid=\"301\"") && strstr(text, "pid=\"303\""), "the others stay");
 	ASSERT_TRUE(strstr(text, "pid=\"301\"") < strstr(text, "pid=\"303\""), "in order of appearance");
@@ -291,7 +279,7 @@ static void test_tick_counter_back(void)
 	ASSERT_TRUE(rate[2] == 2000000, "the next from the newest reading: 2 MB/s");
 	v = lm_pipeline_vm(&p, 404);
 	ASSERT_EQ(v ? v->tx_bytes : 0, 9000000, "bytes sent: the newest reading");
-	text = slurp(path);
+	text = unit_slurp(path);
 	ASSERT_TRUE(strstr(text, "lmtrace_tx_bytes_total{pid=\"404\"") &&
 		    strstr(strstr(text, "lmtrace_tx_bytes_total{pid=\"404\""), "} 10000000\n"),
 		    "Prometheus: the counter stays at its highest, 10000000");
@@ -321,7 +309,7 @@ static void test_report_many(void)
 	}
 	ASSERT_EQ(lm_pipeline_finish(&p), 0, "recorded");
 	ASSERT_EQ(lm_report_make(rec, svg, LM_REP_SVG, 960, err, sizeof(err)), 0, "report");
-	text = slurp(svg);
+	text = unit_slurp(svg);
 	for (l = text; (l = strstr(l, "<g id=\"vm-")); l++)
 		charts++;
 	ASSERT_EQ(charts, 20, "a chart per VM");

@@ -81,6 +81,21 @@ static inline int unit_scan_traces(int argc, char **argv, char *dir, size_t size
 	return n;
 }
 
+/* A small file's text (up to 1 MiB, NUL-ended; "" if unreadable), for strstr(); free() it. */
+static inline char *unit_slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 1 << 20);
+
+	if (f && buf) {
+		if (fread(buf, 1, (1 << 20) - 1, f)) {}
+		fclose(f);
+	} else if (f) {
+		fclose(f);
+	}
+	return buf;
+}
+
 /*
  * A test's scratch folder: removed at the end when every check passed,
  * kept (and said where) when one failed, to look at.
