@@ -421,12 +421,14 @@ static void test_counter_backwards(void)
 	ASSERT_EQ(nth(LM_OBS_ROUND, 3)->round.tx_bytes, 2000000, "the round after it: exact, not 3 MB short");
 }
 
-/* A ring count read behind the last sync's: that round's pages are a lower bound, its bytes known. */
-static void test_ring_counter_backwards(void)
+/*
+ * Dirty-ring mode, logging on, then four ring resets a second apart with
+ * these ring totals and 16 MiB more sent before each; the records collected.
+ */
+static void ring_resets(const uint64_t ring[4])
 {
 	struct lm_vmtrack t;
 	struct lm_event e = { .kind = LM_EV_RESET_RINGS, .pid = PID };
-	static const uint64_t ring[] = { 0, 1000, 900, 2900 };
 	int i;
 
 	nout = 0;
@@ -438,6 +440,14 @@ static void test_ring_counter_backwards(void)
 		e.get.ring_total = ring[i];
 		lm_vmtrack_event(&t, &e, collect, NULL);
 	}
+}
+
+/* A ring count read behind the last sync's: that round's pages are a lower bound, its bytes known. */
+static void test_ring_counter_backwards(void)
+{
+	static const uint64_t ring[] = { 0, 1000, 900, 2900 };
+
+	ring_resets(ring);
 	ASSERT_EQ(count_kind(LM_OBS_ROUND), 4, "one round per reset");
 	ASSERT_EQ(nth(LM_OBS_ROUND, 2)->round.dirty_pages, 0, "the ring read behind: 0 pages");
 	ASSERT_TRUE(nth(LM_OBS_ROUND, 2)->round.flags & LM_ROUND_PARTIAL, "a lower bound");
@@ -570,19 +580,9 @@ static void test_unix_stream(void)
 /* Dirty-ring mode: ring resets are the syncs; they start migrations too. */
 static void test_dirty_ring_starts(void)
 {
-	struct lm_vmtrack t;
-	struct lm_event e = { .kind = LM_EV_RESET_RINGS, .pid = PID };
-	int i;
+	static const uint64_t ring[] = { 0, 1000, 2000, 3000 };
 
-	nout = 0;
-	lm_vmtrack_init(&t, PID, LM_SRC_RING, 0);
-	set_slot(&t, 100 * MS, 0, 64 << 20, LM_KVM_MEM_LOG_DIRTY_PAGES);
-	for (i = 0; i < 4; i++) {
-		e.ts_ns = (200 + i * 1000) * MS;
-		e.get.tx_total = (uint64_t)i << 24;
-		e.get.ring_total = i * 1000;
-		lm_vmtrack_event(&t, &e, collect, NULL);
-	}
+	ring_resets(ring);
 	ASSERT_EQ(count_kind(LM_OBS_START), 1, "ring resets start a migration");
 	ASSERT_EQ(count_kind(LM_OBS_ROUND), 4, "one round per reset");
 	ASSERT_EQ(nth(LM_OBS_ROUND, 2)->round.dirty_pages, 1000, "pages pushed between resets");
