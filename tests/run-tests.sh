@@ -44,14 +44,12 @@ elif [ "${LMTRACE_ALLOW_SKIP:-}" = 1 ]; then
 	allow_skip=1
 fi
 
-# The kernel offers no KVM: no /dev/kvm, no kvm misc device (as lib.sh's
-# kernel_offers_kvm; LM_DEV_KVM and LM_PROC_MISC let t_tests_fail play
-# either machine).
+# shellcheck source=system/kvm.sh
+. tests/system/kvm.sh
 kvm_absent=0
-if [ ! -e "${LM_DEV_KVM:-/dev/kvm}" ] && ! grep -qw kvm "${LM_PROC_MISC:-/proc/misc}" 2>/dev/null; then
+if ! kernel_offers_kvm; then
 	kvm_absent=1
-	why=$(dmesg 2>/dev/null | grep -iE 'kvm' | grep -iE 'not|fail|disabled|unsupported' | tail -n 1 | sed 's/^\[[^]]*\] //')
-	echo "note: this machine's kernel offers no KVM${why:+ (the kernel: $why)}: the tests that need it do not run"
+	echo "note: $(kvm_skip_reason): the tests that need it do not run"
 fi
 # kvm_only_reason REASON: every part of the skip's reason (parts joined by
 # "; ") says the machine has no KVM, and it has none.
@@ -59,7 +57,7 @@ kvm_only_reason() {
 	local part
 	[ "$kvm_absent" = 1 ] || return 1
 	while IFS= read -r part; do
-		case $part in "no KVM on this machine"*) ;; *) return 1 ;; esac
+		case $part in "$KVM_ABSENT"*) ;; *) return 1 ;; esac
 	done < <(printf '%s\n' "$1" | sed 's/; /\n/g')
 }
 

@@ -48,7 +48,7 @@ red() {
 repo=$tmp/repo
 mkdir -p "$repo/tests/system" "$repo/out/tests"
 cp tests/run-tests.sh "$repo/tests/"
-cp tests/system/lib.sh "$repo/tests/system/"
+cp tests/system/lib.sh tests/system/kvm.sh "$repo/tests/system/"
 mutant() { # NAME BODY: a system test sourcing lib.sh
 	printf '#!/usr/bin/env bash\nset -u\n. "$(dirname "$0")/lib.sh"\n%s\n' "$2" >"$repo/tests/system/$1.sh"
 	chmod +x "$repo/tests/system/$1.sh"
